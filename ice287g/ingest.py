@@ -1,0 +1,187 @@
+"""Workbook bytes -> stored version: parse, date, normalize, then write raw, snapshot, catalog.
+
+The same path serves the backfill of archived files and the live refresh. Nothing is written
+for a file that fails: its error names the file and the problem, and the store stays as it
+was. Parsing runs in worker processes for large batches (it is CPU-bound and the writes are
+cheap), while all writes happen in this process under the store's lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from ice287g.normalize import normalize
+from ice287g.schema import SCHEMA_VERSION
+from ice287g.store import Store, sha256_bytes, snapshot_bytes, tally
+from parsers.filename import UndatableError, publication_date
+from parsers.workbook import WorkbookError, read_workbook
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+PARALLEL_MIN_FILES = 16
+COMMIT_EVERY = 64
+
+
+@dataclass
+class Outcome:
+    """What happened to one input file."""
+
+    name: str
+    status: str  # "new" | "stored" (same bytes already a version) | "failed"
+    sha256: str | None = None
+    list: str | None = None
+    date: str | None = None
+    rows: int | None = None
+    reason: str | None = None
+
+    def line(self) -> str:
+        if self.status == "failed":
+            return f"failed  {self.name}: {self.reason}"
+        what = "new    " if self.status == "new" else "stored "
+        detail = f"{self.list} {self.date} rows={self.rows}" if self.list else ""
+        return f"{what} {self.name} {self.sha256[:12]} {detail}".rstrip()
+
+
+@dataclass
+class Prepared:
+    """A parsed, dated, normalized workbook, ready to be written (picklable)."""
+
+    data: bytes
+    record: dict
+    snapshot: bytes = field(repr=False)  # the encoded Parquet file
+    tallies: pa.Table = field(repr=False)
+
+
+def prepare(data: bytes, name: str, observed_at: datetime | None = None,
+            sha: str | None = None) -> Prepared:
+    """Everything short of writing. Raises WorkbookError or UndatableError for bad input."""
+    sha = sha or sha256_bytes(data)
+    parsed = read_workbook(data, name)
+    pub = publication_date(name, parsed.saved_at, observed_at)
+    table = normalize(parsed)
+    store = Store("")  # only for path conventions
+    record = {
+        "list": parsed.list,
+        "date": pub.date,
+        "seq": 1,
+        "sha256": sha,
+        "rows": table.num_rows,
+        "file_name": Path(name).name,
+        "date_source": pub.source,
+        "name_suffix": pub.suffix,
+        "suffix_rank": pub.suffix_rank,
+        "saved_at": parsed.saved_at.replace(microsecond=0) if parsed.saved_at else None,
+        "sheet": parsed.sheet,
+        "columns": parsed.headers,
+        "flags": [*parsed.flags, *pub.flags],
+        "bytes": len(data),
+        "snapshot": store.snapshot_relpath(parsed.list, pub.date, sha),
+        "raw": store.raw_relpath(sha),
+        "ingested_at": datetime.now(timezone.utc).replace(microsecond=0),
+        "suspect": False,
+        "suspect_reason": None,
+        "schema_version": SCHEMA_VERSION,
+    }
+    return Prepared(data, record, snapshot_bytes(record, table), tally(table, sha))
+
+
+def _prepare_path(args: tuple[str, frozenset[str]]) -> Prepared | Outcome:
+    """Worker: read, hash, and prepare one file unless its bytes are already stored."""
+    path, known = args
+    name = Path(path).name
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Outcome(name, "failed", reason=f"cannot read file ({exc.strerror or exc})")
+    sha = sha256_bytes(data)
+    if sha in known:
+        return Outcome(name, "stored", sha)
+    try:
+        return prepare(data, name, sha=sha)
+    except (WorkbookError, UndatableError) as exc:
+        return Outcome(name, "failed", sha, reason=exc.problem)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and the workbooks inside folders (recursively, sorted)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file()
+                          and f.suffix.lower() in WORKBOOK_SUFFIXES and not f.name.startswith("~$"))
+        else:
+            out.append(p)
+    return out
+
+
+def ingest_paths(store: Store, paths: Iterable[str | Path], workers: int | None = None,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Ingest files and folders; every file gets an Outcome, failures do not stop the run."""
+    files = [str(p) for p in expand_paths(paths)]
+    outcomes: list[Outcome] = []
+    with store.lock():
+        known = frozenset(store.known_shas())
+        workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        jobs = [(f, known) for f in files]
+        pending: list[Prepared] = []
+        for result in _run(jobs, workers):
+            outcome = _accept(store, result, known, pending)
+            if len(pending) >= COMMIT_EVERY:
+                _commit(store, pending)
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+        _commit(store, pending)
+    return outcomes
+
+
+def ingest_bytes(store: Store, data: bytes, name: str,
+                 observed_at: datetime | None = None) -> Outcome:
+    """Ingest one workbook received as bytes (the live refresh path)."""
+    sha = sha256_bytes(data)
+    with store.lock():
+        if sha in store.known_shas():
+            return Outcome(name, "stored", sha)
+        try:
+            prepared = prepare(data, name, observed_at, sha)
+        except (WorkbookError, UndatableError) as exc:
+            return Outcome(name, "failed", sha, reason=exc.problem)
+        pending: list[Prepared] = []
+        outcome = _accept(store, prepared, frozenset(), pending)
+        _commit(store, pending)
+        return outcome
+
+
+def _run(jobs: list, workers: int) -> Iterator[Prepared | Outcome]:
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
+        yield from map(_prepare_path, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_prepare_path, jobs, chunksize=4)
+
+
+def _accept(store: Store, result: Prepared | Outcome, known: frozenset[str],
+            pending: list[Prepared]) -> Outcome:
+    if isinstance(result, Outcome):
+        return result
+    record = result.record
+    name = record["file_name"]
+    if record["sha256"] in known or any(p.record["sha256"] == record["sha256"] for p in pending):
+        return Outcome(name, "stored", record["sha256"])
+    store.put_raw(result.data, record["sha256"], sync=False)
+    store.write_snapshot(record, result.snapshot, sync=False)
+    pending.append(result)
+    return Outcome(name, "new", record["sha256"], record["list"], record["date"].isoformat(),
+                   record["rows"])
+
+
+def _commit(store: Store, pending: list[Prepared]) -> None:
+    if pending:
+        store.commit([p.record for p in pending], [p.tallies for p in pending])
+        pending.clear()

@@ -1,0 +1,390 @@
+"""Raw workbook rows -> snapshot rows: apply the tables in ``rules.py``, keep every raw value.
+
+Work is column-wise: each distinct raw value of a column is normalized once (values repeat
+thousands of times across versions, so results are cached) and mapped onto the rows.
+Every function returns (clean value, flags), and the flags of a row are the union of its
+fields' flags.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from ice287g import rules
+from ice287g.schema import SNAPSHOT_SCHEMA
+from parsers.workbook import ParsedWorkbook
+
+Flags = tuple[str, ...]
+_EXCEL_EPOCH = date(1899, 12, 30)
+_SIGNED_PATTERNS = [re.compile(p) for p in rules.SIGNED_TEXT_PATTERNS]
+_URL_SCHEME = re.compile(r"^(https?):/*", re.IGNORECASE)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def raw_text(value: object) -> str | None:
+    """A cell value as text, exactly: dates as ISO dates, numbers without a spurious .0."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def state_code(raw: str) -> tuple[str | None, Flags]:
+    key = rules.fold(raw)
+    if key in rules.MISSING_TOKENS:
+        return None, ("state_missing",)
+    if key in rules.STATE_CODES:
+        return rules.STATE_CODES[key], ()
+    if key in rules.STATE_CORRECTIONS:
+        return rules.STATE_CORRECTIONS[key], ("state_corrected",)
+    names = [n for n in rules.STATE_CODES if len(n) > 2]
+    close = difflib.get_close_matches(key, names, n=2, cutoff=rules.STATE_GUESS_CUTOFF)
+    if len(close) == 1 or (len(close) == 2 and rules.STATE_CODES[close[0]] == rules.STATE_CODES[close[1]]):
+        return rules.STATE_CODES[close[0]], ("state_guessed",)
+    return None, ("state_unknown",)
+
+
+@functools.lru_cache(maxsize=4096)
+def model_code(raw: str) -> tuple[str | None, Flags]:
+    key = rules.fold(raw)
+    if key in rules.MISSING_TOKENS:
+        return None, ("model_missing",)
+    if key in rules.MODELS:
+        return rules.MODELS[key], ()
+    if key in rules.MODEL_CORRECTIONS:
+        return rules.MODEL_CORRECTIONS[key], ("model_corrected",)
+    first = key.split(" ", 1)[0]
+    if first in rules.MODEL_PREFIXES:
+        return rules.MODEL_PREFIXES[first], ("model_guessed",)
+    return None, ("model_unknown",)
+
+
+@functools.lru_cache(maxsize=4096)
+def agency_type(raw: str) -> tuple[str | None, Flags]:
+    key = rules.fold(raw)
+    if key in rules.MISSING_TOKENS:
+        return None, ("agency_type_missing",)
+    if key in rules.AGENCY_TYPES:
+        return rules.AGENCY_TYPES[key], ()
+    if key in rules.AGENCY_TYPE_CORRECTIONS:
+        return rules.AGENCY_TYPE_CORRECTIONS[key], ("agency_type_corrected",)
+    return "other", ("agency_type_other",)
+
+
+@functools.lru_cache(maxsize=8192)
+def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
+    key = rules.fold(raw)
+    if key in rules.MISSING_TOKENS:
+        return None, (("county_missing",) if key else ())
+    fixed = rules.COUNTY_CORRECTIONS.get((state or "", key))
+    if fixed:
+        return fixed, ("county_corrected",)
+    words = " ".join(raw.replace("\xa0", " ").split()).split(" ")
+    last = words[-1].upper()
+    flags: Flags = ()
+    if last in rules.COUNTY_SUFFIXES:
+        canonical = rules.COUNTY_SUFFIXES[last]
+        if canonical.upper() != last:
+            flags = ("county_corrected",)
+        words[-1] = canonical
+    return " ".join(words), flags
+
+
+@functools.lru_cache(maxsize=8192)
+def county_fips(state: str | None, county: str | None) -> str | None:
+    if not state or not county:
+        return None
+    return _fips().get_county_fips(county, state=state)
+
+
+@functools.cache
+def _fips():
+    import addfips  # loads its tables once, only when a county needs resolving
+
+    return addfips.AddFIPS()
+
+
+def signed_date(value: object) -> tuple[date | None, Flags]:
+    """SIGNED cell -> date. Text forms are repaired, impossible years moved back into range."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, ("signed_missing",)
+    flags: list[str] = []
+    if isinstance(value, datetime):
+        d = value.date()
+    elif isinstance(value, date):
+        d = value
+    elif isinstance(value, (int, float)):
+        d = _EXCEL_EPOCH + timedelta(days=int(value))
+        flags.append("signed_from_serial")
+    else:
+        d = _signed_text(str(value).strip())
+        if d is None:
+            return None, ("signed_unparsed",)
+        flags.append("signed_text_repaired")
+    low, high = rules.SIGNED_YEAR_RANGE
+    if not low <= d.year <= high:
+        year = low + d.year % 1000 if low <= low + d.year % 1000 <= high else None
+        try:
+            d = d.replace(year=year) if year else None
+        except ValueError:
+            d = None
+        if d is None:
+            return None, (*flags, "signed_unparsed")
+        flags.append("signed_year_fixed")
+    return d, tuple(flags)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signed_text(text: str) -> date | None:
+    for pattern in _SIGNED_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            month, day, year = (int(g) for g in m.groups())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=16384)
+def canonical_url(target: str) -> tuple[str | None, Flags]:
+    """A hyperlink target -> one canonical https://www.ice.gov/... URL, and what was repaired."""
+    url = target.strip()
+    flags: list[str] = []
+    if url.lower().startswith("chrome-extension://"):
+        start = url.lower().find("http", len("chrome-extension://"))
+        if start < 0:
+            return None, ("url_unusable",)
+        url = url[start:]
+        flags.append("url_chrome_extension")
+    for _ in range(3):  # SafeLinks can be nested
+        parts = urlsplit(url)
+        if not (parts.hostname or "").endswith(rules.SAFELINKS_HOST_SUFFIX):
+            break
+        inner = parse_qs(parts.query).get("url")
+        if not inner:
+            return None, (*flags, "url_unusable")
+        url = inner[0].strip()
+        flags.append("url_safelinks")
+    match = _URL_SCHEME.match(url)
+    if match:
+        if match.group(0) != match.group(1) + "://":
+            flags.append("url_slashes_repaired")
+        scheme, rest = match.group(1).lower(), url[match.end():]
+        url = f"{scheme}://{rest}"
+    elif url.startswith("/"):
+        url = f"https://{rules.CANONICAL_HOST}{url}"
+        flags.append("url_relative")
+    elif url.lower().startswith(("www.", "ice.gov/")):
+        url = f"https://{url}"
+        flags.append("url_no_scheme")
+    else:
+        return None, (*flags, "url_unusable")
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return None, (*flags, "url_unusable")
+    if parts.scheme == "http":
+        flags.append("url_http")
+    if host in rules.ICE_HOSTS:
+        if host != rules.CANONICAL_HOST:
+            flags.append("url_host_repaired")
+        host = rules.CANONICAL_HOST
+    else:
+        flags.append("url_offsite")
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
+    if not path.lower().endswith(".pdf"):
+        flags.append("url_not_pdf")
+    return urlunsplit(("https", host, path, parts.query, "")), tuple(flags)
+
+
+def link_field(text: object, target: str | None, prefix: str, required: bool
+               ) -> tuple[str | None, str | None, Flags]:
+    """(url, status, flags) of an MOA/ADDENDUM cell from its text and hyperlink target."""
+    text_s = raw_text(text) or ""
+    folded = rules.fold(text_s)
+    flags: list[str] = []
+    if target:
+        url, url_flags = canonical_url(target)
+        flags += [f"{prefix}_{f}" for f in url_flags]
+        if url:
+            return url, "available", tuple(flags)
+    if folded.startswith(("HTTP", "WWW.", "/DOCLIB")):
+        url, url_flags = canonical_url(text_s)
+        flags += [f"{prefix}_{f}" for f in url_flags]
+        if url:
+            return url, "available", (*flags, f"{prefix}_url_from_text")
+    if folded in rules.LINK_PENDING_TEXTS:
+        return None, "pending", tuple(flags)
+    if not folded and not required:
+        return None, None, tuple(flags)
+    if folded == "LINK":
+        flags.append(f"{prefix}_link_without_target")
+    return None, "missing", (*flags, f"{prefix}_missing")
+
+
+@functools.lru_cache(maxsize=16384)
+def agency_name(raw: str) -> str | None:
+    text = unicodedata.normalize("NFC", raw)
+    for old, new in rules.AGENCY_CHAR_MAP.items():
+        text = text.replace(old, new)
+    text = " ".join(text.split())
+    text = re.sub(r"\s+'\s*s\b", "'s", text)  # "Sheriff 's" -> "Sheriff's"
+    return text or None
+
+
+@functools.lru_cache(maxsize=16384)
+def agency_key(name: str) -> str:
+    """Name -> key equal for spellings that differ only in case, spacing or punctuation."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    for old, new in rules.ID_WORD_MAP.items():
+        text = text.replace(old, f" {new} ")
+    return _NON_ALNUM.sub("", text)
+
+
+def agency_id(state: str | None, name: str | None) -> str | None:
+    if not name:
+        return None
+    key = agency_key(name)
+    return f"{state or 'XX'}:{key}" if key else None
+
+
+def agreement_id(agency: str | None, model: str | None) -> str | None:
+    return f"{agency}:{model or 'unknown'}" if agency else None
+
+
+def normalize(parsed: ParsedWorkbook) -> pa.Table:
+    """All rows of one workbook as a table in SNAPSHOT_SCHEMA."""
+    rows = parsed.rows
+    n = len(rows)
+    participating = parsed.list == "participating"
+    flags: list[list[str]] = [[] for _ in range(n)]
+
+    def raw_column(field: str) -> list[str | None]:
+        values = [r.values.get(field) for r in rows]
+        texts = _mapped(values, raw_text)
+        for i, r in enumerate(rows):  # Excel error cells: raw is the error text
+            if field in r.errors:
+                texts[i] = r.errors[field]
+        return texts
+
+    def clean_column(raw: list, fn, other: list | None = None) -> list:
+        keys = raw if other is None else list(zip(raw, other))
+        results = _mapped(keys, fn if other is None else lambda k: fn(*k))
+        for i in [i for i, r in enumerate(results) if r[1]]:
+            flags[i].extend(results[i][1])
+        return [r[0] for r in results]
+
+    def usable(raw: list, field: str) -> list[str]:
+        """Raw text with Excel error cells blanked (an error is 'missing', not a value)."""
+        return ["" if (v is None or field in r.errors) else v for v, r in zip(raw, rows)]
+
+    raw = {f: raw_column(f) for f in ("state", "agency", "agency_type", "county", "model",
+                                      "signed", "moa", "addendum")}
+    for i, r in enumerate(rows):
+        if r.errors:
+            flags[i].extend(f"excel_error:{f}" for f in r.errors)
+        if r.hidden:
+            flags[i].append("hidden_row")
+    state = clean_column(usable(raw["state"], "state"), state_code)
+    agency = clean_column(usable(raw["agency"], "agency"), _agency_name_flagged)
+    atype = clean_column(usable(raw["agency_type"], "agency_type"), agency_type)
+    if "county" in parsed.fields:
+        county = clean_column(usable(raw["county"], "county"), county_name, state)
+    else:
+        county = [None] * n
+    fips = clean_column(county, _fips_flagged, state)
+    model = clean_column(usable(raw["model"], "model"), model_code)
+    if participating:
+        signed_in = [None if "signed" in r.errors else r.values.get("signed") for r in rows]
+        signed = clean_column(signed_in, _signed_cached)
+        moa_links = [r.links.get("moa") for r in rows]
+        moa = clean_column(raw["moa"], _link_moa, moa_links)
+        moa_url, moa_status = [m[0] if m else None for m in moa], [m[1] if m else None for m in moa]
+    else:
+        moa_links = [None] * n
+        signed = moa_url = moa_status = [None] * n
+    add_links = [r.links.get("addendum") for r in rows]
+    add = clean_column(raw["addendum"], _link_addendum, add_links)
+    agency_ids = [agency_id(s, a) for s, a in zip(state, agency)]
+    seen: set = set()
+    for i, identity in enumerate(zip(*raw.values(), moa_links, add_links)):
+        if identity in seen:
+            flags[i].append("duplicate_row")
+        seen.add(identity)
+    columns = {
+        "row": [r.row for r in rows], "list": [parsed.list] * n,
+        "state": state, "state_raw": raw["state"],
+        "agency": agency, "agency_raw": raw["agency"],
+        "agency_type": atype, "agency_type_raw": raw["agency_type"],
+        "county": county, "county_raw": raw["county"], "county_fips": fips,
+        "model": model, "model_raw": raw["model"],
+        "signed": signed, "signed_raw": raw["signed"],
+        "moa_url": moa_url, "moa_status": moa_status,
+        "moa_text_raw": raw["moa"], "moa_link_raw": moa_links,
+        "addendum_url": [a[0] for a in add], "addendum_status": [a[1] for a in add],
+        "addendum_text_raw": raw["addendum"], "addendum_link_raw": add_links,
+        "agency_id": agency_ids,
+        "agreement_id": [agreement_id(a, m) for a, m in zip(agency_ids, model)],
+        "hidden": [r.hidden for r in rows], "flags": flags,
+        "extra": [json.dumps({k: raw_text(x) for k, x in r.extra.items()}, ensure_ascii=False)
+                  if r.extra else None for r in rows],
+    }
+    return pa.table(columns, schema=SNAPSHOT_SCHEMA)
+
+
+def _mapped(values: list, fn) -> list:
+    """[fn(v) for v in values], calling fn once per distinct value."""
+    table = {v: fn(v) for v in set(values)}
+    return [table[v] for v in values]
+
+
+# Adapters giving every field the same (value, flags) shape for ``clean_column``. Cached
+# across workbooks: successive versions repeat almost every value.
+@functools.lru_cache(maxsize=65536)
+def _agency_name_flagged(raw: str) -> tuple[str | None, Flags]:
+    name = agency_name(raw)
+    return name, (() if name else ("agency_missing",))
+
+
+@functools.lru_cache(maxsize=65536)
+def _fips_flagged(county: str | None, state: str | None) -> tuple[str | None, Flags]:
+    code = county_fips(state, county)
+    return code, (("county_fips_unresolved",) if county and not code else ())
+
+
+@functools.lru_cache(maxsize=8192)
+def _signed_cached(value: object) -> tuple[date | None, Flags]:
+    return signed_date(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _link_moa(text, target):
+    url, status, flags = link_field(text, target, "moa", True)
+    return (url, status), flags
+
+
+@functools.lru_cache(maxsize=65536)
+def _link_addendum(text, target):
+    url, status, flags = link_field(text, target, "addendum", False)
+    return (url, status), flags

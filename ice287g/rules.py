@@ -1,0 +1,160 @@
+"""Every normalization rule, as data. Review and extend here; ``normalize.py`` only applies them.
+
+Conventions:
+- Lookup keys are "folded" first: NBSP -> space, runs of whitespace -> one space, trimmed,
+  upper-cased (``fold``). Case and whitespace fixes are cosmetic and not flagged (the raw
+  value is always kept beside the clean one).
+- A value found in a ``*_CORRECTIONS`` table is a real correction and flags the row.
+- A value found nowhere is kept out of the clean column (missing) and flags the row, so a new
+  variant from ICE shows up in review instead of slipping through.
+"""
+
+from __future__ import annotations
+
+import us
+
+# --- state -> USPS code -------------------------------------------------------------------
+# Canonical names and codes come from the maintained `us` package (states, DC, territories).
+STATE_CODES: dict[str, str] = {
+    **{s.name.upper(): s.abbr for s in us.states.STATES_AND_TERRITORIES},
+    **{s.abbr: s.abbr for s in us.states.STATES_AND_TERRITORIES},
+    us.states.DC.name.upper(): "DC",
+    "DC": "DC",
+    "WASHINGTON DC": "DC",
+    "WASHINGTON, D.C.": "DC",
+    "U.S. VIRGIN ISLANDS": "VI",
+    "US VIRGIN ISLANDS": "VI",
+    "NORTHERN MARIANA ISLANDS": "MP",
+    "COMMONWEALTH OF THE NORTHERN MARIANA ISLANDS": "MP",
+}
+# Typos seen in ICE's files (flag: state_corrected).
+STATE_CORRECTIONS: dict[str, str] = {
+    "UTAHJ": "UT",
+    "WEST VIRIGINIA": "WV",
+    "PENNSLYVANIA": "PA",
+    "MCHIGAN": "MI",
+    "MISSISIPPI": "MS",
+    "TENNESEE": "TN",
+    "LOUSIANA": "LA",
+}
+# Unlisted values closer than this (difflib ratio) to one state name are taken, flagged
+# state_guessed; anything else is left missing and flagged state_unknown.
+STATE_GUESS_CUTOFF = 0.88
+
+# --- support model -> JEM / TFM / WSO / TTFM -----------------------------------------------
+MODELS: dict[str, str] = {
+    "JAIL ENFORCEMENT MODEL": "JEM",
+    "TASK FORCE MODEL": "TFM",
+    "WARRANT SERVICE OFFICER": "WSO",
+    "TRIBAL TASK FORCE MODEL": "TTFM",
+    "JEM": "JEM",
+    "TFM": "TFM",
+    "WSO": "WSO",
+    "TTFM": "TTFM",
+}
+MODEL_CORRECTIONS: dict[str, str] = {
+    "JAIL ENFORCMENT MODEL": "JEM",
+    "JAIL ENFORCEMENT": "JEM",
+    "TASK FORCE OFFICER": "TFM",
+    "TASK FORCE": "TFM",
+    "WARRANT SERVICES OFFICER": "WSO",
+    "WARRANT SERVICE OFFICE": "WSO",
+    "WARRANT SERVICE OFFICERS": "WSO",
+    "WARRANT SERVICE": "WSO",
+    "TRIBAL TASK FORCE": "TTFM",
+}
+# Last resort, flagged model_guessed: the first word names the model.
+MODEL_PREFIXES: dict[str, str] = {"JAIL": "JEM", "TASK": "TFM", "WARRANT": "WSO", "TRIBAL": "TTFM"}
+MODEL_NAMES: dict[str, str] = {
+    "JEM": "Jail Enforcement Model",
+    "TFM": "Task Force Model",
+    "WSO": "Warrant Service Officer",
+    "TTFM": "Tribal Task Force Model",
+}
+
+# --- agency type -> county / municipality / state / tribal / other -------------------------
+AGENCY_TYPES: dict[str, str] = {
+    "COUNTY": "county",
+    "MUNICIPALITY": "municipality",
+    "STATE": "state",
+    "STATE AGENCY": "state",
+    "TRIBAL": "tribal",
+    "TRIBE": "tribal",
+    "TRIBAL NATION": "tribal",
+    "TRIBAL AGENCY": "tribal",
+    "OTHER": "other",
+}
+AGENCY_TYPE_CORRECTIONS: dict[str, str] = {
+    "MUNCIPALITY": "municipality",
+    "MUNICIPAL": "municipality",
+    "MUNICPALITY": "municipality",
+    "CITY": "municipality",
+    "COUNTY AGENCY": "county",
+}
+
+# --- missing markers (any field) -----------------------------------------------------------
+# Typed stand-ins for "unknown", as opposed to Excel error cells, which are always missing.
+MISSING_TOKENS: frozenset[str] = frozenset({"", "#N/A", "#NA", "#N?A", "N/A", "NA", "-", "--"})
+
+# --- county --------------------------------------------------------------------------------
+# The suffix word, any case or typo -> canonical spelling (flag county_corrected when the
+# spelling, not just the case, changed).
+COUNTY_SUFFIXES: dict[str, str] = {
+    "COUNTY": "County",
+    "COUNY": "County",
+    "CONTY": "County",
+    "COUTNY": "County",
+    "CNTY": "County",
+    "PARISH": "Parish",
+    "BOROUGH": "Borough",
+    "CITY": "City",
+}
+# Whole-name typos, keyed by (state, folded name) (flag county_corrected).
+COUNTY_CORRECTIONS: dict[tuple[str, str], str] = {
+    ("MD", "ALLEGANCY"): "Allegany County",
+    ("LA", "CALACASIEU PARISH"): "Calcasieu Parish",
+    ("FL", "ST. LUICE COUNTY"): "St. Lucie County",
+    ("TX", "SOMERVILL"): "Somervell County",
+}
+
+# --- signed --------------------------------------------------------------------------------
+# Text forms typed into the SIGNED column, tried in order: regex -> (month, day, year) groups.
+SIGNED_TEXT_PATTERNS: tuple[str, ...] = (
+    r"^(\d{1,2})/(\d{1,2})/(\d{4})$",  # 05/08/2025
+    r"^(\d{1,2})/(\d{1,2})(\d{4})$",  # 05/082025, 7/72025 (slash dropped)
+    r"^(\d{1,2})-(\d{1,2})-(\d{4})$",  # 05-08-2025
+    r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$",  # 05.08.2025
+)
+# Years typed with a wrong first digit (5025) are moved into this range (flag signed_year_fixed).
+SIGNED_YEAR_RANGE = (2000, 2100)
+
+# --- MOA / ADDENDUM links ------------------------------------------------------------------
+CANONICAL_HOST = "www.ice.gov"
+ICE_HOSTS: frozenset[str] = frozenset({"www.ice.gov", "ice.gov"})
+SAFELINKS_HOST_SUFFIX = "safelinks.protection.outlook.com"
+# Cell text that means "the PDF is not online yet" (folded, then matched exactly).
+LINK_PENDING_TEXTS: frozenset[str] = frozenset(
+    {"LINK PENDING", "PENDING", "LINK PENDING.", "MOA PENDING", "PENDING LINK"}
+)
+
+# --- agency name ---------------------------------------------------------------------------
+# Characters replaced before whitespace is collapsed (not flagged: cosmetic).
+AGENCY_CHAR_MAP: dict[str, str] = {
+    "\xa0": " ",
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u02bc": "'",
+    "`": "'",
+    "\u00b4": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+}
+# For agency_id only: these become words before all punctuation and spaces are dropped.
+ID_WORD_MAP: dict[str, str] = {"&": "and"}
+
+
+def fold(text: str) -> str:
+    """Lookup key: NBSP -> space, whitespace collapsed, trimmed, upper case."""
+    return " ".join(text.replace("\xa0", " ").split()).upper()

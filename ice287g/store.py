@@ -1,0 +1,256 @@
+"""The versioned local store: raw bytes, immutable snapshots, and the catalog of versions.
+
+Layout under the data directory (default ./data, or ICE287G_DATA_DIR, or --data-dir):
+
+    raw/<sha[:2]>/<sha256>.xlsx              workbook bytes exactly as received, write-once
+    snapshots/<list>/<date>_<sha[:12]>.parquet   one immutable snapshot per distinct workbook
+    catalog.parquet                          one row per version (derived: can be rebuilt)
+    tallies.parquet                          rows per version x state x model x agency type
+    .lock                                    held by every writer
+
+Every file is written to a temporary name in its folder and renamed into place, so a reader
+never sees half a file and an interrupted run leaves the previous complete state. Snapshots
+carry their own catalog record in the Parquet metadata, so a catalog lost between a snapshot
+write and the catalog write is recovered from the snapshots on the next write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from filelock import FileLock
+
+from ice287g.schema import CATALOG_SCHEMA, SCHEMA_VERSION, SNAPSHOT_SCHEMA
+
+DATA_DIR_ENV = "ICE287G_DATA_DIR"
+META_KEY = b"ice287g.version"
+LOCK_TIMEOUT_S = 600
+# A version whose participating count falls by more than this share and comes back later is
+# suspect (ICE once served a half-empty list for a day); so is an empty pending list.
+SUSPECT_DROP = 0.20
+TALLY_KEYS = ("state", "model", "agency_type")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
+    """Write bytes under a temporary name in the same folder, then rename into place.
+
+    With sync=False the caller promises one ``os.sync()`` before anything refers to the file
+    (batch writes: one flush instead of one per file).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy")  # 2x faster to write than zstd here
+    return sink.getvalue().to_pybytes()
+
+
+def snapshot_bytes(record: dict, table: pa.Table) -> bytes:
+    """A snapshot file: the rows, with the version's catalog record in the Parquet metadata."""
+    meta = {META_KEY: json.dumps(_jsonable(record)).encode()}
+    return parquet_bytes(table.replace_schema_metadata(meta))
+
+
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    atomic_write(path, parquet_bytes(table))
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class Store:
+    """One data directory. Readers need no lock; writers hold ``lock()``."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_data_dir()
+        self.catalog_path = self.root / "catalog.parquet"
+        self.tallies_path = self.root / "tallies.parquet"
+
+    # --- paths ---------------------------------------------------------------------------
+    def raw_relpath(self, sha: str, ext: str = "xlsx") -> str:
+        return f"raw/{sha[:2]}/{sha}.{ext}"
+
+    def snapshot_relpath(self, lst: str, day: date, sha: str) -> str:
+        return f"snapshots/{lst}/{day.isoformat()}_{sha[:12]}.parquet"
+
+    def lock(self) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S)
+
+    # --- raw -------------------------------------------------------------------------------
+    def put_raw(self, data: bytes, sha: str | None = None, ext: str = "xlsx",
+                sync: bool = True) -> str:
+        """Archive bytes once under their hash; an existing file is verified, never rewritten."""
+        sha = sha or sha256_bytes(data)
+        path = self.root / self.raw_relpath(sha, ext)
+        if path.exists():
+            if sha256_bytes(path.read_bytes()) != sha:
+                raise StoreError(f"{path}: stored bytes do not match their hash; not touching it")
+            return sha
+        atomic_write(path, data, sync)
+        return sha
+
+    def raw_path(self, sha: str, ext: str = "xlsx") -> Path:
+        return self.root / self.raw_relpath(sha, ext)
+
+    # --- catalog -------------------------------------------------------------------------
+    def catalog_table(self) -> pa.Table:
+        if not self.catalog_path.exists():
+            return CATALOG_SCHEMA.empty_table()
+        return pq.read_table(self.catalog_path, schema=CATALOG_SCHEMA)
+
+    def known_shas(self) -> set[str]:
+        return set(self.catalog_table().column("sha256").to_pylist())
+
+    def read_snapshot(self, relpath: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.root / relpath, columns=columns, schema=SNAPSHOT_SCHEMA)
+
+    # --- writing versions ----------------------------------------------------------------
+    def write_snapshot(self, record: dict, data: bytes, sync: bool = True) -> None:
+        """Write one version's snapshot file (from ``snapshot_bytes``); never overwrites."""
+        path = self.root / record["snapshot"]
+        if not path.exists():
+            atomic_write(path, data, sync)
+
+    def commit(self, records: list[dict], tallies: list[pa.Table]) -> None:
+        """Add catalog records (their snapshots already written) and rewrite derived indexes.
+
+        Call with the lock held. Also picks up snapshots whose catalog write was interrupted.
+        Flushes all pending file writes first, so the catalog never names unflushed files.
+        """
+        os.sync()
+        current = self.catalog_table().to_pylist()
+        known = {r["sha256"] for r in current}
+        new = [r for r in records if r["sha256"] not in known]
+        new_shas = {r["sha256"] for r in new}
+        orphans = [r for r in self._snapshot_records(known | new_shas)
+                   if r["sha256"] not in known | new_shas]
+        rows = current + new + orphans
+        if not new and not orphans:
+            return
+        tally_tables = [self._tallies_table()] + list(tallies)
+        for record in orphans:
+            tally_tables.append(tally(self.read_snapshot(record["snapshot"]), record["sha256"]))
+        catalog = _derive(rows)
+        tallies_all = pa.concat_tables(tally_tables)
+        keep = pa.array(sorted({r["sha256"] for r in catalog}))
+        tallies_all = tallies_all.filter(pc.is_in(tallies_all["sha256"], keep))
+        atomic_write_table(self.tallies_path, tallies_all)
+        atomic_write_table(self.catalog_path, pa.Table.from_pylist(catalog, CATALOG_SCHEMA))
+
+    def _tallies_table(self) -> pa.Table:
+        if self.tallies_path.exists():
+            return pq.read_table(self.tallies_path, schema=TALLY_SCHEMA)
+        return TALLY_SCHEMA.empty_table()
+
+    def _snapshot_records(self, known: set[str]) -> list[dict]:
+        """Catalog records of snapshot files whose hash prefix is not among `known`."""
+        prefixes = {sha[:12] for sha in known}
+        out = []
+        for path in sorted((self.root / "snapshots").glob("*/*.parquet")):
+            if path.stem.rsplit("_", 1)[-1] in prefixes:
+                continue
+            try:
+                meta = pq.read_schema(path).metadata or {}
+            except (pa.ArrowInvalid, OSError):
+                continue  # a damaged file is reported by `verify`, not silently catalogued
+            if META_KEY in meta:
+                out.append(_from_json(json.loads(meta[META_KEY])))
+        return out
+
+
+TALLY_SCHEMA = pa.schema([
+    pa.field("sha256", pa.string()),
+    *[pa.field(k, pa.string()) for k in TALLY_KEYS],
+    pa.field("rows", pa.int32()),
+])
+
+
+def tally(table: pa.Table, sha: str) -> pa.Table:
+    """Rows of one snapshot per (state, model, agency_type): the source of fast `counts`."""
+    if table.num_rows == 0:
+        return TALLY_SCHEMA.empty_table()
+    grouped = table.select(list(TALLY_KEYS)).group_by(list(TALLY_KEYS), use_threads=False)
+    counts = grouped.aggregate([([], "count_all")])
+    return pa.table({
+        "sha256": pa.array([sha] * counts.num_rows, pa.string()),
+        **{k: counts[k] for k in TALLY_KEYS},
+        "rows": counts["count_all"].cast(pa.int32()),
+    }, schema=TALLY_SCHEMA)
+
+
+def _derive(rows: list[dict]) -> list[dict]:
+    """Order versions, number them within each day, and mark suspect versions."""
+    rows = sorted(rows, key=lambda r: (r["list"], r["date"], r["suffix_rank"] or 0,
+                                       r["saved_at"] or datetime.min.replace(tzinfo=timezone.utc),
+                                       r["sha256"]))
+    for lst in ("participating", "pending"):
+        versions = [r for r in rows if r["list"] == lst]
+        previous_day = None
+        seq = 0
+        for r in versions:
+            seq = seq + 1 if r["date"] == previous_day else 1
+            previous_day = r["date"]
+            r["seq"] = seq
+            r["suspect"], r["suspect_reason"] = False, None
+        for i, r in enumerate(versions):
+            if lst == "pending" and r["rows"] == 0:
+                r["suspect"], r["suspect_reason"] = True, "pending list is empty"
+            if lst == "participating" and 0 < i < len(versions) - 1:
+                before = versions[i - 1]["rows"]
+                later = max(v["rows"] for v in versions[i + 1:])
+                if before and r["rows"] < before * (1 - SUSPECT_DROP) and later >= before * (
+                        1 - SUSPECT_DROP):
+                    r["suspect"] = True
+                    r["suspect_reason"] = (
+                        f"participating rows fell from {before} to {r['rows']} "
+                        f"(-{1 - r['rows'] / before:.0%}) and recovered later"
+                    )
+    return sorted(rows, key=lambda r: (r["date"], r["list"], r["seq"]))
+
+
+def _jsonable(record: dict) -> dict:
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, (date, datetime)):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+def _from_json(record: dict) -> dict:
+    out = dict(record)
+    out["date"] = date.fromisoformat(out["date"])
+    for key in ("saved_at", "ingested_at"):
+        if out.get(key):
+            out[key] = datetime.fromisoformat(out[key])
+    return out
