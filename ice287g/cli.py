@@ -1,0 +1,181 @@
+"""The `ice287g` command. Read commands share --format and -o; none of them imports Prefect."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ice287g.output import emit, format_options
+
+LIST_CHOICE = click.Choice(["participating", "pending"])
+
+
+class Context:
+    def __init__(self, data_dir: str | None):
+        self.data_dir = Path(data_dir) if data_dir else None
+
+    @property
+    def store(self):
+        from ice287g.store import Store
+
+        return Store(self.data_dir)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--data-dir", envvar="ICE287G_DATA_DIR", type=click.Path(file_okay=False),
+              help="Store location (default ./data; env ICE287G_DATA_DIR).")
+@click.version_option(package_name="ice287g")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None) -> None:
+    """The public record of ICE's 287(g) agreements: versioned snapshots and their history."""
+    ctx.obj = Context(data_dir)
+
+
+def query_errors(fn):
+    """Turn a QueryError into a clear one-line message and exit status 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from ice287g.query import QueryError
+
+        try:
+            return fn(*args, **kwargs)
+        except QueryError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--workers", type=int, default=None, help="Parser processes (default: up to 2).")
+@pass_ctx
+def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
+    """Add workbooks from files and folders to the store.
+
+    One line per file: new, stored (same bytes already a version) or failed with the reason.
+    Exits 1 if any file failed, after processing all the others.
+
+    Example: ice287g backfill ../shared/ice-corpus/files
+    """
+    from ice287g.ingest import expand_paths, ingest_paths
+
+    files = expand_paths(paths)
+    failed = 0
+    show_bar = sys.stderr.isatty() and len(files) > 20
+    with click.progressbar(length=len(files), label="backfill", file=sys.stderr,
+                           hidden=not show_bar) as bar:
+
+        def report(outcome):
+            nonlocal failed
+            failed += outcome.status == "failed"
+            if show_bar:
+                click.echo("\r\x1b[2K", nl=False, err=True)
+            click.echo(outcome.line())
+            bar.update(1)
+
+        outcomes = ingest_paths(ctx.store, files, workers=workers, on_outcome=report)
+    new = sum(o.status == "new" for o in outcomes)
+    click.echo(f"{len(outcomes)} files: {new} new, {len(outcomes) - new - failed} already "
+               f"stored, {failed} failed", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--list", "lst", type=LIST_CHOICE, help="Only this list.")
+@click.option("--include-suspect/--no-suspect", default=True, show_default=True,
+              help="Show versions flagged suspect.")
+@format_options()
+@pass_ctx
+@query_errors
+def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
+    """List stored versions: list, date, order in the day, sha256, rows, source file.
+
+    Example: ice287g snapshots --list pending --format csv
+    """
+    from ice287g.query import snapshots as q
+
+    df = q(lst, ctx.store, include_suspect)
+    cols = ["list", "date", "seq", "sha256", "rows", "file_name", "date_source", "saved_at",
+            "flags", "suspect", "suspect_reason"]
+    if fmt == "table":
+        df = df.assign(sha256=df["sha256"].str[:12])
+    emit(df[cols], fmt, output)
+
+
+@main.command()
+@click.option("--list", "lst", type=LIST_CHOICE, default="participating", show_default=True)
+@click.option("--as-of", help="Version in effect on this date (YYYY-MM-DD); default newest.")
+@click.option("--all-columns", is_flag=True, help="Include raw values and every column.")
+@format_options(("table", "csv", "json", "parquet"))
+@pass_ctx
+@query_errors
+def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
+    """Rows of the version in effect on a date (default: the newest).
+
+    Example: ice287g latest --as-of 2025-04-04 --format csv -o agencies.csv
+    """
+    from ice287g.query import latest as q
+
+    df = q(lst, as_of, ctx.store, all_columns=all_columns)
+    v = df.attrs["version"]
+    note = (f"# {v['list']} version {v['date']} #{v['seq']} sha256 {v['sha256'][:12]} "
+            f"({v['file_name']}): {len(df)} rows")
+    if v["suspect"]:
+        note += f"  [suspect: {v['suspect_reason']}]"
+    emit(df, fmt, output, header=note)
+
+
+@main.command()
+@click.option("--list", "lst", type=LIST_CHOICE, help="Only this list (default: both).")
+@click.option("--by", "by", multiple=True, type=click.Choice(["model", "state", "agency_type"]),
+              help="Group by this field (repeatable).")
+@click.option("--as-of", help="Only the versions in effect on this date.")
+@click.option("--since", help="First date of the series.")
+@click.option("--until", help="Last date of the series.")
+@click.option("--all-versions", is_flag=True, help="Every version, not only each day's last.")
+@click.option("--include-suspect", is_flag=True, help="Keep versions flagged suspect.")
+@format_options()
+@pass_ctx
+@query_errors
+def counts(ctx: Context, lst, by, as_of, since, until, all_versions, include_suspect, fmt,
+           output) -> None:
+    """Rows per version, optionally per model / state / agency type.
+
+    Example: ice287g counts --as-of 2025-04-04 --by model
+    """
+    from ice287g.query import counts as q
+
+    df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store)
+    header = None if include_suspect else "# suspect versions skipped (--include-suspect keeps them)"
+    emit(df, fmt, output, header=header)
+
+
+@main.command(name="schema")
+def schema_cmd() -> None:
+    """Print the data dictionary (Markdown) of snapshot rows and the catalog."""
+    from ice287g.schema import describe
+
+    click.echo(describe())
+
+
+def _register_extensions() -> None:
+    """Commands of the other capabilities live in their own modules."""
+    import importlib
+
+    for name in ("ice287g.cli_live", "ice287g.cli_changes", "ice287g.cli_moa"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+_register_extensions()

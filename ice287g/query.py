@@ -1,0 +1,154 @@
+"""Questions asked of the store: which versions exist, what was in effect on a date, counts.
+
+"In effect on DATE" means the last version (by date, then order within the day) published on
+or before DATE. Suspect versions (see ``store._derive``) are skipped by the time-series
+questions unless asked for, since a one-day mass drop is an ICE publishing error, not a
+change in the program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ice287g.schema import CANONICAL_COLUMNS
+from ice287g.store import TALLY_KEYS, Store
+
+LISTS = ("participating", "pending")
+COUNT_KEYS = TALLY_KEYS
+
+
+class QueryError(ValueError):
+    pass
+
+
+def _store(data_dir: str | Path | Store | None) -> Store:
+    return data_dir if isinstance(data_dir, Store) else Store(data_dir)
+
+
+def _as_date(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise QueryError(f"not a date (use YYYY-MM-DD): {value!r}") from None
+
+
+def _check_list(lst: str | None) -> None:
+    if lst is not None and lst not in LISTS:
+        raise QueryError(f"unknown list {lst!r}: use one of {', '.join(LISTS)}")
+
+
+def catalog(data_dir=None) -> pd.DataFrame:
+    """The catalog as a DataFrame, in publication order."""
+    table = _store(data_dir).catalog_table()
+    return table.to_pandas(types_mapper=None, date_as_object=True)
+
+
+def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = True
+              ) -> pd.DataFrame:
+    """One record per stored version: list, date, seq, sha256, rows, file name, flags, ..."""
+    _check_list(list)
+    df = catalog(data_dir)
+    if list:
+        df = df[df["list"] == list]
+    if not include_suspect:
+        df = df[~df["suspect"]]
+    return df.reset_index(drop=True)
+
+
+def version_on(cat: pd.DataFrame, lst: str, as_of: date | None,
+               include_suspect: bool = True) -> pd.Series | None:
+    """The catalog row of the version of `lst` in effect on `as_of` (None: the newest)."""
+    rows = cat[cat["list"] == lst]
+    if not include_suspect:
+        rows = rows[~rows["suspect"]]
+    if as_of is not None:
+        rows = rows[rows["date"] <= as_of]
+    if rows.empty:
+        return None
+    return rows.sort_values(["date", "seq"]).iloc[-1]
+
+
+def latest(list: str = "participating", as_of: str | date | None = None, data_dir=None,
+           all_columns: bool = False, include_suspect: bool = True) -> pd.DataFrame:
+    """Rows of the version in effect on `as_of` (default: the newest), canonical columns.
+
+    The frame's ``attrs`` carry the version (list, date, seq, sha256, suspect).
+    """
+    _check_list(list)
+    store = _store(data_dir)
+    day = _as_date(as_of)
+    cat = catalog(store)
+    version = version_on(cat, list, day, include_suspect)
+    if version is None:
+        when = f" on or before {day}" if day else ""
+        raise QueryError(f"no {list} version{when} in {store.root}")
+    table = store.read_snapshot(version["snapshot"])
+    df = table.to_pandas(date_as_object=True)
+    if not all_columns:
+        df = df[CANONICAL_COLUMNS]
+    df.attrs["version"] = {k: version[k] for k in ("list", "date", "seq", "sha256", "suspect",
+                                                   "suspect_reason", "file_name")}
+    return df
+
+
+def select_versions(cat: pd.DataFrame, list: str | None = None, as_of: date | None = None,
+                    since: date | None = None, until: date | None = None,
+                    all_versions: bool = False, include_suspect: bool = False
+                    ) -> pd.DataFrame:
+    """Catalog rows chosen for a time series: as of one date, or a range, one per day."""
+    lists = [list] if list else LISTS
+    cat = cat[cat["list"].isin(lists)]
+    if not include_suspect:
+        cat = cat[~cat["suspect"]]
+    if as_of is not None:
+        chosen = [version_on(cat, lst, as_of) for lst in lists]
+        return pd.DataFrame([c for c in chosen if c is not None])
+    if since is not None:
+        cat = cat[cat["date"] >= since]
+    if until is not None:
+        cat = cat[cat["date"] <= until]
+    cat = cat.sort_values(["list", "date", "seq"])
+    if not all_versions:
+        cat = cat.groupby(["list", "date"], as_index=False).tail(1)
+    return cat.sort_values(["date", "list", "seq"]).reset_index(drop=True)
+
+
+def counts(list: str | None = None, by: Sequence[str] = (), as_of: str | date | None = None,
+           since: str | date | None = None, until: str | date | None = None,
+           all_versions: bool = False, include_suspect: bool = False, data_dir=None
+           ) -> pd.DataFrame:
+    """Rows per version (and per `by` keys): date, list, sha256, <by...>, count.
+
+    By default one version per day (the day's last) and suspect versions skipped.
+    """
+    _check_list(list)
+    by = [b for b in by]
+    for key in by:
+        if key not in COUNT_KEYS:
+            raise QueryError(f"cannot count by {key!r}: use {', '.join(COUNT_KEYS)}")
+    if as_of is not None and (since is not None or until is not None):
+        raise QueryError("use either --as-of or --since/--until, not both")
+    store = _store(data_dir)
+    chosen = select_versions(catalog(store), list, _as_date(as_of), _as_date(since),
+                             _as_date(until), all_versions, include_suspect)
+    columns = ["date", "list", "sha256", *by, "count"]
+    if chosen.empty:
+        return pd.DataFrame(columns=columns)
+    tallies = pq.read_table(store.tallies_path)
+    tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
+    summed = (tallies.group_by(["sha256", *by], use_threads=False)
+              .aggregate([("rows", "sum")]).to_pandas()
+              .rename(columns={"rows_sum": "count"}))
+    merged = chosen[["date", "list", "seq", "sha256"]].merge(summed, on="sha256", how="left")
+    merged["count"] = merged["count"].fillna(0).astype("int64")  # an empty version counts 0
+    merged = merged.sort_values(["date", "list", "seq", *by], na_position="last")
+    return merged[columns].reset_index(drop=True)
