@@ -1,0 +1,22 @@
+"""Versioned public record of ICE's 287(g) agreements.
+
+    from ice287g import snapshots, latest, counts
+    latest(as_of="2025-04-04")            # rows in effect on a date
+    counts(by=["model"], since="2025-03-01")
+
+Every function takes ``data_dir=`` (default ./data or $ICE287G_DATA_DIR) and returns a
+pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+__all__ = ["snapshots", "latest", "counts"]
+
+
+def __getattr__(name: str):
+    # Lazy, so `import ice287g` (and the CLI) stays light until a query is asked.
+    if name in ("snapshots", "latest", "counts", "catalog"):
+        from ice287g import query
+
+        return getattr(query, name)
+    raise AttributeError(name)

@@ -111,7 +111,8 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
 
 
 @main.command()
-@click.option("--list", "lst", type=LIST_CHOICE, default="participating", show_default=True)
+@click.option("--list", "lst", type=LIST_CHOICE, default="participating", show_default=True,
+              help="Which list.")
 @click.option("--as-of", help="Version in effect on this date (YYYY-MM-DD); default newest.")
 @click.option("--all-columns", is_flag=True, help="Include raw values and every column.")
 @format_options(("table", "csv", "json", "parquet"))

@@ -327,8 +327,10 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
     add_links = [r.links.get("addendum") for r in rows]
     add = clean_column(raw["addendum"], _link_addendum, add_links)
     agency_ids = [agency_id(s, a) for s, a in zip(state, agency)]
+    # Duplicates: the same row again, ignoring only surrounding whitespace.
+    trimmed = [[v.strip() if isinstance(v, str) else v for v in col] for col in raw.values()]
     seen: set = set()
-    for i, identity in enumerate(zip(*raw.values(), moa_links, add_links)):
+    for i, identity in enumerate(zip(*trimmed, moa_links, add_links)):
         if identity in seen:
             flags[i].append("duplicate_row")
         seen.add(identity)

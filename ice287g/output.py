@@ -64,6 +64,8 @@ def render(df, fmt: str) -> str | bytes:
         return markdown(flat)
     if fmt == "parquet":
         buf = io.BytesIO()
+        df = df.copy()
+        df.attrs = {}
         df.to_parquet(buf, index=False)
         return buf.getvalue()
     if flat.empty:

@@ -1,0 +1,112 @@
+"""Integration over every real workbook ICE published in 2025 (../shared/ice-corpus)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from ice287g import counts, latest, snapshots
+from ice287g.ingest import ingest_paths
+from ice287g.store import Store
+
+pytestmark = pytest.mark.corpus
+
+
+@pytest.fixture(scope="module")
+def corpus_store(corpus, tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("corpus") / "data")
+    outcomes = ingest_paths(store, [corpus / "files"])
+    return store, outcomes
+
+
+def test_every_file_becomes_one_version(corpus_store, expected_counts):
+    store, outcomes = corpus_store
+    assert len(outcomes) == len(expected_counts) == 352
+    failed = [o.line() for o in outcomes if o.status != "new"]
+    assert failed == []
+
+
+def test_rows_and_models_of_every_version_match_the_independent_counts(
+        corpus_store, expected_counts):
+    store, outcomes = corpus_store
+    by_name = {o.name: o for o in outcomes}
+    cat = snapshots(data_dir=store).set_index("sha256")
+    mismatches = []
+    for name, exp in expected_counts.items():
+        version = cat.loc[by_name[name].sha256]
+        assert version["list"] == exp["list"], name  # decided by the columns, not the name
+        table = store.read_snapshot(version["snapshot"]).to_pandas()
+        models = Counter(table["model"].fillna("blank"))
+        got = (len(table), models["JEM"], models["TFM"], models["WSO"], models["blank"],
+               int(table["hidden"].sum()),
+               int(table["flags"].map(lambda f: "duplicate_row" in f).sum()))
+        want = tuple(int(exp[k]) for k in ("n_rows", "JEM", "TFM", "WSO", "support_blank",
+                                           "hidden_rows_with_data", "exact_dup_rows"))
+        if got != want:
+            mismatches.append((name, got, want))
+    assert mismatches == []
+
+
+def test_dates_match_the_manifest(corpus_store, manifest):
+    store, outcomes = corpus_store
+    got = {o.name: o.date for o in outcomes}
+    assert {name: m["date"] for name, m in manifest.items()} == got
+
+
+def test_the_april_4_2025_reference_figures(corpus_store):
+    store, _ = corpus_store
+    by_model = counts(by=["model"], as_of="2025-04-04", data_dir=store)
+    part = by_model[by_model["list"] == "participating"]
+    assert dict(zip(part["model"], part["count"])) == {"JEM": 86, "TFM": 178, "WSO": 180}
+    assert part["sha256"].str.startswith("81aebec4").all()
+    total = counts(as_of="2025-04-04", data_dir=store)
+    assert dict(zip(total["list"], total["count"])) == {"participating": 444, "pending": 66}
+
+
+def test_latest_is_the_newest_version_and_its_rows_are_clean(corpus_store):
+    store, _ = corpus_store
+    df = latest(data_dir=store)
+    v = df.attrs["version"]
+    assert v["date"] == date(2025, 12, 30)
+    assert len(df) > 1200
+    assert df["state"].notna().all()
+    assert set(df["model"].dropna()) <= {"JEM", "TFM", "WSO", "TTFM"}
+    assert set(df["moa_status"]) <= {"available", "pending", "missing"}
+    available = df[df["moa_status"] == "available"]["moa_url"]
+    assert available.str.match(r"^https://www\.ice\.gov/.+\.pdf$", case=False).all()
+    assert df["agreement_id"].notna().all()
+
+
+def test_the_september_22_swap_is_classified_by_content(corpus_store, corpus):
+    import csv
+
+    store, outcomes = corpus_store
+    with open(corpus / "publications.csv", newline="") as fh:
+        pubs = [r for r in csv.DictReader(fh) if "09222025" in r["ice_file_name"]]
+    by_name = {o.name: o for o in outcomes}
+    swapped = [p for p in pubs if p["ice_file_name"].startswith("participating")
+               and by_name[p["file"]].list == "pending"]
+    assert swapped, "the participating URL served a pending list on 2025-09-22"
+
+
+def test_empty_pending_versions_are_flagged_and_skipped_by_counts(corpus_store):
+    store, _ = corpus_store
+    cat = snapshots(list="pending", data_dir=store)
+    empty = cat[cat["rows"] == 0]
+    assert len(empty) >= 6 and empty["suspect"].all()
+    series = counts(list="pending", since="2025-11-01", until="2025-11-30", data_dir=store)
+    assert (series["count"] > 0).all()
+    with_suspect = counts(list="pending", since="2025-11-01", until="2025-11-30",
+                          include_suspect=True, data_dir=store)
+    assert (with_suspect["count"] == 0).any()
+
+
+def test_one_version_per_day_by_default_and_all_on_request(corpus_store):
+    store, _ = corpus_store
+    daily = counts(list="participating", include_suspect=True, data_dir=store)
+    every = counts(list="participating", include_suspect=True, all_versions=True, data_dir=store)
+    assert daily["date"].is_unique
+    assert len(every) == len(snapshots(list="participating", data_dir=store))
+    assert len(every) > len(daily)

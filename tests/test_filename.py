@@ -1,0 +1,137 @@
+"""Publication dates from ICE's file names, ISO names and saved times."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parsers.filename import (
+    UndatableError,
+    parse_ice_name,
+    publication_date,
+    suffix_rank,
+)
+
+SAVED = datetime(2025, 4, 3, 20, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "name, day, suffix",
+    [
+        ("participatingAgencies04032025pm.xlsx", date(2025, 4, 3), "pm"),
+        ("pendingAgencies04032025am.xlsx", date(2025, 4, 3), "am"),
+        ("participatingAgencies04032025mid.xlsx", date(2025, 4, 3), "mid"),
+        ("participatingAgencies04032025pm2.xlsx", date(2025, 4, 3), "pm2"),
+        ("participatingAgencies04032025pmB.xlsx", date(2025, 4, 3), "pmB"),
+        ("participatingAgencies04032025pm_b.xlsx", date(2025, 4, 3), "pm_b"),
+        ("pendingAgencies04032025.xlsx", date(2025, 4, 3), ""),
+        ("287gParticipatingAgencies040325pm.xlsx", date(2025, 4, 3), "pm"),
+        ("ParticipatingAgency040325am.xlsx", date(2025, 4, 3), "am"),
+        (
+            "https://www.ice.gov/doclib/about/offices/ero/287g/participatingAgencies04032025pm.xlsx",
+            date(2025, 4, 3),
+            "pm",
+        ),
+    ],
+)
+def test_ice_names_give_the_date_and_suffix(name, day, suffix):
+    pub = publication_date(name, SAVED)
+    assert (pub.date, pub.source, pub.suffix) == (day, "ice_name", suffix)
+
+
+def test_new_stems_with_six_digit_dates():
+    pub = publication_date(
+        "287gParticipatingAgencies091526pm.xlsx", datetime(2026, 9, 15, 19, tzinfo=timezone.utc)
+    )
+    assert pub.date == date(2026, 9, 15) and pub.source == "ice_name"
+    pub = publication_date("ParticipatingAgency091826am.xlsx", None)
+    assert pub.date == date(2026, 9, 18)
+
+
+@pytest.mark.parametrize(
+    "name, flag",
+    [
+        ("participatingAgencies090022025am.xlsx", "name_date_invalid:090022025"),  # 9 digits
+        ("participatingAgencies11114025am.xlsx", "name_date_invalid:11114025"),  # year 4025
+        ("pendingAgencies03113025am.xlsx", "name_date_invalid:03113025"),  # year 3025
+        ("participatingAgencies13402025am.xlsx", "name_date_invalid:13402025"),  # month 13
+    ],
+)
+def test_impossible_name_dates_fall_back_to_the_saved_time(name, flag):
+    saved = datetime(2025, 9, 2, 13, 0, tzinfo=timezone.utc)
+    pub = publication_date(name, saved)
+    assert pub.date == date(2025, 9, 2) and pub.source == "saved_time"
+    assert flag in pub.flags
+
+
+def test_name_date_far_from_the_saved_time_falls_back():
+    # Real case: bytes saved 2025-09-02 served as ...08022025pm (month typed wrong).
+    pub = publication_date(
+        "participatingAgencies08022025pm.xlsx", datetime(2025, 9, 2, 15, tzinfo=timezone.utc)
+    )
+    assert pub.date == date(2025, 9, 2) and pub.source == "saved_time"
+    assert "name_date_implausible:2025-08-02" in pub.flags
+
+
+def test_re_served_bytes_keep_their_later_name_date():
+    pub = publication_date(
+        "participatingAgencies08262025pm.xlsx", datetime(2025, 8, 19, 15, tzinfo=timezone.utc)
+    )
+    assert pub.date == date(2025, 8, 26) and pub.source == "ice_name"
+
+
+def test_iso_date_in_the_name_wins():
+    pub = publication_date("participating_2025-04-03_81aebec4.xlsx", None)
+    assert (pub.date, pub.source) == (date(2025, 4, 3), "iso_name")
+
+
+def test_undated_name_uses_saved_time_then_observed_time_then_fails():
+    assert publication_date("participatingAgencies.xlsx", SAVED).source == "saved_time"
+    seen = datetime(2025, 2, 21, 9, tzinfo=timezone.utc)
+    pub = publication_date("participatingAgencies.xlsx", None, observed_at=seen)
+    assert (pub.date, pub.source) == (date(2025, 2, 21), "observed")
+    with pytest.raises(UndatableError, match="participatingAgencies.xlsx: cannot date it"):
+        publication_date("participatingAgencies.xlsx", None)
+
+
+def test_suffixes_order_a_day():
+    order = ["", "am", "amB", "mid", "pm", "pm_b"]
+    assert sorted(order, key=suffix_rank) == order
+    assert suffix_rank("pm2") == suffix_rank("pmB") > suffix_rank("pm")
+
+
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    st.sampled_from(["", "am", "pm", "mid", "pm2", "pmB", "_b", "am_b"]),
+    st.sampled_from(["participatingAgencies", "pendingAgencies"]),
+)
+def test_property_eight_digit_names_round_trip(day, suffix, stem):
+    name = f"{stem}{day:%m%d%Y}{suffix}.xlsx"
+    assert parse_ice_name(name)[:2] == (day, suffix)
+    pub = publication_date(name, datetime.combine(day, datetime.min.time(), timezone.utc))
+    assert pub.date == day and pub.source == "ice_name"
+
+
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    st.integers(min_value=-400, max_value=400),
+)
+def test_property_a_believed_name_date_is_never_far_from_the_saved_time(day, offset):
+    saved = datetime.combine(day + timedelta(days=offset), datetime.min.time(), timezone.utc)
+    pub = publication_date(f"participatingAgencies{day:%m%d%Y}pm.xlsx", saved)
+    if pub.source == "ice_name":
+        assert -1 <= (pub.date - saved.date()).days <= 45
+    else:
+        assert pub.date == saved.date()
+
+
+@given(st.text(max_size=30))
+def test_property_arbitrary_names_never_crash(name):
+    try:
+        pub = publication_date(name, SAVED)
+    except UndatableError:
+        return
+    assert isinstance(pub.date, date)
