@@ -180,3 +180,6 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
+
+if __name__ == "__main__":
+    main()

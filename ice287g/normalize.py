@@ -275,56 +275,57 @@ def agreement_id(agency: str | None, model: str | None) -> str | None:
 
 def normalize(parsed: ParsedWorkbook) -> pa.Table:
     """All rows of one workbook as a table in SNAPSHOT_SCHEMA."""
-    rows = parsed.rows
-    n = len(rows)
+    n = len(parsed)
+    cols, errors = parsed.columns, parsed.errors
     participating = parsed.list == "participating"
     flags: list[list[str]] = [[] for _ in range(n)]
 
     def raw_column(field: str) -> list[str | None]:
-        values = [r.values.get(field) for r in rows]
-        texts = _mapped(values, raw_text)
-        for i, r in enumerate(rows):  # Excel error cells: raw is the error text
-            if field in r.errors:
-                texts[i] = r.errors[field]
+        texts = _mapped(cols[field], raw_text)
+        for i, text in errors.get(field, {}).items():  # Excel error cells: raw is the error
+            texts[i] = text
         return texts
 
-    def clean_column(raw: list, fn, other: list | None = None) -> list:
-        keys = raw if other is None else list(zip(raw, other))
-        results = _mapped(keys, fn if other is None else lambda k: fn(*k))
+    def usable(field: str) -> list[str]:
+        """Raw text with Excel error cells blanked (an error is 'missing', not a value)."""
+        texts = [t or "" for t in raw[field]]
+        for i in errors.get(field, {}):
+            texts[i] = ""
+        return texts
+
+    def clean_column(values: list, fn, other: list | None = None) -> list:
+        keys = values if other is None else list(zip(values, other))
+        results = _mapped(keys, fn, star=other is not None)
         for i in [i for i, r in enumerate(results) if r[1]]:
             flags[i].extend(results[i][1])
         return [r[0] for r in results]
 
-    def usable(raw: list, field: str) -> list[str]:
-        """Raw text with Excel error cells blanked (an error is 'missing', not a value)."""
-        return ["" if (v is None or field in r.errors) else v for v, r in zip(raw, rows)]
-
     raw = {f: raw_column(f) for f in ("state", "agency", "agency_type", "county", "model",
                                       "signed", "moa", "addendum")}
-    for i, r in enumerate(rows):
-        if r.errors:
-            flags[i].extend(f"excel_error:{f}" for f in r.errors)
-        if r.hidden:
-            flags[i].append("hidden_row")
-    state = clean_column(usable(raw["state"], "state"), state_code)
-    agency = clean_column(usable(raw["agency"], "agency"), _agency_name_flagged)
-    atype = clean_column(usable(raw["agency_type"], "agency_type"), agency_type)
+    for field, cells in errors.items():
+        for i in cells:
+            flags[i].append(f"excel_error:{field}")
+    for i in [i for i, h in enumerate(parsed.hidden) if h]:
+        flags[i].append("hidden_row")
+    state = clean_column(usable("state"), state_code)
+    agency = clean_column(usable("agency"), _agency_name_flagged)
+    atype = clean_column(usable("agency_type"), agency_type)
     if "county" in parsed.fields:
-        county = clean_column(usable(raw["county"], "county"), county_name, state)
+        county = clean_column(usable("county"), county_name, state)
     else:
         county = [None] * n
     fips = clean_column(county, _fips_flagged, state)
-    model = clean_column(usable(raw["model"], "model"), model_code)
+    model = clean_column(usable("model"), model_code)
+    moa_links, add_links = parsed.links["moa"], parsed.links["addendum"]
     if participating:
-        signed_in = [None if "signed" in r.errors else r.values.get("signed") for r in rows]
-        signed = clean_column(signed_in, _signed_cached)
-        moa_links = [r.links.get("moa") for r in rows]
+        signed_in = list(cols["signed"])
+        for i in errors.get("signed", {}):
+            signed_in[i] = None
+        signed = clean_column(signed_in, signed_date)
         moa = clean_column(raw["moa"], _link_moa, moa_links)
-        moa_url, moa_status = [m[0] if m else None for m in moa], [m[1] if m else None for m in moa]
+        moa_url, moa_status = [m[0] for m in moa], [m[1] for m in moa]
     else:
-        moa_links = [None] * n
         signed = moa_url = moa_status = [None] * n
-    add_links = [r.links.get("addendum") for r in rows]
     add = clean_column(raw["addendum"], _link_addendum, add_links)
     agency_ids = [agency_id(s, a) for s, a in zip(state, agency)]
     # Duplicates: the same row again, ignoring only surrounding whitespace.
@@ -335,7 +336,7 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
             flags[i].append("duplicate_row")
         seen.add(identity)
     columns = {
-        "row": [r.row for r in rows], "list": [parsed.list] * n,
+        "row": parsed.row_numbers, "list": [parsed.list] * n,
         "state": state, "state_raw": raw["state"],
         "agency": agency, "agency_raw": raw["agency"],
         "agency_type": atype, "agency_type_raw": raw["agency_type"],
@@ -348,45 +349,47 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
         "addendum_text_raw": raw["addendum"], "addendum_link_raw": add_links,
         "agency_id": agency_ids,
         "agreement_id": [agreement_id(a, m) for a, m in zip(agency_ids, model)],
-        "hidden": [r.hidden for r in rows], "flags": flags,
-        "extra": [json.dumps({k: raw_text(x) for k, x in r.extra.items()}, ensure_ascii=False)
-                  if r.extra else None for r in rows],
+        "hidden": parsed.hidden, "flags": flags,
+        "extra": [json.dumps({k: raw_text(x) for k, x in e.items()}, ensure_ascii=False)
+                  if e else None for e in parsed.extra],
     }
     return pa.table(columns, schema=SNAPSHOT_SCHEMA)
 
 
-def _mapped(values: list, fn) -> list:
-    """[fn(v) for v in values], calling fn once per distinct value."""
-    table = {v: fn(v) for v in set(values)}
-    return [table[v] for v in values]
+_MEMO: dict = {}
+_MEMO_LIMIT = 200_000
 
 
-# Adapters giving every field the same (value, flags) shape for ``clean_column``. Cached
-# across workbooks: successive versions repeat almost every value.
-@functools.lru_cache(maxsize=65536)
+def _mapped(values: list, fn, star: bool = False) -> list:
+    """[fn(v) for v in values] (fn(*v) with star), calling fn once per distinct value ever.
+
+    Successive versions repeat nearly every value, so results persist across workbooks in a
+    plain dict; the new values of a version are found with one set difference.
+    """
+    memo = _MEMO.setdefault(fn, {})
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    for v in set(values).difference(memo):
+        memo[v] = fn(*v) if star else fn(v)
+    return [memo[v] for v in values]
+
+
+# Adapters giving every field the same (value, flags) shape for ``clean_column``.
 def _agency_name_flagged(raw: str) -> tuple[str | None, Flags]:
     name = agency_name(raw)
     return name, (() if name else ("agency_missing",))
 
 
-@functools.lru_cache(maxsize=65536)
 def _fips_flagged(county: str | None, state: str | None) -> tuple[str | None, Flags]:
     code = county_fips(state, county)
     return code, (("county_fips_unresolved",) if county and not code else ())
 
 
-@functools.lru_cache(maxsize=8192)
-def _signed_cached(value: object) -> tuple[date | None, Flags]:
-    return signed_date(value)
-
-
-@functools.lru_cache(maxsize=65536)
 def _link_moa(text, target):
     url, status, flags = link_field(text, target, "moa", True)
     return (url, status), flags
 
 
-@functools.lru_cache(maxsize=65536)
 def _link_addendum(text, target):
     url, status, flags = link_field(text, target, "addendum", False)
     return (url, status), flags

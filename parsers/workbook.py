@@ -49,6 +49,7 @@ REQUIRED_FIELDS = ("state", "agency", "model")
 # Only the participating list carries signing dates and MOA links.
 PARTICIPATING_FIELDS = ("signed", "moa")
 LINK_FIELDS = ("moa", "addendum")
+ALL_FIELDS = tuple(dict.fromkeys(HEADER_ALIASES.values()))
 HEADER_SEARCH_ROWS = 10
 
 # Guards against zip bombs: ICE's real files unpack to < 2 MB.
@@ -64,6 +65,7 @@ _RELATIONSHIP = re.compile(rb"<Relationship\b([^>]*)>")
 _LINK_FAST = re.compile(rb"<hyperlink ref=\"([^\"]*)\" r:id=\"([^\"]*)\"")
 _REL_FAST = re.compile(rb"<Relationship Id=\"([^\"]*)\" Type=\"[^\"]*\" Target=\"([^\"]*)\"")
 _ATTR = re.compile(rb"([\w:]+)=\"([^\"]*)\"")
+_ERROR_FAST = re.compile(rb"<c r=\"([A-Z]+)(\d+)\"(?: s=\"\d+\")? t=\"e\"><v>([^<]*)</v>")
 _A1 = re.compile(r"\$?([A-Z]+)\$?(\d+)")
 _CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
 _CELL_VALUE = re.compile(rb"<v>([^<]*)</v>")
@@ -94,14 +96,35 @@ class RawRow:
 
 @dataclass
 class ParsedWorkbook:
+    """The data rows of one workbook, column by column (rows with nothing in them dropped)."""
+
     name: str
     list: str  # "participating" | "pending", decided from the columns
     sheet: str
     headers: list[str]  # header cells as typed, trailing empties dropped
-    fields: dict[str, int]  # field -> column index
-    rows: list[RawRow]
+    fields: dict[str, int]  # field -> column index in the sheet
+    row_numbers: list[int]  # Excel row number of each data row
+    columns: dict[str, list]  # field -> cell values (every known field, None if absent)
+    links: dict[str, list]  # link field -> hyperlink target or None, per row
+    errors: dict[str, dict[int, str]]  # field -> {row index: Excel error text}
+    hidden: list[bool]  # row hidden by a saved filter
+    extra: list[dict | None]  # values under unknown columns, per row
     saved_at: datetime | None  # docProps/core.xml last-saved time, UTC
     flags: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+    @property
+    def rows(self) -> list[RawRow]:
+        """Row-by-row view (for inspection and tests; the pipeline reads the columns)."""
+        out = []
+        for i, number in enumerate(self.row_numbers):
+            values = {f: self.columns[f][i] for f in self.fields}
+            links = {f: col[i] for f, col in self.links.items() if col[i]}
+            errors = {f: e[i] for f, e in self.errors.items() if i in e}
+            out.append(RawRow(number, values, links, errors, self.extra[i] or {}, self.hidden[i]))
+        return out
 
 
 def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
@@ -139,39 +162,57 @@ def _build(name, sheet_name, cells, header_index, fields, extra_cols, headers, x
     links = _hyperlinks(zf, sheet_path, xml) if xml else {}
     errors = _error_cells(xml) if xml else {}
     hidden = _hidden_rows(xml) if xml else set()
-    by_col = {c: f for f, c in fields.items()}
-    wanted = sorted({**{c: f for f, c in fields.items()}, **extra_cols}.items())
-    rows: list[RawRow] = []
-    for i in range(header_index + 1, len(cells)):
-        line = cells[i]
-        width = len(line)
-        row_no = i + 1
-        values: dict[str, object] = {}
-        extra: dict[str, object] = {}
-        blank = True
-        for col, key in wanted:
-            value = line[col] if col < width else None
-            if value is None or value == "":
-                if col in extra_cols:
-                    continue
-            elif blank and not (isinstance(value, str) and value.isspace()):
-                blank = False
-            if col in extra_cols:
-                extra[key] = value
-            else:
-                values[key] = value
-        row_errors = {by_col[c]: t for c, t in errors.get(row_no, {}).items() if c in by_col}
-        if blank and not row_errors:
-            continue
-        row_links = {by_col[c]: t for c, t in links.get(row_no, {}).items() if c in by_col}
-        rows.append(RawRow(row_no, values, row_links, row_errors, extra, row_no in hidden))
+    lines = cells[header_index + 1:]
+    first_row = header_index + 2  # Excel number of lines[0]
+
+    def column(col: int) -> list:
+        return [line[col] if col < len(line) else None for line in lines]
+
+    raw_cols = {f: column(c) for f, c in fields.items()}
+    extra_raw = {name_: column(c) for c, name_ in extra_cols.items()}
+    error_rows = {r - first_row for r, cols in errors.items()
+                  if any(c in fields.values() for c in cols)}
+    # State and agency come first, so `any` stops at the first column on nearly every row.
+    ordered = [raw_cols[f] for f in ("state", "agency") if f in raw_cols]
+    ordered += [c for f, c in raw_cols.items() if f not in ("state", "agency")]
+    ordered += list(extra_raw.values())
+    keep = [i for i, values in enumerate(zip(*ordered))
+            if any(map(_has_value, values)) or i in error_rows]
+
+    columns = {f: ([raw_cols[f][i] for i in keep] if f in raw_cols else [None] * len(keep))
+               for f in ALL_FIELDS}
+    row_numbers = [first_row + i for i in keep]
+    link_cols = {}
+    for f in LINK_FIELDS:
+        col = fields.get(f)
+        link_cols[f] = [links.get(r, {}).get(col) for r in row_numbers] if col is not None \
+            else [None] * len(keep)
+    index_of = {r: i for i, r in enumerate(row_numbers)}
+    err: dict[str, dict[int, str]] = {}
+    for f, col in fields.items():
+        for r, cols in errors.items():
+            if col in cols and r in index_of:
+                err.setdefault(f, {})[index_of[r]] = cols[col]
+    extra = [None] * len(keep)
+    for name_, values in extra_raw.items():
+        for j, i in enumerate(keep):
+            if _has_value(values[i]):
+                extra[j] = {**(extra[j] or {}), name_: values[i]}
     lst = "participating" if any(f in fields for f in PARTICIPATING_FIELDS) else "pending"
     flags = []
-    if not rows:
+    if not keep:
         flags.append("header_only")
     if extra_cols:
         flags.append("unknown_columns")
-    return ParsedWorkbook(name, lst, sheet_name, headers, fields, rows, saved_at, flags)
+    return ParsedWorkbook(name, lst, sheet_name, headers, fields, row_numbers, columns,
+                          link_cols, err, [r in hidden for r in row_numbers], extra, saved_at,
+                          flags)
+
+
+def _has_value(value: object) -> bool:
+    if value is None or value == "":
+        return False
+    return not (value.__class__ is str and value.isspace())
 
 
 def header_key(text: object) -> str:
@@ -296,8 +337,9 @@ def _hyperlinks(zf: zipfile.ZipFile, sheet_path: str, xml: bytes) -> dict[int, d
     folder, file = sheet_path.rsplit("/", 1)
     rels_path = f"{folder}/_rels/{file}.rels"
     rels = zf.read(rels_path) if rels_path in zf.namelist() else b""
-    targets = {rid: html.unescape(t.decode("utf-8"))
-               for rid, t in _pairs(rels, _REL_FAST, _RELATIONSHIP, b"<Relationship ", b"Id", b"Target")}
+    targets = {rid: _unescape(t)
+               for rid, t in _pairs(rels, _REL_FAST, _RELATIONSHIP, b"<Relationship ", b"Id",
+                                    b"Target")}
     out: dict[int, dict[int, str]] = {}
     for ref, rid in _pairs(section, _LINK_FAST, _HYPERLINK, b"<hyperlink ", b"ref", b"r:id"):
         target = targets.get(rid)
@@ -305,6 +347,11 @@ def _hyperlinks(zf: zipfile.ZipFile, sheet_path: str, xml: bytes) -> dict[int, d
             for row, col in _expand_ref(ref.decode()):
                 out.setdefault(row, {})[col] = target
     return out
+
+
+def _unescape(raw: bytes) -> str:
+    text = raw.decode("utf-8")
+    return html.unescape(text) if "&" in text else text
 
 
 def _pairs(xml: bytes, fast: re.Pattern, tag: re.Pattern, opening: bytes, first: bytes,
@@ -324,6 +371,11 @@ def _pairs(xml: bytes, fast: re.Pattern, tag: re.Pattern, opening: bytes, first:
 def _error_cells(xml: bytes) -> dict[int, dict[int, str]]:
     """row -> col -> Excel error text (#N/A, #REF!, ...)."""
     out: dict[int, dict[int, str]] = {}
+    found = _ERROR_FAST.findall(xml)
+    if len(found) == xml.count(b' t="e"'):  # Excel's own attribute order: one regex pass
+        for col, row, text in found:
+            out.setdefault(int(row), {})[_col_index(col.decode())] = text.decode()
+        return out
     for start, tag_end in _tags_with(xml, b' t="e"', b"<c "):
         ref = _CELL_REF.search(xml, start, tag_end)
         if not ref:
@@ -360,6 +412,7 @@ def _tags_with(xml: bytes, marker: bytes, opening: bytes):
         pos = xml.find(marker, pos + len(marker))
 
 
+@functools.lru_cache(maxsize=65536)
 def _expand_ref(ref: str) -> list[tuple[int, int]]:
     cells = []
     for part in ref.split(":"):
