@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
+CORPUS ?= ../shared/ice-corpus/files
+
 run: $(STAMP)
-	$(BIN)/ice287g refresh
+	@if [ -d "$(CORPUS)" ]; then $(BIN)/ice287g backfill "$(CORPUS)"; \
+	else echo "no archive at $(CORPUS): nothing to backfill"; fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

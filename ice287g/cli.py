@@ -105,8 +105,6 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
     df = q(lst, ctx.store, include_suspect)
     cols = ["list", "date", "seq", "sha256", "rows", "file_name", "date_source", "saved_at",
             "flags", "suspect", "suspect_reason"]
-    if fmt == "table":
-        df = df.assign(sha256=df["sha256"].str[:12])
     emit(df[cols], fmt, output)
 
 

@@ -70,6 +70,8 @@ def render(df, fmt: str) -> str | bytes:
         return buf.getvalue()
     if flat.empty:
         return "(no rows)\n"
+    if "sha256" in flat.columns:  # a prefix identifies a version on screen
+        flat["sha256"] = flat["sha256"].str[:12]
     return flat.fillna("").to_string(index=False, max_colwidth=60) + "\n"
 
 
