@@ -10,6 +10,7 @@ import click
 from ice287g.output import emit, format_options
 
 LIST_CHOICE = click.Choice(["participating", "pending"])
+SUSPECT_NOTE = "# suspect versions skipped (--include-suspect keeps them)"
 
 
 class Context:
@@ -153,7 +154,7 @@ def counts(ctx: Context, lst, by, as_of, since, until, all_versions, include_sus
     from ice287g.query import counts as q
 
     df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store)
-    header = None if include_suspect else "# suspect versions skipped (--include-suspect keeps them)"
+    header = None if include_suspect else SUSPECT_NOTE
     emit(df, fmt, output, header=header)
 
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -83,7 +83,7 @@ def prepare(data: bytes, name: str, observed_at: datetime | None = None,
         "bytes": len(data),
         "snapshot": store.snapshot_relpath(parsed.list, pub.date, sha),
         "raw": store.raw_relpath(sha),
-        "ingested_at": datetime.now(timezone.utc).replace(microsecond=0),
+        "ingested_at": datetime.now(UTC).replace(microsecond=0),
         "suspect": False,
         "suspect_reason": None,
         "schema_version": SCHEMA_VERSION,

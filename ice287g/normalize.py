@@ -36,7 +36,8 @@ def raw_text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+        midnight = value.time() == datetime.min.time()
+        return value.date().isoformat() if midnight else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -55,7 +56,7 @@ def state_code(raw: str) -> tuple[str | None, Flags]:
         return rules.STATE_CORRECTIONS[key], ("state_corrected",)
     names = [n for n in rules.STATE_CODES if len(n) > 2]
     close = difflib.get_close_matches(key, names, n=2, cutoff=rules.STATE_GUESS_CUTOFF)
-    if len(close) == 1 or (len(close) == 2 and rules.STATE_CODES[close[0]] == rules.STATE_CODES[close[1]]):
+    if close and len({rules.STATE_CODES[c] for c in close}) == 1:
         return rules.STATE_CODES[close[0]], ("state_guessed",)
     return None, ("state_unknown",)
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock
 
-from ice287g.schema import CATALOG_SCHEMA, SCHEMA_VERSION, SNAPSHOT_SCHEMA
+from ice287g.schema import CATALOG_SCHEMA, SNAPSHOT_SCHEMA
 
 DATA_DIR_ENV = "ICE287G_DATA_DIR"
 META_KEY = b"ice287g.version"
@@ -211,7 +211,7 @@ def tally(table: pa.Table, sha: str) -> pa.Table:
 def _derive(rows: list[dict]) -> list[dict]:
     """Order versions, number them within each day, and mark suspect versions."""
     rows = sorted(rows, key=lambda r: (r["list"], r["date"], r["suffix_rank"] or 0,
-                                       r["saved_at"] or datetime.min.replace(tzinfo=timezone.utc),
+                                       r["saved_at"] or datetime.min.replace(tzinfo=UTC),
                                        r["sha256"]))
     for lst in ("participating", "pending"):
         versions = [r for r in rows if r["list"] == lst]

@@ -21,7 +21,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from python_calamine import CalamineWorkbook
@@ -305,8 +305,8 @@ def _saved_at(zf: zipfile.ZipFile) -> datetime | None:
     except ValueError:
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.astimezone(timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
 
 
 def _sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:

@@ -19,8 +19,8 @@ from ice287g.cli import main
 def folder(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
-    rows = [participating_row(model=m, agency=f"Agency {i}")
-            for i, m in enumerate(["Jail Enforcement Model", "Task Force Model", "Task Force Model"])]
+    models = ["Jail Enforcement Model", "Task Force Model", "Task Force Model"]
+    rows = [participating_row(model=m, agency=f"Agency {i}") for i, m in enumerate(models)]
     (d / "participatingAgencies04032025pm.xlsx").write_bytes(
         build_workbook(PARTICIPATING_HEADER, rows, saved=datetime(2025, 4, 3, 18)))
     (d / "pendingAgencies04042025am.xlsx").write_bytes(build_workbook(

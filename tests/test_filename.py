@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -15,7 +15,7 @@ from parsers.filename import (
     suffix_rank,
 )
 
-SAVED = datetime(2025, 4, 3, 20, 0, tzinfo=timezone.utc)
+SAVED = datetime(2025, 4, 3, 20, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_ice_names_give_the_date_and_suffix(name, day, suffix):
 
 def test_new_stems_with_six_digit_dates():
     pub = publication_date(
-        "287gParticipatingAgencies091526pm.xlsx", datetime(2026, 9, 15, 19, tzinfo=timezone.utc)
+        "287gParticipatingAgencies091526pm.xlsx", datetime(2026, 9, 15, 19, tzinfo=UTC)
     )
     assert pub.date == date(2026, 9, 15) and pub.source == "ice_name"
     pub = publication_date("ParticipatingAgency091826am.xlsx", None)
@@ -61,7 +61,7 @@ def test_new_stems_with_six_digit_dates():
     ],
 )
 def test_impossible_name_dates_fall_back_to_the_saved_time(name, flag):
-    saved = datetime(2025, 9, 2, 13, 0, tzinfo=timezone.utc)
+    saved = datetime(2025, 9, 2, 13, 0, tzinfo=UTC)
     pub = publication_date(name, saved)
     assert pub.date == date(2025, 9, 2) and pub.source == "saved_time"
     assert flag in pub.flags
@@ -70,7 +70,7 @@ def test_impossible_name_dates_fall_back_to_the_saved_time(name, flag):
 def test_name_date_far_from_the_saved_time_falls_back():
     # Real case: bytes saved 2025-09-02 served as ...08022025pm (month typed wrong).
     pub = publication_date(
-        "participatingAgencies08022025pm.xlsx", datetime(2025, 9, 2, 15, tzinfo=timezone.utc)
+        "participatingAgencies08022025pm.xlsx", datetime(2025, 9, 2, 15, tzinfo=UTC)
     )
     assert pub.date == date(2025, 9, 2) and pub.source == "saved_time"
     assert "name_date_implausible:2025-08-02" in pub.flags
@@ -78,7 +78,7 @@ def test_name_date_far_from_the_saved_time_falls_back():
 
 def test_re_served_bytes_keep_their_later_name_date():
     pub = publication_date(
-        "participatingAgencies08262025pm.xlsx", datetime(2025, 8, 19, 15, tzinfo=timezone.utc)
+        "participatingAgencies08262025pm.xlsx", datetime(2025, 8, 19, 15, tzinfo=UTC)
     )
     assert pub.date == date(2025, 8, 26) and pub.source == "ice_name"
 
@@ -90,7 +90,7 @@ def test_iso_date_in_the_name_wins():
 
 def test_undated_name_uses_saved_time_then_observed_time_then_fails():
     assert publication_date("participatingAgencies.xlsx", SAVED).source == "saved_time"
-    seen = datetime(2025, 2, 21, 9, tzinfo=timezone.utc)
+    seen = datetime(2025, 2, 21, 9, tzinfo=UTC)
     pub = publication_date("participatingAgencies.xlsx", None, observed_at=seen)
     assert (pub.date, pub.source) == (date(2025, 2, 21), "observed")
     with pytest.raises(UndatableError, match="participatingAgencies.xlsx: cannot date it"):
@@ -111,7 +111,7 @@ def test_suffixes_order_a_day():
 def test_property_eight_digit_names_round_trip(day, suffix, stem):
     name = f"{stem}{day:%m%d%Y}{suffix}.xlsx"
     assert parse_ice_name(name)[:2] == (day, suffix)
-    pub = publication_date(name, datetime.combine(day, datetime.min.time(), timezone.utc))
+    pub = publication_date(name, datetime.combine(day, datetime.min.time(), UTC))
     assert pub.date == day and pub.source == "ice_name"
 
 
@@ -120,7 +120,7 @@ def test_property_eight_digit_names_round_trip(day, suffix, stem):
     st.integers(min_value=-400, max_value=400),
 )
 def test_property_a_believed_name_date_is_never_far_from_the_saved_time(day, offset):
-    saved = datetime.combine(day + timedelta(days=offset), datetime.min.time(), timezone.utc)
+    saved = datetime.combine(day + timedelta(days=offset), datetime.min.time(), UTC)
     pub = publication_date(f"participatingAgencies{day:%m%d%Y}pm.xlsx", saved)
     if pub.source == "ice_name":
         assert -1 <= (pub.date - saved.date()).days <= 45

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from conftest import (
@@ -130,7 +130,7 @@ def test_saved_time_comes_from_docprops():
     parsed = read_workbook(
         build_workbook(PENDING_HEADER, [], saved=datetime(2025, 7, 22, 14, 5)), "x.xlsx"
     )
-    assert parsed.saved_at == datetime(2025, 7, 22, 14, 5, tzinfo=timezone.utc)
+    assert parsed.saved_at == datetime(2025, 7, 22, 14, 5, tzinfo=UTC)
     assert read_workbook(build_workbook(PENDING_HEADER, [], saved=None), "x.xlsx").saved_at is None
 
 
