@@ -1,0 +1,352 @@
+"""Fetch ICE's page and workbooks politely, and never mistake a block page for data.
+
+ICE's CDN sometimes answers with an HTML "Access Denied" page, under HTTP 403 or even 200, and
+connections drop mid-body. Every workbook fetch therefore ends in a :class:`FetchResult` whose
+``outcome`` says what happened (``ok``, ``not_modified``, ``blocked``, ``failed``); only ``ok``
+carries bytes, and only bytes that start like a zip file (``PK``). HTTP-level problems never
+raise. Redirects are followed by hand so that every hop is checked against a host allowlist:
+the source's host and the Internet Archive, and plain ``http://`` only for a local test server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+Outcome = Literal["ok", "not_modified", "blocked", "failed"]
+
+DEFAULT_SOURCE_HOST = "www.ice.gov"
+ARCHIVE_HOST = "web.archive.org"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+ACCEPT_WORKBOOK = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+    "application/vnd.ms-excel;q=0.9,*/*;q=0.8"
+)
+ACCEPT_PAGE = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+RETRY_STATUSES = frozenset({429} | set(range(500, 600)))
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_ERROR_BODY_CAP = 64 * 1024  # enough of a non-200 body to recognise a block page
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_BLOCK_TITLE = re.compile(r"access denied|request rejected|forbidden|blocked", re.IGNORECASE)
+_BLOCK_HOST = re.compile(rb"errors\.edgesuite\.net", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One observation of a URL: what was asked, what came back, and what it means.
+
+    ``body`` and ``sha256`` are set only for ``ok``; ``bytes`` counts the body bytes received
+    (also for a block page, to show what was refused). ``error`` names the URL and the problem
+    for ``blocked`` and ``failed``.
+    """
+
+    url: str
+    final_url: str
+    status: int | None
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    body: bytes | None
+    bytes: int
+    sha256: str | None
+    fetched_at: datetime
+    outcome: Outcome
+    error: str | None
+
+
+class FetchError(RuntimeError):
+    """A page or listing could not be fetched (blocked, refused, HTTP error, timeout...)."""
+
+
+@dataclass
+class _Exchange:
+    """The last response (or transport error) of a request after redirects and retries."""
+
+    url: str
+    final_url: str
+    attempts: int = 1
+    status: int | None = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    body: bytes = b""
+    encoding: str | None = None
+    error: str | None = None
+    retryable: bool = False
+
+
+class Fetcher:
+    """An ``httpx.Client`` with retries, conditional GET, a size cap and a host allowlist.
+
+    ``sleep`` is injectable so tests can record backoff waits instead of sleeping.
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        *,
+        source_host: str = DEFAULT_SOURCE_HOST,
+        max_bytes: int = 20 * 1024 * 1024,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        max_wait: float = 60.0,
+        max_redirects: int = 5,
+        user_agent: str = BROWSER_USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.allowed_hosts = frozenset({source_host.lower(), ARCHIVE_HOST})
+        self.max_bytes = max_bytes
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.max_redirects = max_redirects
+        self._sleep = sleep
+        self._client = httpx.Client(
+            headers={"User-Agent": user_agent, "Accept-Language": "en-US,en;q=0.5"},
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._client.close()
+
+    def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch a workbook; never raises for HTTP-level problems.
+
+        Pass the ``etag`` / ``last_modified`` of the previous observation of this URL to make
+        the request conditional: an unchanged file then costs one bodiless 304.
+        """
+        headers = {"Accept": ACCEPT_WORKBOOK}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        exchange = self._exchange(url, headers)
+        outcome, error = _judge_workbook(exchange)
+        ok = outcome == "ok"
+        return FetchResult(
+            url=url,
+            final_url=exchange.final_url,
+            status=exchange.status,
+            etag=exchange.headers.get("etag") or (etag if outcome == "not_modified" else None),
+            last_modified=exchange.headers.get("last-modified")
+            or (last_modified if outcome == "not_modified" else None),
+            content_type=exchange.headers.get("content-type"),
+            body=exchange.body if ok else None,
+            bytes=len(exchange.body),
+            sha256=hashlib.sha256(exchange.body).hexdigest() if ok else None,
+            fetched_at=datetime.now(UTC),
+            outcome=outcome,
+            error=error,
+        )
+
+    def fetch_page(self, url: str) -> str:
+        """Fetch an HTML page as text; raise :class:`FetchError` when blocked or failed."""
+        return _text_or_raise(self._exchange(url, {"Accept": ACCEPT_PAGE}))
+
+    def fetch_text(self, url: str, *, accept: str = "*/*") -> str:
+        """Fetch a text document (e.g. a CDX listing); raise :class:`FetchError` unless HTTP 200."""
+        return _text_or_raise(self._exchange(url, {"Accept": accept}))
+
+    def _exchange(self, url: str, headers: dict[str, str]) -> _Exchange:
+        """Run the request with retries: 429, 5xx and transport errors back off and retry."""
+        attempt = 0
+        while True:
+            exchange = self._follow(url, headers)
+            exchange.attempts = attempt + 1
+            if exchange.error is None and exchange.status in RETRY_STATUSES:
+                retryable = True
+                wait = parse_retry_after(exchange.headers.get("retry-after"), datetime.now(UTC))
+            else:
+                retryable = exchange.retryable
+                wait = None
+            if not retryable or attempt >= self.retries:
+                return exchange
+            if wait is None:
+                wait = self.backoff * 2**attempt
+            self._sleep(min(wait, self.max_wait))
+            attempt += 1
+
+    def _follow(self, url: str, headers: dict[str, str]) -> _Exchange:
+        """One attempt: GET ``url``, following redirects only to allowed hosts."""
+        current = url
+        for _ in range(self.max_redirects + 1):
+            refusal = self._refusal(current)
+            if refusal:
+                hop = "" if current == url else f" (redirected from {url})"
+                return _Exchange(url, current, error=f"{current}{hop}: refused: {refusal}")
+            try:
+                with self._client.stream("GET", current, headers=headers) as response:
+                    location = response.headers.get("location")
+                    if response.status_code in _REDIRECT_STATUSES and location:
+                        current = urljoin(current, location)
+                        continue
+                    return self._read(url, current, response)
+            except httpx.InvalidURL as exc:
+                return _Exchange(url, current, error=f"{current}: refused: invalid URL ({exc})")
+            except httpx.TransportError as exc:
+                return _Exchange(
+                    url,
+                    current,
+                    error=f"{current}: {_describe(exc)}",
+                    retryable=isinstance(
+                        exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
+                    ),
+                )
+        return _Exchange(url, current, error=f"{url}: more than {self.max_redirects} redirects")
+
+    def _read(self, url: str, current: str, response: httpx.Response) -> _Exchange:
+        """Stream the body under the size cap; a non-200 body is kept only in part."""
+        exchange = _Exchange(
+            url,
+            current,
+            status=response.status_code,
+            headers=response.headers,
+            encoding=response.charset_encoding,
+        )
+        if response.status_code == 304:
+            return exchange
+        cap = self.max_bytes if response.status_code == 200 else _ERROR_BODY_CAP
+        declared = response.headers.get("content-length", "")
+        too_large = f"{current}: body larger than the {self.max_bytes}-byte cap"
+        if response.status_code == 200 and declared.isdigit() and int(declared) > cap:
+            exchange.error = f"{too_large} (Content-Length {declared}); not downloaded"
+            return exchange
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > cap:
+                    break
+        except httpx.TransportError as exc:
+            exchange.body = b"".join(chunks)
+            promised = f" of the {declared} promised by Content-Length" if declared else ""
+            exchange.error = (
+                f"{current}: truncated body: received {response.num_bytes_downloaded} bytes"
+                f"{promised} ({_describe(exc)})"
+            )
+            exchange.retryable = True
+            return exchange
+        body = b"".join(chunks)
+        if size > cap and response.status_code == 200:
+            exchange.error = f"{too_large}; download aborted"
+        exchange.body = body[:cap]
+        return exchange
+
+    def _refusal(self, url: str) -> str | None:
+        """Why ``url`` may not be fetched, or None when it is on the allowlist."""
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError as exc:
+            return f"not a valid URL ({exc})"
+        if parts.scheme == "http" and host not in LOCAL_HOSTS:
+            return "plain http:// is allowed only for 127.0.0.1 and localhost"
+        if parts.scheme not in ("http", "https"):
+            return f"unsupported scheme {parts.scheme!r}"
+        if host not in self.allowed_hosts:
+            return f"host {host!r} is not on the allowlist {sorted(self.allowed_hosts)}"
+        return None
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _looks_like_html(body: bytes, content_type: str | None) -> bool:
+    """True for markup: an HTML content type or a body whose first byte is ``<``."""
+    return "html" in (content_type or "").lower() or body.lstrip()[:1] == b"<"
+
+
+def _judge_workbook(exchange: _Exchange) -> tuple[Outcome, str | None]:
+    """Classify a workbook response; ``ok`` only for a 200 whose body starts with ``PK``."""
+    url, status, body = exchange.url, exchange.status, exchange.body
+    if exchange.error:
+        return "failed", exchange.error + _tries(exchange)
+    if status == 304:
+        return "not_modified", None
+    html = _looks_like_html(body, exchange.headers.get("content-type"))
+    if status in (401, 403) or (status == 200 and html):
+        kind = f"an HTML page titled {_title(body)!r}" if html else f"{len(body)} bytes"
+        return "blocked", f"{url}: blocked: HTTP {status} with {kind} instead of a workbook"
+    if status != 200:
+        return "failed", f"{url}: HTTP {status}{_tries(exchange)}"
+    if body[:2] != b"PK":
+        return "failed", f"{url}: not a workbook: body starts with {body[:16]!r}"
+    return "ok", None
+
+
+def _text_or_raise(exchange: _Exchange) -> str:
+    """Decode a 200 text response, or raise :class:`FetchError` naming the URL and problem.
+
+    A CDN block page (HTTP 401/403, or an "Access Denied" page under 200) is reported as
+    blocked, so the caller does not go on to parse it as the real page.
+    """
+    url, status, body = exchange.url, exchange.status, exchange.body
+    if exchange.error:
+        raise FetchError(exchange.error + _tries(exchange))
+    if status in (401, 403) or (status == 200 and _is_block_page(body)):
+        raise FetchError(f"{url}: blocked: HTTP {status} with a page titled {_title(body)!r}")
+    if status != 200:
+        raise FetchError(f"{url}: HTTP {status}{_tries(exchange)}")
+    return body.decode(exchange.encoding or "utf-8", errors="replace")
+
+
+def _is_block_page(body: bytes) -> bool:
+    """True for a CDN refusal page served in place of the real page (Akamai style)."""
+    return bool(_BLOCK_TITLE.search(_title(body)) or _BLOCK_HOST.search(body[:_ERROR_BODY_CAP]))
+
+
+def _tries(exchange: _Exchange) -> str:
+    """The retry note for error messages: empty after a single attempt."""
+    return f" after {exchange.attempts} attempts" if exchange.attempts > 1 else ""
+
+
+def _title(body: bytes) -> str:
+    """The HTML title of a body ("" when none), whitespace collapsed."""
+    match = _TITLE.search(body[:_ERROR_BODY_CAP])
+    return " ".join(match.group(1).decode("utf-8", "replace").split()) if match else ""
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    """A short human description of a transport error."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.TimeoutException):
+        return "read timed out (the server sent nothing within the read timeout)"
+    return f"{type(exc).__name__}: {exc}"
