@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint serve clean-venv
+.PHONY: run backfill test bench lint serve clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml
 
 CORPUS ?= ../shared/ice-corpus/files
 
+# The main job: one refresh from ICE's page (Prefect flow, temporary local API).
 run: $(STAMP)
-	@if [ -d "$(CORPUS)" ]; then $(BIN)/ice287g backfill "$(CORPUS)"; \
-	else echo "no archive at $(CORPUS): nothing to backfill"; fi
+	$(BIN)/ice287g refresh
+
+# Load the archive of 2025 workbooks (../shared) into ./data.
+backfill: $(STAMP)
+	$(BIN)/ice287g backfill "$(CORPUS)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -52,7 +52,7 @@ def command_seconds(args: list[str], runs: int = 3) -> float:
     best = float("inf")
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ice287g.cli", *args], check=True,
+        subprocess.run([sys.executable, "-m", "ice287g", *args], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
         best = min(best, time.perf_counter() - t0)
     return best

@@ -179,6 +179,3 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
-
-if __name__ == "__main__":
-    main()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 # Half-day suffix -> order within a day. A re-issue marker (B, 2, _b) sorts just after its
 # half-day. Unknown or absent suffixes rank 0 and are ordered by saved time only.
@@ -31,6 +32,8 @@ REISSUE_MARKERS = ("_b", "b", "2")
 # under new dated names for a week or two at most in the 2025 record.
 MAX_DAYS_BEFORE_SAVED = 1
 MAX_DAYS_AFTER_SAVED = 45
+# ICE works on Washington time: a file saved at 02:57 UTC on March 13 was published March 12.
+PUBLISHER_TZ = ZoneInfo("America/New_York")
 
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _ICE = re.compile(
@@ -104,7 +107,7 @@ def publication_date(
             return PublicationDate(d, "iso_name", "", 0)
     name_date, suffix, flags = parse_ice_name(base)
     rank = suffix_rank(suffix)
-    saved = saved_at.date() if saved_at else None
+    saved = local_date(saved_at) if saved_at else None
     if name_date is not None:
         if saved is None or (
             saved - timedelta(days=MAX_DAYS_BEFORE_SAVED)
@@ -116,11 +119,20 @@ def publication_date(
     if saved is not None:
         return PublicationDate(saved, "saved_time", suffix, rank, tuple(flags))
     if observed_at is not None:
-        return PublicationDate(observed_at.date(), "observed", suffix, rank, tuple(flags))
+        return PublicationDate(local_date(observed_at), "observed", suffix, rank, tuple(flags))
     raise UndatableError(
         base, "cannot date it: no usable date in the file name and no last-saved time "
         "in docProps/core.xml"
     )
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date at ICE (US Eastern time) of a moment; naive moments are UTC."""
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(PUBLISHER_TZ).date()
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:

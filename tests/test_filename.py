@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
@@ -88,6 +88,14 @@ def test_iso_date_in_the_name_wins():
     assert (pub.date, pub.source) == (date(2025, 4, 3), "iso_name")
 
 
+def test_saved_time_is_read_on_washington_time():
+    # Real case: pendingAgencies03113025am.xlsx (year 3025) was saved 2025-03-13 02:57 UTC,
+    # the evening of March 12 at ICE.
+    pub = publication_date("pendingAgencies03113025am.xlsx",
+                           datetime(2025, 3, 13, 2, 57, 35, tzinfo=UTC))
+    assert (pub.date, pub.source) == (date(2025, 3, 12), "saved_time")
+
+
 def test_undated_name_uses_saved_time_then_observed_time_then_fails():
     assert publication_date("participatingAgencies.xlsx", SAVED).source == "saved_time"
     seen = datetime(2025, 2, 21, 9, tzinfo=UTC)
@@ -111,7 +119,7 @@ def test_suffixes_order_a_day():
 def test_property_eight_digit_names_round_trip(day, suffix, stem):
     name = f"{stem}{day:%m%d%Y}{suffix}.xlsx"
     assert parse_ice_name(name)[:2] == (day, suffix)
-    pub = publication_date(name, datetime.combine(day, datetime.min.time(), UTC))
+    pub = publication_date(name, datetime.combine(day, time(16), UTC))
     assert pub.date == day and pub.source == "ice_name"
 
 
@@ -120,7 +128,7 @@ def test_property_eight_digit_names_round_trip(day, suffix, stem):
     st.integers(min_value=-400, max_value=400),
 )
 def test_property_a_believed_name_date_is_never_far_from_the_saved_time(day, offset):
-    saved = datetime.combine(day + timedelta(days=offset), datetime.min.time(), UTC)
+    saved = datetime.combine(day + timedelta(days=offset), time(16), UTC)
     pub = publication_date(f"participatingAgencies{day:%m%d%Y}pm.xlsx", saved)
     if pub.source == "ice_name":
         assert -1 <= (pub.date - saved.date()).days <= 45

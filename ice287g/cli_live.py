@@ -1,0 +1,129 @@
+"""Live commands: refresh from ICE's page, the publications ledger, Wayback backfill, serve.
+
+`publications` is a fast read command. `refresh` runs the Prefect flow (one temporary Prefect
+server per run, as a plain cron line would) unless --no-prefect; `serve` runs the nightly
+schedule on a long-lived Prefect server.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ice287g.cli import Context, main, pass_ctx, query_errors
+from ice287g.output import emit, format_options
+
+
+@main.command()
+@click.option("--source", default=None, metavar="URL",
+              help="Page to read instead of ICE's 287(g) page (a mirror, a local test server).")
+@click.option("--no-prefect", is_flag=True,
+              help="Run the plain refresh function, without starting Prefect.")
+@pass_ctx
+def refresh(ctx: Context, source: str | None, no_prefect: bool) -> None:
+    """Fetch ICE's page and both workbooks once; store new versions; print a report.
+
+    Exits 1 when the page or a workbook could not be fetched (blocked, failed); what was
+    fetched is stored all the same.
+
+    Example: ice287g refresh
+    """
+    from ice287g.refresh import DEFAULT_SOURCE, RefreshBusy
+
+    source = source or DEFAULT_SOURCE
+    data_dir = str(ctx.store.root)
+    try:
+        if no_prefect:
+            from ice287g.refresh import refresh as run
+
+            report = run(ctx.store, source)
+            click.echo(report.summary or "")
+            result = {"ok": report.ok, "failures": report.failures}
+        else:
+            from flows.refresh import refresh_flow
+
+            result = refresh_flow(data_dir=data_dir, source=source)
+    except RefreshBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    for failure in result["failures"]:
+        click.echo(f"failed: {failure}", err=True)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--outcome", help="Only observations with this outcome (e.g. 'new version').")
+@format_options()
+@pass_ctx
+def publications(ctx: Context, outcome: str | None, fmt, output) -> None:
+    """Every observation of a workbook URL: time, name, HTTP status, sha256, outcome.
+
+    Example: ice287g publications --format csv
+    """
+    from ice287g.ledger import read_ledger
+
+    df = read_ledger(ctx.store).to_pandas(date_as_object=True)
+    if outcome:
+        df = df[df["outcome"] == outcome]
+    emit(df.reset_index(drop=True), fmt, output)
+
+
+@main.command()
+@click.option("--from", "from_date", default="2025-01-01", show_default=True,
+              help="First capture date (YYYY-MM-DD).")
+@click.option("--to", "to_date", default=None, help="Last capture date (default today).")
+@click.option("--cdx", default=None, metavar="URL",
+              help="CDX endpoint (default the Internet Archive's).")
+@click.option("--limit", type=int, default=None, help="Fetch at most N captures this run.")
+@pass_ctx
+@query_errors
+def wayback(ctx: Context, from_date: str, to_date: str | None, cdx: str | None,
+            limit: int | None) -> None:
+    """Backfill versions from Internet Archive captures of ICE's workbooks.
+
+    Example: ice287g wayback --from 2025-01-01 --to 2025-06-30 --limit 50
+    """
+    from datetime import date
+
+    from ice287g.query import _as_date
+    from ice287g.refresh import wayback as run
+    from scrapers.http import FetchError
+
+    start = _as_date(from_date)
+    end = _as_date(to_date) or date.today()
+    try:
+        observations = run(ctx.store, start, end, cdx_base=cdx, limit=limit)
+    except FetchError as exc:
+        raise click.ClickException(f"CDX listing: {exc}") from None
+    failed = 0
+    for obs in observations:
+        failed += obs.outcome in ("blocked", "failed")
+        click.echo(f"{obs.outcome:<13} {obs.file_name} {obs.list or ''} "
+                   f"{obs.version_date or ''} {obs.error or ''}".rstrip())
+    click.echo(f"{len(observations)} captures fetched, {failed} failed", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--cron", default="0 6 * * *", show_default=True,
+              help="Schedule of the refresh (cron, UTC).")
+@click.option("--source", default=None, metavar="URL", help="Page to read (default ICE's).")
+@click.option("--port", type=int, default=4200, show_default=True,
+              help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
+@click.option("--name", default="nightly-refresh", show_default=True,
+              help="Deployment name.")
+@pass_ctx
+def serve(ctx: Context, cron: str, source: str | None, port: int, name: str) -> None:
+    """Serve the refresh on a nightly schedule (Prefect), until interrupted.
+
+    Uses the Prefect server in PREFECT_API_URL when set; otherwise starts `prefect server` on
+    127.0.0.1 with the project's own PREFECT_HOME and stops it on exit.
+
+    Example: ice287g serve --cron "0 6 * * *"
+    """
+    from flows.serve import serve_refresh
+
+    serve_refresh(data_dir=str(ctx.store.root.resolve()), cron=cron, source=source, port=port,
+                  name=name)
