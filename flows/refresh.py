@@ -17,9 +17,11 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from ice287g import ledger  # noqa: E402
 from ice287g.refresh import (  # noqa: E402
     DEFAULT_SOURCE,
+    Observation,
     RefreshReport,
     discover_links,
     fetch_one,
+    mirror_of,
     session,
     summarize,
 )
@@ -45,7 +47,13 @@ def discover_task(store: Store, report: RefreshReport, fetcher) -> list:
 @task(retries=NETWORK_RETRIES, retry_delay_seconds=RETRY_DELAYS, cache_policy=NO_CACHE)
 def fetch_task(store: Store, fetcher, link, attempts: list):
     """Fetch one workbook link; raise (so Prefect retries) when blocked or failed."""
-    obs = fetch_one(store, fetcher, link)
+    try:
+        obs = fetch_one(store, fetcher, link)
+    except Exception as exc:  # a store error: record it as this link's outcome, then retry
+        obs = Observation(link.url, link.file_name, ledger.FAILED,
+                          error=f"{link.url}: {type(exc).__name__}: {exc}")
+        attempts.append(obs)
+        raise
     attempts.append(obs)
     if obs.outcome in (ledger.BLOCKED, ledger.FAILED):
         raise DownloadFailed(obs.error or f"{link.url}: {obs.outcome}")
@@ -62,8 +70,10 @@ def report_task(store: Store, report: RefreshReport) -> str:
 
 @flow(name="ice287g-refresh", log_prints=True)
 def refresh_flow(data_dir: str | None = None, source: str = DEFAULT_SOURCE,
-                 retry_delays: list[int] | None = None) -> dict:
-    """Discover ICE's workbook links, fetch both lists, store new versions, report."""
+                 retry_delays: list[int] | None = None, moa: bool = True,
+                 moa_limit: int | None = None, moa_delay: float | None = None) -> dict:
+    """Discover ICE's workbook links, fetch both lists, store new versions, report; then
+    harvest the MOA PDFs the newest participating version links (the `ice287g-moa` flow)."""
     store = Store(data_dir)
     delays = RETRY_DELAYS if retry_delays is None else retry_delays
     with session(store, source) as (report, fetcher):
@@ -78,8 +88,17 @@ def refresh_flow(data_dir: str | None = None, source: str = DEFAULT_SOURCE,
             report.bytes_downloaded += attempts[-1].bytes
         report_task(store, report)
     print(report.summary)
-    return {"ok": report.ok, "new_versions": len(report.new_versions),
-            "failures": report.failures, "bytes_downloaded": report.bytes_downloaded}
+    result = {"ok": report.ok, "new_versions": len(report.new_versions),
+              "failures": report.failures, "bytes_downloaded": report.bytes_downloaded}
+    if moa and store.catalog_path.exists():
+        from flows.moa import moa_flow
+        from scrapers.moa import DEFAULT_DELAY, DEFAULT_LIMIT
+
+        result["moa"] = moa_flow(
+            data_dir=data_dir, limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
+            delay=DEFAULT_DELAY if moa_delay is None else moa_delay,
+            mirror=mirror_of(source))
+    return result
 
 
 @flow(name="ice287g-backfill", log_prints=True)

@@ -38,16 +38,17 @@ def main(ctx: click.Context, data_dir: str | None) -> None:
 
 
 def query_errors(fn):
-    """Turn a QueryError into a clear one-line message and exit status 2."""
+    """Turn a UserError (bad date, unknown list, busy store, ...) into a one-line message and
+    exit status 1."""
     import functools
+
+    from ice287g.errors import UserError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from ice287g.query import QueryError
-
         try:
             return fn(*args, **kwargs)
-        except QueryError as exc:
+        except UserError as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper

@@ -20,32 +20,43 @@ from ice287g.output import emit, format_options
               help="Page to read instead of ICE's 287(g) page (a mirror, a local test server).")
 @click.option("--no-prefect", is_flag=True,
               help="Run the plain refresh function, without starting Prefect.")
+@click.option("--no-moa", is_flag=True, help="Skip the MOA PDF harvest that follows.")
+@click.option("--moa-limit", type=int, default=None,
+              help="At most this many MOA downloads (default 200).")
 @pass_ctx
-def refresh(ctx: Context, source: str | None, no_prefect: bool) -> None:
+@query_errors
+def refresh(ctx: Context, source: str | None, no_prefect: bool, no_moa: bool,
+            moa_limit: int | None) -> None:
     """Fetch ICE's page and both workbooks once; store new versions; print a report.
 
-    Exits 1 when the page or a workbook could not be fetched (blocked, failed); what was
-    fetched is stored all the same.
+    Then harvests the MOA PDFs of the newest participating version (`moa fetch`). Exits 1
+    when the page or a workbook could not be fetched (blocked, failed); what was fetched is
+    stored all the same.
 
     Example: ice287g refresh
     """
-    from ice287g.refresh import DEFAULT_SOURCE, RefreshBusy
+    from ice287g.refresh import DEFAULT_SOURCE
 
     source = source or DEFAULT_SOURCE
     data_dir = str(ctx.store.root)
-    try:
-        if no_prefect:
-            from ice287g.refresh import refresh as run
+    if no_prefect:
+        from ice287g.refresh import refresh as run
 
-            report = run(ctx.store, source)
-            click.echo(report.summary or "")
-            result = {"ok": report.ok, "failures": report.failures}
-        else:
-            from flows.refresh import refresh_flow
+        report = run(ctx.store, source)
+        click.echo(report.summary or "")
+        result = {"ok": report.ok, "failures": report.failures}
+        if not no_moa and ctx.store.catalog_path.exists():
+            from ice287g.refresh import mirror_of
+            from scrapers.moa import DEFAULT_LIMIT, harvest
 
-            result = refresh_flow(data_dir=data_dir, source=source)
-    except RefreshBusy as exc:
-        raise click.ClickException(str(exc)) from None
+            moa = harvest(ctx.store, limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
+                          mirror=mirror_of(source))
+            click.echo(moa.summary_line())
+    else:
+        from flows.refresh import refresh_flow
+
+        result = refresh_flow(data_dir=data_dir, source=source, moa=not no_moa,
+                              moa_limit=moa_limit)
     for failure in result["failures"]:
         click.echo(f"failed: {failure}", err=True)
     if not result["ok"]:

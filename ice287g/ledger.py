@@ -8,12 +8,9 @@ catalog keeps one row per version.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ice287g.store import Store, atomic_write_table
+from ice287g.store import Store, append_rows, read_table
 
 # Outcomes of one observation.
 NEW_VERSION = "new version"
@@ -49,22 +46,12 @@ def ledger_path(store: Store):
 
 
 def read_ledger(store: Store) -> pa.Table:
-    path = ledger_path(store)
-    if not path.exists():
-        return LEDGER_SCHEMA.empty_table()
-    return pq.read_table(path, schema=LEDGER_SCHEMA)
+    return read_table(ledger_path(store), LEDGER_SCHEMA)
 
 
 def append(store: Store, rows: list[dict]) -> None:
-    """Add observations (call with the store lock held). Rewrites the file atomically."""
-    if not rows:
-        return
-    complete = [{name: row.get(name) for name in LEDGER_SCHEMA.names} for row in rows]
-    for row in complete:
-        if isinstance(row["fetched_at"], datetime):
-            row["fetched_at"] = row["fetched_at"].replace(microsecond=0)
-    table = pa.concat_tables([read_ledger(store), pa.Table.from_pylist(complete, LEDGER_SCHEMA)])
-    atomic_write_table(ledger_path(store), table)
+    """Add observations (call with the store lock held)."""
+    append_rows(ledger_path(store), LEDGER_SCHEMA, rows)
 
 
 def validators(store: Store, url: str, known_shas: set[str]) -> tuple[str | None, str | None]:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ice287g.errors import UserError
 from ice287g.schema import CANONICAL_COLUMNS
 from ice287g.store import TALLY_KEYS, Store
 
@@ -24,7 +25,7 @@ LISTS = ("participating", "pending")
 COUNT_KEYS = TALLY_KEYS
 
 
-class QueryError(ValueError):
+class QueryError(UserError, ValueError):
     pass
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from filelock import FileLock, Timeout
 
 from ice287g import ledger
+from ice287g.errors import UserError
 from ice287g.ingest import Outcome, ingest_bytes
 from ice287g.store import Store
 
@@ -22,7 +23,7 @@ DEFAULT_SOURCE = "https://www.ice.gov/identify-and-arrest/287g"
 EXAMPLES_IN_REPORT = 5
 
 
-class RefreshBusy(RuntimeError):
+class RefreshBusy(UserError, RuntimeError):
     """Another refresh holds the lock on this store."""
 
 
@@ -211,6 +212,17 @@ def changes_since_previous(store: Store, sha: str) -> list[str]:
     return lines
 
 
+def mirror_of(source: str) -> str | None:
+    """Where the MOA PDFs come from: ICE itself, or the origin of the mirror/test server whose
+    page was read (so a refresh from a local server never reaches out to ice.gov)."""
+    from urllib.parse import urlsplit
+
+    if source == DEFAULT_SOURCE:
+        return None
+    parts = urlsplit(source)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _version(store: Store, sha: str | None) -> dict | None:
     if not sha:
         return None
@@ -243,9 +255,10 @@ def wayback(store: Store, from_date: date, to_date: date, cdx_base: str | None =
             fetcher=None, limit: int | None = None) -> list[Observation]:
     """Ingest Internet Archive captures of ICE's workbooks between two dates.
 
-    Each capture's raw bytes (the ``id_`` URL) are fetched once: captures already in the ledger
-    are skipped, so a re-run downloads nothing it has seen. Versions are dated like any other
-    (ICE's file name, else the saved time), with the capture time as the last resort.
+    Each capture's raw bytes (the ``id_`` URL) are fetched once: captures already fetched are
+    skipped, so a re-run downloads nothing it has seen; blocked or failed ones are tried
+    again. Versions are dated like any other (ICE's file name, else the saved time), with the
+    capture time as the last resort.
     """
     from scrapers.http import Fetcher
     from scrapers.wayback import WAYBACK_CDX, list_captures
@@ -258,7 +271,8 @@ def wayback(store: Store, from_date: date, to_date: date, cdx_base: str | None =
         captures = [c for c in list_captures(fetcher, cdx_base, WAYBACK_WORKBOOK_PREFIX,
                                              from_date, to_date)
                     if c.original.lower().split("?")[0].endswith(WORKBOOK_EXTENSIONS)]
-        seen = set(ledger.read_ledger(store).column("url").to_pylist())
+        rows = ledger.read_ledger(store).to_pylist()
+        seen = {r["url"] for r in rows if r["outcome"] not in (ledger.BLOCKED, ledger.FAILED)}
         todo = [c for c in captures if c.raw_url not in seen][: limit or None]
         out = []
         for capture in todo:

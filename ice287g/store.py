@@ -83,6 +83,30 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
     atomic_write(path, parquet_bytes(table))
 
 
+def read_table(path: Path, schema: pa.Schema) -> pa.Table:
+    """A Parquet file of the store, or an empty table of its schema before the first write."""
+    if not path.exists():
+        return schema.empty_table()
+    return pq.read_table(path, schema=schema)
+
+
+def append_rows(path: Path, schema: pa.Schema, rows: list[dict]) -> None:
+    """Add rows to a small append-only table (ledgers); call with the store lock held.
+
+    Missing fields are null, timestamps lose their microseconds; the file is rewritten
+    atomically, so a reader sees the old table or the new one, never a mix.
+    """
+    if not rows:
+        return
+    complete = [{name: row.get(name) for name in schema.names} for row in rows]
+    for row in complete:
+        for key, value in row.items():
+            if isinstance(value, datetime):
+                row[key] = value.replace(microsecond=0)
+    added = pa.Table.from_pylist(complete, schema)
+    atomic_write_table(path, pa.concat_tables([read_table(path, schema), added]))
+
+
 class StoreError(RuntimeError):
     pass
 

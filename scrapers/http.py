@@ -34,6 +34,11 @@ ACCEPT_WORKBOOK = (
     "application/vnd.ms-excel;q=0.9,*/*;q=0.8"
 )
 ACCEPT_PAGE = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+ACCEPT_PDF = "application/pdf,*/*;q=0.8"
+PDF_MAGIC = b"%PDF"
+ZIP_MAGIC = b"PK"
+# What a body must start with, as named in errors and asked for in the Accept header.
+_KINDS = {ZIP_MAGIC: ("workbook", ACCEPT_WORKBOOK), PDF_MAGIC: ("PDF", ACCEPT_PDF)}
 
 RETRY_STATUSES = frozenset({429} | set(range(500, 600)))
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -130,20 +135,28 @@ class Fetcher:
         self._client.close()
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        expect: bytes = ZIP_MAGIC,
     ) -> FetchResult:
-        """Fetch a workbook; never raises for HTTP-level problems.
+        """Fetch a workbook (or, with ``expect=b"%PDF"``, a PDF); never raises for HTTP-level
+        problems.
 
         Pass the ``etag`` / ``last_modified`` of the previous observation of this URL to make
-        the request conditional: an unchanged file then costs one bodiless 304.
+        the request conditional: an unchanged file then costs one bodiless 304. ``expect`` is
+        the magic prefix a body must start with to be ``ok``.
         """
-        headers = {"Accept": ACCEPT_WORKBOOK}
+        _, accept = _kinds(expect)
+        headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         exchange = self._exchange(url, headers)
-        outcome, error = _judge_workbook(exchange)
+        outcome, error = _judge_workbook(exchange, expect)
         ok = outcome == "ok"
         return FetchResult(
             url=url,
@@ -293,8 +306,17 @@ def _looks_like_html(body: bytes, content_type: str | None) -> bool:
     return "html" in (content_type or "").lower() or body.lstrip()[:1] == b"<"
 
 
-def _judge_workbook(exchange: _Exchange) -> tuple[Outcome, str | None]:
-    """Classify a workbook response; ``ok`` only for a 200 whose body starts with ``PK``."""
+def _kinds(expect: bytes) -> tuple[str, str]:
+    """(name of the expected kind of file, Accept header) for a magic prefix."""
+    if not expect:
+        raise ValueError("expect must be a non-empty magic prefix")
+    return _KINDS.get(expect, (f"file starting with {expect!r}", "*/*"))
+
+
+def _judge_workbook(exchange: _Exchange, expect: bytes = ZIP_MAGIC) -> tuple[Outcome, str | None]:
+    """Classify a response; ``ok`` only for a 200 whose body starts with ``expect``
+    (``PK`` for a workbook, ``%PDF`` for a PDF)."""
+    kind, _ = _kinds(expect)
     url, status, body = exchange.url, exchange.status, exchange.body
     if exchange.error:
         return "failed", exchange.error + _tries(exchange)
@@ -302,12 +324,12 @@ def _judge_workbook(exchange: _Exchange) -> tuple[Outcome, str | None]:
         return "not_modified", None
     html = _looks_like_html(body, exchange.headers.get("content-type"))
     if status in (401, 403) or (status == 200 and html):
-        kind = f"an HTML page titled {_title(body)!r}" if html else f"{len(body)} bytes"
-        return "blocked", f"{url}: blocked: HTTP {status} with {kind} instead of a workbook"
+        found = f"an HTML page titled {_title(body)!r}" if html else f"{len(body)} bytes"
+        return "blocked", f"{url}: blocked: HTTP {status} with {found} instead of a {kind}"
     if status != 200:
         return "failed", f"{url}: HTTP {status}{_tries(exchange)}"
-    if body[:2] != b"PK":
-        return "failed", f"{url}: not a workbook: body starts with {body[:16]!r}"
+    if not body.startswith(expect):
+        return "failed", f"{url}: not a {kind}: body starts with {body[:16]!r}"
     return "ok", None
 
 

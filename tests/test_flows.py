@@ -55,16 +55,23 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
     data = tmp_path / "data"
     with ReplayServer(replay_corpus) as server:
         server.set_day(date(2025, 4, 4))
-        first = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0])
+        first = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0],
+                             moa_limit=2, moa_delay=0)
         assert first["ok"] and first["new_versions"] == 2 and first["bytes_downloaded"] > 0
-        again = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0])
+        # The MOA harvest ran after the refresh, against the same (local) origin: the replay
+        # server has no PDFs, so both attempts are recorded as not found.
+        assert first["moa"]["attempts"] == {"not found": 2}
+        assert all(r.path.startswith("/doclib/") for r in server.log if r.path.endswith(".pdf"))
+        again = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0],
+                             moa=False)
         assert again["ok"] and again["new_versions"] == 0 and again["bytes_downloaded"] == 0
         # A blocked download is retried at task level, then reported; the store keeps its
         # versions.
         server.set_day(date(2025, 4, 8))
         path = server.page_links()["participating"].path
         server.block(path, status=403)
-        blocked = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0])
+        blocked = refresh_flow(data_dir=str(data), source=server.page_url,
+                               retry_delays=[0, 0], moa=False)
         assert not blocked["ok"] and any("blocked" in f or "403" in f or "Access" in f
                                          for f in blocked["failures"])
         attempts = [r for r in server.log if r.path == path]

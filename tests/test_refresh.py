@@ -189,7 +189,7 @@ def test_refresh_cli_without_prefect_and_publications(replay_server, tmp_path):
     data = tmp_path / "data"
     runner = CliRunner()
     result = runner.invoke(main, ["--data-dir", str(data), "refresh", "--no-prefect",
-                                  "--source", replay_server.page_url])
+                                  "--no-moa", "--source", replay_server.page_url])
     assert result.exit_code == 0, result.output
     assert "## Agreements by model" in result.output and "| participating | 2025-04-03 |" \
         in result.output

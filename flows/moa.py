@@ -1,0 +1,106 @@
+"""Prefect flow of the MOA harvest. Thin: the work is in scrapers.moa and ice287g.moa.
+
+``moa_flow`` runs on demand (``ice287g moa fetch --prefect``, or a deployment) and after each
+refresh through ``refresh_then_moa_flow``, which runs the refresh flow and then this one as
+subflows. Individual dead links are data (recorded in the ledger, reported by
+``ice287g moa check``), so no task retries here: the fetcher already retries transient errors,
+and whatever is left is tried again on the next run.
+"""
+
+from __future__ import annotations
+
+from flows.settings import configure
+
+configure()
+
+from prefect import flow, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from ice287g.store import Store  # noqa: E402
+from scrapers.moa import (  # noqa: E402
+    DEFAULT_DELAY,
+    DEFAULT_LIMIT,
+    HarvestReport,
+    fetch_missing,
+    read_new,
+    session,
+)
+
+
+@task(cache_policy=NO_CACHE)
+def fetch_task(
+    store: Store, limit: int, delay: float, source_host: str | None, mirror: str | None
+) -> HarvestReport:
+    report = fetch_missing(store, limit=limit, delay=delay, source_host=source_host, mirror=mirror)
+    print(report.summary_line())
+    return report
+
+
+@task(cache_policy=NO_CACHE)
+def read_task(store: Store, report: HarvestReport, ocr: bool, workers: int) -> int:
+    return len(read_new(store, report, ocr=ocr, workers=workers))
+
+
+@task(cache_policy=NO_CACHE)
+def report_task(report: HarvestReport) -> str:
+    markdown = report.markdown()
+    create_markdown_artifact(
+        key="ice287g-moa",
+        markdown=markdown,
+        description="MOA harvest: downloads by outcome, what was not stored, documents read",
+    )
+    return markdown
+
+
+@flow(name="ice287g-moa", log_prints=True)
+def moa_flow(
+    data_dir: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    delay: float = DEFAULT_DELAY,
+    source_host: str | None = None,
+    mirror: str | None = None,
+    ocr: bool = False,
+    workers: int = 1,
+) -> dict:
+    """Download the MOA/addendum PDFs not stored yet (at most ``limit``), read them, report."""
+    store = Store(data_dir)
+    with session(store):
+        report = fetch_task(store, limit, delay, source_host, mirror)
+        read_task(store, report, ocr, workers)
+    report_task(report)
+    return {
+        "ok": report.ok,
+        "attempts": dict(report.counts),
+        "remaining": report.remaining,
+        "documents_read": len(report.documents),
+        "failures": report.failures,
+        "summary": report.summary_line(),
+    }
+
+
+@flow(name="ice287g-refresh-then-moa", log_prints=True)
+def refresh_then_moa_flow(
+    data_dir: str | None = None,
+    source: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    delay: float = DEFAULT_DELAY,
+) -> dict:
+    """The nightly refresh, then the MOA harvest of whatever the newest version links.
+
+    With a ``source`` other than ICE's page (a mirror, a local test server), the PDFs are
+    fetched from the same origin (``--mirror``).
+    """
+    from urllib.parse import urlsplit
+
+    from flows.refresh import refresh_flow
+    from ice287g.refresh import DEFAULT_SOURCE
+
+    source = source or DEFAULT_SOURCE
+    refreshed = refresh_flow(data_dir=data_dir, source=source)
+    mirror = None
+    if source != DEFAULT_SOURCE:
+        parts = urlsplit(source)
+        mirror = f"{parts.scheme}://{parts.netloc}"
+    harvested = moa_flow(data_dir=data_dir, limit=limit, delay=delay, mirror=mirror)
+    return {"refresh": refreshed, "moa": harvested}
