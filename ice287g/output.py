@@ -56,8 +56,8 @@ def render(df, fmt: str) -> str | bytes:
     if fmt == "json":
         return json.dumps(records(df), ensure_ascii=False, indent=1) + "\n"
     flat = df.copy()
-    for col in flat.columns:
-        flat[col] = [_flat(v) for v in flat[col]]
+    for col in flat.columns:  # object dtype: a nullable int column stays ints, not floats
+        flat[col] = pd.Series([_flat(v) for v in flat[col]], index=flat.index, dtype=object)
     if fmt == "csv":
         return flat.to_csv(index=False)
     if fmt == "markdown":

@@ -181,7 +181,7 @@ def summarize(store: Store, report: RefreshReport) -> str:
 
 def changes_since_previous(store: Store, sha: str) -> list[str]:
     """Markdown lines: agreements added/removed by version `sha` against its list's previous."""
-    from ice287g.changes import READ_COLUMNS, comparable_fields, diff_frames
+    from ice287g.changes import diff_versions
     from ice287g.query import catalog
 
     cat = catalog(store)
@@ -196,9 +196,7 @@ def changes_since_previous(store: Store, sha: str) -> list[str]:
     if earlier.empty:
         return [title, "", f"First {version['list']} version: {version['rows']} rows."]
     previous = earlier.sort_values(["date", "seq"]).iloc[-1]
-    frames = [store.read_snapshot(v["snapshot"], columns=READ_COLUMNS).to_pandas(
-        date_as_object=True) for v in (previous, version)]
-    changes = diff_frames(*frames, comparable_fields(previous["columns"], version["columns"]))
+    changes = diff_versions(store, previous, version)[0]
     lines = [title, "", f"Against {previous['date']} #{previous['seq']} "
              f"({previous['sha256'][:12]}): {version['rows'] - previous['rows']:+d} rows."]
     for kind in ("added", "removed", "changed"):

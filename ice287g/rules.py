@@ -109,12 +109,46 @@ COUNTY_SUFFIXES: dict[str, str] = {
     "BOROUGH": "Borough",
     "CITY": "City",
 }
-# Whole-name typos, keyed by (state, folded name) (flag county_corrected).
+# Whole-name typos and misnamed county-equivalents, keyed by (state, folded name), each checked
+# against the agency it belongs to (flag county_corrected). `ice287g counties --unresolved`
+# lists what is left to review.
 COUNTY_CORRECTIONS: dict[tuple[str, str], str] = {
     ("MD", "ALLEGANCY"): "Allegany County",
     ("LA", "CALACASIEU PARISH"): "Calcasieu Parish",
     ("FL", "ST. LUICE COUNTY"): "St. Lucie County",
     ("TX", "SOMERVILL"): "Somervell County",
+    ("AL", "FRANKIN COUNTY"): "Franklin County",
+    ("AR", "LAFAYTTE COUNTY"): "Lafayette County",
+    ("AR", "LAYAFETTE COUNTY"): "Lafayette County",
+    ("AR", "POP COUNTY"): "Pope County",
+    ("AR", "PULAKSI COUNTY"): "Pulaski County",
+    ("AR", "BOWIE COUNTY"): "Miller County",  # Texarkana PD (AR); Bowie is the Texas side
+    ("FL", "FLAGER COUNTY"): "Flagler County",
+    ("FL", "FLAGERE COUNTY"): "Flagler County",
+    ("GA", "MURRARY COUNTY"): "Murray County",
+    ("IN", "STUEBEN COUNTY"): "Steuben County",
+    ("KS", "LYON'S COUNTY"): "Lyon County",
+    ("KS", "SEDGQICK COUNTY"): "Sedgwick County",
+    ("LA", "ARCADIA COUNTY"): "Acadia Parish",  # Morse PD
+    ("LA", "GERMAN COAST COUNTY"): "St. Charles Parish",
+    ("LA", "LAFOURCHE COUNTY"): "Lafourche Parish",
+    ("LA", "SAINT LANDRY COUNTY"): "St. Landry Parish",
+    ("LA", "ST. LANDRY COUNTY"): "St. Landry Parish",
+    ("LA", "UNION COUNTY"): "Union Parish",
+    ("MI", "BERRIAN COUNTY"): "Berrien County",
+    ("MN", "FREEDOM COUNTY"): "Freeborn County",
+    ("NC", "ALBEMARLE COUNTY"): "Pasquotank County",  # Albemarle District Jail
+    ("NC", "ALBERMARLE COUNTY"): "Pasquotank County",
+    ("PA", "ALLEGHANY COUNTY"): "Allegheny County",
+    ("PA", "DAMASCUS COUNTY"): "Wayne County",  # Damascus Township
+    ("SC", "MCCORKMICK COUNTY"): "McCormick County",
+    ("TN", "SPARTA-WHITE COUNTY"): "White County",
+    ("TX", "FALL COUNTY"): "Falls County",  # Marlin PD
+    ("TX", "LAMPASS COUNTY"): "Lampasas County",
+    ("TX", "PALMER COUNTY"): "Parmer County",
+    ("VA", "HOPEWELL COUNTY"): "Hopewell city",  # an independent city
+    ("VA", "PORTSMOUTH COUNTY"): "Portsmouth city",
+    ("GU", "KATTAN DISTRICT"): "Guam",  # no district-level FIPS; Guam is one county-equivalent
 }
 
 # --- signed --------------------------------------------------------------------------------

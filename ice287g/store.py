@@ -39,6 +39,15 @@ SUSPECT_DROP = 0.20
 TALLY_KEYS = ("state", "model", "agency_type")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
@@ -56,6 +65,7 @@ def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a public dataset is readable
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if sync:

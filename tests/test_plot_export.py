@@ -1,0 +1,226 @@
+"""Charts (PNG/SVG/HTML) and the export with its datapackage.json."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import struct
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+from conftest import PARTICIPATING_HEADER, PENDING_HEADER
+from test_changes import corpus_store_dir
+from test_history import URL, part, write
+
+from ice287g.cli import main
+from ice287g.export import export
+from ice287g.ingest import ingest_paths
+from ice287g.plot import plot
+from ice287g.query import QueryError
+from ice287g.schema import SNAPSHOT_FIELDS
+from ice287g.store import Store
+
+TYPES = {"string", "integer", "number", "boolean", "date", "datetime", "array"}
+WSO_GREEN = (0x4A, 0x9C, 0x5D)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    base = tmp_path_factory.mktemp("plot-export")
+    src = base / "in"
+    write(
+        src,
+        "participatingAgencies04032025pm.xlsx",
+        PARTICIPATING_HEADER,
+        [
+            part("Harris County Sheriff's Office", "TEXAS", "Task Force Model"),
+            part("Alpha Police Department"),
+            part("Beta Police Department"),
+        ],
+        links={(0, "MOA"): URL.format("harris")},
+    )
+    write(
+        src,
+        "participatingAgencies04172025pm.xlsx",
+        PARTICIPATING_HEADER,
+        [
+            part("Harris County Sheriff's Office", "TEXAS", "Task Force Model", date(2025, 3, 2)),
+            part("Alpha Police Department"),
+            part("Beta Police Department"),
+            part("Gamma Police Department", model="Task Force Model"),
+        ],
+    )
+    write(
+        src,
+        "pendingAgencies04052025am.xlsx",
+        PENDING_HEADER,
+        [
+            [
+                "OHIO",
+                "Butler County Sheriff's Office",
+                "County",
+                "Butler County",
+                "Warrant Service Officer",
+            ]
+        ],
+    )
+    write(src, "pendingAgencies04092025am.xlsx", PENDING_HEADER, [])
+    store = Store(base / "data")
+    assert all(o.status == "new" for o in ingest_paths(store, [src]))
+    return store
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_chart_renders_to_a_real_png(store, tmp_path):
+    from matplotlib.image import imread
+
+    path = plot(tmp_path / "chart.png", data_dir=store)
+    data = path.read_bytes()
+    assert png_size(data) == (1500, 900)  # 10 x 6 inches at 150 dpi
+    assert 20_000 < len(data) < 2_000_000
+    pixels = (imread(path)[:, :, :3] * 255).round().astype(int)
+    wso = ((abs(pixels - WSO_GREEN).sum(axis=2)) <= 3).sum()
+    assert wso > 10_000  # the WSO band (2 of the 4 agreements) is drawn, not just axes
+
+
+def test_svg_and_html_carry_title_legend_and_source(store, tmp_path):
+    svg = plot(tmp_path / "chart.svg", data_dir=store).read_text()
+    caption = (
+        "Source: ICE 287(g) participating agencies workbooks, versions 2025-04-03 to "
+        "2025-04-17 (2 versions, one per day; suspect versions skipped); ice287g"
+    )
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    for text in (
+        "ICE 287(g) agreements, by support model",
+        "Warrant Service Officer (WSO)",
+        "Task Force Model (TFM)",
+        caption,
+    ):
+        assert text in svg
+    page = plot(tmp_path / "chart.html", data_dir=store).read_text()
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 1
+    assert f"<figcaption>{caption}</figcaption>" in page.replace("&#x27;", "'")
+    states = plot(tmp_path / "states.svg", by="state", top=1, data_dir=store).read_text()
+    assert "Florida" in states and "Other" in states and "by state (top 1 and others)" in states
+    pending = plot(tmp_path / "pending.svg", list="pending", data_dir=store).read_text()
+    assert "pending agencies workbooks, versions 2025-04-05 to 2025-04-05" in pending
+
+
+def test_plot_refuses_unknown_outputs_and_the_command_writes_a_default_file(
+    store, tmp_path, monkeypatch
+):
+    with pytest.raises(QueryError, match=r"\.png, \.svg or \.html"):
+        plot(tmp_path / "chart.pdf", data_dir=store)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["--data-dir", str(store.root), "plot", "--by", "state"])
+    assert res.exit_code == 0, res.output
+    assert png_size((tmp_path / "ice287g-participating-by-state.png").read_bytes())[0] == 1500
+
+
+def columns_of(path, fmt) -> list[str]:
+    if fmt == "csv":
+        with open(path, newline="") as fh:
+            return next(csv.reader(fh))
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).names
+    from openpyxl import load_workbook
+
+    ws = load_workbook(path, read_only=True)["data"]
+    return list(next(ws.iter_rows(values_only=True)))
+
+
+def check_package(out, fmt) -> dict:
+    package = json.loads((out / "datapackage.json").read_text())
+    assert package["profile"] == "tabular-data-package"
+    paths = [r["path"] for r in package["resources"]]
+    on_disk = sorted(p.name for p in out.iterdir() if p.name != "datapackage.json")
+    assert sorted(paths) == on_disk  # every file described, nothing described that is absent
+    for res in package["resources"]:
+        path = out / res["path"]
+        assert res["format"] == fmt and res["profile"] == "tabular-data-resource"
+        assert res["bytes"] == path.stat().st_size
+        assert res["hash"] == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        names = [f["name"] for f in res["schema"]["fields"]]
+        assert names == columns_of(path, fmt), res["path"]
+        for field in res["schema"]["fields"]:
+            assert field["type"] in TYPES and field["description"].strip(), field
+    return package
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_export_writes_every_table_and_describes_every_column(store, tmp_path, fmt):
+    out = tmp_path / "out"
+    written = export(out, fmt, data_dir=store)
+    package = check_package(out, fmt)
+    assert {p.name for p in written} == {
+        f"{n}.{fmt}"
+        for n in (
+            "participating_latest",
+            "pending_latest",
+            "versions",
+            "agreements",
+            "agreement_events",
+            "daily_counts",
+            "daily_counts_by_model",
+        )
+    } | {"datapackage.json"}
+    fields = {
+        r["name"]: {f["name"]: f for f in r["schema"]["fields"]} for r in package["resources"]
+    }
+    snapshot = {n: d for n, _, d in SNAPSHOT_FIELDS}
+    for name, field in fields["participating-latest"].items():
+        assert field["description"] == snapshot[name]
+    assert fields["versions"]["signed"]["type"] == "date"
+    assert fields["versions"]["flags"]["type"] == ("array" if fmt == "parquet" else "string")
+    assert fields["agreements"]["days_waited"]["type"] == "integer"
+
+
+def test_exported_tables_hold_the_store(store, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "out"
+    export(out, "csv", data_dir=store)
+    versions = pd.read_csv(out / "versions.csv")
+    assert len(versions) == 3 + 4 + 1  # rows of the four versions (the empty one adds none)
+    assert set(zip(versions["list"], versions["date"])) == {
+        ("participating", "2025-04-03"),
+        ("participating", "2025-04-17"),
+        ("pending", "2025-04-05"),
+    }
+    latest = pd.read_csv(out / "pending_latest.csv")  # the empty 04-09 list is suspect
+    assert list(latest["agency"]) == ["Butler County Sheriff's Office"]
+    agreements = pd.read_csv(out / "agreements.csv")
+    assert sorted(agreements["status"]) == ["active"] * 4
+    daily = pd.read_csv(out / "daily_counts.csv")
+    assert list(zip(daily["date"], daily["list"], daily["count"])) == [
+        ("2025-04-03", "participating", 3),
+        ("2025-04-05", "pending", 1),
+        ("2025-04-17", "participating", 4),
+    ]
+    res = CliRunner().invoke(
+        main,
+        ["--data-dir", str(store.root), "export", str(tmp_path / "cli"), "--format", "parquet"],
+    )
+    assert res.exit_code == 0 and res.stdout.strip().endswith("datapackage.json")
+
+
+@pytest.mark.corpus
+def test_export_of_the_real_corpus(corpus, tmp_path_factory, tmp_path, expected_counts):
+    import pyarrow.parquet as pq
+
+    data = corpus_store_dir(corpus, tmp_path_factory)
+    out = tmp_path / "out"
+    export(out, "parquet", data_dir=data)
+    check_package(out, "parquet")
+    versions = pq.read_table(out / "versions.parquet", columns=["list", "sha256"])
+    # Row total counted independently of our parser (expected_counts.csv).
+    assert versions.num_rows == sum(int(r["n_rows"]) for r in expected_counts.values())
+    assert pq.read_table(out / "participating_latest.parquet").num_rows == 1274
