@@ -33,9 +33,11 @@ from ice287g.schema import CATALOG_SCHEMA, SNAPSHOT_SCHEMA
 DATA_DIR_ENV = "ICE287G_DATA_DIR"
 META_KEY = b"ice287g.version"
 LOCK_TIMEOUT_S = 600
-# A version whose participating count falls by more than this share and comes back later is
-# suspect (ICE once served a half-empty list for a day); so is an empty pending list.
+# A version whose participating count falls by more than this share below the last sound
+# version, and comes back within SUSPECT_RECOVERY_DAYS, is suspect (a list served broken for
+# a day or two); so is an empty pending list.
 SUSPECT_DROP = 0.20
+SUSPECT_RECOVERY_DAYS = 14
 TALLY_KEYS = ("state", "model", "agency_type")
 
 
@@ -256,19 +258,22 @@ def _derive(rows: list[dict]) -> list[dict]:
             previous_day = r["date"]
             r["seq"] = seq
             r["suspect"], r["suspect_reason"] = False, None
+        sound = None  # rows of the last version not flagged
         for i, r in enumerate(versions):
             if lst == "pending" and r["rows"] == 0:
                 r["suspect"], r["suspect_reason"] = True, "pending list is empty"
-            if lst == "participating" and 0 < i < len(versions) - 1:
-                before = versions[i - 1]["rows"]
-                later = max(v["rows"] for v in versions[i + 1:])
-                if before and r["rows"] < before * (1 - SUSPECT_DROP) and later >= before * (
-                        1 - SUSPECT_DROP):
+            if lst == "participating" and sound:
+                floor = sound * (1 - SUSPECT_DROP)
+                window = [v["rows"] for v in versions[i + 1:]
+                          if (v["date"] - r["date"]).days <= SUSPECT_RECOVERY_DAYS]
+                if r["rows"] < floor and any(rows >= floor for rows in window):
                     r["suspect"] = True
                     r["suspect_reason"] = (
-                        f"participating rows fell from {before} to {r['rows']} "
-                        f"(-{1 - r['rows'] / before:.0%}) and recovered later"
-                    )
+                        f"participating rows fell from {sound} to {r['rows']} "
+                        f"(-{1 - r['rows'] / sound:.0%}) and recovered within "
+                        f"{SUSPECT_RECOVERY_DAYS} days")
+            if lst == "participating" and not r["suspect"]:
+                sound = r["rows"]
     return sorted(rows, key=lambda r: (r["date"], r["list"], r["seq"]))
 
 
