@@ -50,8 +50,12 @@ def fetch_task(store: Store, fetcher, link, attempts: list):
     try:
         obs = fetch_one(store, fetcher, link)
     except Exception as exc:  # a store error: record it as this link's outcome, then retry
-        obs = Observation(link.url, link.file_name, ledger.FAILED,
-                          error=f"{link.url}: {type(exc).__name__}: {exc}")
+        obs = Observation(
+            link.url,
+            link.file_name,
+            ledger.FAILED,
+            error=f"{link.url}: {type(exc).__name__}: {exc}",
+        )
         attempts.append(obs)
         raise
     attempts.append(obs)
@@ -63,41 +67,57 @@ def fetch_task(store: Store, fetcher, link, attempts: list):
 @task(cache_policy=NO_CACHE)
 def report_task(store: Store, report: RefreshReport) -> str:
     report.summary = summarize(store, report)
-    create_markdown_artifact(key="ice287g-refresh", markdown=report.summary,
-                             description="287(g) refresh: counts by model and what changed")
+    create_markdown_artifact(
+        key="ice287g-refresh",
+        markdown=report.summary,
+        description="287(g) refresh: counts by model and what changed",
+    )
     return report.summary
 
 
 @flow(name="ice287g-refresh", log_prints=True)
-def refresh_flow(data_dir: str | None = None, source: str = DEFAULT_SOURCE,
-                 retry_delays: list[int] | None = None, moa: bool = True,
-                 moa_limit: int | None = None, moa_delay: float | None = None) -> dict:
+def refresh_flow(
+    data_dir: str | None = None,
+    source: str = DEFAULT_SOURCE,
+    retry_delays: list[int] | None = None,
+    moa: bool = True,
+    moa_limit: int | None = None,
+    moa_delay: float | None = None,
+) -> dict:
     """Discover ICE's workbook links, fetch both lists, store new versions, report; then
     harvest the MOA PDFs the newest participating version links (the `ice287g-moa` flow)."""
     store = Store(data_dir)
     delays = RETRY_DELAYS if retry_delays is None else retry_delays
     with session(store, source) as (report, fetcher):
         found = discover_task.with_options(retry_delay_seconds=delays)(
-            store, report, fetcher, return_state=True)
+            store, report, fetcher, return_state=True
+        )
         links = found.result() if found.is_completed() else []
         for link in links:
             attempts: list = []
             fetch_task.with_options(retry_delay_seconds=delays)(
-                store, fetcher, link, attempts, return_state=True)
+                store, fetcher, link, attempts, return_state=True
+            )
             report.observations.append(attempts[-1])
             report.bytes_downloaded += attempts[-1].bytes
         report_task(store, report)
     print(report.summary)
-    result = {"ok": report.ok, "new_versions": len(report.new_versions),
-              "failures": report.failures, "bytes_downloaded": report.bytes_downloaded}
+    result = {
+        "ok": report.ok,
+        "new_versions": len(report.new_versions),
+        "failures": report.failures,
+        "bytes_downloaded": report.bytes_downloaded,
+    }
     if moa and store.catalog_path.exists():
         from flows.moa import moa_flow
         from scrapers.moa import DEFAULT_DELAY, DEFAULT_LIMIT
 
         result["moa"] = moa_flow(
-            data_dir=data_dir, limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
+            data_dir=data_dir,
+            limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
             delay=DEFAULT_DELAY if moa_delay is None else moa_delay,
-            mirror=mirror_of(source))
+            mirror=mirror_of(source),
+        )
     return result
 
 
@@ -109,9 +129,21 @@ def backfill_flow(paths: list[str], data_dir: str | None = None) -> dict:
     outcomes = ingest_paths(Store(data_dir), paths)
     lines = [o.line() for o in outcomes]
     failed = [line for line in lines if line.startswith("failed")]
-    create_markdown_artifact(key="ice287g-backfill", markdown="\n".join(
-        ["# backfill", "", f"{len(outcomes)} files, "
-         f"{sum(o.status == 'new' for o in outcomes)} new, {len(failed)} failed", ""]
-        + [f"- {f}" for f in failed]))
-    return {"files": len(outcomes), "new": sum(o.status == "new" for o in outcomes),
-            "failed": failed}
+    create_markdown_artifact(
+        key="ice287g-backfill",
+        markdown="\n".join(
+            [
+                "# backfill",
+                "",
+                f"{len(outcomes)} files, "
+                f"{sum(o.status == 'new' for o in outcomes)} new, {len(failed)} failed",
+                "",
+            ]
+            + [f"- {f}" for f in failed]
+        ),
+    )
+    return {
+        "files": len(outcomes),
+        "new": sum(o.status == "new" for o in outcomes),
+        "failed": failed,
+    }

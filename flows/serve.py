@@ -62,22 +62,42 @@ def start_local_server(port: int) -> subprocess.Popen | None:
     env = {**os.environ, "PREFECT_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    print(f"starting a local Prefect server on 127.0.0.1:{port} (PREFECT_HOME={home}, "
-          f"log {home / 'server.log'})", flush=True)
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    print(
+        f"starting a local Prefect server on 127.0.0.1:{port} (PREFECT_HOME={home}, "
+        f"log {home / 'server.log'})",
+        flush=True,
+    )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {proc.returncode}; see "
-                               f"{home / 'server.log'}:\n{_tail(home / 'server.log')}")
+            raise RuntimeError(
+                f"prefect server exited with {proc.returncode}; see "
+                f"{home / 'server.log'}:\n{_tail(home / 'server.log')}"
+            )
         if _healthy(url):
             return proc
         time.sleep(0.5)
     stop_server(proc)
-    raise RuntimeError(f"prefect server did not answer on {url} within "
-                       f"{SERVER_START_TIMEOUT_S} s; see {home / 'server.log'}")
+    raise RuntimeError(
+        f"prefect server did not answer on {url} within "
+        f"{SERVER_START_TIMEOUT_S} s; see {home / 'server.log'}"
+    )
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -40,8 +40,13 @@ print(json.dumps({{"seconds": seconds, "peak_mb": peak, "extra": locals().get("e
 def measure(body: str, env: dict | None = None) -> dict:
     """Run `body` in a fresh interpreter; its own wall time and peak RSS (self + children)."""
     code = _MEASURE.format(body=body)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark step failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -52,8 +57,13 @@ def command_seconds(args: list[str], runs: int = 3) -> float:
     best = float("inf")
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ice287g", *args], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-m", "ice287g", *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
+        )
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -68,11 +78,13 @@ def bench_backfill(store_dir: Path) -> None:
     ours = measure(
         "from ice287g.store import Store\nfrom ice287g.ingest import ingest_paths\n"
         f"out = ingest_paths(Store({str(store_dir)!r}), [{str(CORPUS_FILES)!r}])\n"
-        "extra = sum(o.status == 'new' for o in out)")
+        "extra = sum(o.status == 'new' for o in out)"
+    )
     base = measure(
         "import glob, pandas as pd\n"
         f"for f in sorted(glob.glob({str(CORPUS_FILES / '*.xlsx')!r})):\n"
-        "    pd.read_excel(f, engine='openpyxl')\n")
+        "    pd.read_excel(f, engine='openpyxl')\n"
+    )
     ratio = ours["seconds"] / base["seconds"]
     line("ice287g backfill (new versions)", f"{ours['extra']}")
     line("ice287g backfill wall time", f"{ours['seconds']:.2f} s")
@@ -83,7 +95,8 @@ def bench_backfill(store_dir: Path) -> None:
     again = measure(
         "from ice287g.store import Store\nfrom ice287g.ingest import ingest_paths\n"
         f"out = ingest_paths(Store({str(store_dir)!r}), [{str(CORPUS_FILES)!r}])\n"
-        "extra = sum(o.status == 'new' for o in out)")
+        "extra = sum(o.status == 'new' for o in out)"
+    )
     line("re-run on the same files (new versions)", f"{again['extra']}", "target 0")
     line("re-run wall time", f"{again['seconds']:.2f} s")
 

@@ -22,14 +22,18 @@ def bench_no_change_refresh(_store_dir: Path) -> None:
 
     print("no-change refresh against a local replay of ICE's page (2025-04-04)")
     corpus = ReplayCorpus(SHARED / "ice-corpus")
-    with tempfile.TemporaryDirectory(prefix="ice287g-bench-live-") as tmp, \
-            ReplayServer(corpus, max_requests=1000) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="ice287g-bench-live-") as tmp,
+        ReplayServer(corpus, max_requests=1000) as server,
+    ):
         server.set_day(date(2025, 4, 4))
         data = str(Path(tmp) / "data")
         env = {"PREFECT_HOME": str(Path(tmp) / "prefect"), "PREFECT_API_URL": ""}
-        plain = ("from ice287g.refresh import refresh\nfrom ice287g.store import Store\n"
-                 f"r = refresh(Store({data!r}), {server.page_url!r})\n"
-                 "extra = r.bytes_downloaded")
+        plain = (
+            "from ice287g.refresh import refresh\nfrom ice287g.store import Store\n"
+            f"r = refresh(Store({data!r}), {server.page_url!r})\n"
+            "extra = r.bytes_downloaded"
+        )
         first = measure(plain, env)
         line("first refresh: workbook bytes downloaded", f"{first['extra']}")
         served = sum(v for k, v in server.body_bytes.items() if k.endswith(".xlsx"))
@@ -41,17 +45,27 @@ def bench_no_change_refresh(_store_dir: Path) -> None:
         flow = measure(
             "from flows.refresh import refresh_flow\n"
             f"r = refresh_flow(data_dir={data!r}, source={server.page_url!r})\n"
-            "extra = r['bytes_downloaded']", {**env, **_quiet()})
+            "extra = r['bytes_downloaded']",
+            {**env, **_quiet()},
+        )
         line("no-change refresh as a Prefect flow", f"{flow['seconds']:.2f} s")
-        line("  of which Prefect start-up and engine",
-             f"{max(flow['seconds'] - ours['seconds'], 0):.2f} s")
+        line(
+            "  of which Prefect start-up and engine",
+            f"{max(flow['seconds'] - ours['seconds'], 0):.2f} s",
+        )
         line("  workbook bytes downloaded", f"{flow['extra']}", "target 0")
 
 
 def _quiet() -> dict:
-    return {"PREFECT_LOGGING_LEVEL": "ERROR", "PYTHONWARNINGS": "ignore",
-            **({"PREFECT_API_URL": os.environ["PREFECT_API_URL"]}
-               if os.environ.get("PREFECT_API_URL") else {})}
+    return {
+        "PREFECT_LOGGING_LEVEL": "ERROR",
+        "PYTHONWARNINGS": "ignore",
+        **(
+            {"PREFECT_API_URL": os.environ["PREFECT_API_URL"]}
+            if os.environ.get("PREFECT_API_URL")
+            else {}
+        ),
+    }
 
 
 PHASES = [("refresh", bench_no_change_refresh)]

@@ -28,8 +28,12 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--data-dir", envvar="ICE287G_DATA_DIR", type=click.Path(file_okay=False),
-              help="Store location (default ./data; env ICE287G_DATA_DIR).")
+@click.option(
+    "--data-dir",
+    envvar="ICE287G_DATA_DIR",
+    type=click.Path(file_okay=False),
+    help="Store location (default ./data; env ICE287G_DATA_DIR).",
+)
 @click.version_option(package_name="ice287g")
 @click.pass_context
 def main(ctx: click.Context, data_dir: str | None) -> None:
@@ -71,8 +75,9 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     files = expand_paths(paths)
     failed = 0
     show_bar = sys.stderr.isatty() and len(files) > 20
-    with click.progressbar(length=len(files), label="backfill", file=sys.stderr,
-                           hidden=not show_bar) as bar:
+    with click.progressbar(
+        length=len(files), label="backfill", file=sys.stderr, hidden=not show_bar
+    ) as bar:
 
         def report(outcome):
             nonlocal failed
@@ -84,16 +89,23 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
         outcomes = ingest_paths(ctx.store, files, workers=workers, on_outcome=report)
     new = sum(o.status == "new" for o in outcomes)
-    click.echo(f"{len(outcomes)} files: {new} new, {len(outcomes) - new - failed} already "
-               f"stored, {failed} failed", err=True)
+    click.echo(
+        f"{len(outcomes)} files: {new} new, {len(outcomes) - new - failed} already "
+        f"stored, {failed} failed",
+        err=True,
+    )
     if failed:
         sys.exit(1)
 
 
 @main.command()
 @click.option("--list", "lst", type=LIST_CHOICE, help="Only this list.")
-@click.option("--include-suspect/--no-suspect", default=True, show_default=True,
-              help="Show versions flagged suspect.")
+@click.option(
+    "--include-suspect/--no-suspect",
+    default=True,
+    show_default=True,
+    help="Show versions flagged suspect.",
+)
 @format_options()
 @pass_ctx
 @query_errors
@@ -105,14 +117,31 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
     from ice287g.query import snapshots as q
 
     df = q(lst, ctx.store, include_suspect)
-    cols = ["list", "date", "seq", "sha256", "rows", "file_name", "date_source", "saved_at",
-            "flags", "suspect", "suspect_reason"]
+    cols = [
+        "list",
+        "date",
+        "seq",
+        "sha256",
+        "rows",
+        "file_name",
+        "date_source",
+        "saved_at",
+        "flags",
+        "suspect",
+        "suspect_reason",
+    ]
     emit(df[cols], fmt, output)
 
 
 @main.command()
-@click.option("--list", "lst", type=LIST_CHOICE, default="participating", show_default=True,
-              help="Which list.")
+@click.option(
+    "--list",
+    "lst",
+    type=LIST_CHOICE,
+    default="participating",
+    show_default=True,
+    help="Which list.",
+)
 @click.option("--as-of", help="Version in effect on this date (YYYY-MM-DD); default newest.")
 @click.option("--all-columns", is_flag=True, help="Include raw values and every column.")
 @format_options(("table", "csv", "json", "parquet"))
@@ -127,8 +156,10 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 
     df = q(lst, as_of, ctx.store, all_columns=all_columns)
     v = df.attrs["version"]
-    note = (f"# {v['list']} version {v['date']} #{v['seq']} sha256 {v['sha256'][:12]} "
-            f"({v['file_name']}): {len(df)} rows")
+    note = (
+        f"# {v['list']} version {v['date']} #{v['seq']} sha256 {v['sha256'][:12]} "
+        f"({v['file_name']}): {len(df)} rows"
+    )
     if v["suspect"]:
         note += f"  [suspect: {v['suspect_reason']}]"
     emit(df, fmt, output, header=note)
@@ -136,8 +167,13 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 
 @main.command()
 @click.option("--list", "lst", type=LIST_CHOICE, help="Only this list (default: both).")
-@click.option("--by", "by", multiple=True, type=click.Choice(["model", "state", "agency_type"]),
-              help="Group by this field (repeatable).")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    type=click.Choice(["model", "state", "agency_type"]),
+    help="Group by this field (repeatable).",
+)
 @click.option("--as-of", help="Only the versions in effect on this date.")
 @click.option("--since", help="First date of the series.")
 @click.option("--until", help="Last date of the series.")
@@ -146,8 +182,9 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 @format_options()
 @pass_ctx
 @query_errors
-def counts(ctx: Context, lst, by, as_of, since, until, all_versions, include_suspect, fmt,
-           output) -> None:
+def counts(
+    ctx: Context, lst, by, as_of, since, until, all_versions, include_suspect, fmt, output
+) -> None:
     """Rows per version, optionally per model / state / agency type.
 
     Example: ice287g counts --as-of 2025-04-04 --by model

@@ -16,17 +16,24 @@ from ice287g.output import emit, format_options
 
 
 @main.command()
-@click.option("--source", default=None, metavar="URL",
-              help="Page to read instead of ICE's 287(g) page (a mirror, a local test server).")
-@click.option("--no-prefect", is_flag=True,
-              help="Run the plain refresh function, without starting Prefect.")
+@click.option(
+    "--source",
+    default=None,
+    metavar="URL",
+    help="Page to read instead of ICE's 287(g) page (a mirror, a local test server).",
+)
+@click.option(
+    "--no-prefect", is_flag=True, help="Run the plain refresh function, without starting Prefect."
+)
 @click.option("--no-moa", is_flag=True, help="Skip the MOA PDF harvest that follows.")
-@click.option("--moa-limit", type=int, default=None,
-              help="At most this many MOA downloads (default 200).")
+@click.option(
+    "--moa-limit", type=int, default=None, help="At most this many MOA downloads (default 200)."
+)
 @pass_ctx
 @query_errors
-def refresh(ctx: Context, source: str | None, no_prefect: bool, no_moa: bool,
-            moa_limit: int | None) -> None:
+def refresh(
+    ctx: Context, source: str | None, no_prefect: bool, no_moa: bool, moa_limit: int | None
+) -> None:
     """Fetch ICE's page and both workbooks once; store new versions; print a report.
 
     Then harvests the MOA PDFs of the newest participating version (`moa fetch`). Exits 1
@@ -49,14 +56,16 @@ def refresh(ctx: Context, source: str | None, no_prefect: bool, no_moa: bool,
             from ice287g.refresh import mirror_of
             from scrapers.moa import DEFAULT_LIMIT, harvest
 
-            moa = harvest(ctx.store, limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
-                          mirror=mirror_of(source))
+            moa = harvest(
+                ctx.store,
+                limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
+                mirror=mirror_of(source),
+            )
             click.echo(moa.summary_line())
     else:
         from flows.refresh import refresh_flow
 
-        result = refresh_flow(data_dir=data_dir, source=source, moa=not no_moa,
-                              moa_limit=moa_limit)
+        result = refresh_flow(data_dir=data_dir, source=source, moa=not no_moa, moa_limit=moa_limit)
     for failure in result["failures"]:
         click.echo(f"failed: {failure}", err=True)
     if not result["ok"]:
@@ -81,16 +90,23 @@ def publications(ctx: Context, outcome: str | None, fmt, output) -> None:
 
 
 @main.command()
-@click.option("--from", "from_date", default="2025-01-01", show_default=True,
-              help="First capture date (YYYY-MM-DD).")
+@click.option(
+    "--from",
+    "from_date",
+    default="2025-01-01",
+    show_default=True,
+    help="First capture date (YYYY-MM-DD).",
+)
 @click.option("--to", "to_date", default=None, help="Last capture date (default today).")
-@click.option("--cdx", default=None, metavar="URL",
-              help="CDX endpoint (default the Internet Archive's).")
+@click.option(
+    "--cdx", default=None, metavar="URL", help="CDX endpoint (default the Internet Archive's)."
+)
 @click.option("--limit", type=int, default=None, help="Fetch at most N captures this run.")
 @pass_ctx
 @query_errors
-def wayback(ctx: Context, from_date: str, to_date: str | None, cdx: str | None,
-            limit: int | None) -> None:
+def wayback(
+    ctx: Context, from_date: str, to_date: str | None, cdx: str | None, limit: int | None
+) -> None:
     """Backfill versions from Internet Archive captures of ICE's workbooks.
 
     Example: ice287g wayback --from 2025-01-01 --to 2025-06-30 --limit 50
@@ -110,21 +126,28 @@ def wayback(ctx: Context, from_date: str, to_date: str | None, cdx: str | None,
     failed = 0
     for obs in observations:
         failed += obs.outcome in ("blocked", "failed")
-        click.echo(f"{obs.outcome:<13} {obs.file_name} {obs.list or ''} "
-                   f"{obs.version_date or ''} {obs.error or ''}".rstrip())
+        click.echo(
+            f"{obs.outcome:<13} {obs.file_name} {obs.list or ''} "
+            f"{obs.version_date or ''} {obs.error or ''}".rstrip()
+        )
     click.echo(f"{len(observations)} captures fetched, {failed} failed", err=True)
     if failed:
         sys.exit(1)
 
 
 @main.command()
-@click.option("--cron", default="0 6 * * *", show_default=True,
-              help="Schedule of the refresh (cron, UTC).")
+@click.option(
+    "--cron", default="0 6 * * *", show_default=True, help="Schedule of the refresh (cron, UTC)."
+)
 @click.option("--source", default=None, metavar="URL", help="Page to read (default ICE's).")
-@click.option("--port", type=int, default=4200, show_default=True,
-              help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
-@click.option("--name", default="nightly-refresh", show_default=True,
-              help="Deployment name.")
+@click.option(
+    "--port",
+    type=int,
+    default=4200,
+    show_default=True,
+    help="Port of the local Prefect server started when PREFECT_API_URL is unset.",
+)
+@click.option("--name", default="nightly-refresh", show_default=True, help="Deployment name.")
 @pass_ctx
 def serve(ctx: Context, cron: str, source: str | None, port: int, name: str) -> None:
     """Serve the refresh on a nightly schedule (Prefect), until interrupted.
@@ -136,5 +159,6 @@ def serve(ctx: Context, cron: str, source: str | None, port: int, name: str) -> 
     """
     from flows.serve import serve_refresh
 
-    serve_refresh(data_dir=str(ctx.store.root.resolve()), cron=cron, source=source, port=port,
-                  name=name)
+    serve_refresh(
+        data_dir=str(ctx.store.root.resolve()), cron=cron, source=source, port=port, name=name
+    )

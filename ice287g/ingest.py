@@ -58,8 +58,9 @@ class Prepared:
     tallies: pa.Table = field(repr=False)
 
 
-def prepare(data: bytes, name: str, observed_at: datetime | None = None,
-            sha: str | None = None) -> Prepared:
+def prepare(
+    data: bytes, name: str, observed_at: datetime | None = None, sha: str | None = None
+) -> Prepared:
     """Everything short of writing. Raises WorkbookError or UndatableError for bad input."""
     sha = sha or sha256_bytes(data)
     parsed = read_workbook(data, name)
@@ -113,15 +114,24 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file()
-                          and f.suffix.lower() in WORKBOOK_SUFFIXES and not f.name.startswith("~$"))
+            out += sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix.lower() in WORKBOOK_SUFFIXES
+                and not f.name.startswith("~$")
+            )
         else:
             out.append(p)
     return out
 
 
-def ingest_paths(store: Store, paths: Iterable[str | Path], workers: int | None = None,
-                 on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+def ingest_paths(
+    store: Store,
+    paths: Iterable[str | Path],
+    workers: int | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Ingest files and folders; every file gets an Outcome, failures do not stop the run."""
     files = [str(p) for p in expand_paths(paths)]
     outcomes: list[Outcome] = []
@@ -141,8 +151,9 @@ def ingest_paths(store: Store, paths: Iterable[str | Path], workers: int | None 
     return outcomes
 
 
-def ingest_bytes(store: Store, data: bytes, name: str,
-                 observed_at: datetime | None = None) -> Outcome:
+def ingest_bytes(
+    store: Store, data: bytes, name: str, observed_at: datetime | None = None
+) -> Outcome:
     """Ingest one workbook received as bytes (the live refresh path)."""
     sha = sha256_bytes(data)
     with store.lock():
@@ -166,8 +177,9 @@ def _run(jobs: list, workers: int) -> Iterator[Prepared | Outcome]:
         yield from pool.map(_prepare_path, jobs, chunksize=4)
 
 
-def _accept(store: Store, result: Prepared | Outcome, known: frozenset[str],
-            pending: list[Prepared]) -> Outcome:
+def _accept(
+    store: Store, result: Prepared | Outcome, known: frozenset[str], pending: list[Prepared]
+) -> Outcome:
     if isinstance(result, Outcome):
         return result
     record = result.record
@@ -177,8 +189,9 @@ def _accept(store: Store, result: Prepared | Outcome, known: frozenset[str],
     store.put_raw(result.data, record["sha256"], sync=False)
     store.write_snapshot(record, result.snapshot, sync=False)
     pending.append(result)
-    return Outcome(name, "new", record["sha256"], record["list"], record["date"].isoformat(),
-                   record["rows"])
+    return Outcome(
+        name, "new", record["sha256"], record["list"], record["date"].isoformat(), record["rows"]
+    )
 
 
 def _commit(store: Store, pending: list[Prepared]) -> None:

@@ -67,11 +67,16 @@ def validators(store: Store, url: str, known_shas: set[str]) -> tuple[str | None
     return None, None
 
 
-def sha_for_validators(store: Store, url: str, etag: str | None,
-                       last_modified: str | None) -> str | None:
+def sha_for_validators(
+    store: Store, url: str, etag: str | None, last_modified: str | None
+) -> str | None:
     """The bytes a 304 refers to: those of the observation that gave these validators."""
     for row in reversed(read_ledger(store).to_pylist()):
-        if (row["url"] == url and row["sha256"] and row["etag"] == etag
-                and row["last_modified"] == last_modified):
+        if (
+            row["url"] == url
+            and row["sha256"]
+            and row["etag"] == etag
+            and row["last_modified"] == last_modified
+        ):
             return row["sha256"]
     return None

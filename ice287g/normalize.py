@@ -191,7 +191,7 @@ def canonical_url(target: str) -> tuple[str | None, Flags]:
     if match:
         if match.group(0) != match.group(1) + "://":
             flags.append("url_slashes_repaired")
-        scheme, rest = match.group(1).lower(), url[match.end():]
+        scheme, rest = match.group(1).lower(), url[match.end() :]
         url = f"{scheme}://{rest}"
     elif url.startswith("/"):
         url = f"https://{rules.CANONICAL_HOST}{url}"
@@ -219,8 +219,9 @@ def canonical_url(target: str) -> tuple[str | None, Flags]:
     return urlunsplit(("https", host, path, parts.query, "")), tuple(flags)
 
 
-def link_field(text: object, target: str | None, prefix: str, required: bool
-               ) -> tuple[str | None, str | None, Flags]:
+def link_field(
+    text: object, target: str | None, prefix: str, required: bool
+) -> tuple[str | None, str | None, Flags]:
     """(url, status, flags) of an MOA/ADDENDUM cell from its text and hyperlink target."""
     text_s = raw_text(text) or ""
     folded = rules.fold(text_s)
@@ -301,8 +302,10 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
             flags[i].extend(results[i][1])
         return [r[0] for r in results]
 
-    raw = {f: raw_column(f) for f in ("state", "agency", "agency_type", "county", "model",
-                                      "signed", "moa", "addendum")}
+    raw = {
+        f: raw_column(f)
+        for f in ("state", "agency", "agency_type", "county", "model", "signed", "moa", "addendum")
+    }
     for field, cells in errors.items():
         for i in cells:
             flags[i].append(f"excel_error:{field}")
@@ -337,22 +340,37 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
             flags[i].append("duplicate_row")
         seen.add(identity)
     columns = {
-        "row": parsed.row_numbers, "list": [parsed.list] * n,
-        "state": state, "state_raw": raw["state"],
-        "agency": agency, "agency_raw": raw["agency"],
-        "agency_type": atype, "agency_type_raw": raw["agency_type"],
-        "county": county, "county_raw": raw["county"], "county_fips": fips,
-        "model": model, "model_raw": raw["model"],
-        "signed": signed, "signed_raw": raw["signed"],
-        "moa_url": moa_url, "moa_status": moa_status,
-        "moa_text_raw": raw["moa"], "moa_link_raw": moa_links,
-        "addendum_url": [a[0] for a in add], "addendum_status": [a[1] for a in add],
-        "addendum_text_raw": raw["addendum"], "addendum_link_raw": add_links,
+        "row": parsed.row_numbers,
+        "list": [parsed.list] * n,
+        "state": state,
+        "state_raw": raw["state"],
+        "agency": agency,
+        "agency_raw": raw["agency"],
+        "agency_type": atype,
+        "agency_type_raw": raw["agency_type"],
+        "county": county,
+        "county_raw": raw["county"],
+        "county_fips": fips,
+        "model": model,
+        "model_raw": raw["model"],
+        "signed": signed,
+        "signed_raw": raw["signed"],
+        "moa_url": moa_url,
+        "moa_status": moa_status,
+        "moa_text_raw": raw["moa"],
+        "moa_link_raw": moa_links,
+        "addendum_url": [a[0] for a in add],
+        "addendum_status": [a[1] for a in add],
+        "addendum_text_raw": raw["addendum"],
+        "addendum_link_raw": add_links,
         "agency_id": agency_ids,
         "agreement_id": [agreement_id(a, m) for a, m in zip(agency_ids, model)],
-        "hidden": parsed.hidden, "flags": flags,
-        "extra": [json.dumps({k: raw_text(x) for k, x in e.items()}, ensure_ascii=False)
-                  if e else None for e in parsed.extra],
+        "hidden": parsed.hidden,
+        "flags": flags,
+        "extra": [
+            json.dumps({k: raw_text(x) for k, x in e.items()}, ensure_ascii=False) if e else None
+            for e in parsed.extra
+        ],
     }
     return pa.table(columns, schema=SNAPSHOT_SCHEMA)
 

@@ -22,10 +22,21 @@ def format_options(formats: tuple[str, ...] = TEXT_FORMATS):
     """click decorator adding --format and -o/--output."""
 
     def decorate(fn):
-        fn = click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
-                          help="Write to this file instead of standard output.")(fn)
-        fn = click.option("--format", "fmt", type=click.Choice(formats), default="table",
-                          show_default=True, help="Output format.")(fn)
+        fn = click.option(
+            "-o",
+            "--output",
+            "output",
+            type=click.Path(dir_okay=False),
+            help="Write to this file instead of standard output.",
+        )(fn)
+        fn = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default="table",
+            show_default=True,
+            help="Output format.",
+        )(fn)
         return fn
 
     return decorate
@@ -79,8 +90,7 @@ def markdown(df) -> str:
     def cell(v):
         return "" if v is None or v != v else str(v).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |",
-             "|" + "---|" * len(df.columns)]
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 

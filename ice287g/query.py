@@ -53,8 +53,7 @@ def catalog(data_dir=None) -> pd.DataFrame:
     return table.to_pandas(types_mapper=None, date_as_object=True)
 
 
-def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = True
-              ) -> pd.DataFrame:
+def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = True) -> pd.DataFrame:
     """One record per stored version: list, date, seq, sha256, rows, file name, flags, ..."""
     _check_list(list)
     df = catalog(data_dir)
@@ -65,8 +64,9 @@ def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = Tr
     return df.reset_index(drop=True)
 
 
-def version_on(cat: pd.DataFrame, lst: str, as_of: date | None,
-               include_suspect: bool = True) -> pd.Series | None:
+def version_on(
+    cat: pd.DataFrame, lst: str, as_of: date | None, include_suspect: bool = True
+) -> pd.Series | None:
     """The catalog row of the version of `lst` in effect on `as_of` (None: the newest)."""
     rows = cat[cat["list"] == lst]
     if not include_suspect:
@@ -78,8 +78,13 @@ def version_on(cat: pd.DataFrame, lst: str, as_of: date | None,
     return rows.sort_values(["date", "seq"]).iloc[-1]
 
 
-def latest(list: str = "participating", as_of: str | date | None = None, data_dir=None,
-           all_columns: bool = False, include_suspect: bool = True) -> pd.DataFrame:
+def latest(
+    list: str = "participating",
+    as_of: str | date | None = None,
+    data_dir=None,
+    all_columns: bool = False,
+    include_suspect: bool = True,
+) -> pd.DataFrame:
     """Rows of the version in effect on `as_of` (default: the newest), canonical columns.
 
     The frame's ``attrs`` carry the version (list, date, seq, sha256, suspect).
@@ -96,15 +101,22 @@ def latest(list: str = "participating", as_of: str | date | None = None, data_di
     df = table.to_pandas(date_as_object=True)
     if not all_columns:
         df = df[CANONICAL_COLUMNS]
-    df.attrs["version"] = {k: version[k] for k in ("list", "date", "seq", "sha256", "suspect",
-                                                   "suspect_reason", "file_name")}
+    df.attrs["version"] = {
+        k: version[k]
+        for k in ("list", "date", "seq", "sha256", "suspect", "suspect_reason", "file_name")
+    }
     return df
 
 
-def select_versions(cat: pd.DataFrame, list: str | None = None, as_of: date | None = None,
-                    since: date | None = None, until: date | None = None,
-                    all_versions: bool = False, include_suspect: bool = False
-                    ) -> pd.DataFrame:
+def select_versions(
+    cat: pd.DataFrame,
+    list: str | None = None,
+    as_of: date | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    all_versions: bool = False,
+    include_suspect: bool = False,
+) -> pd.DataFrame:
     """Catalog rows chosen for a time series: as of one date, or a range, one per day."""
     lists = [list] if list else LISTS
     cat = cat[cat["list"].isin(lists)]
@@ -123,10 +135,16 @@ def select_versions(cat: pd.DataFrame, list: str | None = None, as_of: date | No
     return cat.sort_values(["date", "list", "seq"]).reset_index(drop=True)
 
 
-def counts(list: str | None = None, by: Sequence[str] = (), as_of: str | date | None = None,
-           since: str | date | None = None, until: str | date | None = None,
-           all_versions: bool = False, include_suspect: bool = False, data_dir=None
-           ) -> pd.DataFrame:
+def counts(
+    list: str | None = None,
+    by: Sequence[str] = (),
+    as_of: str | date | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    all_versions: bool = False,
+    include_suspect: bool = False,
+    data_dir=None,
+) -> pd.DataFrame:
     """Rows per version (and per `by` keys): date, list, sha256, <by...>, count.
 
     By default one version per day (the day's last) and suspect versions skipped.
@@ -139,16 +157,26 @@ def counts(list: str | None = None, by: Sequence[str] = (), as_of: str | date | 
     if as_of is not None and (since is not None or until is not None):
         raise QueryError("use either --as-of or --since/--until, not both")
     store = _store(data_dir)
-    chosen = select_versions(catalog(store), list, _as_date(as_of), _as_date(since),
-                             _as_date(until), all_versions, include_suspect)
+    chosen = select_versions(
+        catalog(store),
+        list,
+        _as_date(as_of),
+        _as_date(since),
+        _as_date(until),
+        all_versions,
+        include_suspect,
+    )
     columns = ["date", "list", "sha256", *by, "count"]
     if chosen.empty:
         return pd.DataFrame(columns=columns)
     tallies = pq.read_table(store.tallies_path)
     tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
-    summed = (tallies.group_by(["sha256", *by], use_threads=False)
-              .aggregate([("rows", "sum")]).to_pandas()
-              .rename(columns={"rows_sum": "count"}))
+    summed = (
+        tallies.group_by(["sha256", *by], use_threads=False)
+        .aggregate([("rows", "sum")])
+        .to_pandas()
+        .rename(columns={"rows_sum": "count"})
+    )
     merged = chosen[["date", "list", "seq", "sha256"]].merge(summed, on="sha256", how="left")
     merged["count"] = merged["count"].fillna(0).astype("int64")  # an empty version counts 0
     merged = merged.sort_values(["date", "list", "seq", *by], na_position="last")

@@ -51,8 +51,11 @@ class RefreshReport:
     @property
     def failures(self) -> list[str]:
         out = [self.error] if self.error else []
-        return out + [o.error or f"{o.url}: {o.outcome}" for o in self.observations
-                      if o.outcome in (ledger.BLOCKED, ledger.FAILED)]
+        return out + [
+            o.error or f"{o.url}: {o.outcome}"
+            for o in self.observations
+            if o.outcome in (ledger.BLOCKED, ledger.FAILED)
+        ]
 
     @property
     def new_versions(self) -> list[Observation]:
@@ -90,8 +93,9 @@ def session(store: Store, source: str, fetcher=None):
     try:
         lock.acquire()
     except Timeout:
-        raise RefreshBusy(f"another refresh is running on {store.root} (lock {lock.lock_file})"
-                          ) from None
+        raise RefreshBusy(
+            f"another refresh is running on {store.root} (lock {lock.lock_file})"
+        ) from None
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(source_host=_host(source))
     try:
@@ -112,20 +116,35 @@ def discover_links(store: Store, report: RefreshReport, fetcher) -> list:
     except (FetchError, DiscoveryError) as exc:
         report.error = str(exc)  # names the page URL and the problem
         with store.lock():
-            ledger.append(store, [{"fetched_at": datetime.now(UTC), "source": "page",
-                                   "url": report.source, "outcome": ledger.FAILED,
-                                   "error": report.error}])
+            ledger.append(
+                store,
+                [
+                    {
+                        "fetched_at": datetime.now(UTC),
+                        "source": "page",
+                        "url": report.source,
+                        "outcome": ledger.FAILED,
+                        "error": report.error,
+                    }
+                ],
+            )
         return []
 
 
-def fetch_one(store: Store, fetcher, link, source: str = "live",
-              captured_at: datetime | None = None) -> Observation:
+def fetch_one(
+    store: Store, fetcher, link, source: str = "live", captured_at: datetime | None = None
+) -> Observation:
     """Fetch one workbook link (conditionally) and ingest what comes back; one ledger row."""
     known = store.known_shas()
     etag, last_modified = ledger.validators(store, link.url, known)
     result = fetcher.fetch(link.url, etag=etag, last_modified=last_modified)
-    obs = Observation(link.url, link.file_name, ledger.FAILED, error=result.error,
-                      bytes=result.bytes if result.outcome == "ok" else 0)
+    obs = Observation(
+        link.url,
+        link.file_name,
+        ledger.FAILED,
+        error=result.error,
+        bytes=result.bytes if result.outcome == "ok" else 0,
+    )
     sha = result.sha256
     if result.outcome == "not_modified":
         sha = ledger.sha_for_validators(store, link.url, etag, last_modified)
@@ -133,8 +152,9 @@ def fetch_one(store: Store, fetcher, link, source: str = "live",
     elif result.outcome == "blocked":
         obs.outcome = ledger.BLOCKED
     elif result.outcome == "ok":
-        outcome: Outcome = ingest_bytes(store, result.body, link.file_name,
-                                        observed_at=captured_at or result.fetched_at)
+        outcome: Outcome = ingest_bytes(
+            store, result.body, link.file_name, observed_at=captured_at or result.fetched_at
+        )
         if outcome.status == "failed":
             obs.error = f"{link.url}: {outcome.reason}"
         else:
@@ -144,14 +164,29 @@ def fetch_one(store: Store, fetcher, link, source: str = "live",
     if version:
         obs.list, obs.version_date = version["list"], version["date"]
     with store.lock():
-        ledger.append(store, [{
-            "fetched_at": result.fetched_at, "source": source, "url": link.url,
-            "final_url": result.final_url, "file_name": link.file_name,
-            "list_hint": link.list_hint, "http_status": result.status, "etag": result.etag,
-            "last_modified": result.last_modified, "sha256": sha, "bytes": result.bytes,
-            "outcome": obs.outcome, "list": obs.list, "version_date": obs.version_date,
-            "error": obs.error, "captured_at": captured_at,
-        }])
+        ledger.append(
+            store,
+            [
+                {
+                    "fetched_at": result.fetched_at,
+                    "source": source,
+                    "url": link.url,
+                    "final_url": result.final_url,
+                    "file_name": link.file_name,
+                    "list_hint": link.list_hint,
+                    "http_status": result.status,
+                    "etag": result.etag,
+                    "last_modified": result.last_modified,
+                    "sha256": sha,
+                    "bytes": result.bytes,
+                    "outcome": obs.outcome,
+                    "list": obs.list,
+                    "version_date": obs.version_date,
+                    "error": obs.error,
+                    "captured_at": captured_at,
+                }
+            ],
+        )
     return obs
 
 
@@ -160,18 +195,28 @@ def summarize(store: Store, report: RefreshReport) -> str:
     changed (agreements added and removed since the previous version of their list)."""
     from ice287g.query import catalog, counts
 
-    lines = [f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC", "",
-             f"Source: {report.source}", ""]
+    lines = [
+        f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Source: {report.source}",
+        "",
+    ]
     lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
-    lines += [f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
-              for o in report.observations]
+    lines += [
+        f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
+        for o in report.observations
+    ]
     cat = catalog(store)
     if not cat.empty:
         newest = counts(by=["model"], as_of=max(cat["date"]), data_dir=store)
-        lines += ["", "## Agreements by model (newest versions)", "",
-                  "| list | date | model | count |", "|---|---|---|---|"]
-        lines += [f"| {r.list} | {r.date} | {r.model} | {r.count} |"
-                  for r in newest.itertuples()]
+        lines += [
+            "",
+            "## Agreements by model (newest versions)",
+            "",
+            "| list | date | model | count |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {r.list} | {r.date} | {r.model} | {r.count} |" for r in newest.itertuples()]
     for obs in report.new_versions:
         lines += ["", *changes_since_previous(store, obs.sha256)]
     if report.failures:
@@ -190,15 +235,21 @@ def changes_since_previous(store: Store, sha: str) -> list[str]:
         return []
     version = row.iloc[0]
     same = cat[(cat["list"] == version["list"]) & ~cat["suspect"]]
-    earlier = same[(same["date"] < version["date"])
-                   | ((same["date"] == version["date"]) & (same["seq"] < version["seq"]))]
+    earlier = same[
+        (same["date"] < version["date"])
+        | ((same["date"] == version["date"]) & (same["seq"] < version["seq"]))
+    ]
     title = f"## {version['list']} {version['date']} #{version['seq']} ({sha[:12]})"
     if earlier.empty:
         return [title, "", f"First {version['list']} version: {version['rows']} rows."]
     previous = earlier.sort_values(["date", "seq"]).iloc[-1]
     changes = diff_versions(store, previous, version)[0]
-    lines = [title, "", f"Against {previous['date']} #{previous['seq']} "
-             f"({previous['sha256'][:12]}): {version['rows'] - previous['rows']:+d} rows."]
+    lines = [
+        title,
+        "",
+        f"Against {previous['date']} #{previous['seq']} "
+        f"({previous['sha256'][:12]}): {version['rows'] - previous['rows']:+d} rows.",
+    ]
     for kind in ("added", "removed", "changed"):
         part = changes[changes["change"] == kind]
         if part.empty:
@@ -249,8 +300,14 @@ class _ArchivedLink:
     list_hint: str | None = None
 
 
-def wayback(store: Store, from_date: date, to_date: date, cdx_base: str | None = None,
-            fetcher=None, limit: int | None = None) -> list[Observation]:
+def wayback(
+    store: Store,
+    from_date: date,
+    to_date: date,
+    cdx_base: str | None = None,
+    fetcher=None,
+    limit: int | None = None,
+) -> list[Observation]:
     """Ingest Internet Archive captures of ICE's workbooks between two dates.
 
     Each capture's raw bytes (the ``id_`` URL) are fetched once: captures already fetched are
@@ -263,20 +320,30 @@ def wayback(store: Store, from_date: date, to_date: date, cdx_base: str | None =
 
     cdx_base = cdx_base or WAYBACK_CDX
     own = fetcher is None
-    fetcher = fetcher or Fetcher(source_host=_host(cdx_base) if _is_local(cdx_base)
-                                 else "www.ice.gov")
+    fetcher = fetcher or Fetcher(
+        source_host=_host(cdx_base) if _is_local(cdx_base) else "www.ice.gov"
+    )
     try:
-        captures = [c for c in list_captures(fetcher, cdx_base, WAYBACK_WORKBOOK_PREFIX,
-                                             from_date, to_date)
-                    if c.original.lower().split("?")[0].endswith(WORKBOOK_EXTENSIONS)]
+        captures = [
+            c
+            for c in list_captures(fetcher, cdx_base, WAYBACK_WORKBOOK_PREFIX, from_date, to_date)
+            if c.original.lower().split("?")[0].endswith(WORKBOOK_EXTENSIONS)
+        ]
         rows = ledger.read_ledger(store).to_pylist()
         seen = {r["url"] for r in rows if r["outcome"] not in (ledger.BLOCKED, ledger.FAILED)}
         todo = [c for c in captures if c.raw_url not in seen][: limit or None]
         out = []
         for capture in todo:
             name = capture.original.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-            out.append(fetch_one(store, fetcher, _ArchivedLink(capture.raw_url, name),
-                                 source="wayback", captured_at=capture.captured_at))
+            out.append(
+                fetch_one(
+                    store,
+                    fetcher,
+                    _ArchivedLink(capture.raw_url, name),
+                    source="wayback",
+                    captured_at=capture.captured_at,
+                )
+            )
         return out
     finally:
         if own:

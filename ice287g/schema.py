@@ -47,8 +47,19 @@ SNAPSHOT_SCHEMA = pa.schema([pa.field(n, t) for n, t, _ in SNAPSHOT_FIELDS])
 
 # The columns `latest` shows by default.
 CANONICAL_COLUMNS = [
-    "state", "agency", "agency_type", "county", "county_fips", "model", "signed",
-    "moa_url", "moa_status", "addendum_url", "agency_id", "agreement_id", "flags",
+    "state",
+    "agency",
+    "agency_type",
+    "county",
+    "county_fips",
+    "model",
+    "signed",
+    "moa_url",
+    "moa_status",
+    "addendum_url",
+    "agency_id",
+    "agreement_id",
+    "flags",
 ]
 
 CATALOG_FIELDS: list[tuple[str, pa.DataType, str]] = [

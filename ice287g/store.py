@@ -143,8 +143,9 @@ class Store:
         return FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S)
 
     # --- raw -------------------------------------------------------------------------------
-    def put_raw(self, data: bytes, sha: str | None = None, ext: str = "xlsx",
-                sync: bool = True) -> str:
+    def put_raw(
+        self, data: bytes, sha: str | None = None, ext: str = "xlsx", sync: bool = True
+    ) -> str:
         """Archive bytes once under their hash; an existing file is verified, never rewritten."""
         sha = sha or sha256_bytes(data)
         path = self.root / self.raw_relpath(sha, ext)
@@ -188,8 +189,11 @@ class Store:
         known = {r["sha256"] for r in current}
         new = [r for r in records if r["sha256"] not in known]
         new_shas = {r["sha256"] for r in new}
-        orphans = [r for r in self._snapshot_records(known | new_shas)
-                   if r["sha256"] not in known | new_shas]
+        orphans = [
+            r
+            for r in self._snapshot_records(known | new_shas)
+            if r["sha256"] not in known | new_shas
+        ]
         rows = current + new + orphans
         if not new and not orphans:
             return
@@ -224,11 +228,13 @@ class Store:
         return out
 
 
-TALLY_SCHEMA = pa.schema([
-    pa.field("sha256", pa.string()),
-    *[pa.field(k, pa.string()) for k in TALLY_KEYS],
-    pa.field("rows", pa.int32()),
-])
+TALLY_SCHEMA = pa.schema(
+    [
+        pa.field("sha256", pa.string()),
+        *[pa.field(k, pa.string()) for k in TALLY_KEYS],
+        pa.field("rows", pa.int32()),
+    ]
+)
 
 
 def tally(table: pa.Table, sha: str) -> pa.Table:
@@ -237,18 +243,28 @@ def tally(table: pa.Table, sha: str) -> pa.Table:
         return TALLY_SCHEMA.empty_table()
     grouped = table.select(list(TALLY_KEYS)).group_by(list(TALLY_KEYS), use_threads=False)
     counts = grouped.aggregate([([], "count_all")])
-    return pa.table({
-        "sha256": pa.array([sha] * counts.num_rows, pa.string()),
-        **{k: counts[k] for k in TALLY_KEYS},
-        "rows": counts["count_all"].cast(pa.int32()),
-    }, schema=TALLY_SCHEMA)
+    return pa.table(
+        {
+            "sha256": pa.array([sha] * counts.num_rows, pa.string()),
+            **{k: counts[k] for k in TALLY_KEYS},
+            "rows": counts["count_all"].cast(pa.int32()),
+        },
+        schema=TALLY_SCHEMA,
+    )
 
 
 def _derive(rows: list[dict]) -> list[dict]:
     """Order versions, number them within each day, and mark suspect versions."""
-    rows = sorted(rows, key=lambda r: (r["list"], r["date"], r["suffix_rank"] or 0,
-                                       r["saved_at"] or datetime.min.replace(tzinfo=UTC),
-                                       r["sha256"]))
+    rows = sorted(
+        rows,
+        key=lambda r: (
+            r["list"],
+            r["date"],
+            r["suffix_rank"] or 0,
+            r["saved_at"] or datetime.min.replace(tzinfo=UTC),
+            r["sha256"],
+        ),
+    )
     for lst in ("participating", "pending"):
         versions = [r for r in rows if r["list"] == lst]
         previous_day = None
@@ -264,14 +280,18 @@ def _derive(rows: list[dict]) -> list[dict]:
                 r["suspect"], r["suspect_reason"] = True, "pending list is empty"
             if lst == "participating" and sound:
                 floor = sound * (1 - SUSPECT_DROP)
-                window = [v["rows"] for v in versions[i + 1:]
-                          if (v["date"] - r["date"]).days <= SUSPECT_RECOVERY_DAYS]
+                window = [
+                    v["rows"]
+                    for v in versions[i + 1 :]
+                    if (v["date"] - r["date"]).days <= SUSPECT_RECOVERY_DAYS
+                ]
                 if r["rows"] < floor and any(rows >= floor for rows in window):
                     r["suspect"] = True
                     r["suspect_reason"] = (
                         f"participating rows fell from {sound} to {r['rows']} "
                         f"(-{1 - r['rows'] / sound:.0%}) and recovered within "
-                        f"{SUSPECT_RECOVERY_DAYS} days")
+                        f"{SUSPECT_RECOVERY_DAYS} days"
+                    )
             if lst == "participating" and not r["suspect"]:
                 sound = r["rows"]
     return sorted(rows, key=lambda r: (r["date"], r["list"], r["seq"]))

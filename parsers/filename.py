@@ -121,8 +121,9 @@ def publication_date(
     if observed_at is not None:
         return PublicationDate(local_date(observed_at), "observed", suffix, rank, tuple(flags))
     raise UndatableError(
-        base, "cannot date it: no usable date in the file name and no last-saved time "
-        "in docProps/core.xml"
+        base,
+        "cannot date it: no usable date in the file name and no last-saved time "
+        "in docProps/core.xml",
     )
 
 

@@ -147,8 +147,17 @@ def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
         header_index, fields, extra_cols, headers = found
         xml = _read_member(zf, sheets.get(sheet_name), name)
         return _build(
-            name, sheet_name, cells, header_index, fields, extra_cols, headers, xml, zf,
-            sheets.get(sheet_name), saved_at,
+            name,
+            sheet_name,
+            cells,
+            header_index,
+            fields,
+            extra_cols,
+            headers,
+            xml,
+            zf,
+            sheets.get(sheet_name),
+            saved_at,
         )
     raise WorkbookError(
         name,
@@ -157,12 +166,23 @@ def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
     )
 
 
-def _build(name, sheet_name, cells, header_index, fields, extra_cols, headers, xml, zf,
-           sheet_path, saved_at) -> ParsedWorkbook:
+def _build(
+    name,
+    sheet_name,
+    cells,
+    header_index,
+    fields,
+    extra_cols,
+    headers,
+    xml,
+    zf,
+    sheet_path,
+    saved_at,
+) -> ParsedWorkbook:
     links = _hyperlinks(zf, sheet_path, xml) if xml else {}
     errors = _error_cells(xml) if xml else {}
     hidden = _hidden_rows(xml) if xml else set()
-    lines = cells[header_index + 1:]
+    lines = cells[header_index + 1 :]
     first_row = header_index + 2  # Excel number of lines[0]
 
     def column(col: int) -> list:
@@ -170,23 +190,32 @@ def _build(name, sheet_name, cells, header_index, fields, extra_cols, headers, x
 
     raw_cols = {f: column(c) for f, c in fields.items()}
     extra_raw = {name_: column(c) for c, name_ in extra_cols.items()}
-    error_rows = {r - first_row for r, cols in errors.items()
-                  if any(c in fields.values() for c in cols)}
+    error_rows = {
+        r - first_row for r, cols in errors.items() if any(c in fields.values() for c in cols)
+    }
     # State and agency come first, so `any` stops at the first column on nearly every row.
     ordered = [raw_cols[f] for f in ("state", "agency") if f in raw_cols]
     ordered += [c for f, c in raw_cols.items() if f not in ("state", "agency")]
     ordered += list(extra_raw.values())
-    keep = [i for i, values in enumerate(zip(*ordered))
-            if any(map(_has_value, values)) or i in error_rows]
+    keep = [
+        i
+        for i, values in enumerate(zip(*ordered))
+        if any(map(_has_value, values)) or i in error_rows
+    ]
 
-    columns = {f: ([raw_cols[f][i] for i in keep] if f in raw_cols else [None] * len(keep))
-               for f in ALL_FIELDS}
+    columns = {
+        f: ([raw_cols[f][i] for i in keep] if f in raw_cols else [None] * len(keep))
+        for f in ALL_FIELDS
+    }
     row_numbers = [first_row + i for i in keep]
     link_cols = {}
     for f in LINK_FIELDS:
         col = fields.get(f)
-        link_cols[f] = [links.get(r, {}).get(col) for r in row_numbers] if col is not None \
+        link_cols[f] = (
+            [links.get(r, {}).get(col) for r in row_numbers]
+            if col is not None
             else [None] * len(keep)
+        )
     index_of = {r: i for i, r in enumerate(row_numbers)}
     err: dict[str, dict[int, str]] = {}
     for f, col in fields.items():
@@ -204,9 +233,21 @@ def _build(name, sheet_name, cells, header_index, fields, extra_cols, headers, x
         flags.append("header_only")
     if extra_cols:
         flags.append("unknown_columns")
-    return ParsedWorkbook(name, lst, sheet_name, headers, fields, row_numbers, columns,
-                          link_cols, err, [r in hidden for r in row_numbers], extra, saved_at,
-                          flags)
+    return ParsedWorkbook(
+        name,
+        lst,
+        sheet_name,
+        headers,
+        fields,
+        row_numbers,
+        columns,
+        link_cols,
+        err,
+        [r in hidden for r in row_numbers],
+        extra,
+        saved_at,
+        flags,
+    )
 
 
 def _has_value(value: object) -> bool:
@@ -239,14 +280,15 @@ def _find_header(cells):
             named_extra = {c: n for c, n in extra.items() if not n.startswith("column_")}
             data_extra = {c: n for c, n in extra.items() if n.startswith("column_")}
             if any(_column_has_data(cells, index, c) for c in data_extra):
-                named_extra.update({c: n for c, n in data_extra.items()
-                                    if _column_has_data(cells, index, c)})
+                named_extra.update(
+                    {c: n for c, n in data_extra.items() if _column_has_data(cells, index, c)}
+                )
             return index, fields, named_extra, headers
     return None
 
 
 def _column_has_data(cells, header_index, col) -> bool:
-    for line in cells[header_index + 1:]:
+    for line in cells[header_index + 1 :]:
         if col < len(line):
             v = line[col]
             if (isinstance(v, str) and v.strip()) or (v is not None and not isinstance(v, str)):
@@ -269,13 +311,17 @@ def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
         raise WorkbookError(name, f"truncated or corrupt xlsx ({exc})") from None
     total = sum(i.file_size for i in infos)
     if total > MAX_UNPACKED_BYTES:
-        raise WorkbookError(name, f"zip would expand to {total} bytes, past the "
-                                  f"{MAX_UNPACKED_BYTES}-byte limit")
+        raise WorkbookError(
+            name, f"zip would expand to {total} bytes, past the {MAX_UNPACKED_BYTES}-byte limit"
+        )
     for info in infos:
         if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
-            raise WorkbookError(name, f"zip member {info.filename} expands "
-                                      f"{info.file_size // info.compress_size}x; refusing "
-                                      "a possible zip bomb")
+            raise WorkbookError(
+                name,
+                f"zip member {info.filename} expands "
+                f"{info.file_size // info.compress_size}x; refusing "
+                "a possible zip bomb",
+            )
     if "xl/workbook.xml" not in zf.namelist():
         raise WorkbookError(name, "zip file without xl/workbook.xml: not an xlsx workbook")
     return zf
@@ -333,13 +379,14 @@ def _hyperlinks(zf: zipfile.ZipFile, sheet_path: str, xml: bytes) -> dict[int, d
     if start < 0:
         return {}
     end = xml.find(b"</hyperlinks>", start)
-    section = xml[start:end if end >= 0 else len(xml)]
+    section = xml[start : end if end >= 0 else len(xml)]
     folder, file = sheet_path.rsplit("/", 1)
     rels_path = f"{folder}/_rels/{file}.rels"
     rels = zf.read(rels_path) if rels_path in zf.namelist() else b""
-    targets = {rid: _unescape(t)
-               for rid, t in _pairs(rels, _REL_FAST, _RELATIONSHIP, b"<Relationship ", b"Id",
-                                    b"Target")}
+    targets = {
+        rid: _unescape(t)
+        for rid, t in _pairs(rels, _REL_FAST, _RELATIONSHIP, b"<Relationship ", b"Id", b"Target")
+    }
     out: dict[int, dict[int, str]] = {}
     for ref, rid in _pairs(section, _LINK_FAST, _HYPERLINK, b"<hyperlink ", b"ref", b"r:id"):
         target = targets.get(rid)
@@ -354,8 +401,9 @@ def _unescape(raw: bytes) -> str:
     return html.unescape(text) if "&" in text else text
 
 
-def _pairs(xml: bytes, fast: re.Pattern, tag: re.Pattern, opening: bytes, first: bytes,
-           second: bytes):
+def _pairs(
+    xml: bytes, fast: re.Pattern, tag: re.Pattern, opening: bytes, first: bytes, second: bytes
+):
     """(first, second) attribute values of every tag; a fixed-order regex when it fits all."""
     found = fast.findall(xml)
     if len(found) == xml.count(opening):

@@ -22,10 +22,23 @@ def folder(tmp_path):
     models = ["Jail Enforcement Model", "Task Force Model", "Task Force Model"]
     rows = [participating_row(model=m, agency=f"Agency {i}") for i, m in enumerate(models)]
     (d / "participatingAgencies04032025pm.xlsx").write_bytes(
-        build_workbook(PARTICIPATING_HEADER, rows, saved=datetime(2025, 4, 3, 18)))
-    (d / "pendingAgencies04042025am.xlsx").write_bytes(build_workbook(
-        PENDING_HEADER, [["OHIO", "Butler County Sheriff's Office", "County", "Butler County",
-                          "Warrant Service Officer"]], saved=datetime(2025, 4, 4, 9)))
+        build_workbook(PARTICIPATING_HEADER, rows, saved=datetime(2025, 4, 3, 18))
+    )
+    (d / "pendingAgencies04042025am.xlsx").write_bytes(
+        build_workbook(
+            PENDING_HEADER,
+            [
+                [
+                    "OHIO",
+                    "Butler County Sheriff's Office",
+                    "County",
+                    "Butler County",
+                    "Warrant Service Officer",
+                ]
+            ],
+            saved=datetime(2025, 4, 4, 9),
+        )
+    )
     return d
 
 
@@ -51,13 +64,25 @@ def test_read_commands_share_formats(folder, tmp_path):
     run("backfill", str(folder), data_dir=data)
     snaps = json.loads(run("snapshots", "--format", "json", data_dir=data).stdout)
     assert {(s["list"], s["date"], s["rows"]) for s in snaps} == {
-        ("participating", "2025-04-03", 3), ("pending", "2025-04-04", 1)}
+        ("participating", "2025-04-03", 3),
+        ("pending", "2025-04-04", 1),
+    }
     assert all(len(s["sha256"]) == 64 for s in snaps)
 
     rows = json.loads(run("latest", "--format", "json", data_dir=data).stdout)
     assert len(rows) == 3
-    for key in ("state", "agency", "agency_type", "county", "model", "signed", "moa_url",
-                "moa_status", "agency_id", "agreement_id"):
+    for key in (
+        "state",
+        "agency",
+        "agency_type",
+        "county",
+        "model",
+        "signed",
+        "moa_url",
+        "moa_status",
+        "agency_id",
+        "agreement_id",
+    ):
         assert key in rows[0]
     assert all(not isinstance(v, (dict, list)) for r in rows for v in r.values())  # flat
     assert rows[0]["signed"] == "2025-03-01" and rows[0]["state"] == "TX"
@@ -65,8 +90,9 @@ def test_read_commands_share_formats(folder, tmp_path):
     csv_out = run("counts", "--by", "model", "--format", "csv", data_dir=data).stdout
     lines = csv_out.strip().splitlines()
     assert lines[0] == "date,list,sha256,model,count"
-    assert any(line.endswith(",participating,") is False and line.endswith("TFM,2")
-               for line in lines[1:])
+    assert any(
+        line.endswith(",participating,") is False and line.endswith("TFM,2") for line in lines[1:]
+    )
 
     table = run("latest", "--list", "pending", data_dir=data).stdout
     assert table.startswith("# pending version 2025-04-04") and "Butler County" in table
@@ -120,11 +146,16 @@ def test_every_command_and_option_has_help():
 def test_fast_commands_do_not_import_prefect(folder, tmp_path, command):
     data = tmp_path / "data"
     run("backfill", str(folder), data_dir=data)
-    code = ("import sys; from ice287g.cli import main\n"
-            "try:\n main(sys.argv[1:])\nexcept SystemExit: pass\n"
-            "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
-            "print('no-prefect-ok', file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code, "--data-dir", str(data), *command],
-                          capture_output=True, text=True)
+    code = (
+        "import sys; from ice287g.cli import main\n"
+        "try:\n main(sys.argv[1:])\nexcept SystemExit: pass\n"
+        "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
+        "print('no-prefect-ok', file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--data-dir", str(data), *command],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "no-prefect-ok" in proc.stderr

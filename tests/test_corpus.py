@@ -29,7 +29,8 @@ def test_every_file_becomes_one_version(corpus_store, expected_counts):
 
 
 def test_rows_and_models_of_every_version_match_the_independent_counts(
-        corpus_store, expected_counts):
+    corpus_store, expected_counts
+):
     store, outcomes = corpus_store
     by_name = {o.name: o for o in outcomes}
     cat = snapshots(data_dir=store).set_index("sha256")
@@ -39,11 +40,27 @@ def test_rows_and_models_of_every_version_match_the_independent_counts(
         assert version["list"] == exp["list"], name  # decided by the columns, not the name
         table = store.read_snapshot(version["snapshot"]).to_pandas()
         models = Counter(table["model"].fillna("blank"))
-        got = (len(table), models["JEM"], models["TFM"], models["WSO"], models["blank"],
-               int(table["hidden"].sum()),
-               int(table["flags"].map(lambda f: "duplicate_row" in f).sum()))
-        want = tuple(int(exp[k]) for k in ("n_rows", "JEM", "TFM", "WSO", "support_blank",
-                                           "hidden_rows_with_data", "exact_dup_rows"))
+        got = (
+            len(table),
+            models["JEM"],
+            models["TFM"],
+            models["WSO"],
+            models["blank"],
+            int(table["hidden"].sum()),
+            int(table["flags"].map(lambda f: "duplicate_row" in f).sum()),
+        )
+        want = tuple(
+            int(exp[k])
+            for k in (
+                "n_rows",
+                "JEM",
+                "TFM",
+                "WSO",
+                "support_blank",
+                "hidden_rows_with_data",
+                "exact_dup_rows",
+            )
+        )
         if got != want:
             mismatches.append((name, got, want))
     assert mismatches == []
@@ -86,8 +103,11 @@ def test_the_september_22_swap_is_classified_by_content(corpus_store, corpus):
     with open(corpus / "publications.csv", newline="") as fh:
         pubs = [r for r in csv.DictReader(fh) if "09222025" in r["ice_file_name"]]
     by_name = {o.name: o for o in outcomes}
-    swapped = [p for p in pubs if p["ice_file_name"].startswith("participating")
-               and by_name[p["file"]].list == "pending"]
+    swapped = [
+        p
+        for p in pubs
+        if p["ice_file_name"].startswith("participating") and by_name[p["file"]].list == "pending"
+    ]
     assert swapped, "the participating URL served a pending list on 2025-09-22"
 
 
@@ -98,8 +118,9 @@ def test_empty_pending_versions_are_flagged_and_skipped_by_counts(corpus_store):
     assert len(empty) >= 6 and empty["suspect"].all()
     series = counts(list="pending", since="2025-11-01", until="2025-11-30", data_dir=store)
     assert (series["count"] > 0).all()
-    with_suspect = counts(list="pending", since="2025-11-01", until="2025-11-30",
-                          include_suspect=True, data_dir=store)
+    with_suspect = counts(
+        list="pending", since="2025-11-01", until="2025-11-30", include_suspect=True, data_dir=store
+    )
     assert (with_suspect["count"] == 0).any()
 
 

@@ -91,8 +91,9 @@ def test_iso_date_in_the_name_wins():
 def test_saved_time_is_read_on_washington_time():
     # Real case: pendingAgencies03113025am.xlsx (year 3025) was saved 2025-03-13 02:57 UTC,
     # the evening of March 12 at ICE.
-    pub = publication_date("pendingAgencies03113025am.xlsx",
-                           datetime(2025, 3, 13, 2, 57, 35, tzinfo=UTC))
+    pub = publication_date(
+        "pendingAgencies03113025am.xlsx", datetime(2025, 3, 13, 2, 57, 35, tzinfo=UTC)
+    )
     assert (pub.date, pub.source) == (date(2025, 3, 12), "saved_time")
 
 

@@ -55,35 +55,46 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
     data = tmp_path / "data"
     with ReplayServer(replay_corpus) as server:
         server.set_day(date(2025, 4, 4))
-        first = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0],
-                             moa_limit=2, moa_delay=0)
+        first = refresh_flow(
+            data_dir=str(data),
+            source=server.page_url,
+            retry_delays=[0, 0],
+            moa_limit=2,
+            moa_delay=0,
+        )
         assert first["ok"] and first["new_versions"] == 2 and first["bytes_downloaded"] > 0
         # The MOA harvest ran after the refresh, against the same (local) origin: the replay
         # server has no PDFs, so both attempts are recorded as not found.
         assert first["moa"]["attempts"] == {"not found": 2}
         assert all(r.path.startswith("/doclib/") for r in server.log if r.path.endswith(".pdf"))
-        again = refresh_flow(data_dir=str(data), source=server.page_url, retry_delays=[0, 0],
-                             moa=False)
+        again = refresh_flow(
+            data_dir=str(data), source=server.page_url, retry_delays=[0, 0], moa=False
+        )
         assert again["ok"] and again["new_versions"] == 0 and again["bytes_downloaded"] == 0
         # A blocked download is retried at task level, then reported; the store keeps its
         # versions.
         server.set_day(date(2025, 4, 8))
         path = server.page_links()["participating"].path
         server.block(path, status=403)
-        blocked = refresh_flow(data_dir=str(data), source=server.page_url,
-                               retry_delays=[0, 0], moa=False)
-        assert not blocked["ok"] and any("blocked" in f or "403" in f or "Access" in f
-                                         for f in blocked["failures"])
+        blocked = refresh_flow(
+            data_dir=str(data), source=server.page_url, retry_delays=[0, 0], moa=False
+        )
+        assert not blocked["ok"] and any(
+            "blocked" in f or "403" in f or "Access" in f for f in blocked["failures"]
+        )
         attempts = [r for r in server.log if r.path == path]
         assert len(attempts) >= 3  # the first try and two task-level retries
     total = query.counts(as_of="2025-04-04", data_dir=data)
     assert dict(zip(total["list"], total["count"])) == {"participating": 444, "pending": 66}
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ice287g-refresh"])))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ice287g-refresh"]))
+        )
     texts = [a.data for a in artifacts]
-    assert any("Agreements by model" in t and "| participating | 2025-04-03 | TFM | 178 |" in t
-               for t in texts)
+    assert any(
+        "Agreements by model" in t and "| participating | 2025-04-03 | TFM | 178 |" in t
+        for t in texts
+    )
 
 
 def _free_port() -> int:
@@ -99,36 +110,59 @@ def _post(url: str, body: dict) -> list:
 def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"),
-           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+    }
     env.pop("PREFECT_API_URL", None)
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ice287g", "--data-dir", str(tmp_path / "data"), "serve",
-         "--port", str(port), "--cron", "0 6 * * *"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=Path(__file__).resolve().parents[1])
+        [
+            sys.executable,
+            "-m",
+            "ice287g",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "serve",
+            "--port",
+            str(port),
+            "--cron",
+            "0 6 * * *",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     try:
         deployment, runs = None, []
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not runs:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             try:
-                found = [d for d in _post(f"{api}/deployments/filter", {})
-                         if d["name"] == "nightly-refresh"]
+                found = [
+                    d
+                    for d in _post(f"{api}/deployments/filter", {})
+                    if d["name"] == "nightly-refresh"
+                ]
                 if found:
                     deployment = found[0]
-                    runs = [r for r in _post(f"{api}/flow_runs/filter", {})
-                            if r["deployment_id"] == deployment["id"]
-                            and r["state_type"] == "SCHEDULED"]
+                    runs = [
+                        r
+                        for r in _post(f"{api}/flow_runs/filter", {})
+                        if r["deployment_id"] == deployment["id"] and r["state_type"] == "SCHEDULED"
+                    ]
             except httpx.HTTPError:
                 pass
             time.sleep(1)
         assert deployment is not None, (tmp_path / "serve.log").read_text()[-3000:]
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 6 * * *"]
         assert runs, "no scheduled run was created"
-        next_run = min(datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00"))
-                       for r in runs)
+        next_run = min(
+            datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) for r in runs
+        )
         assert next_run > datetime.now(UTC) and (next_run.hour, next_run.minute) == (6, 0)
     finally:
         proc.send_signal(signal.SIGTERM)

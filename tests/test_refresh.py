@@ -26,8 +26,9 @@ pytestmark = pytest.mark.corpus
 
 def versions_only(root) -> dict[str, str]:
     """Digest of what makes versions (raw, snapshots, catalog), not the observation ledger."""
-    return {k: v for k, v in tree_digest(root).items()
-            if not k.startswith(("publications", ".refresh"))}
+    return {
+        k: v for k, v in tree_digest(root).items() if not k.startswith(("publications", ".refresh"))
+    }
 
 
 @pytest.fixture
@@ -41,8 +42,10 @@ def replayed(replay_corpus, tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("replay") / "data")
     moments = sorted({p.published for p in replay_corpus.publications})
     reports = []
-    with ReplayServer(replay_corpus, max_requests=5000) as server, Fetcher(
-            source_host=server.host, sleep=lambda s: None) as fetcher:
+    with (
+        ReplayServer(replay_corpus, max_requests=5000) as server,
+        Fetcher(source_host=server.host, sleep=lambda s: None) as fetcher,
+    ):
         for moment in moments:
             server.set_time(moment)
             reports.append((moment, refresh(store, server.page_url, fetcher=fetcher)))
@@ -60,9 +63,11 @@ def test_history_replay_gives_one_version_per_distinct_workbook(replayed, replay
         manifest = {r["sha256"]: r for r in csv.DictReader(fh)}
     # The list is decided by content, and the dates agree with the archive's own dating.
     assert {r.sha256: r.list for r in cat.itertuples()} == {
-        s: m["list"] for s, m in manifest.items()}
+        s: m["list"] for s, m in manifest.items()
+    }
     assert {r.sha256: str(r.date) for r in cat.itertuples()} == {
-        s: m["date"] for s, m in manifest.items()}
+        s: m["date"] for s, m in manifest.items()
+    }
 
 
 def test_re_served_bytes_are_observations_not_versions(replayed):
@@ -81,8 +86,9 @@ def test_a_changed_file_under_the_same_name_is_a_new_version(replayed):
     store, _ = replayed
     rows = ledger.read_ledger(store).to_pandas()
     name = "participatingAgencies07032025pm.xlsx"  # held two different files that afternoon
-    shas = set(rows[(rows["file_name"] == name)
-                    & (rows["outcome"] == ledger.NEW_VERSION)]["sha256"])
+    shas = set(
+        rows[(rows["file_name"] == name) & (rows["outcome"] == ledger.NEW_VERSION)]["sha256"]
+    )
     assert len(shas) == 2
 
 
@@ -95,7 +101,8 @@ def test_the_2025_09_22_swap_is_classified_by_content(replayed):
 
 
 def test_a_second_refresh_on_an_unchanged_day_downloads_no_workbook_body(
-        replay_server, fetcher, store):
+    replay_server, fetcher, store
+):
     replay_server.set_day(date(2025, 4, 4))
     first = refresh(store, replay_server.page_url, fetcher=fetcher)
     assert first.ok and len(first.new_versions) == 2
@@ -105,7 +112,8 @@ def test_a_second_refresh_on_an_unchanged_day_downloads_no_workbook_body(
     assert {o.outcome for o in second.observations} == {ledger.NOT_MODIFIED}
     workbook_paths = [p for p in replay_server.body_bytes if p.endswith(".xlsx")]
     assert workbook_paths and all(
-        replay_server.body_bytes[p] == served_before.get(p) for p in workbook_paths)
+        replay_server.body_bytes[p] == served_before.get(p) for p in workbook_paths
+    )
 
 
 def test_april_4_2025_through_the_live_path(replay_server, fetcher, store):
@@ -119,36 +127,38 @@ def test_april_4_2025_through_the_live_path(replay_server, fetcher, store):
 
 @pytest.mark.parametrize("fault", ["block403", "block200", "error500", "timeout", "truncated"])
 def test_failures_leave_the_versions_unchanged_and_are_reported(
-        replay_server, fetcher, store, fault):
+    replay_server, fetcher, store, fault
+):
     replay_server.set_day(date(2025, 4, 3))
     assert refresh(store, replay_server.page_url, fetcher=fetcher).ok
     before = versions_only(store.root)
     replay_server.set_day(date(2025, 4, 8))  # both files change: a full body is requested
     path = replay_server.page_links()["participating"].path
-    {"block403": lambda: replay_server.block(path, status=403),
-     "block200": lambda: replay_server.block(path, status=200),
-     "error500": lambda: replay_server.fail(path, status=500),
-     "timeout": lambda: replay_server.slow(path, delay=3.0),
-     "truncated": lambda: replay_server.truncate(path, send_bytes=1000)}[fault]()
+    {
+        "block403": lambda: replay_server.block(path, status=403),
+        "block200": lambda: replay_server.block(path, status=200),
+        "error500": lambda: replay_server.fail(path, status=500),
+        "timeout": lambda: replay_server.slow(path, delay=3.0),
+        "truncated": lambda: replay_server.truncate(path, send_bytes=1000),
+    }[fault]()
     report = refresh(store, replay_server.page_url, fetcher=fetcher)
     assert not report.ok
     bad = [o for o in report.observations if o.url.endswith(path)]
     assert len(bad) == 1 and bad[0].outcome in (ledger.BLOCKED, ledger.FAILED)
     assert path.rsplit("/", 1)[-1] in " ".join(report.failures)
     # The other list was still fetched: a new pending version on April 8.
-    assert any(o.outcome == ledger.NEW_VERSION and o.list == "pending"
-               for o in report.observations)
+    assert any(o.outcome == ledger.NEW_VERSION and o.list == "pending" for o in report.observations)
     after = versions_only(store.root)
     changed = {k for k in after if before.get(k) != after[k]}
     assert all("pending" in k or k.startswith(("catalog", "tallies", "raw/")) for k in changed)
     assert len(query.snapshots(list="participating", data_dir=store)) == 1
     rows = ledger.read_ledger(store).to_pandas()
-    assert rows.iloc[-2:]["outcome"].isin([ledger.BLOCKED, ledger.FAILED,
-                                           ledger.NEW_VERSION]).all()
+    assert rows.iloc[-2:]["outcome"].isin([ledger.BLOCKED, ledger.FAILED, ledger.NEW_VERSION]).all()
 
 
 def test_a_page_without_workbook_links_is_a_failure_not_an_empty_success(
-        replay_server, fetcher, store):
+    replay_server, fetcher, store
+):
     replay_server.add_route("/empty", b"<html><body>No files today</body></html>", "text/html")
     report = refresh(store, replay_server.url("/empty"), fetcher=fetcher)
     assert not report.ok and "no workbook link" in report.failures[0]
@@ -163,17 +173,26 @@ def test_two_refreshes_cannot_interleave(replay_server, fetcher, store):
 
 def test_wayback_backfill_from_cdx_captures(replay_server, replay_corpus, store):
     with Fetcher(source_host=replay_server.host, sleep=lambda s: None) as fetcher:
-        first = wayback(store, date(2025, 4, 1), date(2025, 4, 8),
-                        cdx_base=replay_server.cdx_url, fetcher=fetcher)
-        assert first and all(o.outcome in (ledger.NEW_VERSION, ledger.SAME_BYTES)
-                             for o in first)
+        first = wayback(
+            store,
+            date(2025, 4, 1),
+            date(2025, 4, 8),
+            cdx_base=replay_server.cdx_url,
+            fetcher=fetcher,
+        )
+        assert first and all(o.outcome in (ledger.NEW_VERSION, ledger.SAME_BYTES) for o in first)
         got = query.counts(as_of="2025-04-04", data_dir=store)
         assert dict(zip(got["list"], got["count"])) == {"participating": 444, "pending": 66}
         rows = ledger.read_ledger(store).to_pandas()
         assert (rows["source"] == "wayback").all() and rows["captured_at"].notna().all()
         served = sum(replay_server.body_bytes.values())
-        again = wayback(store, date(2025, 4, 1), date(2025, 4, 8),
-                        cdx_base=replay_server.cdx_url, fetcher=fetcher)
+        again = wayback(
+            store,
+            date(2025, 4, 1),
+            date(2025, 4, 8),
+            cdx_base=replay_server.cdx_url,
+            fetcher=fetcher,
+        )
         assert again == []
         listing_only = sum(replay_server.body_bytes.values()) - served
         assert listing_only < 50_000  # the CDX listing, no workbook body
@@ -184,15 +203,30 @@ def test_refresh_cli_without_prefect_and_publications(replay_server, tmp_path):
 
     from ice287g.cli import main
 
-    replay_server.set_time(datetime(2025, 4, 4, 23, 0, tzinfo=replay_server.page_links()[
-        "participating"].published.tzinfo))
+    replay_server.set_time(
+        datetime(
+            2025, 4, 4, 23, 0, tzinfo=replay_server.page_links()["participating"].published.tzinfo
+        )
+    )
     data = tmp_path / "data"
     runner = CliRunner()
-    result = runner.invoke(main, ["--data-dir", str(data), "refresh", "--no-prefect",
-                                  "--no-moa", "--source", replay_server.page_url])
+    result = runner.invoke(
+        main,
+        [
+            "--data-dir",
+            str(data),
+            "refresh",
+            "--no-prefect",
+            "--no-moa",
+            "--source",
+            replay_server.page_url,
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert "## Agreements by model" in result.output and "| participating | 2025-04-03 |" \
-        in result.output
+    assert (
+        "## Agreements by model" in result.output
+        and "| participating | 2025-04-03 |" in result.output
+    )
     pubs = runner.invoke(main, ["--data-dir", str(data), "publications", "--format", "csv"])
     lines = pubs.output.strip().splitlines()
     assert lines[0].startswith("fetched_at,source,url")

@@ -190,11 +190,22 @@ def test_empty_pending_list_and_a_dropped_version_are_flagged_suspect(store):
 
 
 def test_a_drop_lasting_two_versions_is_flagged_but_a_lasting_contraction_is_not(store):
-    days = [(1, 10), (2, 4), (3, 5), (4, 10),  # broken for two versions, then back
-            (10, 6), (20, 6), (25, 7), (31, 12)]  # a real fall: recovery 3 weeks later
+    days = [
+        (1, 10),
+        (2, 4),
+        (3, 5),
+        (4, 10),  # broken for two versions, then back
+        (10, 6),
+        (20, 6),
+        (25, 7),
+        (31, 12),
+    ]  # a real fall: recovery 3 weeks later
     for day, n in days:
-        ingest_bytes(store, _wb(n=n, saved=datetime(2025, 5, day, 12)),
-                     f"participatingAgencies05{day:02d}2025pm.xlsx")
+        ingest_bytes(
+            store,
+            _wb(n=n, saved=datetime(2025, 5, day, 12)),
+            f"participatingAgencies05{day:02d}2025pm.xlsx",
+        )
     cat = query.snapshots(data_dir=store)
     flagged = {d.day for d, s in zip(cat["date"], cat["suspect"]) if s}
     assert flagged == {2, 3}
