@@ -44,7 +44,7 @@ def bench_no_change_refresh(_store_dir: Path) -> None:
         line("no-change refresh, our work (no Prefect)", f"{ours['seconds']:.2f} s")
         flow = measure(
             "from flows.refresh import refresh_flow\n"
-            f"r = refresh_flow(data_dir={data!r}, source={server.page_url!r})\n"
+            f"r = refresh_flow(data_dir={data!r}, source={server.page_url!r}, moa=False)\n"
             "extra = r['bytes_downloaded']",
             {**env, **_quiet()},
         )
