@@ -26,6 +26,21 @@ class Context:
 
 pass_ctx = click.make_pass_decorator(Context)
 
+# Options shared by several commands, declared once.
+list_option = click.option(
+    "--list",
+    "lst",
+    type=LIST_CHOICE,
+    default="participating",
+    show_default=True,
+    help="Which list.",
+)
+suspect_option = click.option(
+    "--include-suspect",
+    is_flag=True,
+    help="Keep versions flagged suspect (skipped by default).",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
@@ -134,14 +149,7 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
 
 
 @main.command()
-@click.option(
-    "--list",
-    "lst",
-    type=LIST_CHOICE,
-    default="participating",
-    show_default=True,
-    help="Which list.",
-)
+@list_option
 @click.option("--as-of", help="Version in effect on this date (YYYY-MM-DD); default newest.")
 @click.option("--all-columns", is_flag=True, help="Include raw values and every column.")
 @format_options(("table", "csv", "json", "parquet"))
@@ -178,7 +186,7 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 @click.option("--since", help="First date of the series.")
 @click.option("--until", help="Last date of the series.")
 @click.option("--all-versions", is_flag=True, help="Every version, not only each day's last.")
-@click.option("--include-suspect", is_flag=True, help="Keep versions flagged suspect.")
+@suspect_option
 @format_options()
 @pass_ctx
 @query_errors

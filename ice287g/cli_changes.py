@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import click
 
-from ice287g.cli import LIST_CHOICE, main, pass_ctx, query_errors
+from ice287g.cli import list_option, main, pass_ctx, query_errors, suspect_option
 from ice287g.output import emit, format_options
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
-SUSPECT_HELP = "Keep versions flagged suspect (skipped by default)."
 SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
 INCLUDED = "# suspect versions included"
 
@@ -20,15 +19,8 @@ INCLUDED = "# suspect versions included"
 @main.command()
 @click.argument("date_a")
 @click.argument("date_b")
-@click.option(
-    "--list",
-    "lst",
-    type=LIST_CHOICE,
-    default="participating",
-    show_default=True,
-    help="Which list.",
-)
-@click.option("--include-suspect", is_flag=True, help=SUSPECT_HELP)
+@list_option
+@suspect_option
 @format_options(TEXT_AND_MARKDOWN)
 @pass_ctx
 @query_errors
@@ -49,7 +41,7 @@ def diff(ctx, date_a, date_b, lst, include_suspect, fmt, output) -> None:
 @main.command()
 @click.argument("query")
 @click.option("--state", help="Only agencies of this state (code or name).")
-@click.option("--include-suspect", is_flag=True, help=SUSPECT_HELP)
+@suspect_option
 @format_options(TEXT_AND_MARKDOWN)
 @pass_ctx
 @query_errors
@@ -134,7 +126,7 @@ AGREEMENT_TABLE = [
     type=click.Choice(["active", "removed"]),
     help="Only agreements in (active) or no longer in (removed) the newest version.",
 )
-@click.option("--include-suspect", is_flag=True, help=SUSPECT_HELP)
+@suspect_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
 @query_errors
@@ -159,14 +151,7 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
 
 
 @main.command()
-@click.option(
-    "--list",
-    "lst",
-    type=LIST_CHOICE,
-    default="participating",
-    show_default=True,
-    help="Which list.",
-)
+@list_option
 @click.option(
     "--by",
     type=click.Choice(["model", "state"]),
@@ -187,7 +172,7 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
     type=click.Path(dir_okay=False),
     help="Chart file: .png, .svg or .html (default ice287g-<list>-by-<by>.png).",
 )
-@click.option("--include-suspect", is_flag=True, help=SUSPECT_HELP)
+@suspect_option
 @pass_ctx
 @query_errors
 def plot(ctx, lst, by, top, output, include_suspect) -> None:
