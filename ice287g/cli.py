@@ -225,3 +225,44 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
+
+
+@main.command()
+@format_options()
+@pass_ctx
+def verify(ctx: Context, fmt, output) -> None:
+    """Check the store: raw files match their hashes, snapshots match the catalog.
+
+    Exits 1 when anything is wrong; prints the path and the problem of each.
+
+    Example: ice287g verify
+    """
+    import pandas as pd
+
+    from ice287g.upkeep import verify as run
+
+    problems = run(ctx.store)
+    emit(pd.DataFrame([p.__dict__ for p in problems], columns=["path", "problem"]), fmt, output)
+    if problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("new_dir", type=click.Path(file_okay=False))
+@pass_ctx
+def rebuild(ctx: Context, new_dir: str) -> None:
+    """Re-derive every version into NEW_DIR with the current normalization rules.
+
+    Snapshots are immutable: a rule fixed in ice287g/rules.py reaches stored versions only
+    through a rebuild. Dates, raw files and ledgers carry over; the old store is untouched.
+
+    Example: ice287g rebuild data-new && mv data data-old && mv data-new data
+    """
+    from ice287g.store import Store
+    from ice287g.upkeep import rebuild as run
+
+    try:
+        for line in run(ctx.store, Store(new_dir)):
+            click.echo(line)
+    except (FileExistsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None

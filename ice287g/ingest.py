@@ -20,7 +20,7 @@ import pyarrow as pa
 from ice287g.normalize import normalize
 from ice287g.schema import SCHEMA_VERSION
 from ice287g.store import Store, sha256_bytes, snapshot_bytes, tally
-from parsers.filename import UndatableError, publication_date
+from parsers.filename import PublicationDate, UndatableError, publication_date
 from parsers.workbook import WorkbookError, read_workbook
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -59,12 +59,19 @@ class Prepared:
 
 
 def prepare(
-    data: bytes, name: str, observed_at: datetime | None = None, sha: str | None = None
+    data: bytes,
+    name: str,
+    observed_at: datetime | None = None,
+    sha: str | None = None,
+    pub: PublicationDate | None = None,
 ) -> Prepared:
-    """Everything short of writing. Raises WorkbookError or UndatableError for bad input."""
+    """Everything short of writing. Raises WorkbookError or UndatableError for bad input.
+
+    `pub` pins the publication date (a rebuild keeps the date established at first ingest).
+    """
     sha = sha or sha256_bytes(data)
     parsed = read_workbook(data, name)
-    pub = publication_date(name, parsed.saved_at, observed_at)
+    pub = pub or publication_date(name, parsed.saved_at, observed_at)
     table = normalize(parsed)
     store = Store("")  # only for path conventions
     record = {

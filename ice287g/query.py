@@ -96,7 +96,8 @@ def latest(
     version = version_on(cat, list, day, include_suspect)
     if version is None:
         when = f" on or before {day}" if day else ""
-        raise QueryError(f"no {list} version{when} in {store.root}")
+        hint = "" if len(cat) else " (run `ice287g refresh` or `ice287g backfill` first)"
+        raise QueryError(f"no {list} version{when} in {store.root}{hint}")
     table = store.read_snapshot(version["snapshot"])
     df = table.to_pandas(date_as_object=True)
     if not all_columns:
