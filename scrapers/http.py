@@ -69,6 +69,7 @@ class FetchResult:
     fetched_at: datetime
     outcome: Outcome
     error: str | None
+    refused: bool = False  # the allowlist (or a bad URL) stopped it: nothing was sent
 
 
 class FetchError(RuntimeError):
@@ -88,6 +89,7 @@ class _Exchange:
     encoding: str | None = None
     error: str | None = None
     retryable: bool = False
+    refused: bool = False  # not requested: off the allowlist, or not a valid URL
 
 
 class Fetcher:
@@ -172,6 +174,7 @@ class Fetcher:
             fetched_at=datetime.now(UTC),
             outcome=outcome,
             error=error,
+            refused=exchange.refused,
         )
 
     def fetch_page(self, url: str) -> str:
@@ -208,7 +211,9 @@ class Fetcher:
             refusal = self._refusal(current)
             if refusal:
                 hop = "" if current == url else f" (redirected from {url})"
-                return _Exchange(url, current, error=f"{current}{hop}: refused: {refusal}")
+                return _Exchange(
+                    url, current, error=f"{current}{hop}: refused: {refusal}", refused=True
+                )
             try:
                 with self._client.stream("GET", current, headers=headers) as response:
                     location = response.headers.get("location")
@@ -217,7 +222,9 @@ class Fetcher:
                         continue
                     return self._read(url, current, response)
             except httpx.InvalidURL as exc:
-                return _Exchange(url, current, error=f"{current}: refused: invalid URL ({exc})")
+                return _Exchange(
+                    url, current, error=f"{current}: refused: invalid URL ({exc})", refused=True
+                )
             except httpx.TransportError as exc:
                 return _Exchange(
                     url,

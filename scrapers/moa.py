@@ -38,7 +38,6 @@ DEFAULT_LIMIT = 200
 DEFAULT_DELAY = 1.0  # seconds between two requests
 NOT_FOUND_STATUSES = frozenset({404, 410})
 _EOF_WINDOW = 1024  # PDF readers accept the %%EOF marker anywhere in the last 1024 bytes
-_REFUSED = ": refused: "  # how the Fetcher words an allowlist refusal
 
 
 class HarvestBusy(UserError, RuntimeError):
@@ -317,7 +316,7 @@ def judge(url: str, result: FetchResult) -> Attempt:
         attempt.outcome = moa.STORED
     elif result.outcome == "blocked":
         attempt.outcome = moa.BLOCKED
-    elif result.status is None and _REFUSED in (result.error or ""):
+    elif result.refused:
         attempt.outcome = moa.REFUSED
     elif result.status in NOT_FOUND_STATUSES:
         attempt.outcome = moa.NOT_FOUND

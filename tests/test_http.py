@@ -183,6 +183,7 @@ def test_redirect_off_the_allowlist_is_refused_without_a_request(
     assert result.outcome == "failed" and result.body is None
     assert result.final_url == target
     assert result.error and "refused" in result.error and "'localhost'" in result.error
+    assert result.refused
     assert replay_server.requests[DOCLIB_PATH + "elsewhere.xlsx"] == 0
     replay_server.redirect("/away", "https://evil.example.com/participatingAgencies.xlsx")
     away = fetcher.fetch(replay_server.url("/away"))
@@ -219,6 +220,7 @@ def test_hosts_and_schemes_outside_the_allowlist_are_never_contacted() -> None:
     assert broken.error and "not a valid URL" in broken.error
     assert {plain.outcome, other.outcome, ftp.outcome, broken.outcome} == {"failed"}
     assert {plain.status, other.status, ftp.status, broken.status} == {None}
+    assert all(r.refused for r in (plain, other, ftp, broken))
 
 
 @pytest.mark.corpus
@@ -300,6 +302,7 @@ def test_connection_refused_is_retried_then_failed(sleeps: list[float]) -> None:
     with Fetcher(source_host="127.0.0.1", retries=2, sleep=sleeps.append) as client:
         result = client.fetch(f"http://127.0.0.1:{port}/x.xlsx")
     assert result.outcome == "failed" and result.status is None
+    assert not result.refused  # sent, and the connection refused: not an allowlist refusal
     assert result.error and f"127.0.0.1:{port}" in result.error and "3 attempts" in result.error
     assert sleeps == [1.0, 2.0]
 
