@@ -103,6 +103,7 @@ def refresh_flow(
         report_task(store, report)
     print(report.summary)
     result = {
+        "summary": report.summary,
         "ok": report.ok,
         "new_versions": len(report.new_versions),
         "failures": report.failures,

@@ -66,6 +66,11 @@ def refresh(
         from flows.refresh import refresh_flow
 
         result = refresh_flow(data_dir=data_dir, source=source, moa=not no_moa, moa_limit=moa_limit)
+        # Prefect sends prints to its log (quiet at the WARNING level set for the console):
+        # the report is printed here.
+        click.echo(result["summary"])
+        if "moa" in result:
+            click.echo(result["moa"]["summary"])
     for failure in result["failures"]:
         click.echo(f"failed: {failure}", err=True)
     if not result["ok"]:

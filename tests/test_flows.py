@@ -71,6 +71,23 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
             data_dir=str(data), source=server.page_url, retry_delays=[0, 0], moa=False
         )
         assert again["ok"] and again["new_versions"] == 0 and again["bytes_downloaded"] == 0
+        # The command prints the flow's report (Prefect keeps prints in its log).
+        from click.testing import CliRunner
+
+        from ice287g.cli import main
+
+        out = CliRunner().invoke(
+            main,
+            [
+                "--data-dir",
+                str(tmp_path / "cli"),
+                "refresh",
+                "--no-moa",
+                "--source",
+                server.page_url,
+            ],
+        )
+        assert "## Agreements by model" in out.output and "new version" in out.output
         # A blocked download is retried at task level, then reported; the store keeps its
         # versions.
         server.set_day(date(2025, 4, 8))
