@@ -401,7 +401,20 @@ def _agency_name_flagged(raw: str) -> tuple[str | None, Flags]:
 
 def _fips_flagged(county: str | None, state: str | None) -> tuple[str | None, Flags]:
     code = county_fips(state, county)
-    return code, (("county_fips_unresolved",) if county and not code else ())
+    if not county or code:
+        return code, ()
+    elsewhere = states_with_county(county)
+    if len(elsewhere) == 1 and state not in elsewhere:  # e.g. Kershaw County filed under FL
+        return None, ("county_fips_unresolved", f"state_county_mismatch:{elsewhere[0]}")
+    return None, ("county_fips_unresolved",)
+
+
+@functools.lru_cache(maxsize=1024)
+def states_with_county(county: str) -> tuple[str, ...]:
+    """USPS codes of the states where a county of this name resolves (only asked for
+    counties that did not resolve in their own row's state, so rarely)."""
+    codes = sorted({code for code in rules.STATE_CODES.values() if len(code) == 2})
+    return tuple(c for c in codes if county_fips(c, county))
 
 
 def _link_moa(text, target):

@@ -124,6 +124,27 @@ def test_empty_pending_versions_are_flagged_and_skipped_by_counts(corpus_store):
     assert (with_suspect["count"] == 0).any()
 
 
+def test_rows_filed_under_the_wrong_state_are_flagged(corpus_store):
+    """2025 rows whose county exists only in another state (checked by eye). Wichita County,
+    filed under OK, exists in both KS and TX, so it stays merely unresolved."""
+    store, _ = corpus_store
+    found = set()
+    for rel in snapshots(data_dir=store)["snapshot"]:
+        for r in store.read_snapshot(rel, ["state", "county", "flags"]).to_pylist():
+            found |= {
+                (r["state"], r["county"], f.split(":")[1])
+                for f in r["flags"]
+                if f.startswith("state_county_mismatch:")
+            }
+    assert found == {
+        ("FL", "Kershaw County", "SC"),
+        ("MA", "Crow Wing County", "MN"),
+        ("SC", "Lackawanna County", "PA"),
+        ("TX", "McKenzie County", "ND"),
+        ("TX", "Trousdale County", "TN"),
+    }
+
+
 def test_one_version_per_day_by_default_and_all_on_request(corpus_store):
     store, _ = corpus_store
     daily = counts(list="participating", include_suspect=True, data_dir=store)

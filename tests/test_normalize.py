@@ -102,6 +102,18 @@ def test_county(raw, state, clean, flags):
     assert n.county_name(raw, state) == (clean, flags)
 
 
+def test_a_county_that_exists_only_in_another_state_flags_the_state():
+    # Real rows: Kershaw County Sheriff's Office filed under FLORIDA; Scranton PD under SC.
+    assert n._fips_flagged("Kershaw County", "FL") == (
+        None,
+        ("county_fips_unresolved", "state_county_mismatch:SC"),
+    )
+    assert n._fips_flagged("Lackawanna County", "SC")[1][-1] == "state_county_mismatch:PA"
+    # A name found in many states says nothing about which one was meant.
+    assert n._fips_flagged("Washington County", "WV") == (None, ("county_fips_unresolved",))
+    assert n._fips_flagged("Harris County", "TX") == ("48201", ())
+
+
 def test_county_fips_resolves_counties_and_parishes():
     assert n.county_fips("TX", "Harris County") == "48201"
     assert n.county_fips("LA", "Bossier Parish") == "22015"
