@@ -73,7 +73,6 @@ def prepare(
     parsed = read_workbook(data, name)
     pub = pub or publication_date(name, parsed.saved_at, observed_at)
     table = normalize(parsed)
-    store = Store("")  # only for path conventions
     record = {
         "list": parsed.list,
         "date": pub.date,
@@ -89,8 +88,8 @@ def prepare(
         "columns": parsed.headers,
         "flags": [*parsed.flags, *pub.flags],
         "bytes": len(data),
-        "snapshot": store.snapshot_relpath(parsed.list, pub.date, sha),
-        "raw": store.raw_relpath(sha),
+        "snapshot": Store.snapshot_relpath(parsed.list, pub.date, sha),
+        "raw": Store.raw_relpath(sha),
         "ingested_at": datetime.now(UTC).replace(microsecond=0),
         "suspect": False,
         "suspect_reason": None,

@@ -132,10 +132,12 @@ class Store:
         self.tallies_path = self.root / "tallies.parquet"
 
     # --- paths ---------------------------------------------------------------------------
-    def raw_relpath(self, sha: str, ext: str = "xlsx") -> str:
+    @staticmethod
+    def raw_relpath(sha: str, ext: str = "xlsx") -> str:
         return f"raw/{sha[:2]}/{sha}.{ext}"
 
-    def snapshot_relpath(self, lst: str, day: date, sha: str) -> str:
+    @staticmethod
+    def snapshot_relpath(lst: str, day: date, sha: str) -> str:
         return f"snapshots/{lst}/{day.isoformat()}_{sha[:12]}.parquet"
 
     def lock(self) -> FileLock:

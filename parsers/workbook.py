@@ -83,6 +83,16 @@ class WorkbookError(ValueError):
 
 
 @dataclass
+class Header:
+    """Where a sheet's header is and what its columns are."""
+
+    index: int  # row index of the header in the sheet's cells
+    fields: dict[str, int]  # field -> column index
+    extra: dict[int, str]  # column index -> name of a column this version does not know
+    cells: list[str]  # header cells as typed, trailing empties dropped
+
+
+@dataclass
 class RawRow:
     """One data row as typed in the sheet."""
 
@@ -141,24 +151,11 @@ def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
             cells = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
         except Exception as exc:
             raise WorkbookError(name, f"sheet {sheet_name!r} cannot be read ({exc})") from None
-        found = _find_header(cells)
-        if found is None:
-            continue
-        header_index, fields, extra_cols, headers = found
-        xml = _read_member(zf, sheets.get(sheet_name), name)
-        return _build(
-            name,
-            sheet_name,
-            cells,
-            header_index,
-            fields,
-            extra_cols,
-            headers,
-            xml,
-            zf,
-            sheets.get(sheet_name),
-            saved_at,
-        )
+        header = _find_header(cells)
+        if header is not None:
+            sheet_path = sheets.get(sheet_name)
+            xml = _read_member(zf, sheet_path, name)
+            return _build(name, sheet_name, cells, header, zf, sheet_path, xml, saved_at)
     raise WorkbookError(
         name,
         "no recognizable header (need columns like STATE, LAW ENFORCEMENT AGENCY and "
@@ -167,18 +164,10 @@ def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
 
 
 def _build(
-    name,
-    sheet_name,
-    cells,
-    header_index,
-    fields,
-    extra_cols,
-    headers,
-    xml,
-    zf,
-    sheet_path,
-    saved_at,
+    name, sheet_name, cells, header: Header, zf, sheet_path, xml, saved_at
 ) -> ParsedWorkbook:
+    """Data rows under `header`, column by column, with links, errors and hidden rows."""
+    header_index, fields, extra_cols = header.index, header.fields, header.extra
     links = _hyperlinks(zf, sheet_path, xml) if xml else {}
     errors = _error_cells(xml) if xml else {}
     hidden = _hidden_rows(xml) if xml else set()
@@ -237,7 +226,7 @@ def _build(
         name,
         lst,
         sheet_name,
-        headers,
+        header.cells,
         fields,
         row_numbers,
         columns,
@@ -261,7 +250,7 @@ def header_key(text: object) -> str:
     return " ".join(str(text).replace("\xa0", " ").split()).upper()
 
 
-def _find_header(cells):
+def _find_header(cells) -> Header | None:
     for index, line in enumerate(cells[:HEADER_SEARCH_ROWS]):
         fields: dict[str, int] = {}
         extra: dict[int, str] = {}
@@ -283,7 +272,7 @@ def _find_header(cells):
                 named_extra.update(
                     {c: n for c, n in data_extra.items() if _column_has_data(cells, index, c)}
                 )
-            return index, fields, named_extra, headers
+            return Header(index, fields, named_extra, headers)
     return None
 
 
