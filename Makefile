@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m ice287g.bench
+	$(BIN)/python -m bench
 
 serve: $(STAMP)
 	$(BIN)/ice287g serve

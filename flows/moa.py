@@ -1,4 +1,4 @@
-"""Prefect flow of the MOA harvest. Thin: the work is in scrapers.moa and ice287g.moa.
+"""Prefect flow of the MOA harvest. Thin: the work is in ice287g.jobs.harvest and ice287g.query.moa.
 
 ``moa_flow`` runs on demand (``ice287g moa fetch --prefect``, or a deployment) and after each
 refresh through ``refresh_then_moa_flow``, which runs the refresh flow and then this one as
@@ -17,8 +17,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from ice287g.store import Store  # noqa: E402
-from scrapers.moa import (  # noqa: E402
+from ice287g.jobs.harvest import (  # noqa: E402
     DEFAULT_DELAY,
     DEFAULT_LIMIT,
     HarvestReport,
@@ -26,6 +25,7 @@ from scrapers.moa import (  # noqa: E402
     read_new,
     session,
 )
+from ice287g.store.catalog import Store  # noqa: E402
 
 
 @task(cache_policy=NO_CACHE)
@@ -94,7 +94,7 @@ def refresh_then_moa_flow(
     from urllib.parse import urlsplit
 
     from flows.refresh import refresh_flow
-    from ice287g.refresh import DEFAULT_SOURCE
+    from ice287g.jobs.refresh import DEFAULT_SOURCE
 
     source = source or DEFAULT_SOURCE
     refreshed = refresh_flow(data_dir=data_dir, source=source)

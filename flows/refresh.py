@@ -14,8 +14,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from ice287g import ledger  # noqa: E402
-from ice287g.refresh import (  # noqa: E402
+from ice287g.jobs.refresh import (  # noqa: E402
     DEFAULT_SOURCE,
     Observation,
     RefreshReport,
@@ -25,7 +24,8 @@ from ice287g.refresh import (  # noqa: E402
     session,
     summarize,
 )
-from ice287g.store import Store  # noqa: E402
+from ice287g.store import ledger  # noqa: E402
+from ice287g.store.catalog import Store  # noqa: E402
 
 NETWORK_RETRIES = 2
 RETRY_DELAYS = [30, 120]
@@ -111,7 +111,7 @@ def refresh_flow(
     }
     if moa and store.catalog_path.exists():
         from flows.moa import moa_flow
-        from scrapers.moa import DEFAULT_DELAY, DEFAULT_LIMIT
+        from ice287g.jobs.harvest import DEFAULT_DELAY, DEFAULT_LIMIT
 
         result["moa"] = moa_flow(
             data_dir=data_dir,
@@ -125,7 +125,7 @@ def refresh_flow(
 @flow(name="ice287g-backfill", log_prints=True)
 def backfill_flow(paths: list[str], data_dir: str | None = None) -> dict:
     """Ingest archived workbooks (files and folders) in one run."""
-    from ice287g.ingest import ingest_paths
+    from ice287g.jobs.ingest import ingest_paths
 
     outcomes = ingest_paths(Store(data_dir), paths)
     lines = [o.line() for o in outcomes]

@@ -22,12 +22,11 @@ def __getattr__(name: str):
 
         return getattr(query, name)
     if name == "diff":
-        from ice287g.changes import diff
+        from ice287g.query.diff import diff
 
         return diff
     if name in ("history", "agreements", "counties"):
-        # `ice287g.history` is also the module's name; the module itself is callable.
-        import ice287g.history as _history
+        from ice287g.query import history as _history
 
-        return _history if name == "history" else getattr(_history, name)
+        return getattr(_history, name)
     raise AttributeError(name)

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ice287g.changes import (
+from ice287g.normalize.apply import agency_id, agreement_id
+from ice287g.query.diff import (
     DIFF_COLUMNS,
     apply_diff,
     comparable_fields,
@@ -24,7 +25,6 @@ from ice287g.changes import (
     match_renames,
     records,
 )
-from ice287g.normalize import agency_id, agreement_id
 
 # --- synthetic frames ------------------------------------------------------------------------
 # Spelling variants (typos, abbreviations, state prefix, reordering) next to look-alike
@@ -279,7 +279,7 @@ _STORE: dict = {}
 def corpus_store_dir(corpus, tmp_path_factory):
     """The whole corpus backfilled once per test session (shared with test_history.py)."""
     if "dir" not in _STORE:
-        from ice287g.ingest import ingest_paths
+        from ice287g.jobs.ingest import ingest_paths
         from ice287g.store import Store
 
         root = tmp_path_factory.mktemp("changes-corpus") / "data"

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from ice287g import counts, latest, snapshots
-from ice287g.ingest import ingest_paths
+from ice287g.jobs.ingest import ingest_paths
 from ice287g.store import Store
 
 pytestmark = pytest.mark.corpus

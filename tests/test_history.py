@@ -15,9 +15,11 @@ from click.testing import CliRunner
 from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
 from test_changes import corpus_store_dir
 
-from ice287g.changes import diff
 from ice287g.cli import main
-from ice287g.history import (
+from ice287g.jobs.ingest import ingest_paths
+from ice287g.query import QueryError, counts
+from ice287g.query.diff import diff
+from ice287g.query.history import (
     AGREEMENT_COLUMNS,
     EVENT_COLUMNS,
     AmbiguousQuery,
@@ -26,8 +28,6 @@ from ice287g.history import (
     history,
     load,
 )
-from ice287g.ingest import ingest_paths
-from ice287g.query import QueryError, counts
 from ice287g.store import Store
 
 URL = "https://www.ice.gov/doclib/287gMOA/{}.pdf"
@@ -433,13 +433,10 @@ def test_unresolved_counties_match_the_row_flags(store):
     assert len(everything) > len(got) and everything.county_fips.notna().sum() > 500
 
 
-def test_the_history_module_answers_as_the_history_function(small):
-    # `ice287g.history` is both this module and the public function: importing the module
-    # binds the package attribute to it, so it must answer calls too.
-    import ice287g
-    import ice287g.history
+def test_the_researcher_api_answers_history_and_agreements(small):
+    # `from ice287g import history, agreements` gives the functions, whatever was imported before.
+    import ice287g.query.history  # noqa: F401
+    from ice287g import agreements, history
 
-    assert ice287g.history("harris", data_dir=small).attrs["agency_id"] == (
-        "TX:harriscountysheriffsoffice"
-    )
-    assert len(ice287g.history.agreements(data_dir=small)) == 4
+    assert history("harris", data_dir=small).attrs["agency_id"] == ("TX:harriscountysheriffsoffice")
+    assert len(agreements(data_dir=small)) == 4

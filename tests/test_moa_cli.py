@@ -31,8 +31,8 @@ from test_moa_harvest import (
     samples_or_skip,
 )
 
-from ice287g import moa
 from ice287g.cli import main
+from ice287g.query import moa
 from ice287g.store import Store
 from parsers.moa import ocr_available
 

@@ -17,11 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import MOA_SAMPLES, PARTICIPATING_HEADER, build_workbook, participating_row
 
-from ice287g import moa
-from ice287g.ingest import ingest_bytes
-from ice287g.store import Store
-from scrapers.http import PDF_MAGIC
-from scrapers.moa import (
+from ice287g.jobs.harvest import (
     HarvestBusy,
     harvest,
     harvest_host,
@@ -30,6 +26,10 @@ from scrapers.moa import (
     mirror_map,
     rewrite,
 )
+from ice287g.jobs.ingest import ingest_bytes
+from ice287g.query import moa
+from ice287g.store import Store
+from scrapers.http import PDF_MAGIC
 
 pytest_plugins = ["conftest_http"]
 # Tests marked `corpus` use the replay server, which loads ../shared/ice-corpus.

@@ -508,7 +508,7 @@ def test_moa_record_keys_are_the_cli_contract() -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bench_counts_pages_and_failures(tmp_path: Path, workers: int) -> None:
-    from parsers.moa_bench import bench
+    from bench.moa_reader import bench
 
     good = tmp_path / "good.pdf"
     good.write_bytes(_tiny_pdf([WSO_2019_PAGE, [], WSO_2019_PAGE]))

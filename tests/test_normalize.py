@@ -10,8 +10,8 @@ from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, parti
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ice287g import normalize as n
-from ice287g import rules
+from ice287g.normalize import apply as n
+from ice287g.normalize import rules
 from parsers.workbook import read_workbook
 
 

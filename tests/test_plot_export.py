@@ -15,10 +15,10 @@ from test_changes import corpus_store_dir
 from test_history import URL, part, write
 
 from ice287g.cli import main
-from ice287g.export import export
-from ice287g.ingest import ingest_paths
-from ice287g.plot import plot
+from ice287g.jobs.ingest import ingest_paths
 from ice287g.query import QueryError
+from ice287g.query.export import export
+from ice287g.query.plot import plot
 from ice287g.schema import SNAPSHOT_FIELDS
 from ice287g.store import Store
 

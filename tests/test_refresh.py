@@ -15,9 +15,9 @@ import pytest
 from conftest import tree_digest
 from replay_server import ReplayServer
 
-from ice287g import ledger, query
-from ice287g.refresh import RefreshBusy, refresh, refresh_lock, wayback
-from ice287g.store import Store
+from ice287g import query
+from ice287g.jobs.refresh import RefreshBusy, refresh, refresh_lock, wayback
+from ice287g.store import Store, ledger
 from scrapers.http import Fetcher
 
 pytest_plugins = ["conftest_http"]

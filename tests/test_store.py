@@ -17,7 +17,7 @@ from conftest import (
 )
 
 from ice287g import query
-from ice287g.ingest import ingest_bytes, ingest_paths
+from ice287g.jobs.ingest import ingest_bytes, ingest_paths
 from ice287g.store import Store, sha256_bytes
 
 

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 from conftest import PARTICIPATING_HEADER, build_workbook, participating_row, tree_digest
 
-from ice287g import ledger, normalize, query, rules
-from ice287g.ingest import ingest_bytes
-from ice287g.store import Store, sha256_bytes
-from ice287g.upkeep import rebuild, verify
+from ice287g import query
+from ice287g.jobs.ingest import ingest_bytes
+from ice287g.normalize import apply as normalize
+from ice287g.normalize import rules
+from ice287g.store import Store, ledger, sha256_bytes
+from ice287g.store.verify import rebuild, verify
 
 
 def _store(tmp_path) -> Store:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ice287g.errors import UserError
 from ice287g.schema import CANONICAL_COLUMNS
-from ice287g.store import TALLY_KEYS, Store
+from ice287g.store.catalog import TALLY_KEYS, Store
 
 LISTS = ("participating", "pending")
 COUNT_KEYS = TALLY_KEYS

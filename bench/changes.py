@@ -14,13 +14,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ice287g.bench import command_seconds, line, measure
+from bench.run import command_seconds, line, measure
 
 HISTORY_AGENCY = ["history", "taylor county sheriff", "--state", "FL"]
 
 
 def _first_last(store_dir: Path) -> tuple[str, str]:
-    from ice287g.query import snapshots
+    from ice287g.query.versions import snapshots
 
     df = snapshots("participating", store_dir, include_suspect=False)
     return str(df["date"].iloc[0]), str(df["date"].iloc[-1])
@@ -29,7 +29,7 @@ def _first_last(store_dir: Path) -> tuple[str, str]:
 def bench_changes(store_dir: Path) -> None:
     print("changes over time on the full store")
     rebuild = measure(
-        "from ice287g.history import load\n"
+        "from ice287g.query.history import load\n"
         f"a, e = load({str(store_dir)!r}, refresh=True)\n"
         "extra = [len(a), len(e)]"
     )

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ice287g.normalize import normalize
+from ice287g.normalize.apply import normalize
 from ice287g.schema import SCHEMA_VERSION
-from ice287g.store import Store, sha256_bytes, snapshot_bytes, tally
+from ice287g.store.catalog import Store, sha256_bytes, snapshot_bytes, tally
 from parsers.filename import PublicationDate, UndatableError, publication_date
 from parsers.workbook import WorkbookError, read_workbook
 

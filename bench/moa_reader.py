@@ -1,6 +1,6 @@
 """Throughput and memory benchmark for :mod:`parsers.moa` (for ``make bench`` to print).
 
-Usage: ``python -m parsers.moa_bench [--workers N] FILE.pdf...``
+Usage: ``python -m bench.moa_reader [--workers N] FILE.pdf...``
 """
 
 from __future__ import annotations

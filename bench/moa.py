@@ -2,7 +2,7 @@
 
 Each run is its own fresh interpreter (``measure``), so the peak memory is the reader's alone:
 pages per second and peak resident memory with 1 and 2 reader processes
-(``parsers.moa_bench.bench``). CPU seconds are printed beside the wall time: wall time well
+(``bench.moa_reader.bench``). CPU seconds are printed beside the wall time: wall time well
 above CPU time / workers means the machine was busy with other work.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ice287g.bench import MOA_FILES, line, measure
+from bench.run import MOA_FILES, line, measure
 
 WORKERS = (1, 2)
 
@@ -24,7 +24,7 @@ def bench_moa_extraction(store_dir: Path) -> None:
     paths = [str(f) for f in files]
     for workers in WORKERS:
         run = measure(
-            f"from parsers.moa_bench import bench\nextra = bench({paths!r}, workers={workers})"
+            f"from bench.moa_reader import bench\nextra = bench({paths!r}, workers={workers})"
         )
         figures = run["extra"]
         label = f"{workers} worker" + ("s" if workers > 1 else "")

@@ -76,7 +76,7 @@ def bench_backfill(store_dir: Path) -> None:
     files = sorted(CORPUS_FILES.glob("*.xlsx"))
     print(f"backfill: {len(files)} workbooks from {CORPUS_FILES}")
     ours = measure(
-        "from ice287g.store import Store\nfrom ice287g.ingest import ingest_paths\n"
+        "from ice287g.store.catalog import Store\nfrom ice287g.jobs.ingest import ingest_paths\n"
         f"out = ingest_paths(Store({str(store_dir)!r}), [{str(CORPUS_FILES)!r}])\n"
         "extra = sum(o.status == 'new' for o in out)"
     )
@@ -93,7 +93,7 @@ def bench_backfill(store_dir: Path) -> None:
     line("baseline peak memory", f"{base['peak_mb']:.0f} MB")
     line("ratio backfill / baseline", f"{ratio:.3f}", "target <= 0.25")
     again = measure(
-        "from ice287g.store import Store\nfrom ice287g.ingest import ingest_paths\n"
+        "from ice287g.store.catalog import Store\nfrom ice287g.jobs.ingest import ingest_paths\n"
         f"out = ingest_paths(Store({str(store_dir)!r}), [{str(CORPUS_FILES)!r}])\n"
         "extra = sum(o.status == 'new' for o in out)"
     )
@@ -124,7 +124,7 @@ PHASES = [("backfill", bench_backfill), ("fast", bench_fast_commands)]
 def _register_optional_phases() -> None:
     import importlib
 
-    for module in ("ice287g.bench_changes", "ice287g.bench_live", "ice287g.bench_moa"):
+    for module in ("bench.changes", "bench.live", "bench.moa"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -13,7 +13,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from ice287g.bench import REPO, SHARED, line, measure
+from bench.run import REPO, SHARED, line, measure
 
 
 def bench_no_change_refresh(_store_dir: Path) -> None:
@@ -30,7 +30,7 @@ def bench_no_change_refresh(_store_dir: Path) -> None:
         data = str(Path(tmp) / "data")
         env = {"PREFECT_HOME": str(Path(tmp) / "prefect"), "PREFECT_API_URL": ""}
         plain = (
-            "from ice287g.refresh import refresh\nfrom ice287g.store import Store\n"
+            "from ice287g.jobs.refresh import refresh\nfrom ice287g.store.catalog import Store\n"
             f"r = refresh(Store({data!r}), {server.page_url!r})\n"
             "extra = r.bytes_downloaded"
         )

@@ -9,7 +9,7 @@ Layout under the data directory (beside the workbook store):
 
 A URL counts as done once the ledger shows it stored and its PDF is in ``raw/``; anything else
 (a 404, a block page, a truncated body, a refused redirect) is tried again on a later run.
-Downloading is in :mod:`scrapers.moa`; this module only reads and writes the store.
+Downloading is in :mod:`ice287g.jobs.harvest`; this module only reads and writes the store.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ice287g.query import QueryError
-from ice287g.store import Store, append_rows, atomic_write_table, read_table
+from ice287g.query.versions import QueryError
+from ice287g.store.catalog import Store, append_rows, atomic_write_table, read_table
 
 # --- the ledger of download attempts -------------------------------------------------------
 
@@ -195,7 +195,7 @@ def last_attempts(store: Store) -> dict[str, dict]:
 
 def agreements(store: Store) -> pd.DataFrame:
     """Rows of the newest participating version (all columns); ``attrs['version']`` says which."""
-    from ice287g.query import latest
+    from ice287g.query.versions import latest
 
     return latest("participating", data_dir=store, all_columns=True)
 
@@ -533,7 +533,7 @@ def _find(text: str, needle: str) -> tuple[int, int, str] | None:
 
 
 def _state(value: str) -> str:
-    from ice287g.normalize import state_code
+    from ice287g.normalize.apply import state_code
 
     code, flags = state_code(value)
     if code is None or any(f.endswith(("unknown", "missing")) for f in flags):

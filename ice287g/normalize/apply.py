@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import pyarrow as pa
 
-from ice287g import rules
+from ice287g.normalize import rules
 from ice287g.schema import SNAPSHOT_SCHEMA
 from parsers.workbook import ParsedWorkbook
 

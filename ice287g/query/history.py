@@ -20,13 +20,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import sys
-import types
 from pathlib import Path
 
 import pandas as pd
 
-from ice287g.changes import (
+from ice287g.query.diff import (
     _AT,
     DIFF_COLUMNS,
     READ_COLUMNS,
@@ -35,10 +33,10 @@ from ice287g.changes import (
     old_id,
     records,
 )
-from ice287g.query import QueryError
+from ice287g.query.versions import QueryError
 
 HISTORY_FORMAT = "1"  # bump when the way the history is built changes
-META_KEY = b"ice287g.history"
+META_KEY = b"ice287g.query.history"
 
 AGREEMENT_FIELDS: list[tuple[str, str, str]] = [
     ("agreement_id", "string", "Agreement key `ST:name:MODEL` in the newest version that lists it"),
@@ -352,7 +350,7 @@ def _read_cached(path: Path, key: str) -> pd.DataFrame | None:
 def _write_cached(path: Path, df: pd.DataFrame, key: str, fields) -> None:
     import pyarrow as pa
 
-    from ice287g.store import atomic_write, parquet_bytes
+    from ice287g.store.catalog import atomic_write, parquet_bytes
 
     table = pa.Table.from_pandas(df, schema=_arrow_schema(fields), preserve_index=False)
     table = table.replace_schema_metadata({META_KEY: json.dumps({"key": key}).encode()})
@@ -373,7 +371,7 @@ def load(
     data_dir=None, include_suspect: bool = False, refresh: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreements, events), from the cache when it matches the catalog, else rebuilt."""
-    from ice287g.query import _store, catalog
+    from ice287g.query.versions import _store, catalog
 
     store = _store(data_dir)
     versions = _versions(catalog(store), include_suspect)
@@ -412,8 +410,8 @@ def agreements(
 
 
 def _state(text: str) -> str:
-    from ice287g.normalize import state_code
-    from ice287g.query import QueryError
+    from ice287g.normalize.apply import state_code
+    from ice287g.query.versions import QueryError
 
     code, _ = state_code(text)
     if not code:
@@ -423,7 +421,7 @@ def _state(text: str) -> str:
 
 def agencies_index(events: pd.DataFrame) -> pd.DataFrame:
     """Every agency of the history with every spelling it was listed under."""
-    from ice287g.normalize import agency_key
+    from ice287g.normalize.apply import agency_key
 
     names = events[["history_agency_id", "state", "agency"]].drop_duplicates()
     names = names.assign(key=[agency_key(a) if isinstance(a, str) else "" for a in names["agency"]])
@@ -433,7 +431,7 @@ def agencies_index(events: pd.DataFrame) -> pd.DataFrame:
 def find_agencies(query: str, events: pd.DataFrame, state: str | None = None) -> list[str]:
     """history_agency_ids whose names match `query`: exact key, else key substring, else
     difflib-close keys (spelling tolerant)."""
-    from ice287g.normalize import agency_key
+    from ice287g.normalize.apply import agency_key
 
     names = agencies_index(events)
     if state:
@@ -459,7 +457,7 @@ def history(
     when none does. The frame's attrs carry ``agency_id``, ``agreements`` (their rows of
     the agreements table) when one agency was asked for.
     """
-    from ice287g.query import QueryError
+    from ice287g.query.versions import QueryError
 
     table, events = load(data_dir, include_suspect)
     if query is None:
@@ -515,7 +513,7 @@ def counties(unresolved: bool = False, data_dir=None) -> pd.DataFrame:
     `unresolved` keeps those whose county does not resolve to a FIPS code."""
     import pyarrow as pa
 
-    from ice287g.query import _store, catalog
+    from ice287g.query.versions import _store, catalog
 
     store = _store(data_dir)
     cat = catalog(store).sort_values(["date", "list", "seq"]).reset_index(drop=True)
@@ -553,14 +551,3 @@ def counties(unresolved: bool = False, data_dir=None) -> pd.DataFrame:
 
 
 __all__ = ["agreements", "history", "counties", "load", "build", "AmbiguousQuery"]
-
-
-class _CallableModule(types.ModuleType):
-    """`ice287g.history` names both this module and its main function: importing the module
-    makes the package attribute the module, so the module answers calls as the function."""
-
-    def __call__(self, *args, **kwargs):
-        return history(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

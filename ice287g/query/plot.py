@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ice287g.rules import MODEL_NAMES
+from ice287g.normalize.rules import MODEL_NAMES
 
 FORMATS = (".png", ".svg", ".html")
 MODEL_ORDER = ["JEM", "TFM", "WSO", "TTFM"]
@@ -51,7 +51,7 @@ def series(
     stacking order first to last."""
     import pandas as pd
 
-    from ice287g.query import QueryError, counts
+    from ice287g.query.versions import QueryError, counts
 
     if by not in ("model", "state"):
         raise QueryError(f"cannot plot by {by!r}: use model or state")
@@ -206,8 +206,8 @@ def plot(
     """Write the chart to `output` (.png, .svg or .html); returns the path."""
     import io
 
-    from ice287g.query import QueryError, _check_list
-    from ice287g.store import atomic_write
+    from ice287g.query.versions import QueryError, _check_list
+    from ice287g.store.catalog import atomic_write
 
     _check_list(list)
     path = Path(output)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from ice287g.cli import list_option, main, pass_ctx, query_errors, suspect_option
-from ice287g.output import emit, format_options
+from ice287g.cli.core import list_option, main, pass_ctx, query_errors, suspect_option
+from ice287g.cli.output import emit, format_options
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
 SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
@@ -32,7 +32,7 @@ def diff(ctx, date_a, date_b, lst, include_suspect, fmt, output) -> None:
 
     Example: ice287g diff 2025-04-04 2025-07-01 --format csv
     """
-    from ice287g.changes import diff as q
+    from ice287g.query.diff import diff as q
 
     df = q(date_a, date_b, lst, ctx.store, include_suspect)
     emit(df, fmt, output, header=df.attrs["note"])
@@ -53,9 +53,9 @@ def history(ctx, query, state, include_suspect, fmt, output) -> None:
 
     Example: ice287g history "taylor county sheriff" --state FL
     """
-    from ice287g.history import TIMELINE_COLUMNS, AmbiguousQuery
-    from ice287g.history import history as q
-    from ice287g.output import render
+    from ice287g.cli.output import render
+    from ice287g.query.history import TIMELINE_COLUMNS, AmbiguousQuery
+    from ice287g.query.history import history as q
 
     try:
         df = q(query, state, ctx.store, include_suspect)
@@ -137,7 +137,7 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
 
     Example: ice287g agreements --state FL --status removed
     """
-    from ice287g.history import agreements as q
+    from ice287g.query.history import agreements as q
 
     df = q(state, status, ctx.store, include_suspect)
     counts = df["status"].value_counts()
@@ -180,7 +180,7 @@ def plot(ctx, lst, by, top, output, include_suspect) -> None:
 
     Example: ice287g plot --by state --top 10 -o states.svg
     """
-    from ice287g.plot import plot as draw
+    from ice287g.query.plot import plot as draw
 
     path = draw(output or f"ice287g-{lst}-by-{by}.png", lst, by, top, ctx.store, include_suspect)
     click.echo(f"wrote {path}", err=True)
@@ -200,7 +200,7 @@ def counties(ctx, unresolved, fmt, output) -> None:
 
     Example: ice287g counties --unresolved
     """
-    from ice287g.history import counties as q
+    from ice287g.query.history import counties as q
 
     df = q(unresolved, ctx.store)
     what = "unresolved counties" if unresolved else "distinct counties"
@@ -224,7 +224,7 @@ def export(ctx, directory, fmt) -> None:
 
     Example: ice287g export out/ --format parquet
     """
-    from ice287g.export import export as run
+    from ice287g.query.export import export as run
 
     for path in run(directory, fmt, ctx.store):
         click.echo(str(path))

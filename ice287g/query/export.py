@@ -5,7 +5,7 @@ Files (``.csv``, ``.parquet`` or ``.xlsx``, one table per file):
 - ``participating_latest`` / ``pending_latest``: the newest non-suspect version of each list;
 - ``versions``: every stored version of both lists as one long table, with the version's
   date, order within the day, sha256 and suspect flag on every row;
-- ``agreements`` and ``agreement_events``: the agreement history (``ice287g.history``);
+- ``agreements`` and ``agreement_events``: the agreement history (``ice287g.query.history``);
 - ``daily_counts`` and ``daily_counts_by_model``: rows per list per day (the day's last
   version, suspect versions skipped).
 
@@ -77,7 +77,7 @@ def _flat(table):
 def _write(table, path: Path, fmt: str) -> None:
     import pyarrow.csv as pcsv
 
-    from ice287g.store import atomic_write, parquet_bytes
+    from ice287g.store.catalog import atomic_write, parquet_bytes
 
     if fmt == "parquet":
         atomic_write(path, parquet_bytes(table), sync=False)
@@ -141,8 +141,8 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     """Write every table and ``datapackage.json`` into `directory`; returns the paths."""
     import pyarrow as pa
 
-    from ice287g.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
-    from ice287g.query import QueryError, _store, catalog, counts, version_on
+    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
+    from ice287g.query.versions import QueryError, _store, catalog, counts, version_on
     from ice287g.schema import SNAPSHOT_SCHEMA
 
     if format not in FORMATS:
@@ -303,7 +303,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
         "contributors": [{"title": "ice287g", "role": "author"}],
         "resources": resources,
     }
-    from ice287g.store import atomic_write
+    from ice287g.store.catalog import atomic_write
 
     descriptor = out / "datapackage.json"
     atomic_write(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ice287g.store import META_KEY, Store, sha256_bytes
+from ice287g.store.catalog import META_KEY, Store, sha256_bytes
 
 LEDGERS = ("publications.parquet", "moa_ledger.parquet", "moa_documents.parquet")
 
@@ -85,7 +85,7 @@ def rebuild(src: Store, dst: Store) -> list[str]:
     Returns one line per version (as `backfill` prints them). Raw files and ledgers are
     copied byte for byte; dates (and the name flags that explain them) are kept.
     """
-    from ice287g.ingest import Outcome, prepare
+    from ice287g.jobs.ingest import Outcome, prepare
     from parsers.filename import PublicationDate
 
     if dst.catalog_path.exists():

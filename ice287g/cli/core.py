@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ice287g.output import emit, format_options
+from ice287g.cli.output import emit, format_options
 
 LIST_CHOICE = click.Choice(["participating", "pending"])
 SUSPECT_NOTE = "# suspect versions skipped (--include-suspect keeps them)"
@@ -19,7 +19,7 @@ class Context:
 
     @property
     def store(self):
-        from ice287g.store import Store
+        from ice287g.store.catalog import Store
 
         return Store(self.data_dir)
 
@@ -85,7 +85,7 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
     Example: ice287g backfill ../shared/ice-corpus/files
     """
-    from ice287g.ingest import expand_paths, ingest_paths
+    from ice287g.jobs.ingest import expand_paths, ingest_paths
 
     files = expand_paths(paths)
     failed = 0
@@ -129,7 +129,7 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
 
     Example: ice287g snapshots --list pending --format csv
     """
-    from ice287g.query import snapshots as q
+    from ice287g.query.versions import snapshots as q
 
     df = q(lst, ctx.store, include_suspect)
     cols = [
@@ -160,7 +160,7 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 
     Example: ice287g latest --as-of 2025-04-04 --format csv -o agencies.csv
     """
-    from ice287g.query import latest as q
+    from ice287g.query.versions import latest as q
 
     df = q(lst, as_of, ctx.store, all_columns=all_columns)
     v = df.attrs["version"]
@@ -197,7 +197,7 @@ def counts(
 
     Example: ice287g counts --as-of 2025-04-04 --by model
     """
-    from ice287g.query import counts as q
+    from ice287g.query.versions import counts as q
 
     df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store)
     header = None if include_suspect else SUSPECT_NOTE
@@ -216,7 +216,7 @@ def _register_extensions() -> None:
     """Commands of the other capabilities live in their own modules."""
     import importlib
 
-    for name in ("ice287g.cli_live", "ice287g.cli_changes", "ice287g.cli_moa"):
+    for name in ("ice287g.cli.live", "ice287g.cli.changes", "ice287g.cli.moa"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -239,7 +239,7 @@ def verify(ctx: Context, fmt, output) -> None:
     """
     import pandas as pd
 
-    from ice287g.upkeep import verify as run
+    from ice287g.store.verify import verify as run
 
     problems = run(ctx.store)
     emit(pd.DataFrame([p.__dict__ for p in problems], columns=["path", "problem"]), fmt, output)
@@ -258,8 +258,8 @@ def rebuild(ctx: Context, new_dir: str) -> None:
 
     Example: ice287g rebuild data-new && mv data data-old && mv data-new data
     """
-    from ice287g.store import Store
-    from ice287g.upkeep import rebuild as run
+    from ice287g.store.catalog import Store
+    from ice287g.store.verify import rebuild as run
 
     try:
         for line in run(ctx.store, Store(new_dir)):

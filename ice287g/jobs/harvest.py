@@ -3,7 +3,7 @@
 One run: take the MOA and addendum URLs of the newest participating version that have no
 stored PDF yet, fetch at most ``limit`` of them one after the other (``delay`` seconds apart),
 store each complete PDF content-addressed (``raw/<sha[:2]>/<sha>.pdf``), record every attempt
-in the MOA ledger, then read the new PDFs into the documents table (:mod:`ice287g.moa`).
+in the MOA ledger, then read the new PDFs into the documents table (:mod:`ice287g.query.moa`).
 
 Only bodies that start with ``%PDF`` and end with the ``%%EOF`` marker are stored: an HTML
 page served as a PDF, a CDN block page or a truncated download is recorded with a clear error
@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
-from ice287g import moa
 from ice287g.errors import UserError
-from ice287g.store import Store, StoreError
+from ice287g.query import moa
+from ice287g.store.catalog import Store, StoreError
 from scrapers.http import DEFAULT_SOURCE_HOST, PDF_MAGIC, Fetcher, FetchResult
 
 ICE_ORIGIN = "https://www.ice.gov"
@@ -50,7 +50,7 @@ class Attempt:
 
     url: str
     final_url: str
-    outcome: str  # one of ice287g.moa.OUTCOMES
+    outcome: str  # one of ice287g.query.moa.OUTCOMES
     http_status: int | None = None
     sha256: str | None = None
     bytes: int = 0

@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from ice287g.cli import Context, main, pass_ctx, query_errors
-from ice287g.output import emit, format_options
+from ice287g.cli.core import Context, main, pass_ctx, query_errors
+from ice287g.cli.output import emit, format_options
 
 
 @main.command()
@@ -42,19 +42,19 @@ def refresh(
 
     Example: ice287g refresh
     """
-    from ice287g.refresh import DEFAULT_SOURCE
+    from ice287g.jobs.refresh import DEFAULT_SOURCE
 
     source = source or DEFAULT_SOURCE
     data_dir = str(ctx.store.root)
     if no_prefect:
-        from ice287g.refresh import refresh as run
+        from ice287g.jobs.refresh import refresh as run
 
         report = run(ctx.store, source)
         click.echo(report.summary or "")
         result = {"ok": report.ok, "failures": report.failures}
         if not no_moa and ctx.store.catalog_path.exists():
-            from ice287g.refresh import mirror_of
-            from scrapers.moa import DEFAULT_LIMIT, harvest
+            from ice287g.jobs.harvest import DEFAULT_LIMIT, harvest
+            from ice287g.jobs.refresh import mirror_of
 
             moa = harvest(
                 ctx.store,
@@ -86,7 +86,7 @@ def publications(ctx: Context, outcome: str | None, fmt, output) -> None:
 
     Example: ice287g publications --format csv
     """
-    from ice287g.ledger import read_ledger
+    from ice287g.store.ledger import read_ledger
 
     df = read_ledger(ctx.store).to_pandas(date_as_object=True)
     if outcome:
@@ -118,8 +118,8 @@ def wayback(
     """
     from datetime import date
 
-    from ice287g.query import _as_date
-    from ice287g.refresh import wayback as run
+    from ice287g.jobs.refresh import wayback as run
+    from ice287g.query.versions import _as_date
     from scrapers.http import FetchError
 
     start = _as_date(from_date)

@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from ice287g.cli import Context, main, pass_ctx, query_errors
-from ice287g.output import emit, format_options
+from ice287g.cli.core import Context, main, pass_ctx, query_errors
+from ice287g.cli.output import emit, format_options
 
 OCR_MISSING = (
     "OCR not available: tesseract is not installed (apt-get install tesseract-ocr); "
@@ -115,7 +115,7 @@ def fetch(
         click.echo(result["summary"], err=True)
         failures = result["failures"]
     else:
-        from scrapers.moa import harvest
+        from ice287g.jobs.harvest import harvest
 
         report = harvest(
             ctx.store,
@@ -169,7 +169,7 @@ def read_cmd(
     """
     import pandas as pd
 
-    from ice287g.moa import expand_pdf_paths, read_records
+    from ice287g.query.moa import expand_pdf_paths, read_records
 
     if rebuild == bool(paths):
         raise click.UsageError("give PDF files or folders to read, or --rebuild (not both)")
@@ -195,8 +195,8 @@ def read_cmd(
 
 
 def _rebuild(ctx: Context, ocr: bool, workers: int) -> None:
-    from ice287g.moa import documents_path, update_documents
-    from scrapers.moa import session
+    from ice287g.jobs.harvest import session
+    from ice287g.query.moa import documents_path, update_documents
 
     store = ctx.store
     with session(store):
@@ -222,8 +222,8 @@ def check(ctx: Context, fmt: str, output: str | None) -> None:
 
     Example: ice287g moa check --format csv -o moa-problems.csv
     """
-    from ice287g.moa import check as run
-    from ice287g.moa import read_documents
+    from ice287g.query.moa import check as run
+    from ice287g.query.moa import read_documents
 
     df = run(ctx.store)
     v = df.attrs.get("version") or {}
@@ -249,7 +249,7 @@ def search(ctx: Context, text: str, state: str | None, fmt: str, output: str | N
 
     Example: ice287g moa search "task force officer" --state FL
     """
-    from ice287g.moa import search as run
+    from ice287g.query.moa import search as run
 
     df = run(ctx.store, text, state)
     emit(df, fmt, output, header=f"# {len(df)} documents mention {text!r}")
@@ -268,7 +268,7 @@ def ledger(ctx: Context, outcome: str | None, fmt: str, output: str | None) -> N
 
     Example: ice287g moa ledger --outcome "not found" --format csv
     """
-    from ice287g.moa import read_ledger
+    from ice287g.query.moa import read_ledger
 
     df = read_ledger(ctx.store).to_pandas(date_as_object=True)
     if outcome:
@@ -284,6 +284,6 @@ def documents(ctx: Context, fmt: str, output: str | None) -> None:
 
     Example: ice287g moa documents --format csv
     """
-    from ice287g.moa import documents_listing
+    from ice287g.query.moa import documents_listing
 
     emit(documents_listing(ctx.store), fmt, output)

@@ -376,7 +376,7 @@ def diff_frames(
 def old_id(rec) -> str:
     """The agreement id before a rename record (rebuilt from `before` as the normalizer
     builds ids)."""
-    from ice287g.normalize import agency_id, agreement_id
+    from ice287g.normalize.apply import agency_id, agreement_id
 
     return agreement_id(agency_id(rec["state"], rec["before"]), rec["model"])
 
@@ -430,7 +430,14 @@ def diff(
     unless `include_suspect`. The frame's attrs carry ``versions`` (the two catalog records)
     and ``note`` (the header lines the CLI prints).
     """
-    from ice287g.query import QueryError, _as_date, _check_list, _store, catalog, version_on
+    from ice287g.query.versions import (
+        QueryError,
+        _as_date,
+        _check_list,
+        _store,
+        catalog,
+        version_on,
+    )
 
     _check_list(list)
     store = _store(data_dir)

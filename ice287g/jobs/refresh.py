@@ -14,10 +14,10 @@ from datetime import UTC, date, datetime
 
 from filelock import FileLock, Timeout
 
-from ice287g import ledger
 from ice287g.errors import UserError
-from ice287g.ingest import Outcome, ingest_bytes
-from ice287g.store import Store
+from ice287g.jobs.ingest import Outcome, ingest_bytes
+from ice287g.store import ledger
+from ice287g.store.catalog import Store
 
 DEFAULT_SOURCE = "https://www.ice.gov/identify-and-arrest/287g"
 EXAMPLES_IN_REPORT = 5
@@ -193,7 +193,7 @@ def fetch_one(
 def summarize(store: Store, report: RefreshReport) -> str:
     """Markdown: counts by model for each list's newest version, and what the new versions
     changed (agreements added and removed since the previous version of their list)."""
-    from ice287g.query import catalog, counts
+    from ice287g.query.versions import catalog, counts
 
     lines = [
         f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC",
@@ -226,8 +226,8 @@ def summarize(store: Store, report: RefreshReport) -> str:
 
 def changes_since_previous(store: Store, sha: str) -> list[str]:
     """Markdown lines: agreements added/removed by version `sha` against its list's previous."""
-    from ice287g.changes import diff_versions
-    from ice287g.query import catalog
+    from ice287g.query.diff import diff_versions
+    from ice287g.query.versions import catalog
 
     cat = catalog(store)
     row = cat[cat["sha256"] == sha]

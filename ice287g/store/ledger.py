@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ice287g.store import Store, append_rows, read_table
+from ice287g.store.catalog import Store, append_rows, read_table
 
 # Outcomes of one observation.
 NEW_VERSION = "new version"

@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory figures (not installed; run from a checkout)."""

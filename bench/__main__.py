@@ -1,0 +1,5 @@
+"""`python -m bench` (from the repository root) = `make bench`."""
+
+from bench.run import main
+
+main()

@@ -1,0 +1,1 @@
+"""Plain functions that change the store: ingest, refresh, Wayback backfill, MOA harvest."""

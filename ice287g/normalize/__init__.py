@@ -1,0 +1,1 @@
+"""Raw workbook values -> clean fields: the rules as data (``rules``) and how they apply."""
