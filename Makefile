@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run backfill test bench lint serve clean-venv
+.PHONY: run backfill test bench lint contracts serve clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ bench: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/ice287g serve
 
-lint: $(STAMP)
+lint: $(STAMP) contracts
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The import contracts of pyproject.toml: stages depend only downward (import-linter).
+contracts: $(STAMP)
+	$(BIN)/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,10 +1,10 @@
-"""Prefect flow of the MOA harvest. Thin: the work is in ice287g.jobs.harvest and ice287g.query.moa.
+"""Prefect flow of the MOA harvest. Thin: the work is in ``ice287g.jobs.harvest``.
 
-``moa_flow`` runs on demand (``ice287g moa fetch --prefect``, or a deployment) and after each
-refresh through ``refresh_then_moa_flow``, which runs the refresh flow and then this one as
-subflows. Individual dead links are data (recorded in the ledger, reported by
-``ice287g moa check``), so no task retries here: the fetcher already retries transient errors,
-and whatever is left is tried again on the next run.
+``moa_flow`` runs on demand (``ice287g moa fetch --prefect``, or a deployment) and as a subflow
+after each refresh (``flows.refresh``, which imports this module; never the reverse).
+Individual dead links are data (recorded in the ledger, reported by ``ice287g moa check``), so
+no task retries here: the fetcher already retries transient errors, and whatever is left is
+tried again on the next run.
 """
 
 from __future__ import annotations
@@ -77,30 +77,3 @@ def moa_flow(
         "failures": report.failures,
         "summary": report.summary_line(),
     }
-
-
-@flow(name="ice287g-refresh-then-moa", log_prints=True)
-def refresh_then_moa_flow(
-    data_dir: str | None = None,
-    source: str | None = None,
-    limit: int = DEFAULT_LIMIT,
-    delay: float = DEFAULT_DELAY,
-) -> dict:
-    """The nightly refresh, then the MOA harvest of whatever the newest version links.
-
-    With a ``source`` other than ICE's page (a mirror, a local test server), the PDFs are
-    fetched from the same origin (``--mirror``).
-    """
-    from urllib.parse import urlsplit
-
-    from flows.refresh import refresh_flow
-    from ice287g.jobs.refresh import DEFAULT_SOURCE
-
-    source = source or DEFAULT_SOURCE
-    refreshed = refresh_flow(data_dir=data_dir, source=source)
-    mirror = None
-    if source != DEFAULT_SOURCE:
-        parts = urlsplit(source)
-        mirror = f"{parts.scheme}://{parts.netloc}"
-    harvested = moa_flow(data_dir=data_dir, limit=limit, delay=delay, mirror=mirror)
-    return {"refresh": refreshed, "moa": harvested}

@@ -14,18 +14,18 @@ from prefect import flow, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
+from flows.moa import moa_flow  # noqa: E402
 from ice287g.jobs.refresh import (  # noqa: E402
-    DEFAULT_SOURCE,
     Observation,
     RefreshReport,
     discover_links,
     fetch_one,
-    mirror_of,
+    harvest_after,
     session,
-    summarize,
 )
-from ice287g.store import ledger  # noqa: E402
-from ice287g.store.catalog import Store  # noqa: E402
+from ice287g.jobs.report import summarize  # noqa: E402
+from ice287g.store import Store, ledger  # noqa: E402
+from scrapers.discover import DEFAULT_SOURCE  # noqa: E402
 
 NETWORK_RETRIES = 2
 RETRY_DELAYS = [30, 120]
@@ -109,16 +109,9 @@ def refresh_flow(
         "failures": report.failures,
         "bytes_downloaded": report.bytes_downloaded,
     }
-    if moa and store.catalog_path.exists():
-        from flows.moa import moa_flow
-        from ice287g.jobs.harvest import DEFAULT_DELAY, DEFAULT_LIMIT
-
-        result["moa"] = moa_flow(
-            data_dir=data_dir,
-            limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
-            delay=DEFAULT_DELAY if moa_delay is None else moa_delay,
-            mirror=mirror_of(source),
-        )
+    plan = harvest_after(store, source, moa, moa_limit, moa_delay)
+    if plan:
+        result["moa"] = moa_flow(data_dir=data_dir, **plan)
     return result
 
 

@@ -30,7 +30,7 @@ def serve_refresh(data_dir: str, cron: str, source: str | None, port: int, name:
     print(f"Prefect API: {os.environ['PREFECT_API_URL']}", flush=True)
     try:
         from flows.refresh import refresh_flow
-        from ice287g.jobs.refresh import DEFAULT_SOURCE
+        from scrapers.discover import DEFAULT_SOURCE
 
         refresh_flow.serve(
             name=name,

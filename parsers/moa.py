@@ -33,6 +33,8 @@ from typing import Any
 
 import pdfplumber
 
+from parsers.sniff import pdf_problem
+
 __all__ = [
     "MODELS",
     "MODEL_RULES",
@@ -141,7 +143,6 @@ PAGE_TEXT_MIN_CHARS = 200
 DOC_TEXT_MIN_SHARE = 0.5
 
 # PDF readers accept the end-of-file marker anywhere in the last 1024 bytes.
-_EOF_WINDOW = 1024
 
 _CID_RE = re.compile(r"\(cid:\d+\)")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
@@ -397,18 +398,9 @@ def _parties_view(page: Any) -> str:
 
 def _check_envelope(data: bytes, name: str) -> None:
     """Cheap checks that catch the common download failures before pdfminer sees the bytes."""
-    if not data:
-        raise MoaError(name, "empty file (0 bytes)")
-    if not data.startswith(b"%PDF"):
-        head = data[:1024].lstrip().lower()
-        looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
-        what = "looks like an HTML page" if looks_html else "no %PDF header"
-        raise MoaError(name, f"not a PDF, {what} (starts with {data[:20]!r})")
-    if b"%%EOF" not in data[-_EOF_WINDOW:]:
-        raise MoaError(
-            name,
-            f"truncated or corrupt PDF: no %%EOF marker at the end of its {len(data)} bytes",
-        )
+    problem = pdf_problem(data)
+    if problem:
+        raise MoaError(name, problem)
 
 
 def _describe_parse_error(exc: BaseException) -> str:

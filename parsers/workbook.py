@@ -26,6 +26,8 @@ from xml.etree import ElementTree as ET
 
 from python_calamine import CalamineWorkbook
 
+from parsers.sniff import ZIP_MAGIC, looks_like_html
+
 # Header text (upper case, single spaces) -> field name. Extend here when ICE renames a column.
 HEADER_ALIASES: dict[str, str] = {
     "STATE": "state",
@@ -93,18 +95,6 @@ class Header:
 
 
 @dataclass
-class RawRow:
-    """One data row as typed in the sheet."""
-
-    row: int  # Excel row number (1-based)
-    values: dict[str, object]  # field -> cell value (str, date, datetime, float, ...)
-    links: dict[str, str] = field(default_factory=dict)  # field -> hyperlink target
-    errors: dict[str, str] = field(default_factory=dict)  # field -> Excel error text
-    extra: dict[str, object] = field(default_factory=dict)  # unknown column -> value
-    hidden: bool = False  # hidden by a saved filter or by hand
-
-
-@dataclass
 class ParsedWorkbook:
     """The data rows of one workbook, column by column (rows with nothing in them dropped)."""
 
@@ -124,17 +114,6 @@ class ParsedWorkbook:
 
     def __len__(self) -> int:
         return len(self.row_numbers)
-
-    @property
-    def rows(self) -> list[RawRow]:
-        """Row-by-row view (for inspection and tests; the pipeline reads the columns)."""
-        out = []
-        for i, number in enumerate(self.row_numbers):
-            values = {f: self.columns[f][i] for f in self.fields}
-            links = {f: col[i] for f, col in self.links.items() if col[i]}
-            errors = {f: e[i] for f, e in self.errors.items() if i in e}
-            out.append(RawRow(number, values, links, errors, self.extra[i] or {}, self.hidden[i]))
-        return out
 
 
 def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
@@ -288,9 +267,8 @@ def _column_has_data(cells, header_index, col) -> bool:
 def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
     if not data:
         raise WorkbookError(name, "empty file")
-    if not data.startswith(b"PK"):
-        head = data[:512].lstrip().lower()
-        if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+    if not data.startswith(ZIP_MAGIC):
+        if looks_like_html(data):
             raise WorkbookError(name, "an HTML page, not a workbook (a block or error page?)")
         raise WorkbookError(name, "not an xlsx file (does not start with the zip signature PK)")
     try:

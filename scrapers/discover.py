@@ -20,6 +20,9 @@ from bs4 import BeautifulSoup
 
 ListHint = Literal["participating", "pending"]
 
+# ICE's 287(g) page, where both workbooks are linked (`refresh --source` replaces it).
+DEFAULT_SOURCE = "https://www.ice.gov/identify-and-arrest/287g"
+
 _SPREADSHEET = re.compile(r"\.xlsx?$", re.IGNORECASE)
 _NOT_A_WORKBOOK = re.compile(
     r"\.(pdf|docx?|pptx?|html?|aspx?|php|jpe?g|png|gif|svg|zip|csv|txt)$", re.IGNORECASE

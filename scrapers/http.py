@@ -4,8 +4,10 @@ ICE's CDN sometimes answers with an HTML "Access Denied" page, under HTTP 403 or
 connections drop mid-body. Every workbook fetch therefore ends in a :class:`FetchResult` whose
 ``outcome`` says what happened (``ok``, ``not_modified``, ``blocked``, ``failed``); only ``ok``
 carries bytes, and only bytes that start like a zip file (``PK``). HTTP-level problems never
-raise. Redirects are followed by hand so that every hop is checked against a host allowlist:
-the source's host and the Internet Archive, and plain ``http://`` only for a local test server.
+raise. Every request, redirect hops included, passes an httpx request hook that refuses hosts
+off the allowlist (the source's host and the Internet Archive, plain ``http://`` only for a
+local test server) before anything is sent; retries with exponential backoff that honour
+``Retry-After`` come from tenacity.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
+
+from parsers.sniff import PDF_MAGIC, ZIP_MAGIC, looks_like_html
 
 Outcome = Literal["ok", "not_modified", "blocked", "failed"]
 
@@ -35,13 +40,11 @@ ACCEPT_WORKBOOK = (
 )
 ACCEPT_PAGE = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_PDF = "application/pdf,*/*;q=0.8"
-PDF_MAGIC = b"%PDF"
-ZIP_MAGIC = b"PK"
 # What a body must start with, as named in errors and asked for in the Accept header.
 _KINDS = {ZIP_MAGIC: ("workbook", ACCEPT_WORKBOOK), PDF_MAGIC: ("PDF", ACCEPT_PDF)}
 
 RETRY_STATUSES = frozenset({429} | set(range(500, 600)))
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_RETRY_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _ERROR_BODY_CAP = 64 * 1024  # enough of a non-200 body to recognise a block page
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TITLE = re.compile(r"access denied|request rejected|forbidden|blocked", re.IGNORECASE)
@@ -74,6 +77,15 @@ class FetchResult:
 
 class FetchError(RuntimeError):
     """A page or listing could not be fetched (blocked, refused, HTTP error, timeout...)."""
+
+
+class _Refused(Exception):
+    """Raised by the request hook: a hop the allowlist does not allow (nothing was sent)."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(reason)
+        self.url = url
+        self.reason = reason
 
 
 @dataclass
@@ -123,7 +135,9 @@ class Fetcher:
         self._client = httpx.Client(
             headers={"User-Agent": user_agent, "Accept-Language": "en-US,en;q=0.5"},
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            follow_redirects=False,
+            follow_redirects=True,
+            max_redirects=max_redirects,
+            event_hooks={"request": [self._check_hop]},
         )
 
     def __enter__(self) -> Fetcher:
@@ -187,54 +201,61 @@ class Fetcher:
 
     def _exchange(self, url: str, headers: dict[str, str]) -> _Exchange:
         """Run the request with retries: 429, 5xx and transport errors back off and retry."""
-        attempt = 0
-        while True:
-            exchange = self._follow(url, headers)
-            exchange.attempts = attempt + 1
-            if exchange.error is None and exchange.status in RETRY_STATUSES:
-                retryable = True
-                wait = parse_retry_after(exchange.headers.get("retry-after"), datetime.now(UTC))
-            else:
-                retryable = exchange.retryable
-                wait = None
-            if not retryable or attempt >= self.retries:
-                return exchange
-            if wait is None:
-                wait = self.backoff * 2**attempt
-            self._sleep(min(wait, self.max_wait))
-            attempt += 1
+        retrying = Retrying(
+            retry=retry_if_result(lambda exchange: exchange.retryable),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=self._wait,
+            sleep=self._sleep,
+            retry_error_callback=lambda state: state.outcome.result(),  # the last exchange
+        )
+        exchange = retrying(self._follow, url, headers)
+        exchange.attempts = retrying.statistics["attempt_number"]
+        return exchange
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt: the server's Retry-After when it gives one, else
+        exponential backoff; never more than ``max_wait``."""
+        exchange = state.outcome.result()
+        wait = parse_retry_after(exchange.headers.get("retry-after"), datetime.now(UTC))
+        if wait is None:
+            wait = self.backoff * 2 ** (state.attempt_number - 1)
+        return min(wait, self.max_wait)
+
+    def _check_hop(self, request: httpx.Request) -> None:
+        """httpx request hook, run for every hop: refuse one the allowlist does not allow."""
+        refusal = self._refusal(str(request.url))
+        if refusal:
+            raise _Refused(str(request.url), refusal)
 
     def _follow(self, url: str, headers: dict[str, str]) -> _Exchange:
         """One attempt: GET ``url``, following redirects only to allowed hosts."""
-        current = url
-        for _ in range(self.max_redirects + 1):
-            refusal = self._refusal(current)
-            if refusal:
-                hop = "" if current == url else f" (redirected from {url})"
-                return _Exchange(
-                    url, current, error=f"{current}{hop}: refused: {refusal}", refused=True
-                )
-            try:
-                with self._client.stream("GET", current, headers=headers) as response:
-                    location = response.headers.get("location")
-                    if response.status_code in _REDIRECT_STATUSES and location:
-                        current = urljoin(current, location)
-                        continue
-                    return self._read(url, current, response)
-            except httpx.InvalidURL as exc:
-                return _Exchange(
-                    url, current, error=f"{current}: refused: invalid URL ({exc})", refused=True
-                )
-            except httpx.TransportError as exc:
-                return _Exchange(
-                    url,
-                    current,
-                    error=f"{current}: {_describe(exc)}",
-                    retryable=isinstance(
-                        exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError
-                    ),
-                )
-        return _Exchange(url, current, error=f"{url}: more than {self.max_redirects} redirects")
+        refusal = self._refusal(url)
+        if refusal:
+            return _Exchange(url, url, error=f"{url}: refused: {refusal}", refused=True)
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                return self._read(url, str(response.url) if response.history else url, response)
+        except _Refused as exc:
+            hop = "" if exc.url == url else f" (redirected from {url})"
+            return _Exchange(
+                url, exc.url, error=f"{exc.url}{hop}: refused: {exc.reason}", refused=True
+            )
+        except httpx.InvalidURL as exc:
+            return _Exchange(url, url, error=f"{url}: refused: invalid URL ({exc})", refused=True)
+        except httpx.TooManyRedirects as exc:
+            return _Exchange(
+                url,
+                _request_url(exc, url),
+                error=f"{url}: more than {self.max_redirects} redirects",
+            )
+        except httpx.TransportError as exc:
+            current = _request_url(exc, url)
+            return _Exchange(
+                url,
+                current,
+                error=f"{current}: {_describe(exc)}",
+                retryable=isinstance(exc, _RETRY_TRANSPORT_ERRORS),
+            )
 
     def _read(self, url: str, current: str, response: httpx.Response) -> _Exchange:
         """Stream the body under the size cap; a non-200 body is kept only in part."""
@@ -244,6 +265,7 @@ class Fetcher:
             status=response.status_code,
             headers=response.headers,
             encoding=response.charset_encoding,
+            retryable=response.status_code in RETRY_STATUSES,
         )
         if response.status_code == 304:
             return exchange
@@ -308,11 +330,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _looks_like_html(body: bytes, content_type: str | None) -> bool:
-    """True for markup: an HTML content type or a body whose first byte is ``<``."""
-    return "html" in (content_type or "").lower() or body.lstrip()[:1] == b"<"
-
-
 def _kinds(expect: bytes) -> tuple[str, str]:
     """(name of the expected kind of file, Accept header) for a magic prefix."""
     if not expect:
@@ -329,7 +346,7 @@ def _judge_workbook(exchange: _Exchange, expect: bytes = ZIP_MAGIC) -> tuple[Out
         return "failed", exchange.error + _tries(exchange)
     if status == 304:
         return "not_modified", None
-    html = _looks_like_html(body, exchange.headers.get("content-type"))
+    html = looks_like_html(body, exchange.headers.get("content-type"))
     if status in (401, 403) or (status == 200 and html):
         found = f"an HTML page titled {_title(body)!r}" if html else f"{len(body)} bytes"
         return "blocked", f"{url}: blocked: HTTP {status} with {found} instead of a {kind}"
@@ -370,6 +387,14 @@ def _title(body: bytes) -> str:
     """The HTML title of a body ("" when none), whitespace collapsed."""
     match = _TITLE.search(body[:_ERROR_BODY_CAP])
     return " ".join(match.group(1).decode("utf-8", "replace").split()) if match else ""
+
+
+def _request_url(exc: httpx.RequestError, default: str) -> str:
+    """The URL of the hop a request error happened on."""
+    try:
+        return str(exc.request.url)
+    except RuntimeError:  # httpx raises when the error carries no request
+        return default
 
 
 def _describe(exc: httpx.TransportError) -> str:

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.diff import apply_diff
 
 from ice287g.normalize.apply import agency_id, agreement_id
 from ice287g.query.diff import (
     DIFF_COLUMNS,
-    apply_diff,
     comparable_fields,
     diff,
     diff_frames,

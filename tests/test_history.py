@@ -18,13 +18,13 @@ from test_changes import corpus_store_dir
 from ice287g.cli import main
 from ice287g.jobs.ingest import ingest_paths
 from ice287g.query import QueryError, counts
+from ice287g.query.counties import counties
 from ice287g.query.diff import diff
 from ice287g.query.history import (
     AGREEMENT_COLUMNS,
     EVENT_COLUMNS,
     AmbiguousQuery,
     agreements,
-    counties,
     history,
     load,
 )

@@ -32,8 +32,8 @@ from test_moa_harvest import (
 )
 
 from ice287g.cli import main
-from ice287g.query import moa
 from ice287g.store import Store
+from ice287g.store.documents import documents_path, read_documents
 from parsers.moa import ocr_available
 
 pytest_plugins = ["conftest_http"]
@@ -265,14 +265,14 @@ def test_read_rebuild_and_documents_listing(harvested, tmp_path):
     source, _ = harvested
     root = tmp_path / "data"
     shutil.copytree(source, root)  # leave the module's store alone
-    before = moa.read_documents(Store(root)).drop_columns(["extracted_at"]).sort_by("url")
-    moa.documents_path(Store(root)).unlink()
+    before = read_documents(Store(root)).drop_columns(["extracted_at"]).sort_by("url")
+    documents_path(Store(root)).unlink()
 
     result = run("moa", "read", "--rebuild", data_dir=root)
 
     assert result.exit_code == 0, result.output
     assert "5 documents, 0 unreadable" in result.stderr
-    after = moa.read_documents(Store(root)).drop_columns(["extracted_at"]).sort_by("url")
+    after = read_documents(Store(root)).drop_columns(["extracted_at"]).sort_by("url")
     assert after.equals(before)
     listing = records(run("moa", "documents", "--format", "json", data_dir=root))
     assert "text" not in listing[0]

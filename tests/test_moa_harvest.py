@@ -17,19 +17,16 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import MOA_SAMPLES, PARTICIPATING_HEADER, build_workbook, participating_row
 
-from ice287g.jobs.harvest import (
-    HarvestBusy,
-    harvest,
-    harvest_host,
-    harvest_lock,
-    incomplete,
-    mirror_map,
-    rewrite,
-)
+from ice287g.jobs.documents import update_documents
+from ice287g.jobs.harvest import HarvestBusy, harvest, harvest_lock
 from ice287g.jobs.ingest import ingest_bytes
-from ice287g.query import moa
+from ice287g.normalize.names import AGENCY_MATCH_THRESHOLD, agency_similarity
 from ice287g.store import Store
+from ice287g.store.documents import DOCUMENT_SCHEMA, documents_path, read_documents
+from ice287g.store.ledger import MOA_LEDGER
+from parsers.sniff import pdf_problem as incomplete
 from scrapers.http import PDF_MAGIC
+from scrapers.moa import harvest_host, mirror_map, rewrite
 
 pytest_plugins = ["conftest_http"]
 # Tests marked `corpus` use the replay server, which loads ../shared/ice-corpus.
@@ -156,7 +153,7 @@ def stored_pdfs(store: Store) -> dict[str, bytes]:
 
 def ledger_by_url(store: Store) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for row in moa.read_ledger(store).to_pylist():
+    for row in MOA_LEDGER.read(store).to_pylist():
         out.setdefault(row["url"], []).append(row)
     return out
 
@@ -213,7 +210,7 @@ def test_harvest_stores_good_pdfs_and_records_every_attempt(replay_server, fetch
     assert len(report.failures) == 3  # blocked, truncated body, truncated PDF (not 404/refused)
 
     # Every stored URL is read into the documents table; the copy is read once, not twice.
-    docs = {r["url"].rsplit("/", 1)[1]: r for r in moa.read_documents(store).to_pylist()}
+    docs = {r["url"].rsplit("/", 1)[1]: r for r in read_documents(store).to_pylist()}
     assert sorted(docs) == sorted(GOOD)
     assert docs[FRANKLIN]["model"] == "TFM" and docs[FRANKLIN]["pages"] == 14
     assert docs[FRANKLIN]["template_revision"] == "Revised 03/07/2025"
@@ -223,7 +220,7 @@ def test_harvest_stores_good_pdfs_and_records_every_attempt(replay_server, fetch
     assert docs[BROOME]["has_text"] is False and docs[BROOME]["model"] == "unknown"
     assert "likely to escape before a warrant" in " ".join(docs[CROW_WING]["text"].split())
     assert all(d["error"] is None for d in docs.values())
-    assert pq.read_schema(moa.documents_path(store)).names == moa.DOCUMENT_SCHEMA.names
+    assert pq.read_schema(documents_path(store)).names == DOCUMENT_SCHEMA.names
 
 
 @pytest.mark.corpus
@@ -233,7 +230,7 @@ def test_rerun_downloads_nothing_new_and_retries_what_failed(replay_server, fetc
     run(store, replay_server, fetcher)
     requests_before = dict(replay_server.requests)
     bytes_before = dict(replay_server.body_bytes)
-    docs_before = moa.read_documents(store)
+    docs_before = read_documents(store)
 
     second = run(store, replay_server, fetcher)
 
@@ -248,7 +245,7 @@ def test_rerun_downloads_nothing_new_and_retries_what_failed(replay_server, fetc
         "not found",
     ]
     assert second.documents == []
-    assert moa.read_documents(store).equals(docs_before)
+    assert read_documents(store).equals(docs_before)
 
     # ICE fixes the link: the next run stores it and reads it.
     replay_server.add_route(DOCLIB + MISSING, sample(VADOC), "application/pdf")
@@ -287,14 +284,14 @@ def test_limit_caps_each_run_and_delay_paces_requests(replay_server, fetcher, tm
     assert first.remaining == 1
     assert waits == [0.25]  # one pause between the two requests, none before the first
     assert sum(replay_server.requests[DOCLIB + n] for n in names) == 2
-    assert moa.read_ledger(store).num_rows == 2
+    assert MOA_LEDGER.read(store).num_rows == 2
 
     second = run(store, replay_server, fetcher, limit=2, delay=0.25, sleep=waits.append)
     assert [a.url for a in second.attempts] == [ice_url(VADOC)]
     assert second.remaining == 0 and waits == [0.25]
     third = run(store, replay_server, fetcher, limit=0)
     assert third.attempts == [] and third.remaining == 0
-    assert len(moa.read_documents(store)) == 3
+    assert len(read_documents(store)) == 3
 
 
 @pytest.mark.corpus
@@ -332,14 +329,14 @@ def test_documents_table_rebuilds_from_the_stored_pdfs(replay_server, fetcher, t
         replay_server.add_route(DOCLIB + name, sample(name), "application/pdf")
     replay_server.add_route(DOCLIB + "RuskCopy.pdf", sample(RUSK), "application/pdf")
     run(store, replay_server, fetcher)
-    before = moa.read_documents(store).drop_columns(["extracted_at"]).sort_by("url")
+    before = read_documents(store).drop_columns(["extracted_at"]).sort_by("url")
     assert before.num_rows == 3
-    moa.documents_path(store).unlink()
+    documents_path(store).unlink()
 
-    rows = moa.update_documents(store, rebuild=True)
+    rows = update_documents(store, rebuild=True)
 
     assert len(rows) == 3
-    after = moa.read_documents(store).drop_columns(["extracted_at"]).sort_by("url")
+    after = read_documents(store).drop_columns(["extracted_at"]).sort_by("url")
     assert after.equals(before)
 
 
@@ -411,7 +408,7 @@ def test_incomplete_pdf_bodies_are_named():
     ],
 )
 def test_agency_comparison_tolerates_ocr_noise(sheet, pdf):
-    assert moa.agency_similarity(sheet, pdf) >= moa.AGENCY_MATCH_THRESHOLD
+    assert agency_similarity(sheet, pdf) >= AGENCY_MATCH_THRESHOLD
 
 
 @pytest.mark.parametrize(
@@ -424,7 +421,7 @@ def test_agency_comparison_tolerates_ocr_noise(sheet, pdf):
     ],
 )
 def test_agency_comparison_tells_other_agencies_apart(sheet, pdf):
-    assert moa.agency_similarity(sheet, pdf) < moa.AGENCY_MATCH_THRESHOLD
+    assert agency_similarity(sheet, pdf) < AGENCY_MATCH_THRESHOLD
 
 
 # --- the Prefect flow (one real engine run) ------------------------------------------------
@@ -461,4 +458,4 @@ def test_moa_flow_runs_under_prefect(replay_server, tmp_path, monkeypatch):
     assert result["attempts"] == {"stored": 2, "not found": 1}
     assert result["documents_read"] == 2 and result["remaining"] == 0 and result["ok"]
     assert sorted(stored_pdfs(store)) == sorted(f"{sha(sample(n))}.pdf" for n in (BROOME, RUSK))
-    assert moa.read_ledger(store).num_rows == 3
+    assert MOA_LEDGER.read(store).num_rows == 3

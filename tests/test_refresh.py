@@ -16,7 +16,8 @@ from conftest import tree_digest
 from replay_server import ReplayServer
 
 from ice287g import query
-from ice287g.jobs.refresh import RefreshBusy, refresh, refresh_lock, wayback
+from ice287g.jobs.refresh import RefreshBusy, refresh, refresh_lock
+from ice287g.jobs.wayback import wayback
 from ice287g.store import Store, ledger
 from scrapers.http import Fetcher
 
@@ -72,7 +73,7 @@ def test_history_replay_gives_one_version_per_distinct_workbook(replayed, replay
 
 def test_re_served_bytes_are_observations_not_versions(replayed):
     store, _ = replayed
-    rows = ledger.read_ledger(store).to_pandas()
+    rows = ledger.PUBLICATIONS.read(store).to_pandas()
     new = rows[rows["outcome"] == ledger.NEW_VERSION]
     same = rows[rows["outcome"] == ledger.SAME_BYTES]
     assert len(new) == 352 and new["sha256"].is_unique
@@ -84,7 +85,7 @@ def test_re_served_bytes_are_observations_not_versions(replayed):
 
 def test_a_changed_file_under_the_same_name_is_a_new_version(replayed):
     store, _ = replayed
-    rows = ledger.read_ledger(store).to_pandas()
+    rows = ledger.PUBLICATIONS.read(store).to_pandas()
     name = "participatingAgencies07032025pm.xlsx"  # held two different files that afternoon
     shas = set(
         rows[(rows["file_name"] == name) & (rows["outcome"] == ledger.NEW_VERSION)]["sha256"]
@@ -94,7 +95,7 @@ def test_a_changed_file_under_the_same_name_is_a_new_version(replayed):
 
 def test_the_2025_09_22_swap_is_classified_by_content(replayed):
     store, _ = replayed
-    rows = ledger.read_ledger(store).to_pandas()
+    rows = ledger.PUBLICATIONS.read(store).to_pandas()
     swap = rows[rows["file_name"] == "participatingAgencies09222025pm.xlsx"]
     assert set(swap["list_hint"]) == {"participating"}
     assert set(swap["list"]) == {"pending"}  # the participating URL held the pending list
@@ -152,7 +153,7 @@ def test_failures_leave_the_versions_unchanged_and_are_reported(
     changed = {k for k in after if before.get(k) != after[k]}
     assert all("pending" in k or k.startswith(("catalog", "tallies", "raw/")) for k in changed)
     assert len(query.snapshots(list="participating", data_dir=store)) == 1
-    rows = ledger.read_ledger(store).to_pandas()
+    rows = ledger.PUBLICATIONS.read(store).to_pandas()
     assert rows.iloc[-2:]["outcome"].isin([ledger.BLOCKED, ledger.FAILED, ledger.NEW_VERSION]).all()
 
 
@@ -183,7 +184,7 @@ def test_wayback_backfill_from_cdx_captures(replay_server, replay_corpus, store)
         assert first and all(o.outcome in (ledger.NEW_VERSION, ledger.SAME_BYTES) for o in first)
         got = query.counts(as_of="2025-04-04", data_dir=store)
         assert dict(zip(got["list"], got["count"])) == {"participating": 444, "pending": 66}
-        rows = ledger.read_ledger(store).to_pandas()
+        rows = ledger.PUBLICATIONS.read(store).to_pandas()
         assert (rows["source"] == "wayback").all() and rows["captured_at"].notna().all()
         served = sum(replay_server.body_bytes.values())
         again = wayback(

@@ -10,10 +10,11 @@ from conftest import PARTICIPATING_HEADER, build_workbook, participating_row, tr
 
 from ice287g import query
 from ice287g.jobs.ingest import ingest_bytes
+from ice287g.jobs.rebuild import rebuild
 from ice287g.normalize import apply as normalize
 from ice287g.normalize import rules
 from ice287g.store import Store, ledger, sha256_bytes
-from ice287g.store.verify import rebuild, verify
+from ice287g.store.verify import verify
 
 
 def _store(tmp_path) -> Store:
@@ -24,7 +25,7 @@ def _store(tmp_path) -> Store:
     seen = datetime(2025, 6, 2, 15, tzinfo=UTC)
     assert ingest_bytes(store, data, "participatingAgencies.xlsx", observed_at=seen).status == "new"
     with store.lock():
-        ledger.append(
+        ledger.PUBLICATIONS.append(
             store,
             [
                 {
@@ -85,7 +86,7 @@ def test_rebuild_applies_a_new_rule_and_keeps_dates_raw_and_ledgers(
     assert "county_corrected" in fixed["flags"]
     version = query.snapshots(data_dir=new).iloc[0]
     assert (version["date"], version["date_source"]) == (date(2025, 6, 2), "observed")
-    assert ledger.read_ledger(new).num_rows == 1
+    assert ledger.PUBLICATIONS.read(new).num_rows == 1
     assert tree_digest(old.root) == before  # the old store is untouched
     assert verify(new) == []
     with pytest.raises(FileExistsError):

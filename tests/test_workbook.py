@@ -13,6 +13,7 @@ from conftest import (
     build_workbook,
     participating_row,
 )
+from support.rows import raw_rows
 
 from parsers.workbook import WorkbookError, read_workbook
 
@@ -42,7 +43,7 @@ def test_columns_are_mapped_by_name_in_any_order_with_new_and_empty_header_colum
     ]
     parsed = read_workbook(build_workbook(header, [row], links={(0, "MOA"): MOA}), "x.xlsx")
     assert parsed.list == "participating"
-    (r,) = parsed.rows
+    (r,) = raw_rows(parsed)
     assert r.values["state"] == "FLORIDA"
     assert r.values["agency"] == "Brevard County Sheriff's Office"
     assert r.values["model"] == "Jail Enforcement Model"
@@ -57,7 +58,7 @@ def test_data_under_an_empty_header_is_kept_not_dropped():
     parsed = read_workbook(
         build_workbook(header, [["TEXAS", "A", "County", "Task Force Model", "stray"]]), "x.xlsx"
     )
-    assert parsed.rows[0].extra == {"column_E": "stray"}
+    assert raw_rows(parsed)[0].extra == {"column_E": "stray"}
 
 
 def test_hyperlink_target_is_kept_for_moa_and_addendum():
@@ -67,7 +68,7 @@ def test_hyperlink_target_is_kept_for_moa_and_addendum():
         [participating_row(addendum="link")],
         links={(0, "MOA"): MOA, (0, "ADDENDUM"): add},
     )
-    (r,) = read_workbook(data, "x.xlsx").rows
+    (r,) = raw_rows(read_workbook(data, "x.xlsx"))
     assert r.values["moa"] == "link"
     assert r.links == {"moa": MOA, "addendum": add}
 
@@ -77,23 +78,23 @@ def test_blank_rows_inside_and_after_the_data_are_skipped():
     spaces = ["  ", "", "\xa0", None, " ", None, "", None]
     rows = [participating_row(), blank, spaces, participating_row(agency="B"), blank, blank]
     parsed = read_workbook(build_workbook(PARTICIPATING_HEADER, rows), "x.xlsx")
-    assert [r.values["agency"] for r in parsed.rows] == ["Harris County Sheriff's Office", "B"]
-    assert [r.row for r in parsed.rows] == [2, 5]
+    assert [r.values["agency"] for r in raw_rows(parsed)] == ["Harris County Sheriff's Office", "B"]
+    assert [r.row for r in raw_rows(parsed)] == [2, 5]
 
 
 def test_rows_hidden_by_a_filter_are_kept_and_marked():
     rows = [participating_row(agency=f"A{i}") for i in range(4)]
     parsed = read_workbook(build_workbook(PARTICIPATING_HEADER, rows, hidden=(1, 2)), "x.xlsx")
-    assert len(parsed.rows) == 4
-    assert [r.hidden for r in parsed.rows] == [False, True, True, False]
+    assert len(raw_rows(parsed)) == 4
+    assert [r.hidden for r in raw_rows(parsed)] == [False, True, True, False]
 
 
 def test_excel_error_cells_are_read_as_errors_not_values():
     rows = [participating_row(county="#N/A"), participating_row(county="Harris County")]
     parsed = read_workbook(build_workbook(PARTICIPATING_HEADER, rows), "x.xlsx")
-    assert parsed.rows[0].errors == {"county": "#N/A"}
-    assert parsed.rows[0].values["county"] in ("", None)
-    assert parsed.rows[1].errors == {}
+    assert raw_rows(parsed)[0].errors == {"county": "#N/A"}
+    assert raw_rows(parsed)[0].values["county"] in ("", None)
+    assert raw_rows(parsed)[1].errors == {}
 
 
 def test_list_is_decided_by_the_columns_not_the_name():
@@ -111,7 +112,7 @@ def test_list_is_decided_by_the_columns_not_the_name():
 
 def test_header_only_sheet_is_a_valid_empty_version_flagged():
     parsed = read_workbook(build_workbook(PENDING_HEADER, [], sheet="Sheet 1"), "x.xlsx")
-    assert parsed.rows == [] and parsed.list == "pending" and parsed.sheet == "Sheet 1"
+    assert raw_rows(parsed) == [] and parsed.list == "pending" and parsed.sheet == "Sheet 1"
     assert "header_only" in parsed.flags
 
 
@@ -123,7 +124,7 @@ def test_header_below_a_title_row_and_on_a_later_sheet_is_found():
         extra_sheets=("Notes",),
     )
     parsed = read_workbook(data, "x.xlsx")
-    assert parsed.sheet == "Sheet1" and parsed.rows[0].row == 4
+    assert parsed.sheet == "Sheet1" and raw_rows(parsed)[0].row == 4
 
 
 def test_saved_time_comes_from_docprops():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ice287g.cli.core import list_option, main, pass_ctx, query_errors, suspect_option
+from ice287g.cli.core import list_option, pass_ctx, query_errors, suspect_option
 from ice287g.cli.output import emit, format_options
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
@@ -16,7 +16,7 @@ SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
 INCLUDED = "# suspect versions included"
 
 
-@main.command()
+@click.command()
 @click.argument("date_a")
 @click.argument("date_b")
 @list_option
@@ -38,7 +38,7 @@ def diff(ctx, date_a, date_b, lst, include_suspect, fmt, output) -> None:
     emit(df, fmt, output, header=df.attrs["note"])
 
 
-@main.command()
+@click.command()
 @click.argument("query")
 @click.option("--state", help="Only agencies of this state (code or name).")
 @suspect_option
@@ -119,7 +119,7 @@ AGREEMENT_TABLE = [
 ]
 
 
-@main.command()
+@click.command()
 @click.option("--state", help="Only this state (code or name).")
 @click.option(
     "--status",
@@ -150,7 +150,7 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
     emit(df, fmt, output, header=header)
 
 
-@main.command()
+@click.command()
 @list_option
 @click.option(
     "--by",
@@ -186,7 +186,7 @@ def plot(ctx, lst, by, top, output, include_suspect) -> None:
     click.echo(f"wrote {path}", err=True)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--unresolved",
     is_flag=True,
@@ -200,14 +200,14 @@ def counties(ctx, unresolved, fmt, output) -> None:
 
     Example: ice287g counties --unresolved
     """
-    from ice287g.query.history import counties as q
+    from ice287g.query.counties import counties as q
 
     df = q(unresolved, ctx.store)
     what = "unresolved counties" if unresolved else "distinct counties"
     emit(df, fmt, output, header=f"# {len(df)} {what} (state, county as typed) across all versions")
 
 
-@main.command()
+@click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option(
     "--format",
@@ -228,3 +228,7 @@ def export(ctx, directory, fmt) -> None:
 
     for path in run(directory, fmt, ctx.store):
         click.echo(str(path))
+
+
+# Registered on the `ice287g` group by ice287g.cli (explicitly, by name).
+COMMANDS = (diff, history, agreements, plot, counties, export)

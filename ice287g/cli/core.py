@@ -1,4 +1,5 @@
-"""The `ice287g` command. Read commands share --format and -o; none of them imports Prefect."""
+"""The `ice287g` group, its shared options, and the store commands (backfill, snapshots, latest,
+counts, schema, verify, rebuild). Read commands share --format and -o; none imports Prefect."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
             click.echo(outcome.line())
             bar.update(1)
 
-        outcomes = ingest_paths(ctx.store, files, workers=workers, on_outcome=report)
+        outcomes = ingest_paths(ctx.store, files, workers=workers, on_result=report)
     new = sum(o.status == "new" for o in outcomes)
     click.echo(
         f"{len(outcomes)} files: {new} new, {len(outcomes) - new - failed} already "
@@ -210,21 +211,6 @@ def schema_cmd() -> None:
     from ice287g.schema import describe
 
     click.echo(describe())
-
-
-def _register_extensions() -> None:
-    """Commands of the other capabilities live in their own modules."""
-    import importlib
-
-    for name in ("ice287g.cli.live", "ice287g.cli.changes", "ice287g.cli.moa"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-
-
-_register_extensions()
 
 
 @main.command()

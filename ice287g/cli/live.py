@@ -11,11 +11,11 @@ import sys
 
 import click
 
-from ice287g.cli.core import Context, main, pass_ctx, query_errors
+from ice287g.cli.core import Context, pass_ctx, query_errors
 from ice287g.cli.output import emit, format_options
 
 
-@main.command()
+@click.command()
 @click.option(
     "--source",
     default=None,
@@ -42,26 +42,21 @@ def refresh(
 
     Example: ice287g refresh
     """
-    from ice287g.jobs.refresh import DEFAULT_SOURCE
+    from scrapers.discover import DEFAULT_SOURCE
 
     source = source or DEFAULT_SOURCE
     data_dir = str(ctx.store.root)
     if no_prefect:
+        from ice287g.jobs.harvest import harvest
+        from ice287g.jobs.refresh import harvest_after
         from ice287g.jobs.refresh import refresh as run
 
         report = run(ctx.store, source)
         click.echo(report.summary or "")
         result = {"ok": report.ok, "failures": report.failures}
-        if not no_moa and ctx.store.catalog_path.exists():
-            from ice287g.jobs.harvest import DEFAULT_LIMIT, harvest
-            from ice287g.jobs.refresh import mirror_of
-
-            moa = harvest(
-                ctx.store,
-                limit=DEFAULT_LIMIT if moa_limit is None else moa_limit,
-                mirror=mirror_of(source),
-            )
-            click.echo(moa.summary_line())
+        plan = harvest_after(ctx.store, source, not no_moa, moa_limit)
+        if plan:
+            click.echo(harvest(ctx.store, **plan).summary_line())
     else:
         from flows.refresh import refresh_flow
 
@@ -77,7 +72,7 @@ def refresh(
         sys.exit(1)
 
 
-@main.command()
+@click.command()
 @click.option("--outcome", help="Only observations with this outcome (e.g. 'new version').")
 @format_options()
 @pass_ctx
@@ -86,15 +81,15 @@ def publications(ctx: Context, outcome: str | None, fmt, output) -> None:
 
     Example: ice287g publications --format csv
     """
-    from ice287g.store.ledger import read_ledger
+    from ice287g.store.ledger import PUBLICATIONS
 
-    df = read_ledger(ctx.store).to_pandas(date_as_object=True)
+    df = PUBLICATIONS.read(ctx.store).to_pandas(date_as_object=True)
     if outcome:
         df = df[df["outcome"] == outcome]
     emit(df.reset_index(drop=True), fmt, output)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--from",
     "from_date",
@@ -118,12 +113,12 @@ def wayback(
     """
     from datetime import date
 
-    from ice287g.jobs.refresh import wayback as run
-    from ice287g.query.versions import _as_date
+    from ice287g.jobs.wayback import wayback as run
+    from ice287g.query.versions import as_date
     from scrapers.http import FetchError
 
-    start = _as_date(from_date)
-    end = _as_date(to_date) or date.today()
+    start = as_date(from_date)
+    end = as_date(to_date) or date.today()
     try:
         observations = run(ctx.store, start, end, cdx_base=cdx, limit=limit)
     except FetchError as exc:
@@ -140,7 +135,7 @@ def wayback(
         sys.exit(1)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--cron", default="0 6 * * *", show_default=True, help="Schedule of the refresh (cron, UTC)."
 )
@@ -167,3 +162,7 @@ def serve(ctx: Context, cron: str, source: str | None, port: int, name: str) -> 
     serve_refresh(
         data_dir=str(ctx.store.root.resolve()), cron=cron, source=source, port=port, name=name
     )
+
+
+# Registered on the `ice287g` group by ice287g.cli (explicitly, by name).
+COMMANDS = (refresh, publications, wayback, serve)

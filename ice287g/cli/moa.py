@@ -10,8 +10,9 @@ import sys
 
 import click
 
-from ice287g.cli.core import Context, main, pass_ctx, query_errors
+from ice287g.cli.core import Context, pass_ctx, query_errors
 from ice287g.cli.output import emit, format_options
+from ice287g.store.outcomes import MOA_OUTCOMES
 
 OCR_MISSING = (
     "OCR not available: tesseract is not installed (apt-get install tesseract-ocr); "
@@ -19,7 +20,7 @@ OCR_MISSING = (
 )
 
 
-@main.group()
+@click.group()
 def moa() -> None:
     """Signed MOA PDFs: harvest ICE's links, read them, check them against the spreadsheet.
 
@@ -169,7 +170,7 @@ def read_cmd(
     """
     import pandas as pd
 
-    from ice287g.query.moa import expand_pdf_paths, read_records
+    from ice287g.jobs.documents import expand_pdf_paths, read_records
 
     if rebuild == bool(paths):
         raise click.UsageError("give PDF files or folders to read, or --rebuild (not both)")
@@ -195,8 +196,9 @@ def read_cmd(
 
 
 def _rebuild(ctx: Context, ocr: bool, workers: int) -> None:
+    from ice287g.jobs.documents import update_documents
     from ice287g.jobs.harvest import session
-    from ice287g.query.moa import documents_path, update_documents
+    from ice287g.store.documents import documents_path
 
     store = ctx.store
     with session(store):
@@ -223,7 +225,7 @@ def check(ctx: Context, fmt: str, output: str | None) -> None:
     Example: ice287g moa check --format csv -o moa-problems.csv
     """
     from ice287g.query.moa import check as run
-    from ice287g.query.moa import read_documents
+    from ice287g.store.documents import read_documents
 
     df = run(ctx.store)
     v = df.attrs.get("version") or {}
@@ -258,7 +260,7 @@ def search(ctx: Context, text: str, state: str | None, fmt: str, output: str | N
 @moa.command()
 @click.option(
     "--outcome",
-    type=click.Choice(["stored", "already stored", "not found", "blocked", "failed", "refused"]),
+    type=click.Choice(MOA_OUTCOMES),
     help="Only attempts with this outcome.",
 )
 @format_options()
@@ -268,9 +270,9 @@ def ledger(ctx: Context, outcome: str | None, fmt: str, output: str | None) -> N
 
     Example: ice287g moa ledger --outcome "not found" --format csv
     """
-    from ice287g.query.moa import read_ledger
+    from ice287g.store.ledger import MOA_LEDGER
 
-    df = read_ledger(ctx.store).to_pandas(date_as_object=True)
+    df = MOA_LEDGER.read(ctx.store).to_pandas(date_as_object=True)
     if outcome:
         df = df[df["outcome"] == outcome]
     emit(df.reset_index(drop=True), fmt, output)
@@ -287,3 +289,7 @@ def documents(ctx: Context, fmt: str, output: str | None) -> None:
     from ice287g.query.moa import documents_listing
 
     emit(documents_listing(ctx.store), fmt, output)
+
+
+# Registered on the `ice287g` group by ice287g.cli (explicitly, by name).
+COMMANDS = (moa,)

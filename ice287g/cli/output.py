@@ -107,7 +107,7 @@ def emit(df, fmt: str, output: str | None, header: str | None = None) -> None:
         else:
             click.echo(header, err=True)
     if output:
-        from ice287g.store.catalog import atomic_write
+        from ice287g.store.files import atomic_write
 
         atomic_write(Path(output), body if isinstance(body, bytes) else body.encode())
         click.echo(f"wrote {output}", err=True)

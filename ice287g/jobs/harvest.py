@@ -3,7 +3,9 @@
 One run: take the MOA and addendum URLs of the newest participating version that have no
 stored PDF yet, fetch at most ``limit`` of them one after the other (``delay`` seconds apart),
 store each complete PDF content-addressed (``raw/<sha[:2]>/<sha>.pdf``), record every attempt
-in the MOA ledger, then read the new PDFs into the documents table (:mod:`ice287g.query.moa`).
+in the MOA ledger, then read the new PDFs into the documents table
+(:mod:`ice287g.jobs.documents`). Which URLs lack a PDF is :func:`ice287g.query.moa.pending_urls`;
+the requests themselves are :mod:`scrapers.moa`.
 
 Only bodies that start with ``%PDF`` and end with the ``%%EOF`` marker are stored: an HTML
 page served as a PDF, a CDN block page or a truncated download is recorded with a clear error
@@ -11,9 +13,8 @@ and tried again on a later run, as is a 404. The :class:`~scrapers.http.Fetcher`
 host allowlist (www.ice.gov and the Internet Archive by default) on every redirect hop;
 refused requests are recorded as ``refused``.
 
-``mirror`` (or a general ``url_map``) rewrites ``https://www.ice.gov`` to another base URL
-before fetching, for a mirror or a local test server; the ledger keeps ICE's URL as the key
-and the URL actually fetched as ``final_url``.
+With a ``mirror``, the ledger keeps ICE's URL as the key and the URL actually fetched as
+``final_url``.
 """
 
 from __future__ import annotations
@@ -24,20 +25,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
 from ice287g.errors import UserError
-from ice287g.query import moa
-from ice287g.store.catalog import Store, StoreError
-from scrapers.http import DEFAULT_SOURCE_HOST, PDF_MAGIC, Fetcher, FetchResult
+from ice287g.jobs.documents import update_documents
+from ice287g.query.moa import agreements, pending_urls
+from ice287g.store import Store, StoreError, ledger
+from ice287g.store.ledger import MOA_LEDGER
+from parsers.sniff import pdf_problem
+from scrapers.http import Fetcher, FetchResult
+from scrapers.moa import fetch_pdf, harvest_host, mirror_map
 
-ICE_ORIGIN = "https://www.ice.gov"
 DEFAULT_LIMIT = 200
 DEFAULT_DELAY = 1.0  # seconds between two requests
 NOT_FOUND_STATUSES = frozenset({404, 410})
-_EOF_WINDOW = 1024  # PDF readers accept the %%EOF marker anywhere in the last 1024 bytes
 
 
 class HarvestBusy(UserError, RuntimeError):
@@ -50,7 +52,7 @@ class Attempt:
 
     url: str
     final_url: str
-    outcome: str  # one of ice287g.query.moa.OUTCOMES
+    outcome: str  # one of ice287g.store.ledger.MOA_OUTCOMES
     http_status: int | None = None
     sha256: str | None = None
     bytes: int = 0
@@ -87,7 +89,7 @@ class HarvestReport:
         return [
             a.error or f"{a.url}: {a.outcome}"
             for a in self.attempts
-            if a.outcome in (moa.BLOCKED, moa.FAILED)
+            if a.outcome in (ledger.BLOCKED, ledger.FAILED)
         ]
 
     @property
@@ -96,7 +98,7 @@ class HarvestReport:
 
     def summary_line(self) -> str:
         counts = self.counts
-        parts = ", ".join(f"{counts[o]} {o}" for o in moa.OUTCOMES)
+        parts = ", ".join(f"{counts[o]} {o}" for o in ledger.MOA_OUTCOMES)
         return (
             f"{len(self.attempts)} URLs tried: {parts}; {self.remaining} left for later "
             f"runs; {len(self.documents)} documents read"
@@ -110,7 +112,7 @@ class HarvestReport:
             "| outcome | URLs |",
             "|---|---|",
         ]
-        lines += [f"| {o} | {self.counts[o]} |" for o in moa.OUTCOMES]
+        lines += [f"| {o} | {self.counts[o]} |" for o in ledger.MOA_OUTCOMES]
         lines += [
             "",
             f"{self.remaining} URLs left for later runs; {len(self.documents)} documents read.",
@@ -119,35 +121,13 @@ class HarvestReport:
         if unreadable:
             lines += ["", "## Stored but unreadable", ""]
             lines += [f"- {d['url']}: {d['error']}" for d in unreadable]
-        problems = [a for a in self.attempts if a.outcome not in moa.DONE_OUTCOMES]
+        problems = [a for a in self.attempts if a.outcome not in ledger.DONE_OUTCOMES]
         if problems:
             lines += ["", "## Not stored", ""]
             lines += [f"- {a.outcome}: {a.error or a.url}" for a in problems]
         if self.ocr_note:
             lines += ["", self.ocr_note]
         return "\n".join(lines) + "\n"
-
-
-def rewrite(url: str, url_map: dict[str, str] | None) -> str:
-    """``url`` with the first matching prefix of ``url_map`` replaced (a mirror's base URL)."""
-    for prefix, base in (url_map or {}).items():
-        if url.startswith(prefix):
-            return base.rstrip("/") + url[len(prefix) :]
-    return url
-
-
-def mirror_map(mirror: str | None) -> dict[str, str] | None:
-    """The url_map of ``--mirror URL``: ICE's origin -> the mirror's base URL."""
-    return {ICE_ORIGIN: mirror.rstrip("/")} if mirror else None
-
-
-def harvest_host(source_host: str | None, mirror: str | None) -> str:
-    """The host the fetcher may talk to: as given, else the mirror's, else www.ice.gov."""
-    if source_host:
-        return source_host
-    if mirror:
-        return (urlsplit(mirror).hostname or "").lower()
-    return DEFAULT_SOURCE_HOST
 
 
 def harvest_lock(store: Store) -> FileLock:
@@ -190,7 +170,7 @@ def harvest(
     Raises :class:`HarvestBusy` when another harvest runs on this store, and
     ``ice287g.query.QueryError`` when the store has no participating version.
     """
-    rows = moa.agreements(store)  # no participating version: say so before taking the lock
+    rows = agreements(store)  # no participating version: say so before taking the lock
     with session(store):
         report = fetch_missing(
             store,
@@ -234,14 +214,14 @@ def fetch_missing(
     report = HarvestReport(datetime.now(UTC))
     own = fetcher is None
     try:
-        todo = moa.pending_urls(store, rows)
+        todo = pending_urls(store, rows)
         batch, report.remaining = todo[:limit], max(0, len(todo) - limit)
         if own and batch:
             fetcher = Fetcher(source_host=harvest_host(source_host, mirror))
         for index, url in enumerate(batch):
             if index and delay:
                 sleep(delay)
-            attempt = fetch_pdf(store, fetcher, url, rewrite(url, url_map))
+            attempt = fetch_and_store(store, fetcher, url, url_map)
             report.attempts.append(attempt)
             if on_attempt:
                 on_attempt(attempt)
@@ -264,25 +244,27 @@ def read_new(
         report.ocr_note = (
             "OCR not available: tesseract is not installed; pages without a text layer stay empty"
         )
-    report.documents = moa.update_documents(store, ocr=ocr, workers=workers)
+    report.documents = update_documents(store, ocr=ocr, workers=workers)
     return report.documents
 
 
-def fetch_pdf(store: Store, fetcher: Fetcher, url: str, fetch_url: str | None = None) -> Attempt:
-    """Fetch one PDF (from ``fetch_url``, default ``url``), store it if complete, and add
-    the attempt to the ledger under ``url``."""
-    result = fetcher.fetch(fetch_url or url, expect=PDF_MAGIC)
+def fetch_and_store(
+    store: Store, fetcher: Fetcher, url: str, url_map: dict[str, str] | None = None
+) -> Attempt:
+    """Fetch one PDF (through the mirror of ``url_map``, if any), store it if complete, and
+    add the attempt to the MOA ledger under ``url``."""
+    result = fetch_pdf(fetcher, url, url_map)
     attempt = judge(url, result)
     if result.outcome == "ok" and result.body is not None:
-        problem = incomplete(result.body)
+        problem = pdf_problem(result.body)
         if problem:
-            attempt.outcome = moa.FAILED
+            attempt.outcome = ledger.FAILED
             attempt.sha256 = None
             attempt.error = f"{result.final_url}: {problem}; not stored"
     with store.lock():
-        if attempt.outcome == moa.STORED:
+        if attempt.outcome == ledger.STORED:
             attempt.outcome = _put(store, result, attempt)
-        moa.append_ledger(
+        MOA_LEDGER.append(
             store,
             [
                 {
@@ -305,7 +287,7 @@ def judge(url: str, result: FetchResult) -> Attempt:
     attempt = Attempt(
         url,
         result.final_url,
-        moa.FAILED,
+        ledger.FAILED,
         result.status,
         result.sha256,
         result.bytes,
@@ -313,25 +295,16 @@ def judge(url: str, result: FetchResult) -> Attempt:
         result.fetched_at,
     )
     if result.outcome == "ok":
-        attempt.outcome = moa.STORED
+        attempt.outcome = ledger.STORED
     elif result.outcome == "blocked":
-        attempt.outcome = moa.BLOCKED
+        attempt.outcome = ledger.BLOCKED
     elif result.refused:
-        attempt.outcome = moa.REFUSED
+        attempt.outcome = ledger.REFUSED
     elif result.status in NOT_FOUND_STATUSES:
-        attempt.outcome = moa.NOT_FOUND
+        attempt.outcome = ledger.NOT_FOUND
     elif result.outcome == "not_modified":  # never asked for: no validators are sent
         attempt.error = f"{url}: unexpected HTTP 304 to an unconditional request"
     return attempt
-
-
-def incomplete(body: bytes) -> str | None:
-    """Why a body that starts like a PDF is not a whole PDF, or None."""
-    if not body.startswith(PDF_MAGIC):
-        return f"not a PDF: body starts with {body[:16]!r}"
-    if b"%%EOF" not in body[-_EOF_WINDOW:]:
-        return f"truncated PDF: no %%EOF marker in the last {_EOF_WINDOW} of its {len(body)} bytes"
-    return None
 
 
 def _put(store: Store, result: FetchResult, attempt: Attempt) -> str:
@@ -343,5 +316,5 @@ def _put(store: Store, result: FetchResult, attempt: Attempt) -> str:
     except StoreError as exc:
         attempt.sha256 = None
         attempt.error = f"{attempt.url}: {exc}"
-        return moa.FAILED
-    return moa.ALREADY_STORED if already else moa.STORED
+        return ledger.FAILED
+    return ledger.ALREADY_STORED if already else ledger.STORED

@@ -9,17 +9,18 @@ cheap), while all writes happen in this process under the store's lock.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
+from ice287g.jobs.pool import parallel_map
 from ice287g.normalize.apply import normalize
 from ice287g.schema import SCHEMA_VERSION
-from ice287g.store.catalog import Store, sha256_bytes, snapshot_bytes, tally
+from ice287g.store import Store, sha256_bytes
+from ice287g.store.catalog import snapshot_bytes, tally
 from parsers.filename import PublicationDate, UndatableError, publication_date
 from parsers.workbook import WorkbookError, read_workbook
 
@@ -29,8 +30,9 @@ COMMIT_EVERY = 64
 
 
 @dataclass
-class Outcome:
-    """What happened to one input file."""
+class FileResult:
+    """What became of one input file: ``status`` new, stored (its bytes are already a
+    version) or failed (``reason`` says why). Ledger rows call theirs ``outcome``."""
 
     name: str
     status: str  # "new" | "stored" (same bytes already a version) | "failed"
@@ -98,21 +100,21 @@ def prepare(
     return Prepared(data, record, snapshot_bytes(record, table), tally(table, sha))
 
 
-def _prepare_path(args: tuple[str, frozenset[str]]) -> Prepared | Outcome:
+def _prepare_path(args: tuple[str, frozenset[str]]) -> Prepared | FileResult:
     """Worker: read, hash, and prepare one file unless its bytes are already stored."""
     path, known = args
     name = Path(path).name
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return Outcome(name, "failed", reason=f"cannot read file ({exc.strerror or exc})")
+        return FileResult(name, "failed", reason=f"cannot read file ({exc.strerror or exc})")
     sha = sha256_bytes(data)
     if sha in known:
-        return Outcome(name, "stored", sha)
+        return FileResult(name, "stored", sha)
     try:
         return prepare(data, name, sha=sha)
     except (WorkbookError, UndatableError) as exc:
-        return Outcome(name, "failed", sha, reason=exc.problem)
+        return FileResult(name, "failed", sha, reason=exc.problem)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -136,66 +138,60 @@ def ingest_paths(
     store: Store,
     paths: Iterable[str | Path],
     workers: int | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-) -> list[Outcome]:
-    """Ingest files and folders; every file gets an Outcome, failures do not stop the run."""
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Ingest files and folders; every file gets a FileResult, failures do not stop the run."""
     files = [str(p) for p in expand_paths(paths)]
-    outcomes: list[Outcome] = []
+    outcomes: list[FileResult] = []
     with store.lock():
         known = frozenset(store.known_shas())
         workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         jobs = [(f, known) for f in files]
         pending: list[Prepared] = []
-        for result in _run(jobs, workers):
+        for result in parallel_map(
+            _prepare_path, jobs, workers, chunksize=4, min_jobs=PARALLEL_MIN_FILES
+        ):
             outcome = _accept(store, result, known, pending)
             if len(pending) >= COMMIT_EVERY:
                 _commit(store, pending)
             outcomes.append(outcome)
-            if on_outcome:
-                on_outcome(outcome)
+            if on_result:
+                on_result(outcome)
         _commit(store, pending)
     return outcomes
 
 
 def ingest_bytes(
     store: Store, data: bytes, name: str, observed_at: datetime | None = None
-) -> Outcome:
+) -> FileResult:
     """Ingest one workbook received as bytes (the live refresh path)."""
     sha = sha256_bytes(data)
     with store.lock():
         if sha in store.known_shas():
-            return Outcome(name, "stored", sha)
+            return FileResult(name, "stored", sha)
         try:
             prepared = prepare(data, name, observed_at, sha)
         except (WorkbookError, UndatableError) as exc:
-            return Outcome(name, "failed", sha, reason=exc.problem)
+            return FileResult(name, "failed", sha, reason=exc.problem)
         pending: list[Prepared] = []
         outcome = _accept(store, prepared, frozenset(), pending)
         _commit(store, pending)
         return outcome
 
 
-def _run(jobs: list, workers: int) -> Iterator[Prepared | Outcome]:
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_FILES:
-        yield from map(_prepare_path, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_prepare_path, jobs, chunksize=4)
-
-
 def _accept(
-    store: Store, result: Prepared | Outcome, known: frozenset[str], pending: list[Prepared]
-) -> Outcome:
-    if isinstance(result, Outcome):
+    store: Store, result: Prepared | FileResult, known: frozenset[str], pending: list[Prepared]
+) -> FileResult:
+    if isinstance(result, FileResult):
         return result
     record = result.record
     name = record["file_name"]
     if record["sha256"] in known or any(p.record["sha256"] == record["sha256"] for p in pending):
-        return Outcome(name, "stored", record["sha256"])
+        return FileResult(name, "stored", record["sha256"])
     store.put_raw(result.data, record["sha256"], sync=False)
     store.write_snapshot(record, result.snapshot, sync=False)
     pending.append(result)
-    return Outcome(
+    return FileResult(
         name, "new", record["sha256"], record["list"], record["date"].isoformat(), record["rows"]
     )
 

@@ -15,12 +15,10 @@ from datetime import UTC, date, datetime
 from filelock import FileLock, Timeout
 
 from ice287g.errors import UserError
-from ice287g.jobs.ingest import Outcome, ingest_bytes
-from ice287g.store import ledger
-from ice287g.store.catalog import Store
-
-DEFAULT_SOURCE = "https://www.ice.gov/identify-and-arrest/287g"
-EXAMPLES_IN_REPORT = 5
+from ice287g.jobs.ingest import FileResult, ingest_bytes
+from ice287g.jobs.report import summarize
+from ice287g.store import Store, ledger
+from scrapers.discover import DEFAULT_SOURCE
 
 
 class RefreshBusy(UserError, RuntimeError):
@@ -31,7 +29,7 @@ class RefreshBusy(UserError, RuntimeError):
 class Observation:
     url: str
     file_name: str
-    outcome: str  # one of ledger.OUTCOMES
+    outcome: str  # one of ice287g.store.ledger.OUTCOMES
     list: str | None = None
     version_date: date | None = None
     sha256: str | None = None
@@ -97,7 +95,7 @@ def session(store: Store, source: str, fetcher=None):
             f"another refresh is running on {store.root} (lock {lock.lock_file})"
         ) from None
     own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher(source_host=_host(source))
+    fetcher = fetcher or Fetcher(source_host=host_of(source))
     try:
         yield report, fetcher
     finally:
@@ -116,7 +114,7 @@ def discover_links(store: Store, report: RefreshReport, fetcher) -> list:
     except (FetchError, DiscoveryError) as exc:
         report.error = str(exc)  # names the page URL and the problem
         with store.lock():
-            ledger.append(
+            ledger.PUBLICATIONS.append(
                 store,
                 [
                     {
@@ -152,7 +150,7 @@ def fetch_one(
     elif result.outcome == "blocked":
         obs.outcome = ledger.BLOCKED
     elif result.outcome == "ok":
-        outcome: Outcome = ingest_bytes(
+        outcome: FileResult = ingest_bytes(
             store, result.body, link.file_name, observed_at=captured_at or result.fetched_at
         )
         if outcome.status == "failed":
@@ -164,7 +162,7 @@ def fetch_one(
     if version:
         obs.list, obs.version_date = version["list"], version["date"]
     with store.lock():
-        ledger.append(
+        ledger.PUBLICATIONS.append(
             store,
             [
                 {
@@ -190,75 +188,28 @@ def fetch_one(
     return obs
 
 
-def summarize(store: Store, report: RefreshReport) -> str:
-    """Markdown: counts by model for each list's newest version, and what the new versions
-    changed (agreements added and removed since the previous version of their list)."""
-    from ice287g.query.versions import catalog, counts
+def harvest_after(
+    store: Store,
+    source: str,
+    moa: bool = True,
+    limit: int | None = None,
+    delay: float | None = None,
+) -> dict | None:
+    """The MOA harvest that follows a refresh, as ``harvest`` keyword arguments (``limit``,
+    ``delay``, ``mirror``); None when there is none (``--no-moa``, or no version stored yet).
 
-    lines = [
-        f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Source: {report.source}",
-        "",
-    ]
-    lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
-    lines += [
-        f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
-        for o in report.observations
-    ]
-    cat = catalog(store)
-    if not cat.empty:
-        newest = counts(by=["model"], as_of=max(cat["date"]), data_dir=store)
-        lines += [
-            "",
-            "## Agreements by model (newest versions)",
-            "",
-            "| list | date | model | count |",
-            "|---|---|---|---|",
-        ]
-        lines += [f"| {r.list} | {r.date} | {r.model} | {r.count} |" for r in newest.itertuples()]
-    for obs in report.new_versions:
-        lines += ["", *changes_since_previous(store, obs.sha256)]
-    if report.failures:
-        lines += ["", "## Failures", ""] + [f"- {f}" for f in report.failures]
-    return "\n".join(lines) + "\n"
+    The one place that says how "refresh, then harvest MOAs" goes, for the plain command and
+    for the Prefect flow alike.
+    """
+    from ice287g.jobs.harvest import DEFAULT_DELAY, DEFAULT_LIMIT
 
-
-def changes_since_previous(store: Store, sha: str) -> list[str]:
-    """Markdown lines: agreements added/removed by version `sha` against its list's previous."""
-    from ice287g.query.diff import diff_versions
-    from ice287g.query.versions import catalog
-
-    cat = catalog(store)
-    row = cat[cat["sha256"] == sha]
-    if row.empty:
-        return []
-    version = row.iloc[0]
-    same = cat[(cat["list"] == version["list"]) & ~cat["suspect"]]
-    earlier = same[
-        (same["date"] < version["date"])
-        | ((same["date"] == version["date"]) & (same["seq"] < version["seq"]))
-    ]
-    title = f"## {version['list']} {version['date']} #{version['seq']} ({sha[:12]})"
-    if earlier.empty:
-        return [title, "", f"First {version['list']} version: {version['rows']} rows."]
-    previous = earlier.sort_values(["date", "seq"]).iloc[-1]
-    changes = diff_versions(store, previous, version)[0]
-    lines = [
-        title,
-        "",
-        f"Against {previous['date']} #{previous['seq']} "
-        f"({previous['sha256'][:12]}): {version['rows'] - previous['rows']:+d} rows.",
-    ]
-    for kind in ("added", "removed", "changed"):
-        part = changes[changes["change"] == kind]
-        if part.empty:
-            continue
-        lines.append(f"- {kind}: {len(part)}")
-        for r in part.head(EXAMPLES_IN_REPORT).itertuples():
-            detail = f" ({r.field}: {r.before} → {r.after})" if kind == "changed" else ""
-            lines.append(f"  - {r.state} {r.agency} {r.model}{detail}")
-    return lines
+    if not moa or not store.catalog_path.exists():
+        return None
+    return {
+        "limit": DEFAULT_LIMIT if limit is None else limit,
+        "delay": DEFAULT_DELAY if delay is None else delay,
+        "mirror": mirror_of(source),
+    }
 
 
 def mirror_of(source: str) -> str | None:
@@ -282,73 +233,8 @@ def _version(store: Store, sha: str | None) -> dict | None:
     return rows[0] if rows else None
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
+    """The lower-case host of a URL ("" when it has none)."""
     from urllib.parse import urlsplit
 
     return (urlsplit(url).hostname or "").lower()
-
-
-# --- Internet Archive backfill ----------------------------------------------------------------
-WAYBACK_WORKBOOK_PREFIX = "www.ice.gov/doclib/about/offices/ero/287g/*"
-WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm")
-
-
-@dataclass(frozen=True)
-class _ArchivedLink:
-    url: str
-    file_name: str
-    list_hint: str | None = None
-
-
-def wayback(
-    store: Store,
-    from_date: date,
-    to_date: date,
-    cdx_base: str | None = None,
-    fetcher=None,
-    limit: int | None = None,
-) -> list[Observation]:
-    """Ingest Internet Archive captures of ICE's workbooks between two dates.
-
-    Each capture's raw bytes (the ``id_`` URL) are fetched once: captures already fetched are
-    skipped, so a re-run downloads nothing it has seen; blocked or failed ones are tried
-    again. Versions are dated like any other (ICE's file name, else the saved time), with the
-    capture time as the last resort.
-    """
-    from scrapers.http import Fetcher
-    from scrapers.wayback import WAYBACK_CDX, list_captures
-
-    cdx_base = cdx_base or WAYBACK_CDX
-    own = fetcher is None
-    fetcher = fetcher or Fetcher(
-        source_host=_host(cdx_base) if _is_local(cdx_base) else "www.ice.gov"
-    )
-    try:
-        captures = [
-            c
-            for c in list_captures(fetcher, cdx_base, WAYBACK_WORKBOOK_PREFIX, from_date, to_date)
-            if c.original.lower().split("?")[0].endswith(WORKBOOK_EXTENSIONS)
-        ]
-        rows = ledger.read_ledger(store).to_pylist()
-        seen = {r["url"] for r in rows if r["outcome"] not in (ledger.BLOCKED, ledger.FAILED)}
-        todo = [c for c in captures if c.raw_url not in seen][: limit or None]
-        out = []
-        for capture in todo:
-            name = capture.original.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-            out.append(
-                fetch_one(
-                    store,
-                    fetcher,
-                    _ArchivedLink(capture.raw_url, name),
-                    source="wayback",
-                    captured_at=capture.captured_at,
-                )
-            )
-        return out
-    finally:
-        if own:
-            fetcher.close()
-
-
-def _is_local(url: str) -> bool:
-    return _host(url) in ("127.0.0.1", "localhost")

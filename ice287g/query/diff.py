@@ -31,13 +31,14 @@ Rules:
 
 from __future__ import annotations
 
-import difflib
 import functools
-import re
-import unicodedata
 from datetime import date, datetime
+from typing import NamedTuple
 
 import pandas as pd
+
+from ice287g.normalize.names import same_words, similarity, words_agree
+from parsers.workbook import header_key
 
 DIFF_RECORD_FIELDS: list[tuple[str, str, str]] = [
     ("change", "string", "`added`, `removed` or `changed`"),
@@ -57,24 +58,29 @@ DIFF_RECORD_FIELDS: list[tuple[str, str, str]] = [
 DIFF_COLUMNS = [name for name, _, _ in DIFF_RECORD_FIELDS]
 # Compared fields, in report order.
 DIFF_FIELDS = ("agency", "signed", "county", "agency_type", "moa_status", "moa_url", "addendum_url")
-# The record of one agreement: these snapshot columns, in this order (nothing else is read).
-RECORD = (
-    "state",
-    "agency",
-    "model",
-    "agency_id",
-    "county_fips",
-    "signed",
-    "county",
-    "agency_type",
-    "moa_status",
-    "moa_url",
-    "addendum_url",
-)
+
+
+class Record(NamedTuple):
+    """One agreement in one version: these snapshot columns (nothing else is read)."""
+
+    state: str | None
+    agency: str | None
+    model: str | None
+    agency_id: str | None
+    county_fips: str | None
+    signed: date | None
+    county: str | None
+    agency_type: str | None
+    moa_status: str | None
+    moa_url: str | None
+    addendum_url: str | None
+
+
+RECORD = Record._fields
 READ_COLUMNS = ["agreement_id", *RECORD]
 _AT = {name: i for i, name in enumerate(RECORD)}
+_record = functools.partial(tuple.__new__, Record)  # Record(*values) without the slow call
 RENAME_CUTOFF = 0.92
-WORD_CUTOFF = 0.75
 # A field is compared only if both versions' headers carry this column.
 FIELD_COLUMN = {
     "county": "COUNTY",
@@ -85,27 +91,7 @@ FIELD_COLUMN = {
 }
 CHANGE_ORDER = {"added": 0, "removed": 1, "changed": 2}
 _MOA_RANK = {"available": 0, "pending": 1, "missing": 2}
-# Words that do not tell two agencies apart (besides the state's own name and code).
-GENERIC_WORDS = frozenset(
-    "the of and a an at county sheriff sheriffs office offices police department dept "
-    "state city town township borough village parish pd so".split()
-)
-# "<word> of" at the start of a name does not make another agency ("City of Melbourne ...").
-LEADING_WORDS = frozenset({"city", "town", "village", "borough"})
-ABBREVIATIONS = {
-    "ft": "fort",
-    "st": "saint",
-    "mt": "mount",
-    "twp": "township",
-    "dept": "department",
-    "co": "county",
-    "cnty": "county",
-    "pd": "police department",
-    "dps": "department of public safety",
-    "bocc": "board of county commissioners",
-}
-
-Records = dict[str, tuple]
+Records = dict[str, Record]
 
 
 # --- records -------------------------------------------------------------------------------
@@ -120,11 +106,11 @@ def _clean(value):
     return value
 
 
-def _rank(rec: tuple) -> tuple:
+def _rank(rec: Record) -> tuple:
     return (
-        _MOA_RANK.get(rec[_AT["moa_status"]], 3),
-        rec[_AT["county"]] is None,
-        rec[_AT["agency_type"]] is None,
+        _MOA_RANK.get(rec.moa_status, 3),
+        rec.county is None,
+        rec.agency_type is None,
         tuple("" if v is None else str(v) for v in rec),
     )
 
@@ -146,7 +132,7 @@ def records(rows) -> Records:
     for values in zip(*cols):
         if clean:
             values = tuple(_clean(v) for v in values)
-        aid, rec = values[0], tuple(values[1:])
+        aid, rec = values[0], _record(values[1:])
         if aid is None:
             continue
         other = out.get(aid)
@@ -164,74 +150,16 @@ def _name_key(agreement_id: str) -> tuple[str, str, str]:
     return "", agreement_id, ""
 
 
-def similarity(x: str, y: str) -> float:
-    """difflib ratio of two keys, the same whichever order they come in."""
-    lo, hi = sorted((x, y))
-    return difflib.SequenceMatcher(None, lo, hi, autojunk=False).ratio()
+def _words_agree(a: Record, b: Record) -> bool:
+    return words_agree(a.agency, b.agency, a.state)
 
 
-@functools.lru_cache(maxsize=8192)
-def _tokens(name: str | None, state: str | None) -> tuple[str, ...]:
-    """Words of a name: lower case ASCII, abbreviations spelled out, and the agency's own
-    state (its name or USPS code) left out."""
-    if not name:
-        return ()
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"['.`]", "", text.replace("&", " and "))
-    state_name, code = _state_names(state)
-    if state_name:
-        text = re.sub(rf"\b{re.escape(state_name)}\b", " ", text)
-    words = []
-    for w in re.split(r"[^0-9a-z]+", text):
-        if w and w != code:
-            words.extend(ABBREVIATIONS.get(w, w).split())
-    while words:  # "The ...", "City of Melbourne ..." = "Melbourne ..."
-        if words[0] == "the":
-            words = words[1:]
-        elif words[0] in LEADING_WORDS and len(words) > 2 and words[1] == "of":
-            words = words[2:]
-        else:
-            break
-    return tuple(words)
+def _same_words(a: Record, b: Record) -> bool:
+    return same_words(a.agency, b.agency, a.state)
 
 
-@functools.cache
-def _state_names(state: str | None) -> tuple[str | None, str | None]:
-    if not state:
-        return None, None
-    import us
-
-    found = us.states.lookup(state)
-    return (found.name.lower() if found else None), state.lower()
-
-
-def _words(name: str | None, state: str | None) -> tuple[frozenset, frozenset]:
-    """(all words, distinctive words) of an agency name."""
-    words = frozenset(_tokens(name, state))
-    return words, words - GENERIC_WORDS
-
-
-def _words_agree(a: tuple, b: tuple) -> bool:
-    """Every distinctive word of each name has a close word in the other."""
-    st = a[_AT["state"]]
-    all_a, own_a = _words(a[_AT["agency"]], st)
-    all_b, own_b = _words(b[_AT["agency"]], st)
-
-    def covered(own, other) -> bool:
-        return all(w in other or any(similarity(w, o) >= WORD_CUTOFF for o in other) for w in own)
-
-    return covered(own_a, all_b) and covered(own_b, all_a)
-
-
-def _same_words(a: tuple, b: tuple) -> bool:
-    """The same words, maybe reordered, abbreviated or prefixed with the state's name."""
-    st = a[_AT["state"]]
-    wa = sorted(_tokens(a[_AT["agency"]], st))
-    return bool(wa) and wa == sorted(_tokens(b[_AT["agency"]], st))
-
-
-def _counties_agree(a: tuple, b: tuple) -> bool:
-    fa, fb = a[_AT["county_fips"]], b[_AT["county_fips"]]
+def _counties_agree(a: Record, b: Record) -> bool:
+    fa, fb = a.county_fips, b.county_fips
     return fa is None or fb is None or fa == fb
 
 
@@ -381,25 +309,11 @@ def old_id(rec) -> str:
     return agreement_id(agency_id(rec["state"], rec["before"]), rec["model"])
 
 
-def apply_diff(ids: set[str], changes: pd.DataFrame) -> set[str]:
-    """Agreement ids of the first version -> those of the second, by the diff's records."""
-    out = set(ids)
-    for rec in changes.to_dict(orient="records"):
-        if rec["change"] == "removed":
-            out.discard(rec["agreement_id"])
-        elif rec["change"] == "added":
-            out.add(rec["agreement_id"])
-        elif rec["field"] == "agency":
-            out.discard(old_id(rec))
-            out.add(rec["agreement_id"])
-    return out
-
-
 def comparable_fields(columns_a, columns_b) -> tuple[str, ...]:
     """The DIFF_FIELDS whose source column both versions' headers carry."""
 
     def folded(cols) -> set[str]:
-        return {" ".join(str(c).split()).upper() for c in (cols if cols is not None else [])}
+        return {header_key(c) for c in (cols if cols is not None else [])}
 
     ha, hb = folded(columns_a), folded(columns_b)
     return tuple(
@@ -432,19 +346,19 @@ def diff(
     """
     from ice287g.query.versions import (
         QueryError,
-        _as_date,
-        _check_list,
-        _store,
+        as_date,
         catalog,
+        check_list,
+        store_of,
         version_on,
     )
 
-    _check_list(list)
-    store = _store(data_dir)
+    check_list(list)
+    store = store_of(data_dir)
     cat = catalog(store)
     chosen, notes = [], []
     for label, value in (("A", a), ("B", b)):
-        day = _as_date(value)
+        day = as_date(value)
         if day is None:
             raise QueryError(f"date {label} is missing")
         version = version_on(cat, list, day, include_suspect)

@@ -23,13 +23,14 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scrapers.discover import DEFAULT_SOURCE
+
 FORMATS = ("csv", "parquet", "xlsx")
 MEDIATYPES = {
     "csv": "text/csv",
     "parquet": "application/vnd.apache.parquet",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-SOURCE_URL = "https://www.ice.gov/identify-and-arrest/287g"
 VERSION_COLUMNS = [
     ("date", "date", "Publication date of the version"),
     ("seq", "integer", "Order of the version within its day, 1 = first"),
@@ -77,7 +78,7 @@ def _flat(table):
 def _write(table, path: Path, fmt: str) -> None:
     import pyarrow.csv as pcsv
 
-    from ice287g.store.catalog import atomic_write, parquet_bytes
+    from ice287g.store.files import atomic_write, parquet_bytes
 
     if fmt == "parquet":
         atomic_write(path, parquet_bytes(table), sync=False)
@@ -142,7 +143,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     import pyarrow as pa
 
     from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
-    from ice287g.query.versions import QueryError, _store, catalog, counts, version_on
+    from ice287g.query.versions import QueryError, catalog, counts, store_of, version_on
     from ice287g.schema import SNAPSHOT_SCHEMA
 
     if format not in FORMATS:
@@ -152,7 +153,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
             import openpyxl  # noqa: F401
         except ImportError:
             raise QueryError("xlsx export needs openpyxl (pip install openpyxl)") from None
-    store = _store(data_dir)
+    store = store_of(data_dir)
     cat = catalog(store)
     if cat.empty:
         raise QueryError(f"no versions in {store.root}: run `ice287g backfill` first")
@@ -297,13 +298,13 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
         "sources": [
             {
                 "title": "U.S. Immigration and Customs Enforcement, 287(g) program",
-                "path": SOURCE_URL,
+                "path": DEFAULT_SOURCE,
             }
         ],
         "contributors": [{"title": "ice287g", "role": "author"}],
         "resources": resources,
     }
-    from ice287g.store.catalog import atomic_write
+    from ice287g.store.files import atomic_write
 
     descriptor = out / "datapackage.json"
     atomic_write(

@@ -206,10 +206,10 @@ def plot(
     """Write the chart to `output` (.png, .svg or .html); returns the path."""
     import io
 
-    from ice287g.query.versions import QueryError, _check_list
-    from ice287g.store.catalog import atomic_write
+    from ice287g.query.versions import QueryError, check_list
+    from ice287g.store.files import atomic_write
 
-    _check_list(list)
+    check_list(list)
     path = Path(output)
     ext = path.suffix.lower()
     if ext not in FORMATS:

@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ice287g.errors import UserError
 from ice287g.schema import CANONICAL_COLUMNS
-from ice287g.store.catalog import TALLY_KEYS, Store
+from ice287g.store import Store
+from ice287g.store.catalog import TALLY_KEYS
 
 LISTS = ("participating", "pending")
 COUNT_KEYS = TALLY_KEYS
@@ -29,11 +29,13 @@ class QueryError(UserError, ValueError):
     pass
 
 
-def _store(data_dir: str | Path | Store | None) -> Store:
+def store_of(data_dir: str | Path | Store | None) -> Store:
+    """The store a ``data_dir=`` argument names (a Store, a path, or None for the default)."""
     return data_dir if isinstance(data_dir, Store) else Store(data_dir)
 
 
-def _as_date(value: str | date | None) -> date | None:
+def as_date(value: str | date | None) -> date | None:
+    """A user's date (YYYY-MM-DD) as a date; QueryError naming the value otherwise."""
     if value is None or isinstance(value, date):
         return value
     try:
@@ -42,20 +44,30 @@ def _as_date(value: str | date | None) -> date | None:
         raise QueryError(f"not a date (use YYYY-MM-DD): {value!r}") from None
 
 
-def _check_list(lst: str | None) -> None:
+def check_list(lst: str | None) -> None:
     if lst is not None and lst not in LISTS:
         raise QueryError(f"unknown list {lst!r}: use one of {', '.join(LISTS)}")
 
 
+def parse_state(text: str) -> str:
+    """A user's state (USPS code or name, spelling tolerant) as its USPS code."""
+    from ice287g.normalize.apply import state_code
+
+    code, _ = state_code(text)
+    if code is None:
+        raise QueryError(f"unknown state {text!r}: use a USPS code such as TX")
+    return code
+
+
 def catalog(data_dir=None) -> pd.DataFrame:
     """The catalog as a DataFrame, in publication order."""
-    table = _store(data_dir).catalog_table()
+    table = store_of(data_dir).catalog_table()
     return table.to_pandas(types_mapper=None, date_as_object=True)
 
 
 def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = True) -> pd.DataFrame:
     """One record per stored version: list, date, seq, sha256, rows, file name, flags, ..."""
-    _check_list(list)
+    check_list(list)
     df = catalog(data_dir)
     if list:
         df = df[df["list"] == list]
@@ -89,9 +101,9 @@ def latest(
 
     The frame's ``attrs`` carry the version (list, date, seq, sha256, suspect).
     """
-    _check_list(list)
-    store = _store(data_dir)
-    day = _as_date(as_of)
+    check_list(list)
+    store = store_of(data_dir)
+    day = as_date(as_of)
     cat = catalog(store)
     version = version_on(cat, list, day, include_suspect)
     if version is None:
@@ -150,27 +162,27 @@ def counts(
 
     By default one version per day (the day's last) and suspect versions skipped.
     """
-    _check_list(list)
+    check_list(list)
     by = [b for b in by]
     for key in by:
         if key not in COUNT_KEYS:
             raise QueryError(f"cannot count by {key!r}: use {', '.join(COUNT_KEYS)}")
     if as_of is not None and (since is not None or until is not None):
         raise QueryError("use either --as-of or --since/--until, not both")
-    store = _store(data_dir)
+    store = store_of(data_dir)
     chosen = select_versions(
         catalog(store),
         list,
-        _as_date(as_of),
-        _as_date(since),
-        _as_date(until),
+        as_date(as_of),
+        as_date(since),
+        as_date(until),
         all_versions,
         include_suspect,
     )
     columns = ["date", "list", "sha256", *by, "count"]
     if chosen.empty:
         return pd.DataFrame(columns=columns)
-    tallies = pq.read_table(store.tallies_path)
+    tallies = store.tallies_table()
     tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
     summed = (
         tallies.group_by(["sha256", *by], use_threads=False)

@@ -8,18 +8,16 @@ Layout under the data directory (default ./data, or ICE287G_DATA_DIR, or --data-
     tallies.parquet                          rows per version x state x model x agency type
     .lock                                    held by every writer
 
-Every file is written to a temporary name in its folder and renamed into place, so a reader
-never sees half a file and an interrupted run leaves the previous complete state. Snapshots
-carry their own catalog record in the Parquet metadata, so a catalog lost between a snapshot
-write and the catalog write is recovered from the snapshots on the next write.
+Every file is written atomically (``files.atomic_write``). Snapshots carry their own catalog
+record in the Parquet metadata, so a catalog lost between a snapshot write and the catalog
+write is recovered from the snapshots on the next write. The ledgers and the MOA documents
+table live beside these (``ledger.py``, ``documents.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,8 +27,15 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 
 from ice287g.schema import CATALOG_SCHEMA, SNAPSHOT_SCHEMA
+from ice287g.store.files import (
+    atomic_write,
+    atomic_write_table,
+    default_data_dir,
+    parquet_bytes,
+    read_table,
+    sha256_bytes,
+)
 
-DATA_DIR_ENV = "ICE287G_DATA_DIR"
 META_KEY = b"ice287g.version"
 LOCK_TIMEOUT_S = 600
 # A version whose participating count falls by more than this share below the last sound
@@ -41,82 +46,10 @@ SUSPECT_RECOVERY_DAYS = 14
 TALLY_KEYS = ("state", "model", "agency_type")
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
-    """Write bytes under a temporary name in the same folder, then rename into place.
-
-    With sync=False the caller promises one ``os.sync()`` before anything refers to the file
-    (batch writes: one flush instead of one per file).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a public dataset is readable
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if sync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="snappy")  # 2x faster to write than zstd here
-    return sink.getvalue().to_pybytes()
-
-
 def snapshot_bytes(record: dict, table: pa.Table) -> bytes:
     """A snapshot file: the rows, with the version's catalog record in the Parquet metadata."""
     meta = {META_KEY: json.dumps(_jsonable(record)).encode()}
     return parquet_bytes(table.replace_schema_metadata(meta))
-
-
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    atomic_write(path, parquet_bytes(table))
-
-
-def read_table(path: Path, schema: pa.Schema) -> pa.Table:
-    """A Parquet file of the store, or an empty table of its schema before the first write."""
-    if not path.exists():
-        return schema.empty_table()
-    return pq.read_table(path, schema=schema)
-
-
-def append_rows(path: Path, schema: pa.Schema, rows: list[dict]) -> None:
-    """Add rows to a small append-only table (ledgers); call with the store lock held.
-
-    Missing fields are null, timestamps lose their microseconds; the file is rewritten
-    atomically, so a reader sees the old table or the new one, never a mix.
-    """
-    if not rows:
-        return
-    complete = [{name: row.get(name) for name in schema.names} for row in rows]
-    for row in complete:
-        for key, value in row.items():
-            if isinstance(value, datetime):
-                row[key] = value.replace(microsecond=0)
-    added = pa.Table.from_pylist(complete, schema)
-    atomic_write_table(path, pa.concat_tables([read_table(path, schema), added]))
 
 
 class StoreError(RuntimeError):
@@ -163,9 +96,7 @@ class Store:
 
     # --- catalog -------------------------------------------------------------------------
     def catalog_table(self) -> pa.Table:
-        if not self.catalog_path.exists():
-            return CATALOG_SCHEMA.empty_table()
-        return pq.read_table(self.catalog_path, schema=CATALOG_SCHEMA)
+        return read_table(self.catalog_path, CATALOG_SCHEMA)
 
     def known_shas(self) -> set[str]:
         return set(self.catalog_table().column("sha256").to_pylist())
@@ -199,7 +130,7 @@ class Store:
         rows = current + new + orphans
         if not new and not orphans:
             return
-        tally_tables = [self._tallies_table()] + list(tallies)
+        tally_tables = [self.tallies_table()] + list(tallies)
         for record in orphans:
             tally_tables.append(tally(self.read_snapshot(record["snapshot"]), record["sha256"]))
         catalog = _derive(rows)
@@ -209,10 +140,9 @@ class Store:
         atomic_write_table(self.tallies_path, tallies_all)
         atomic_write_table(self.catalog_path, pa.Table.from_pylist(catalog, CATALOG_SCHEMA))
 
-    def _tallies_table(self) -> pa.Table:
-        if self.tallies_path.exists():
-            return pq.read_table(self.tallies_path, schema=TALLY_SCHEMA)
-        return TALLY_SCHEMA.empty_table()
+    def tallies_table(self) -> pa.Table:
+        """Rows per version x state x model x agency type (empty before the first version)."""
+        return read_table(self.tallies_path, TALLY_SCHEMA)
 
     def _snapshot_records(self, known: set[str]) -> list[dict]:
         """Catalog records of snapshot files whose hash prefix is not among `known`."""

@@ -1,63 +1,149 @@
-"""The publications ledger: every observation of a workbook URL, one row each.
+"""The two ledgers of the store: what was observed and what was attempted, one row each.
 
-A version (a distinct workbook) can be observed many times: ICE re-serves the same bytes under
-new dated names, the nightly run sees an unchanged file, a download is blocked. The ledger keeps
-all of them, so "when was this list on the page, under which name" stays answerable, while the
-catalog keeps one row per version.
+- ``PUBLICATIONS``: every observation of a workbook URL. A version (a distinct workbook) can
+  be observed many times: ICE re-serves the same bytes under new dated names, the nightly run
+  sees an unchanged file, a download is blocked. The ledger keeps all of them, so "when was
+  this list on the page, under which name" stays answerable, while the catalog keeps one row
+  per version.
+- ``MOA_LEDGER``: every download attempt of a signed MOA or addendum PDF. A URL counts as done
+  once the ledger shows it stored and its PDF is in ``raw/``.
+
+One mechanism serves both (:class:`Ledger`): rows are only ever added. Each append is one
+small Parquet part file, ``<name>/<seq>.parquet``, written atomically under the store lock,
+so history is never rewritten; a reader reads the parts in append order as one table. A
+store from before the folder layout keeps its single ``<name>.parquet`` file, which is read
+first and never rewritten.
+
+The ``outcome`` column says what became of an observation or attempt; its words are in
+:mod:`ice287g.store.outcomes` (re-exported here).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ice287g.store.catalog import Store, append_rows, read_table
+from ice287g.store.catalog import Store
+from ice287g.store.files import atomic_write_table
+from ice287g.store.outcomes import (  # noqa: F401 (the vocabulary, re-exported)
+    ALREADY_STORED,
+    BLOCKED,
+    DEAD_OUTCOMES,
+    DONE_OUTCOMES,
+    FAILED,
+    MOA_OUTCOMES,
+    NEW_VERSION,
+    NOT_FOUND,
+    NOT_MODIFIED,
+    OUTCOMES,
+    REFUSED,
+    SAME_BYTES,
+    STORED,
+)
 
-# Outcomes of one observation.
-NEW_VERSION = "new version"
-SAME_BYTES = "same bytes"
-NOT_MODIFIED = "not modified"
-BLOCKED = "blocked"
-FAILED = "failed"
-OUTCOMES = (NEW_VERSION, SAME_BYTES, NOT_MODIFIED, BLOCKED, FAILED)
-
-LEDGER_FIELDS: list[tuple[str, pa.DataType, str]] = [
-    ("fetched_at", pa.timestamp("s", tz="UTC"), "When the observation was made (UTC)"),
-    ("source", pa.string(), "`live` (ICE's page), `wayback` (an archive capture), `page`"),
-    ("url", pa.string(), "URL requested"),
-    ("final_url", pa.string(), "URL after redirects"),
-    ("file_name", pa.string(), "File name as published"),
-    ("list_hint", pa.string(), "List the link claimed to be (the content decides)"),
-    ("http_status", pa.int32(), "HTTP status of the last response"),
-    ("etag", pa.string(), "ETag header"),
-    ("last_modified", pa.string(), "Last-Modified header"),
-    ("sha256", pa.string(), "SHA-256 of the workbook bytes (known versions for 304s)"),
-    ("bytes", pa.int64(), "Body bytes received"),
-    ("outcome", pa.string(), "new version / same bytes / not modified / blocked / failed"),
-    ("list", pa.string(), "List of the version, decided from its columns"),
-    ("version_date", pa.date32(), "Publication date of the version"),
-    ("error", pa.string(), "What went wrong, naming the URL"),
-    ("captured_at", pa.timestamp("s", tz="UTC"), "Archive capture time (wayback only)"),
-]
-LEDGER_SCHEMA = pa.schema([pa.field(n, t) for n, t, _ in LEDGER_FIELDS])
+Fields = list[tuple[str, pa.DataType, str]]
 
 
-def ledger_path(store: Store):
-    return store.root / "publications.parquet"
+class Ledger:
+    """An append-only table of the store, kept as part files under ``<root>/<name>/``."""
+
+    def __init__(self, name: str, fields: Fields):
+        self.name = name
+        self.fields = fields
+        self.schema = pa.schema([pa.field(n, t) for n, t, _ in fields])
+
+    def legacy_path(self, store: Store) -> Path:
+        """The single file of a store written before part files (read, never rewritten)."""
+        return store.root / f"{self.name}.parquet"
+
+    def folder(self, store: Store) -> Path:
+        return store.root / self.name
+
+    def parts(self, store: Store) -> list[Path]:
+        folder = self.folder(store)
+        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+    def read(self, store: Store, columns: list[str] | None = None) -> pa.Table:
+        """Every row so far, in append order (an empty table before the first append)."""
+        files = [p for p in (self.legacy_path(store),) if p.exists()] + self.parts(store)
+        tables = [pq.read_table(f, columns=columns, schema=self.schema) for f in files]
+        if not tables:
+            empty = self.schema.empty_table()
+            return empty.select(columns) if columns else empty
+        return pa.concat_tables(tables)
+
+    def append(self, store: Store, rows: list[dict]) -> None:
+        """Add rows as one new part file (call with the store lock held).
+
+        Missing fields are null; timestamps lose their microseconds.
+        """
+        if not rows:
+            return
+        complete = [{name: row.get(name) for name in self.schema.names} for row in rows]
+        for row in complete:
+            for key, value in row.items():
+                if isinstance(value, datetime):
+                    row[key] = value.replace(microsecond=0)
+        parts = self.parts(store)
+        seq = int(parts[-1].stem) + 1 if parts else 1
+        table = pa.Table.from_pylist(complete, self.schema)
+        atomic_write_table(self.folder(store) / f"{seq:09d}.parquet", table)
+
+    def paths(self, store: Store) -> list[Path]:
+        """What holds this ledger on disk (for copying a store)."""
+        return [p for p in (self.legacy_path(store), self.folder(store)) if p.exists()]
 
 
-def read_ledger(store: Store) -> pa.Table:
-    return read_table(ledger_path(store), LEDGER_SCHEMA)
+PUBLICATIONS = Ledger(
+    "publications",
+    [
+        ("fetched_at", pa.timestamp("s", tz="UTC"), "When the observation was made (UTC)"),
+        ("source", pa.string(), "`live` (ICE's page), `wayback` (an archive capture), `page`"),
+        ("url", pa.string(), "URL requested"),
+        ("final_url", pa.string(), "URL after redirects"),
+        ("file_name", pa.string(), "File name as published"),
+        ("list_hint", pa.string(), "List the link claimed to be (the content decides)"),
+        ("http_status", pa.int32(), "HTTP status of the last response"),
+        ("etag", pa.string(), "ETag header"),
+        ("last_modified", pa.string(), "Last-Modified header"),
+        ("sha256", pa.string(), "SHA-256 of the workbook bytes (known versions for 304s)"),
+        ("bytes", pa.int64(), "Body bytes received"),
+        ("outcome", pa.string(), "new version / same bytes / not modified / blocked / failed"),
+        ("list", pa.string(), "List of the version, decided from its columns"),
+        ("version_date", pa.date32(), "Publication date of the version"),
+        ("error", pa.string(), "What went wrong, naming the URL"),
+        ("captured_at", pa.timestamp("s", tz="UTC"), "Archive capture time (wayback only)"),
+    ],
+)
+
+MOA_LEDGER = Ledger(
+    "moa_ledger",
+    [
+        ("fetched_at", pa.timestamp("s", tz="UTC"), "When the attempt was made (UTC)"),
+        ("url", pa.string(), "URL as ICE's workbook links it (joins `moa_url`, `addendum_url`)"),
+        ("final_url", pa.string(), "URL last requested: after a `--mirror` rewrite and redirects"),
+        ("http_status", pa.int32(), "HTTP status of the last response; empty when there was none"),
+        ("sha256", pa.string(), "SHA-256 of the PDF (`stored` and `already stored` only)"),
+        ("bytes", pa.int64(), "Body bytes received (also when the body was rejected)"),
+        (
+            "outcome",
+            pa.string(),
+            "`stored`, `already stored`, `not found`, `blocked`, `failed`, `refused`",
+        ),
+        ("error", pa.string(), "What went wrong, naming the URL"),
+    ],
+)
+LEDGERS = (PUBLICATIONS, MOA_LEDGER)
 
 
-def append(store: Store, rows: list[dict]) -> None:
-    """Add observations (call with the store lock held)."""
-    append_rows(ledger_path(store), LEDGER_SCHEMA, rows)
-
-
+# --- publications: conditional GET ----------------------------------------------------------
 def validators(store: Store, url: str, known_shas: set[str]) -> tuple[str | None, str | None]:
     """(etag, last_modified) of the newest successful observation of `url` whose bytes the
     store still holds; (None, None) when there is none, so the next fetch is unconditional."""
-    rows = read_ledger(store).to_pylist()
+    rows = PUBLICATIONS.read(store).to_pylist()
     for row in reversed(rows):
         if row["url"] != url or row["outcome"] not in (NEW_VERSION, SAME_BYTES, NOT_MODIFIED):
             continue
@@ -71,7 +157,7 @@ def sha_for_validators(
     store: Store, url: str, etag: str | None, last_modified: str | None
 ) -> str | None:
     """The bytes a 304 refers to: those of the observation that gave these validators."""
-    for row in reversed(read_ledger(store).to_pylist()):
+    for row in reversed(PUBLICATIONS.read(store).to_pylist()):
         if (
             row["url"] == url
             and row["sha256"]
@@ -80,3 +166,22 @@ def sha_for_validators(
         ):
             return row["sha256"]
     return None
+
+
+# --- MOA ledger: what is done ---------------------------------------------------------------
+def stored_urls(store: Store) -> dict[str, str]:
+    """URL -> sha256 of every URL whose PDF is stored (newest stored attempt wins).
+
+    Only these count as done: a URL whose PDF went missing from ``raw/`` is fetched again.
+    """
+    ledger = MOA_LEDGER.read(store, ["url", "sha256", "outcome"]).to_pylist()
+    out: dict[str, str] = {}
+    for row in ledger:
+        if row["outcome"] in DONE_OUTCOMES and row["sha256"]:
+            out[row["url"]] = row["sha256"]
+    return {url: sha for url, sha in out.items() if store.raw_path(sha, "pdf").exists()}
+
+
+def last_attempts(store: Store) -> dict[str, dict]:
+    """URL -> its newest MOA ledger row."""
+    return {row["url"]: row for row in MOA_LEDGER.read(store).to_pylist()}

@@ -1,24 +1,18 @@
-"""Keeping a store sound over the years: verify it, and rebuild it under newer rules.
+"""Check a store: raw files match their hashes, snapshots match the catalog, tallies add up.
 
-Snapshots are immutable, so a corrected rule (a new county typo in ``rules.py``) does not
-reach versions already stored. ``rebuild`` re-derives every version from its raw bytes into a
-new store with the current rules, keeping each version's date as first established (the
-evidence for it, such as the time a file was observed, is not in the bytes) and copying the
-raw files and ledgers as they are; the old store is left untouched.
+Read-only. Re-deriving versions under newer rules is :mod:`ice287g.jobs.rebuild`.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ice287g.store.catalog import META_KEY, Store, sha256_bytes
-
-LEDGERS = ("publications.parquet", "moa_ledger.parquet", "moa_documents.parquet")
+from ice287g.store.catalog import META_KEY, Store
+from ice287g.store.files import sha256_bytes
 
 
 @dataclass
@@ -53,7 +47,7 @@ def verify(store: Store) -> list[Problem]:
                 Problem(rel, "snapshot not in the catalog (the next write catalogues it)")
             )
     if store.catalog_path.exists():
-        tallies = store._tallies_table().group_by("sha256").aggregate([("rows", "sum")])
+        tallies = store.tallies_table().group_by("sha256").aggregate([("rows", "sum")])
         sums = dict(zip(tallies["sha256"].to_pylist(), tallies["rows_sum"].to_pylist()))
         for record in catalog:
             if sums.get(record["sha256"], 0) != record["rows"]:
@@ -77,48 +71,3 @@ def _check_snapshot(store: Store, record: dict) -> list[Problem]:
     if own.get("sha256") != record["sha256"] or rows != record["rows"]:
         return [Problem(rel, "snapshot does not match its catalog record")]
     return []
-
-
-def rebuild(src: Store, dst: Store) -> list[str]:
-    """Re-derive every version of `src` into the empty store `dst` with the current rules.
-
-    Returns one line per version (as `backfill` prints them). Raw files and ledgers are
-    copied byte for byte; dates (and the name flags that explain them) are kept.
-    """
-    from ice287g.jobs.ingest import Outcome, prepare
-    from parsers.filename import PublicationDate
-
-    if dst.catalog_path.exists():
-        raise FileExistsError(f"{dst.root} already holds a store; rebuild needs an empty one")
-    if src.root.resolve() == dst.root.resolve():
-        raise ValueError("rebuild writes a new store: give another directory")
-    lines = []
-    with src.lock(), dst.lock():
-        if (src.root / "raw").exists():
-            shutil.copytree(src.root / "raw", dst.root / "raw", dirs_exist_ok=True)
-        for name in LEDGERS:
-            if (src.root / name).exists():
-                shutil.copy2(src.root / name, dst.root / name)
-        records, tallies = [], []
-        for old in src.catalog_table().to_pylist():
-            name_flags = tuple(f for f in old["flags"] or [] if f.startswith("name_"))
-            pub = PublicationDate(
-                old["date"],
-                old["date_source"],
-                old["name_suffix"] or "",
-                old["suffix_rank"] or 0,
-                name_flags,
-            )
-            data = (src.root / old["raw"]).read_bytes()
-            prepared = prepare(data, old["file_name"], sha=old["sha256"], pub=pub)
-            dst.write_snapshot(prepared.record, prepared.snapshot)
-            records.append(prepared.record)
-            tallies.append(prepared.tallies)
-            r = prepared.record
-            lines.append(
-                Outcome(
-                    r["file_name"], "new", r["sha256"], r["list"], r["date"].isoformat(), r["rows"]
-                ).line()
-            )
-        dst.commit(records, tallies)
-    return lines

@@ -1,0 +1,83 @@
+"""The markdown report of one refresh: what was fetched, counts by model, what changed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ice287g.store import Store
+
+if TYPE_CHECKING:
+    from ice287g.jobs.refresh import RefreshReport
+
+EXAMPLES_IN_REPORT = 5
+
+
+def summarize(store: Store, report: RefreshReport) -> str:
+    """Markdown: counts by model for each list's newest version, and what the new versions
+    changed (agreements added and removed since the previous version of their list)."""
+    from ice287g.query.versions import catalog, counts
+
+    lines = [
+        f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Source: {report.source}",
+        "",
+    ]
+    lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
+    lines += [
+        f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
+        for o in report.observations
+    ]
+    cat = catalog(store)
+    if not cat.empty:
+        newest = counts(by=["model"], as_of=max(cat["date"]), data_dir=store)
+        lines += [
+            "",
+            "## Agreements by model (newest versions)",
+            "",
+            "| list | date | model | count |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {r.list} | {r.date} | {r.model} | {r.count} |" for r in newest.itertuples()]
+    for obs in report.new_versions:
+        lines += ["", *changes_since_previous(store, obs.sha256)]
+    if report.failures:
+        lines += ["", "## Failures", ""] + [f"- {f}" for f in report.failures]
+    return "\n".join(lines) + "\n"
+
+
+def changes_since_previous(store: Store, sha: str) -> list[str]:
+    """Markdown lines: agreements added/removed by version `sha` against its list's previous."""
+    from ice287g.query.diff import diff_versions
+    from ice287g.query.versions import catalog
+
+    cat = catalog(store)
+    row = cat[cat["sha256"] == sha]
+    if row.empty:
+        return []
+    version = row.iloc[0]
+    same = cat[(cat["list"] == version["list"]) & ~cat["suspect"]]
+    earlier = same[
+        (same["date"] < version["date"])
+        | ((same["date"] == version["date"]) & (same["seq"] < version["seq"]))
+    ]
+    title = f"## {version['list']} {version['date']} #{version['seq']} ({sha[:12]})"
+    if earlier.empty:
+        return [title, "", f"First {version['list']} version: {version['rows']} rows."]
+    previous = earlier.sort_values(["date", "seq"]).iloc[-1]
+    changes = diff_versions(store, previous, version)[0]
+    lines = [
+        title,
+        "",
+        f"Against {previous['date']} #{previous['seq']} "
+        f"({previous['sha256'][:12]}): {version['rows'] - previous['rows']:+d} rows.",
+    ]
+    for kind in ("added", "removed", "changed"):
+        part = changes[changes["change"] == kind]
+        if part.empty:
+            continue
+        lines.append(f"- {kind}: {len(part)}")
+        for r in part.head(EXAMPLES_IN_REPORT).itertuples():
+            detail = f" ({r.field}: {r.before} → {r.after})" if kind == "changed" else ""
+            lines.append(f"  - {r.state} {r.agency} {r.model}{detail}")
+    return lines

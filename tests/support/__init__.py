@@ -1,0 +1,1 @@
+"""Test-only helpers (not installed, not product code)."""
