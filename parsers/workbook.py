@@ -3,7 +3,7 @@
 Cell values come from python-calamine (a maintained Rust reader, ~14x faster than
 openpyxl on these files). Calamine does not expose three things ICE's files depend on, so
 they are read from the sheet XML directly, which is cheap because each is a small,
-well-delimited part of the file:
+well-delimited part of the file (``sheet_xml.py``):
 
 - hyperlink targets (the MOA URL lives in the link, the cell text just says "link");
 - which cells are Excel error values (``#N/A`` is "unknown", not a county);
@@ -15,8 +15,6 @@ them into clean fields. No network, no disk writes.
 
 from __future__ import annotations
 
-import functools
-import html
 import io
 import re
 import zipfile
@@ -26,6 +24,7 @@ from xml.etree import ElementTree as ET
 
 from python_calamine import CalamineWorkbook
 
+from parsers.sheet_xml import col_letters, error_cells, hidden_rows, hyperlinks
 from parsers.sniff import ZIP_MAGIC, looks_like_html
 
 # Header text (upper case, single spaces) -> field name. Extend here when ICE renames a column.
@@ -61,17 +60,6 @@ MAX_COMPRESSION_RATIO = 300
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_HYPERLINK = re.compile(rb"<hyperlink\b([^>]*)>")
-_RELATIONSHIP = re.compile(rb"<Relationship\b([^>]*)>")
-# Excel writes attributes in this order; the generic patterns above catch any other writer.
-_LINK_FAST = re.compile(rb"<hyperlink ref=\"([^\"]*)\" r:id=\"([^\"]*)\"")
-_REL_FAST = re.compile(rb"<Relationship Id=\"([^\"]*)\" Type=\"[^\"]*\" Target=\"([^\"]*)\"")
-_ATTR = re.compile(rb"([\w:]+)=\"([^\"]*)\"")
-_ERROR_FAST = re.compile(rb"<c r=\"([A-Z]+)(\d+)\"(?: s=\"\d+\")? t=\"e\"><v>([^<]*)</v>")
-_A1 = re.compile(r"\$?([A-Z]+)\$?(\d+)")
-_CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
-_CELL_VALUE = re.compile(rb"<v>([^<]*)</v>")
-_ROW_NUMBER = re.compile(rb"\br=\"(\d+)\"")
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
 
 
@@ -147,9 +135,9 @@ def _build(
 ) -> ParsedWorkbook:
     """Data rows under `header`, column by column, with links, errors and hidden rows."""
     header_index, fields, extra_cols = header.index, header.fields, header.extra
-    links = _hyperlinks(zf, sheet_path, xml) if xml else {}
-    errors = _error_cells(xml) if xml else {}
-    hidden = _hidden_rows(xml) if xml else set()
+    links = hyperlinks(zf, sheet_path, xml) if xml else {}
+    errors = error_cells(xml) if xml else {}
+    hidden = hidden_rows(xml) if xml else set()
     lines = cells[header_index + 1 :]
     first_row = header_index + 2  # Excel number of lines[0]
 
@@ -240,7 +228,7 @@ def _find_header(cells) -> Header | None:
             elif key:
                 extra[col] = key
             else:
-                extra[col] = f"column_{_col_letters(col)}"  # empty header: kept only if it has data
+                extra[col] = f"column_{col_letters(col)}"  # empty header: kept only if it has data
         if all(f in fields for f in REQUIRED_FIELDS):
             headers = [str(v) if v is not None else "" for v in line]
             while headers and not headers[-1].strip():
@@ -338,123 +326,3 @@ def _sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
             target = "xl/" + target
         paths[sheet.get("name")] = target
     return paths
-
-
-def _hyperlinks(zf: zipfile.ZipFile, sheet_path: str, xml: bytes) -> dict[int, dict[int, str]]:
-    """row -> col -> external hyperlink target of the cell."""
-    start = xml.find(b"<hyperlinks")
-    if start < 0:
-        return {}
-    end = xml.find(b"</hyperlinks>", start)
-    section = xml[start : end if end >= 0 else len(xml)]
-    folder, file = sheet_path.rsplit("/", 1)
-    rels_path = f"{folder}/_rels/{file}.rels"
-    rels = zf.read(rels_path) if rels_path in zf.namelist() else b""
-    targets = {
-        rid: _unescape(t)
-        for rid, t in _pairs(rels, _REL_FAST, _RELATIONSHIP, b"<Relationship ", b"Id", b"Target")
-    }
-    out: dict[int, dict[int, str]] = {}
-    for ref, rid in _pairs(section, _LINK_FAST, _HYPERLINK, b"<hyperlink ", b"ref", b"r:id"):
-        target = targets.get(rid)
-        if target:
-            for row, col in _expand_ref(ref.decode()):
-                out.setdefault(row, {})[col] = target
-    return out
-
-
-def _unescape(raw: bytes) -> str:
-    text = raw.decode("utf-8")
-    return html.unescape(text) if "&" in text else text
-
-
-def _pairs(
-    xml: bytes, fast: re.Pattern, tag: re.Pattern, opening: bytes, first: bytes, second: bytes
-):
-    """(first, second) attribute values of every tag; a fixed-order regex when it fits all."""
-    found = fast.findall(xml)
-    if len(found) == xml.count(opening):
-        return found
-    pairs = []
-    for match in tag.finditer(xml):
-        attrs = dict(_ATTR.findall(match.group(1)))
-        if first in attrs and second in attrs:
-            pairs.append((attrs[first], attrs[second]))
-    return pairs
-
-
-def _error_cells(xml: bytes) -> dict[int, dict[int, str]]:
-    """row -> col -> Excel error text (#N/A, #REF!, ...)."""
-    out: dict[int, dict[int, str]] = {}
-    found = _ERROR_FAST.findall(xml)
-    if len(found) == xml.count(b' t="e"'):  # Excel's own attribute order: one regex pass
-        for col, row, text in found:
-            out.setdefault(int(row), {})[_col_index(col.decode())] = text.decode()
-        return out
-    for start, tag_end in _tags_with(xml, b' t="e"', b"<c "):
-        ref = _CELL_REF.search(xml, start, tag_end)
-        if not ref:
-            continue
-        close = xml.find(b"</c>", tag_end)
-        value = _CELL_VALUE.search(xml, tag_end, close if close >= 0 else len(xml))
-        out.setdefault(int(ref.group(2)), {})[_col_index(ref.group(1).decode())] = (
-            value.group(1).decode() if value else "#ERROR"
-        )
-    return out
-
-
-def _hidden_rows(xml: bytes) -> set[int]:
-    rows = set()
-    for marker in (b' hidden="1"', b' hidden="true"'):
-        for start, tag_end in _tags_with(xml, marker, b"<row "):
-            number = _ROW_NUMBER.search(xml, start, tag_end)
-            if number:
-                rows.add(int(number.group(1)))
-    return rows
-
-
-def _tags_with(xml: bytes, marker: bytes, opening: bytes):
-    """(start, end) of each tag opening with `opening` whose attributes contain `marker`.
-
-    A plain substring scan: the markers are rare, so this beats a regex over every cell.
-    """
-    pos = xml.find(marker)
-    while pos >= 0:
-        start = xml.rfind(b"<", 0, pos)
-        tag_end = xml.find(b">", pos)
-        if start >= 0 and tag_end >= 0 and xml.startswith(opening, start):
-            yield start, tag_end
-        pos = xml.find(marker, pos + len(marker))
-
-
-@functools.lru_cache(maxsize=65536)
-def _expand_ref(ref: str) -> list[tuple[int, int]]:
-    cells = []
-    for part in ref.split(":"):
-        m = _A1.fullmatch(part.strip())
-        if not m:
-            return []
-        cells.append((int(m.group(2)), _col_index(m.group(1))))
-    if len(cells) == 1:
-        return cells
-    (r1, c1), (r2, c2) = cells
-    if (r2 - r1 + 1) * (c2 - c1 + 1) > 100_000:
-        return []
-    return [(r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
-
-
-@functools.cache
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ord(ch) - 64)
-    return n - 1
-
-
-def _col_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
