@@ -9,7 +9,8 @@ import click
 
 from ice287g.output import emit, format_options
 
-LIST_CHOICE = click.Choice(["participating", "pending"])
+LISTS = ("participating", "pending")
+LIST_CHOICE = click.Choice(LISTS)
 SUSPECT_NOTE = "# suspect versions skipped (--include-suspect keeps them)"
 
 
@@ -129,6 +130,7 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
 
     Example: ice287g snapshots --list pending --format csv
     """
+    from ice287g.drift import stale_notes
     from ice287g.query import snapshots as q
 
     df = q(lst, ctx.store, include_suspect)
@@ -144,8 +146,10 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
         "flags",
         "suspect",
         "suspect_reason",
+        "list_evidence",
     ]
-    emit(df[cols], fmt, output)
+    notes = stale_notes(ctx.store, [lst] if lst else LISTS)
+    emit(df[cols], fmt, output, header="\n".join(notes) or None)
 
 
 @main.command()
@@ -160,6 +164,8 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 
     Example: ice287g latest --as-of 2025-04-04 --format csv -o agencies.csv
     """
+    from ice287g.drift import stale_notes, version_warnings
+    from ice287g.query import _as_date
     from ice287g.query import latest as q
 
     df = q(lst, as_of, ctx.store, all_columns=all_columns)
@@ -170,7 +176,9 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
     )
     if v["suspect"]:
         note += f"  [suspect: {v['suspect_reason']}]"
-    emit(df, fmt, output, header=note)
+    note += "".join(f"  [{w}]" for w in version_warnings(v))
+    notes = [note, *stale_notes(ctx.store, [lst], _as_date(as_of))]
+    emit(df, fmt, output, header="\n".join(notes))
 
 
 @main.command()
@@ -197,11 +205,34 @@ def counts(
 
     Example: ice287g counts --as-of 2025-04-04 --by model
     """
+    from ice287g.drift import stale_notes
+    from ice287g.query import _as_date
     from ice287g.query import counts as q
 
     df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store)
-    header = None if include_suspect else SUSPECT_NOTE
-    emit(df, fmt, output, header=header)
+    notes = [] if include_suspect else [SUSPECT_NOTE]
+    notes += stale_notes(ctx.store, [lst] if lst else LISTS, _as_date(as_of or until))
+    emit(df, fmt, output, header="\n".join(notes) or None)
+
+
+@main.command()
+@format_options()
+@pass_ctx
+@query_errors
+def status(ctx: Context, fmt, output) -> None:
+    """Per list: the newest version, its age in days, and open warnings (stale list, suspect
+    newest version, new layout, list conflict).
+
+    Example: ice287g status
+    """
+    from ice287g.drift import status as q
+
+    df = q(ctx.store)
+    if fmt != "table":
+        emit(df, fmt, output)
+        return
+    notes = [f"# {r.list}: {w}" for r in df.itertuples() for w in r.warnings]
+    emit(df.drop(columns="warnings"), fmt, output, header="\n".join(notes) or "# no warnings")
 
 
 @main.command(name="schema")

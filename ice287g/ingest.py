@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ice287g.drift import version_warnings
 from ice287g.normalize import normalize
 from ice287g.schema import SCHEMA_VERSION
 from ice287g.store import Store, sha256_bytes, snapshot_bytes, tally
@@ -39,13 +40,15 @@ class Outcome:
     date: str | None = None
     rows: int | None = None
     reason: str | None = None
+    warnings: tuple[str, ...] = ()  # new layout, list conflict
 
     def line(self) -> str:
         if self.status == "failed":
             return f"failed  {self.name}: {self.reason}"
         what = "new    " if self.status == "new" else "stored "
         detail = f"{self.list} {self.date} rows={self.rows}" if self.list else ""
-        return f"{what} {self.name} {self.sha256[:12]} {detail}".rstrip()
+        notes = "".join(f" [{w}]" for w in self.warnings)
+        return f"{what} {self.name} {self.sha256[:12]} {detail}".rstrip() + notes
 
 
 @dataclass
@@ -64,13 +67,16 @@ def prepare(
     observed_at: datetime | None = None,
     sha: str | None = None,
     pub: PublicationDate | None = None,
+    link_text: str | None = None,
+    url: str | None = None,
 ) -> Prepared:
     """Everything short of writing. Raises WorkbookError or UndatableError for bad input.
 
     `pub` pins the publication date (a rebuild keeps the date established at first ingest).
+    `link_text` and `url`: the page link the bytes came from (evidence of the list).
     """
     sha = sha or sha256_bytes(data)
-    parsed = read_workbook(data, name)
+    parsed = read_workbook(data, name, link_text, url)
     pub = pub or publication_date(name, parsed.saved_at, observed_at)
     table = normalize(parsed)
     record = {
@@ -94,6 +100,8 @@ def prepare(
         "suspect": False,
         "suspect_reason": None,
         "schema_version": SCHEMA_VERSION,
+        "layout": parsed.layout,
+        "list_evidence": parsed.list_evidence,
     }
     return Prepared(data, record, snapshot_bytes(record, table), tally(table, sha))
 
@@ -158,15 +166,21 @@ def ingest_paths(
 
 
 def ingest_bytes(
-    store: Store, data: bytes, name: str, observed_at: datetime | None = None
+    store: Store,
+    data: bytes,
+    name: str,
+    observed_at: datetime | None = None,
+    link_text: str | None = None,
+    url: str | None = None,
 ) -> Outcome:
-    """Ingest one workbook received as bytes (the live refresh path)."""
+    """Ingest one workbook received as bytes (the live refresh path), downloaded from the
+    page link with `link_text` at `url`."""
     sha = sha256_bytes(data)
     with store.lock():
         if sha in store.known_shas():
             return Outcome(name, "stored", sha)
         try:
-            prepared = prepare(data, name, observed_at, sha)
+            prepared = prepare(data, name, observed_at, sha, link_text=link_text, url=url)
         except (WorkbookError, UndatableError) as exc:
             return Outcome(name, "failed", sha, reason=exc.problem)
         pending: list[Prepared] = []
@@ -195,8 +209,19 @@ def _accept(
     store.put_raw(result.data, record["sha256"], sync=False)
     store.write_snapshot(record, result.snapshot, sync=False)
     pending.append(result)
+    return version_outcome(record)
+
+
+def version_outcome(record: dict) -> Outcome:
+    """The `new` outcome of a version record, with its warnings."""
     return Outcome(
-        name, "new", record["sha256"], record["list"], record["date"].isoformat(), record["rows"]
+        record["file_name"],
+        "new",
+        record["sha256"],
+        record["list"],
+        record["date"].isoformat(),
+        record["rows"],
+        warnings=tuple(version_warnings(record)),
     )
 
 

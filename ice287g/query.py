@@ -106,6 +106,8 @@ def latest(
         k: version[k]
         for k in ("list", "date", "seq", "sha256", "suspect", "suspect_reason", "file_name")
     }
+    for k in ("flags", "columns", "list_evidence"):  # list cells (missing in older catalogs)
+        df.attrs["version"][k] = [] if version[k] is None else [*version[k]]
     return df
 
 

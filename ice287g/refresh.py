@@ -153,7 +153,12 @@ def fetch_one(
         obs.outcome = ledger.BLOCKED
     elif result.outcome == "ok":
         outcome: Outcome = ingest_bytes(
-            store, result.body, link.file_name, observed_at=captured_at or result.fetched_at
+            store,
+            result.body,
+            link.file_name,
+            observed_at=captured_at or result.fetched_at,
+            link_text=link.link_text,
+            url=link.url,
         )
         if outcome.status == "failed":
             obs.error = f"{link.url}: {outcome.reason}"
@@ -184,6 +189,7 @@ def fetch_one(
                     "version_date": obs.version_date,
                     "error": obs.error,
                     "captured_at": captured_at,
+                    "link_text": link.link_text,
                 }
             ],
         )
@@ -193,19 +199,25 @@ def fetch_one(
 def summarize(store: Store, report: RefreshReport) -> str:
     """Markdown: counts by model for each list's newest version, and what the new versions
     changed (agreements added and removed since the previous version of their list)."""
+    from ice287g.drift import stale_notes, version_warnings
     from ice287g.query import catalog, counts
 
-    lines = [
-        f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Source: {report.source}",
-        "",
-    ]
+    lines = [f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC", ""]
+    for note in stale_notes(store):
+        lines += [f"**Warning:** {note.removeprefix('# ')}", ""]
+    lines += [f"Source: {report.source}", ""]
     lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
     lines += [
         f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
         for o in report.observations
     ]
+    warnings = [
+        f"- {o.file_name} ({o.list} {o.version_date}): {w}"
+        for o in report.new_versions
+        for w in version_warnings(_version(store, o.sha256) or {})
+    ]
+    if warnings:
+        lines += ["", "## Warnings", "", *warnings]
     cat = catalog(store)
     if not cat.empty:
         newest = counts(by=["model"], as_of=max(cat["date"]), data_dir=store)
@@ -298,6 +310,7 @@ class _ArchivedLink:
     url: str
     file_name: str
     list_hint: str | None = None
+    link_text: str | None = None
 
 
 def wayback(

@@ -85,7 +85,7 @@ def rebuild(src: Store, dst: Store) -> list[str]:
     Returns one line per version (as `backfill` prints them). Raw files and ledgers are
     copied byte for byte; dates (and the name flags that explain them) are kept.
     """
-    from ice287g.ingest import Outcome, prepare
+    from ice287g.ingest import prepare, version_outcome
     from parsers.filename import PublicationDate
 
     if dst.catalog_path.exists():
@@ -100,6 +100,7 @@ def rebuild(src: Store, dst: Store) -> list[str]:
             if (src.root / name).exists():
                 shutil.copy2(src.root / name, dst.root / name)
         records, tallies = [], []
+        links = _first_links(src)
         for old in src.catalog_table().to_pylist():
             name_flags = tuple(f for f in old["flags"] or [] if f.startswith("name_"))
             pub = PublicationDate(
@@ -110,15 +111,25 @@ def rebuild(src: Store, dst: Store) -> list[str]:
                 name_flags,
             )
             data = (src.root / old["raw"]).read_bytes()
-            prepared = prepare(data, old["file_name"], sha=old["sha256"], pub=pub)
+            link_text, url = links.get(old["sha256"], (None, None))
+            prepared = prepare(
+                data, old["file_name"], sha=old["sha256"], pub=pub, link_text=link_text, url=url
+            )
             dst.write_snapshot(prepared.record, prepared.snapshot)
             records.append(prepared.record)
             tallies.append(prepared.tallies)
-            r = prepared.record
-            lines.append(
-                Outcome(
-                    r["file_name"], "new", r["sha256"], r["list"], r["date"].isoformat(), r["rows"]
-                ).line()
-            )
+            lines.append(version_outcome(prepared.record).line())
         dst.commit(records, tallies)
     return lines
+
+
+def _first_links(store: Store) -> dict[str, tuple[str | None, str | None]]:
+    """sha256 -> (link text, URL) of the download that first stored it (the list evidence a
+    rebuild cannot find in the bytes); versions added by backfill have none."""
+    from ice287g import ledger
+
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for row in ledger.read_ledger(store).to_pylist():
+        if row["outcome"] == ledger.NEW_VERSION and row["sha256"] not in out:
+            out[row["sha256"]] = (row["link_text"], row["url"])
+    return out
