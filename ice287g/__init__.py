@@ -12,7 +12,7 @@ pandas DataFrame.
 
 from __future__ import annotations
 
-__all__ = ["snapshots", "latest", "counts", "diff", "history", "agreements", "counties"]
+__all__ = ["snapshots", "latest", "counts", "diff", "history", "agreements", "counties", "status"]
 
 
 def __getattr__(name: str):
@@ -21,6 +21,10 @@ def __getattr__(name: str):
         from ice287g import query
 
         return getattr(query, name)
+    if name == "status":
+        from ice287g.query.status import status
+
+        return status
     if name == "diff":
         from ice287g.query.diff import diff
 

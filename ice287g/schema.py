@@ -15,7 +15,7 @@ _str = pa.string()
 # (name, type, description)
 SNAPSHOT_FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("row", pa.int32(), "Row number in ICE's sheet (1 = header)"),
-    ("list", _str, "`participating` or `pending`, decided from the workbook's columns"),
+    ("list", _str, "`participating` or `pending` (catalog `list_evidence` says what decided)"),
     ("state", _str, "USPS code (50 states, DC, territories)"),
     ("state_raw", _str, "STATE as typed"),
     ("agency", _str, "Agency name, whitespace/NBSP/apostrophes cleaned"),
@@ -75,7 +75,11 @@ CATALOG_FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("saved_at", pa.timestamp("s", tz="UTC"), "Workbook's own last-saved time"),
     ("sheet", _str, "Sheet the rows were read from"),
     ("columns", pa.list_(_str), "Header cells as they appear in the workbook"),
-    ("flags", pa.list_(_str), "Version-level flags (header_only, name date fallbacks, ...)"),
+    (
+        "flags",
+        pa.list_(_str),
+        "Version-level flags (header_only, new_layout, list_conflict:…, name_year_fixed, ...)",
+    ),
     ("bytes", pa.int64(), "Size of the raw workbook"),
     ("snapshot", _str, "Snapshot path relative to the data directory"),
     ("raw", _str, "Raw file path relative to the data directory"),
@@ -83,6 +87,12 @@ CATALOG_FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("suspect", pa.bool_(), "Version looks broken (mass drop then recovery, empty pending)"),
     ("suspect_reason", _str, "Why it is suspect"),
     ("schema_version", _str, "Snapshot schema version"),
+    ("layout", _str, "Known header layout it matched (`LAYOUTS`); empty for a new layout"),
+    (
+        "list_evidence",
+        pa.list_(_str),
+        "Signals that decided the list, strongest first (`signed_dates`, `layout`, `name`, ...)",
+    ),
 ]
 CATALOG_SCHEMA = pa.schema([pa.field(n, t) for n, t, _ in CATALOG_FIELDS])
 

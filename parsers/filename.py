@@ -10,9 +10,11 @@ that drifted over 2025 (see ../shared/ice-corpus/README.md):
     287gParticipatingAgencies091526pm.xlsx   MMDDYY, new stem
     ParticipatingAgency091826am.xlsx         MMDDYY, singular stem
 
-Names also carry typos (9 digits, year 4025). A name date is trusted only when it is a real
-date close to the workbook's own last-saved time (docProps/core.xml); otherwise the saved
-time is used, and the record says where the date came from.
+Names also carry typos (9 digits, year 4025, last year's year in January). A name date is
+trusted only when it is a real date close to the workbook's own last-saved time
+(docProps/core.xml); a name whose month and day fit the saved time but whose year is off by
+one (``participatingAgencies01062025pm.xlsx`` saved 2026-01-06) keeps its month and day with
+the year fixed; otherwise the saved time is used, and the record says where the date came from.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ REISSUE_MARKERS = ("_b", "b", "2")
 # under new dated names for a week or two at most in the 2025 record.
 MAX_DAYS_BEFORE_SAVED = 1
 MAX_DAYS_AFTER_SAVED = 45
+# Years a name may be off by and still have its month and day believed (flag name_year_fixed):
+# in early January ICE types last year's year.
+YEAR_TYPOS = (1, -1)
 # ICE works on Washington time: a file saved at 02:57 UTC on March 13 was published March 12.
 PUBLISHER_TZ = ZoneInfo("America/New_York")
 
@@ -109,12 +114,12 @@ def publication_date(
     rank = suffix_rank(suffix)
     saved = local_date(saved_at) if saved_at else None
     if name_date is not None:
-        if saved is None or (
-            saved - timedelta(days=MAX_DAYS_BEFORE_SAVED)
-            <= name_date
-            <= saved + timedelta(days=MAX_DAYS_AFTER_SAVED)
-        ):
+        if saved is None or _plausible(name_date, saved):
             return PublicationDate(name_date, "ice_name", suffix, rank, tuple(flags))
+        for years in YEAR_TYPOS:
+            fixed = _safe_date(name_date.year + years, name_date.month, name_date.day)
+            if fixed is not None and _plausible(fixed, saved):
+                return PublicationDate(fixed, "ice_name", suffix, rank, (*flags, "name_year_fixed"))
         flags.append(f"name_date_implausible:{name_date.isoformat()}")
     if saved is not None:
         return PublicationDate(saved, "saved_time", suffix, rank, tuple(flags))
@@ -124,6 +129,14 @@ def publication_date(
         base,
         "cannot date it: no usable date in the file name and no last-saved time "
         "in docProps/core.xml",
+    )
+
+
+def _plausible(name_date: date, saved: date) -> bool:
+    return (
+        saved - timedelta(days=MAX_DAYS_BEFORE_SAVED)
+        <= name_date
+        <= saved + timedelta(days=MAX_DAYS_AFTER_SAVED)
     )
 
 

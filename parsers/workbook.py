@@ -10,7 +10,8 @@ well-delimited part of the file (``sheet_xml.py``):
 - which rows a saved filter hides (they are still data).
 
 Nothing here normalizes: values come out exactly as typed, and ``ice287g.normalize`` turns
-them into clean fields. No network, no disk writes.
+them into clean fields. Which list the sheet is comes from ``parsers.lists`` (content, name
+and link, weighted). No network, no disk writes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from xml.etree import ElementTree as ET
 
 from python_calamine import CalamineWorkbook
 
+from parsers import lists
 from parsers.sheet_xml import col_letters, error_cells, hidden_rows, hyperlinks
 from parsers.sniff import ZIP_MAGIC, looks_like_html
 
@@ -47,8 +49,6 @@ HEADER_ALIASES: dict[str, str] = {
 }
 # Without these a row of text is not the header of an ICE list.
 REQUIRED_FIELDS = ("state", "agency", "model")
-# Only the participating list carries signing dates and MOA links.
-PARTICIPATING_FIELDS = ("signed", "moa")
 LINK_FIELDS = ("moa", "addendum")
 ALL_FIELDS = tuple(dict.fromkeys(HEADER_ALIASES.values()))
 HEADER_SEARCH_ROWS = 10
@@ -87,7 +87,7 @@ class ParsedWorkbook:
     """The data rows of one workbook, column by column (rows with nothing in them dropped)."""
 
     name: str
-    list: str  # "participating" | "pending", decided from the columns
+    list: str  # "participating" | "pending", decided by parsers.lists
     sheet: str
     headers: list[str]  # header cells as typed, trailing empties dropped
     fields: dict[str, int]  # field -> column index in the sheet
@@ -98,14 +98,22 @@ class ParsedWorkbook:
     hidden: list[bool]  # row hidden by a saved filter
     extra: list[dict | None]  # values under unknown columns, per row
     saved_at: datetime | None  # docProps/core.xml last-saved time, UTC
-    flags: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # header_only, new_layout, list_conflict:...
+    layout: str | None = None  # name of the known layout (parsers.lists.LAYOUTS), None if new
+    list_evidence: list[str] = field(default_factory=list)  # signals that decided the list
 
     def __len__(self) -> int:
         return len(self.row_numbers)
 
 
-def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
-    """Parse one ICE workbook. Raises WorkbookError for anything that is not one."""
+def read_workbook(
+    data: bytes, name: str, link_text: str | None = None, url: str | None = None
+) -> ParsedWorkbook:
+    """Parse one ICE workbook. Raises WorkbookError for anything that is not one.
+
+    `link_text` and `url` are the page link it was downloaded from, if any: evidence, with
+    the name and the columns, of which list it is.
+    """
     zf = _open_zip(data, name)
     saved_at = _saved_at(zf)
     sheets = _sheet_paths(zf)
@@ -122,7 +130,9 @@ def read_workbook(data: bytes, name: str) -> ParsedWorkbook:
         if header is not None:
             sheet_path = sheets.get(sheet_name)
             xml = _read_member(zf, sheet_path, name)
-            return _build(name, sheet_name, cells, header, zf, sheet_path, xml, saved_at)
+            parsed = _build(name, sheet_name, cells, header, zf, sheet_path, xml, saved_at)
+            _decide_list(parsed, header, link_text, url)
+            return parsed
     raise WorkbookError(
         name,
         "no recognizable header (need columns like STATE, LAW ENFORCEMENT AGENCY and "
@@ -183,7 +193,6 @@ def _build(
         for j, i in enumerate(keep):
             if _has_value(values[i]):
                 extra[j] = {**(extra[j] or {}), name_: values[i]}
-    lst = "participating" if any(f in fields for f in PARTICIPATING_FIELDS) else "pending"
     flags = []
     if not keep:
         flags.append("header_only")
@@ -191,7 +200,7 @@ def _build(
         flags.append("unknown_columns")
     return ParsedWorkbook(
         name,
-        lst,
+        "",  # decided by _decide_list
         sheet_name,
         header.cells,
         fields,
@@ -204,6 +213,25 @@ def _build(
         saved_at,
         flags,
     )
+
+
+def _decide_list(
+    parsed: ParsedWorkbook, header: Header, link_text: str | None, url: str | None
+) -> None:
+    """Set the list from the content, name and link; flag a new layout and disagreements."""
+    keys = [header_key(h) for h in header.cells if h.strip()]
+    layout, votes = lists.content_votes(
+        keys, set(header.fields), parsed.columns["signed"], parsed.links["moa"]
+    )
+    votes.update(lists.name_votes(parsed.name, link_text, url))
+    decision = lists.decide(votes)
+    parsed.list = decision.list
+    parsed.list_evidence = list(decision.evidence)
+    parsed.layout = layout.name if layout else None
+    if layout is None:
+        parsed.flags.append("new_layout")
+    if decision.dissent:
+        parsed.flags.append("list_conflict:" + ",".join(decision.dissent))
 
 
 def _has_value(value: object) -> bool:

@@ -6,7 +6,8 @@ ICE renames the two workbooks with almost every update (``participatingAgencies.
 hide the file behind a ``/file-download/...`` or ``?file=...`` link, so no fixed name or pattern
 can be trusted. A link is a workbook link when its target names a spreadsheet file, or when it is
 a download link whose text names the participating or pending agencies. The list a link belongs
-to is only a hint: the pipeline decides it later from the workbook's columns.
+to is only a hint: the pipeline decides it later from the workbook's columns, its name and
+the link (``parsers.lists``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urljoin, urlsplit, url
 
 from bs4 import BeautifulSoup
 
+from parsers.lists import LIST_WORDS, named_list
+
 ListHint = Literal["participating", "pending"]
 
 # ICE's 287(g) page, where both workbooks are linked (`refresh --source` replaces it).
@@ -28,8 +31,6 @@ _NOT_A_WORKBOOK = re.compile(
     r"\.(pdf|docx?|pptx?|html?|aspx?|php|jpe?g|png|gif|svg|zip|csv|txt)$", re.IGNORECASE
 )
 _DOWNLOAD_PATH = re.compile(r"/(file-download|download)(/|$)", re.IGNORECASE)
-_PARTICIPATING = re.compile(r"participat", re.IGNORECASE)
-_PENDING = re.compile(r"pending", re.IGNORECASE)
 _AGENCIES = re.compile(r"agenc", re.IGNORECASE)
 
 
@@ -92,11 +93,7 @@ def discover_or_fail(html: str, base_url: str) -> list[WorkbookLink]:
 
 def list_hint(text: str) -> ListHint | None:
     """Guess the list from a file name or link text; None when neither or both are named."""
-    participating = bool(_PARTICIPATING.search(text))
-    pending = bool(_PENDING.search(text))
-    if participating == pending:
-        return None
-    return "participating" if participating else "pending"
+    return named_list(text)
 
 
 def _workbook_link(
@@ -117,7 +114,7 @@ def _workbook_link(
         if _NOT_A_WORKBOOK.search(path_name) or not _is_download_link(parts, download):
             return None
         label = f"{text} {title}"
-        names_a_list = _PARTICIPATING.search(label) or _PENDING.search(label)
+        names_a_list = any(word.search(label) for word in LIST_WORDS.values())
         if not (names_a_list and _AGENCIES.search(label)):
             return None
     file_name = spreadsheet or path_name

@@ -66,6 +66,25 @@ def test_rows_and_models_of_every_version_match_the_independent_counts(
     assert mismatches == []
 
 
+def test_every_2025_header_is_a_known_layout_and_no_signals_disagree(corpus_store):
+    """The layout table covers 2025; every version is decided by content that the (archive)
+    name confirms, so none is flagged."""
+    store, _ = corpus_store
+    cat = snapshots(data_dir=store)
+    assert set(cat["layout"]) == {
+        "participating-2025-02",
+        "participating-2025-03",
+        "participating-2025-07",
+        "pending-2025-02",
+        "pending-2025-03",
+    }
+    assert set(cat["flags"].map(tuple).explode().dropna()) == {"header_only"}
+    participating = cat[cat["list"] == "participating"]["list_evidence"].map(list)
+    assert all(e[:2] == ["signed_dates", "layout"] and "name" in e for e in participating)
+    pending = cat[cat["list"] == "pending"]["list_evidence"].map(list)
+    assert all(e == ["layout", "name"] for e in pending)
+
+
 def test_dates_match_the_manifest(corpus_store, manifest):
     store, outcomes = corpus_store
     got = {o.name: o.date for o in outcomes}

@@ -76,6 +76,28 @@ def test_name_date_far_from_the_saved_time_falls_back():
     assert "name_date_implausible:2025-08-02" in pub.flags
 
 
+@pytest.mark.parametrize(
+    "name, saved, day",
+    [
+        # Real case: published 2026-01-06, saved that evening of January 5 at ICE.
+        ("participatingAgencies01062025pm.xlsx", datetime(2026, 1, 6, 2, tzinfo=UTC), "2026-01-06"),
+        ("pendingAgencies010725am.xlsx", datetime(2026, 1, 7, 14, tzinfo=UTC), "2026-01-07"),
+        # A year typed one ahead: the month and day still fit.
+        ("pendingAgencies12302026am.xlsx", datetime(2025, 12, 30, 14, tzinfo=UTC), "2025-12-30"),
+    ],
+)
+def test_a_name_whose_year_is_off_by_one_keeps_its_month_and_day(name, saved, day):
+    pub = publication_date(name, saved)
+    assert (pub.date.isoformat(), pub.source, pub.flags) == (day, "ice_name", ("name_year_fixed",))
+
+
+def test_a_year_off_by_one_is_not_fixed_when_the_month_and_day_do_not_fit():
+    pub = publication_date(
+        "participatingAgencies03062025pm.xlsx", datetime(2026, 1, 6, 15, tzinfo=UTC)
+    )
+    assert pub.source == "saved_time" and pub.flags == ("name_date_implausible:2025-03-06",)
+
+
 def test_re_served_bytes_keep_their_later_name_date():
     pub = publication_date(
         "participatingAgencies08262025pm.xlsx", datetime(2025, 8, 19, 15, tzinfo=UTC)

@@ -96,6 +96,19 @@ def test_agency_type(raw, clean, flags):
         ("#n?A", "TX", None, ("county_missing",)),
         ("N/A", "TX", None, ("county_missing",)),
         ("", "TX", None, ()),
+        ("County", "TX", None, ("county_missing",)),  # no county named
+        (" county ", "TX", None, ("county_missing",)),
+        ("Harris Countey", "TX", "Harris County", ("county_corrected",)),
+        # 2026 typos, with or without the suffix word, and with a suffix typo too
+        ("Whitely County", "KY", "Whitley County", ("county_corrected",)),
+        ("Whitely", "KY", "Whitley County", ("county_corrected",)),
+        ("Whitely Countey", "KY", "Whitley County", ("county_corrected",)),
+        ("Herkimber County", "NY", "Herkimer County", ("county_corrected",)),
+        ("Bryant County", "OK", "Bryan County", ("county_corrected",)),
+        ("Miffin County", "PA", "Mifflin County", ("county_corrected",)),
+        ("Lexignton County", "SC", "Lexington County", ("county_corrected",)),
+        ("Bryant County", "AR", "Bryant County", ()),  # a correction holds in its state only
+        ("LaSalle Parish", "LA", "LaSalle Parish", ()),  # the parish's own spelling, kept
     ],
 )
 def test_county(raw, state, clean, flags):
@@ -114,11 +127,22 @@ def test_a_county_that_exists_only_in_another_state_flags_the_state():
     assert n._fips_flagged("Harris County", "TX") == ("48201", ())
 
 
+def test_no_wrong_state_when_the_county_is_spelled_like_one_of_the_rows_own_state():
+    # Overton County exists only in TN, but TX has a county spelled much like it: a
+    # misspelling in TX is likelier than a Tennessee agency filed under Texas.
+    assert n.states_with_county("Overton County") == ("TN",)
+    assert n._fips_flagged("Overton County", "TX") == (None, ("county_fips_unresolved",))
+    assert n._fips_flagged("Kershaw County", "FL")[1][-1] == "state_county_mismatch:SC"
+
+
 def test_county_fips_resolves_counties_and_parishes():
     assert n.county_fips("TX", "Harris County") == "48201"
     assert n.county_fips("LA", "Bossier Parish") == "22015"
     assert n.county_fips("TX", None) is None
     assert n.county_fips("TX", "Nowhere County") is None
+    # addfips knows LaSalle Parish only as "La Salle"
+    assert n.county_fips("LA", "LaSalle Parish") == "22059"
+    assert n._fips_flagged("LaSalle Parish", "LA") == ("22059", ())
 
 
 @pytest.mark.parametrize(
@@ -278,6 +302,7 @@ def test_normalize_keeps_raw_values_and_flags_each_correction():
         "state_corrected",
         "model_corrected",
         "excel_error:county",
+        "county_missing",  # an #N/A error cell is an unknown county
         "signed_text_repaired",
         "moa_url_safelinks",
         "moa_url_http",

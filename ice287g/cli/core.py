@@ -1,5 +1,6 @@
 """The `ice287g` group, its shared options, and the store commands (backfill, snapshots, latest,
-counts, schema, verify, rebuild). Read commands share --format and -o; none imports Prefect."""
+counts, status, schema, verify, rebuild). Read commands share --format and -o; none imports
+Prefect."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 import click
 
 from ice287g.cli.output import emit, format_options
+from parsers.lists import LISTS
 
-LIST_CHOICE = click.Choice(["participating", "pending"])
+LIST_CHOICE = click.Choice(LISTS)
 SUSPECT_NOTE = "# suspect versions skipped (--include-suspect keeps them)"
 
 
@@ -130,6 +132,7 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
 
     Example: ice287g snapshots --list pending --format csv
     """
+    from ice287g.query.status import stale_notes
     from ice287g.query.versions import snapshots as q
 
     df = q(lst, ctx.store, include_suspect)
@@ -145,8 +148,10 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
         "flags",
         "suspect",
         "suspect_reason",
+        "list_evidence",
     ]
-    emit(df[cols], fmt, output)
+    notes = stale_notes(ctx.store, [lst] if lst else LISTS)
+    emit(df[cols], fmt, output, header="\n".join(notes) or None)
 
 
 @main.command()
@@ -161,6 +166,8 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 
     Example: ice287g latest --as-of 2025-04-04 --format csv -o agencies.csv
     """
+    from ice287g.query.status import stale_notes, version_warnings
+    from ice287g.query.versions import as_date
     from ice287g.query.versions import latest as q
 
     df = q(lst, as_of, ctx.store, all_columns=all_columns)
@@ -171,7 +178,9 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
     )
     if v["suspect"]:
         note += f"  [suspect: {v['suspect_reason']}]"
-    emit(df, fmt, output, header=note)
+    note += "".join(f"  [{w}]" for w in version_warnings(v))
+    notes = [note, *stale_notes(ctx.store, [lst], as_date(as_of))]
+    emit(df, fmt, output, header="\n".join(notes))
 
 
 @main.command()
@@ -198,11 +207,34 @@ def counts(
 
     Example: ice287g counts --as-of 2025-04-04 --by model
     """
+    from ice287g.query.status import stale_notes
+    from ice287g.query.versions import as_date
     from ice287g.query.versions import counts as q
 
     df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store)
-    header = None if include_suspect else SUSPECT_NOTE
-    emit(df, fmt, output, header=header)
+    notes = [] if include_suspect else [SUSPECT_NOTE]
+    notes += stale_notes(ctx.store, [lst] if lst else LISTS, as_date(as_of or until))
+    emit(df, fmt, output, header="\n".join(notes) or None)
+
+
+@main.command()
+@format_options()
+@pass_ctx
+@query_errors
+def status(ctx: Context, fmt, output) -> None:
+    """Per list: the newest version, its age in days, and open warnings (stale list, suspect
+    newest version, new layout, list conflict).
+
+    Example: ice287g status
+    """
+    from ice287g.query.status import status as q
+
+    df = q(ctx.store)
+    if fmt != "table":
+        emit(df, fmt, output)
+        return
+    notes = [f"# {r.list}: {w}" for r in df.itertuples() for w in r.warnings]
+    emit(df.drop(columns="warnings"), fmt, output, header="\n".join(notes) or "# no warnings")
 
 
 @main.command(name="schema")

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ice287g.jobs.pool import parallel_map
 from ice287g.normalize.apply import normalize
+from ice287g.query.status import version_warnings
 from ice287g.schema import SCHEMA_VERSION
 from ice287g.store import Store, sha256_bytes
 from ice287g.store.catalog import snapshot_bytes, tally
@@ -41,13 +42,15 @@ class FileResult:
     date: str | None = None
     rows: int | None = None
     reason: str | None = None
+    warnings: tuple[str, ...] = ()  # new layout, list conflict
 
     def line(self) -> str:
         if self.status == "failed":
             return f"failed  {self.name}: {self.reason}"
         what = "new    " if self.status == "new" else "stored "
         detail = f"{self.list} {self.date} rows={self.rows}" if self.list else ""
-        return f"{what} {self.name} {self.sha256[:12]} {detail}".rstrip()
+        notes = "".join(f" [{w}]" for w in self.warnings)
+        return f"{what} {self.name} {self.sha256[:12]} {detail}".rstrip() + notes
 
 
 @dataclass
@@ -66,13 +69,16 @@ def prepare(
     observed_at: datetime | None = None,
     sha: str | None = None,
     pub: PublicationDate | None = None,
+    link_text: str | None = None,
+    url: str | None = None,
 ) -> Prepared:
     """Everything short of writing. Raises WorkbookError or UndatableError for bad input.
 
     `pub` pins the publication date (a rebuild keeps the date established at first ingest).
+    `link_text` and `url`: the page link the bytes came from (evidence of the list).
     """
     sha = sha or sha256_bytes(data)
-    parsed = read_workbook(data, name)
+    parsed = read_workbook(data, name, link_text, url)
     pub = pub or publication_date(name, parsed.saved_at, observed_at)
     table = normalize(parsed)
     record = {
@@ -96,6 +102,8 @@ def prepare(
         "suspect": False,
         "suspect_reason": None,
         "schema_version": SCHEMA_VERSION,
+        "layout": parsed.layout,
+        "list_evidence": parsed.list_evidence,
     }
     return Prepared(data, record, snapshot_bytes(record, table), tally(table, sha))
 
@@ -162,15 +170,21 @@ def ingest_paths(
 
 
 def ingest_bytes(
-    store: Store, data: bytes, name: str, observed_at: datetime | None = None
+    store: Store,
+    data: bytes,
+    name: str,
+    observed_at: datetime | None = None,
+    link_text: str | None = None,
+    url: str | None = None,
 ) -> FileResult:
-    """Ingest one workbook received as bytes (the live refresh path)."""
+    """Ingest one workbook received as bytes (the live refresh path), downloaded from the
+    page link with `link_text` at `url`."""
     sha = sha256_bytes(data)
     with store.lock():
         if sha in store.known_shas():
             return FileResult(name, "stored", sha)
         try:
-            prepared = prepare(data, name, observed_at, sha)
+            prepared = prepare(data, name, observed_at, sha, link_text=link_text, url=url)
         except (WorkbookError, UndatableError) as exc:
             return FileResult(name, "failed", sha, reason=exc.problem)
         pending: list[Prepared] = []
@@ -191,8 +205,19 @@ def _accept(
     store.put_raw(result.data, record["sha256"], sync=False)
     store.write_snapshot(record, result.snapshot, sync=False)
     pending.append(result)
+    return version_result(record)
+
+
+def version_result(record: dict) -> FileResult:
+    """The `new` result of a version record, with its warnings."""
     return FileResult(
-        name, "new", record["sha256"], record["list"], record["date"].isoformat(), record["rows"]
+        record["file_name"],
+        "new",
+        record["sha256"],
+        record["list"],
+        record["date"].isoformat(),
+        record["rows"],
+        warnings=tuple(version_warnings(record)),
     )
 
 

@@ -5,17 +5,18 @@ reach versions already stored. ``rebuild`` re-derives every version from its raw
 new store with the current rules, keeping each version's date as first established (the
 evidence for it, such as the time a file was observed, is not in the bytes) and copying the
 raw files, the ledgers and the MOA documents table as they are; the old store is left
-untouched.
+untouched. The list is decided again, with the link text and URL each version was first
+downloaded under (the publications ledger) as evidence beside its bytes and name.
 """
 
 from __future__ import annotations
 
 import shutil
 
-from ice287g.jobs.ingest import FileResult, prepare
+from ice287g.jobs.ingest import prepare, version_result
 from ice287g.store import Store
 from ice287g.store.documents import documents_path
-from ice287g.store.ledger import LEDGERS
+from ice287g.store.ledger import LEDGERS, NEW_VERSION, PUBLICATIONS
 from parsers.filename import PublicationDate
 
 
@@ -41,6 +42,7 @@ def rebuild(src: Store, dst: Store) -> list[str]:
         if documents_path(src).exists():
             shutil.copy2(documents_path(src), documents_path(dst))
         records, tallies = [], []
+        links = _first_links(src)
         for old in src.catalog_table().to_pylist():
             name_flags = tuple(f for f in old["flags"] or [] if f.startswith("name_"))
             pub = PublicationDate(
@@ -51,15 +53,24 @@ def rebuild(src: Store, dst: Store) -> list[str]:
                 name_flags,
             )
             data = (src.root / old["raw"]).read_bytes()
-            prepared = prepare(data, old["file_name"], sha=old["sha256"], pub=pub)
+            link_text, url = links.get(old["sha256"], (None, None))
+            prepared = prepare(
+                data, old["file_name"], sha=old["sha256"], pub=pub, link_text=link_text, url=url
+            )
             dst.write_snapshot(prepared.record, prepared.snapshot)
             records.append(prepared.record)
             tallies.append(prepared.tallies)
-            r = prepared.record
-            lines.append(
-                FileResult(
-                    r["file_name"], "new", r["sha256"], r["list"], r["date"].isoformat(), r["rows"]
-                ).line()
-            )
+            lines.append(version_result(prepared.record).line())
         dst.commit(records, tallies)
     return lines
+
+
+def _first_links(store: Store) -> dict[str, tuple[str | None, str | None]]:
+    """sha256 -> (link text, URL) of the download that first stored it (the list evidence a
+    rebuild cannot find in the bytes); versions added by backfill have none."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+    rows = PUBLICATIONS.read(store, ["sha256", "outcome", "link_text", "url"]).to_pylist()
+    for row in rows:
+        if row["outcome"] == NEW_VERSION and row["sha256"] not in out:
+            out[row["sha256"]] = (row["link_text"], row["url"])
+    return out

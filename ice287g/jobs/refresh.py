@@ -151,7 +151,12 @@ def fetch_one(
         obs.outcome = ledger.BLOCKED
     elif result.outcome == "ok":
         outcome: FileResult = ingest_bytes(
-            store, result.body, link.file_name, observed_at=captured_at or result.fetched_at
+            store,
+            result.body,
+            link.file_name,
+            observed_at=captured_at or result.fetched_at,
+            link_text=link.link_text,
+            url=link.url,
         )
         if outcome.status == "failed":
             obs.error = f"{link.url}: {outcome.reason}"
@@ -182,6 +187,7 @@ def fetch_one(
                     "version_date": obs.version_date,
                     "error": obs.error,
                     "captured_at": captured_at,
+                    "link_text": link.link_text,
                 }
             ],
         )

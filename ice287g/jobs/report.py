@@ -1,4 +1,5 @@
-"""The markdown report of one refresh: what was fetched, counts by model, what changed."""
+"""The markdown report of one refresh: stale lists, what was fetched, warnings about the new
+versions (new layout, list conflict), counts by model, what changed."""
 
 from __future__ import annotations
 
@@ -15,20 +16,27 @@ EXAMPLES_IN_REPORT = 5
 def summarize(store: Store, report: RefreshReport) -> str:
     """Markdown: counts by model for each list's newest version, and what the new versions
     changed (agreements added and removed since the previous version of their list)."""
+    from ice287g.query.status import stale_notes, version_warnings
     from ice287g.query.versions import catalog, counts
 
-    lines = [
-        f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC",
-        "",
-        f"Source: {report.source}",
-        "",
-    ]
+    cat = catalog(store)
+    lines = [f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC", ""]
+    for note in stale_notes(store):
+        lines += [f"**Warning:** {note.removeprefix('# ')}", ""]
+    lines += [f"Source: {report.source}", ""]
     lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
     lines += [
         f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
         for o in report.observations
     ]
-    cat = catalog(store)
+    warnings = [
+        f"- {o.file_name} ({o.list} {o.version_date}): {w}"
+        for o in report.new_versions
+        for version in cat[cat["sha256"] == o.sha256].to_dict("records")
+        for w in version_warnings(version)
+    ]
+    if warnings:
+        lines += ["", "## Warnings", "", *warnings]
     if not cat.empty:
         newest = counts(by=["model"], as_of=max(cat["date"]), data_dir=store)
         lines += [

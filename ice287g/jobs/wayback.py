@@ -22,6 +22,7 @@ class _ArchivedLink:
     url: str
     file_name: str
     list_hint: str | None = None
+    link_text: str | None = None  # an archive capture has no page link
 
 
 def wayback(

@@ -93,17 +93,22 @@ def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
     key = rules.fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, (("county_missing",) if key else ())
-    fixed = rules.COUNTY_CORRECTIONS.get((state or "", key))
-    if fixed:
-        return fixed, ("county_corrected",)
     words = " ".join(raw.replace("\xa0", " ").split()).split(" ")
     last = words[-1].upper()
     flags: Flags = ()
+    bare = key
     if last in rules.COUNTY_SUFFIXES:
+        if len(words) == 1:  # just "County": no county named
+            return None, ("county_missing",)
         canonical = rules.COUNTY_SUFFIXES[last]
         if canonical.upper() != last:
             flags = ("county_corrected",)
         words[-1] = canonical
+        bare = rules.fold(" ".join(words[:-1]))
+    for lookup in (key, rules.fold(" ".join(words)), bare):
+        fixed = rules.COUNTY_CORRECTIONS.get((state or "", lookup))
+        if fixed:
+            return fixed, ("county_corrected",)
     return " ".join(words), flags
 
 
@@ -111,7 +116,8 @@ def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
 def county_fips(state: str | None, county: str | None) -> str | None:
     if not state or not county:
         return None
-    return _fips().get_county_fips(county, state=state)
+    spelling = rules.COUNTY_FIPS_SPELLINGS.get((state, rules.fold(county)), county)
+    return _fips().get_county_fips(spelling, state=state)
 
 
 @functools.cache
@@ -316,6 +322,8 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
     atype = clean_column(usable("agency_type"), agency_type)
     if "county" in parsed.fields:
         county = clean_column(usable("county"), county_name, state)
+        for i in errors.get("county", {}):  # an Excel error (#N/A) is an unknown county
+            flags[i].append("county_missing")
     else:
         county = [None] * n
     fips = clean_column(county, _fips_flagged, state)
@@ -404,7 +412,8 @@ def _fips_flagged(county: str | None, state: str | None) -> tuple[str | None, Fl
     if not county or code:
         return code, ()
     elsewhere = states_with_county(county)
-    if len(elsewhere) == 1 and state not in elsewhere:  # e.g. Kershaw County filed under FL
+    # e.g. Kershaw County filed under FL; not Overton County under TX (alike a TX county)
+    if len(elsewhere) == 1 and state not in elsewhere and not _alike_in_state(county, state):
         return None, ("county_fips_unresolved", f"state_county_mismatch:{elsewhere[0]}")
     return None, ("county_fips_unresolved",)
 
@@ -415,6 +424,39 @@ def states_with_county(county: str) -> tuple[str, ...]:
     counties that did not resolve in their own row's state, so rarely)."""
     codes = sorted({code for code in rules.STATE_CODES.values() if len(code) == 2})
     return tuple(c for c in codes if county_fips(c, county))
+
+
+def _alike_in_state(county: str, state: str | None) -> bool:
+    """A county of `state` is spelled much like `county` (a misspelling, not a wrong state)."""
+    names = _county_names().get(state or "", ())
+    return bool(
+        difflib.get_close_matches(_bare_county(county), names, 1, rules.COUNTY_OWN_STATE_CUTOFF)
+    )
+
+
+def _bare_county(name: str) -> str:
+    words = name.lower().split()
+    suffixes = {s.lower() for s in rules.COUNTY_SUFFIXES.values()}
+    return " ".join(words[:-1] if len(words) > 1 and words[-1] in suffixes else words)
+
+
+@functools.cache
+def _county_names() -> dict[str, tuple[str, ...]]:
+    """USPS code -> bare county names, from addfips' own county list."""
+    import csv
+
+    import addfips.addfips as af
+    import us
+
+    path = af.AddFIPS.data.joinpath(af.COUNTY_FILES[max(af.COUNTY_FILES)])
+    by_fips = us.states.mapping("fips", "abbr")
+    names: dict[str, list[str]] = {}
+    with path.open("rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            state = by_fips.get(row["statefp"])
+            if state:
+                names.setdefault(state, []).append(_bare_county(row["name"]))
+    return {state: tuple(n) for state, n in names.items()}
 
 
 def _link_moa(text, target):

@@ -104,15 +104,22 @@ COUNTY_SUFFIXES: dict[str, str] = {
     "COUNY": "County",
     "CONTY": "County",
     "COUTNY": "County",
+    "COUNTEY": "County",
     "CNTY": "County",
     "PARISH": "Parish",
     "BOROUGH": "Borough",
     "CITY": "City",
 }
 # Whole-name typos and misnamed county-equivalents, keyed by (state, folded name), each checked
-# against the agency it belongs to (flag county_corrected). `ice287g counties --unresolved`
-# lists what is left to review.
+# against the agency it belongs to (flag county_corrected). A key without its suffix word
+# ("WHITELY") also matches the name with any suffix ("Whitely County", "Whitely Countey").
+# `ice287g counties --unresolved` lists what is left to review.
 COUNTY_CORRECTIONS: dict[tuple[str, str], str] = {
+    ("KY", "WHITELY"): "Whitley County",
+    ("NY", "HERKIMBER"): "Herkimer County",
+    ("OK", "BRYANT"): "Bryan County",
+    ("PA", "MIFFIN"): "Mifflin County",
+    ("SC", "LEXIGNTON"): "Lexington County",
     ("MD", "ALLEGANCY"): "Allegany County",
     ("LA", "CALACASIEU PARISH"): "Calcasieu Parish",
     ("FL", "ST. LUICE COUNTY"): "St. Lucie County",
@@ -150,6 +157,17 @@ COUNTY_CORRECTIONS: dict[tuple[str, str], str] = {
     ("VA", "PORTSMOUTH COUNTY"): "Portsmouth city",
     ("GU", "KATTAN DISTRICT"): "Guam",  # no district-level FIPS; Guam is one county-equivalent
 }
+
+# Correct names that addfips knows only under another spelling: (state, folded name) -> the
+# spelling it resolves (used for the FIPS code only; the name is kept as ICE wrote it).
+COUNTY_FIPS_SPELLINGS: dict[tuple[str, str], str] = {
+    ("LA", "LASALLE PARISH"): "La Salle Parish",
+}
+# A county that does not resolve in its row's state but does in exactly one other state is
+# flagged state_county_mismatch:ST, unless a county of the row's own state is this alike
+# (difflib ratio, suffix words dropped): then it is more likely a misspelling of that county
+# (Overton County under TX) and stays merely unresolved. The 2025 mismatches are below 0.6.
+COUNTY_OWN_STATE_CUTOFF = 0.7
 
 # --- signed --------------------------------------------------------------------------------
 # Text forms typed into the SIGNED column, tried in order: regex -> (month, day, year) groups.

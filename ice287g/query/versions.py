@@ -20,8 +20,8 @@ from ice287g.errors import UserError
 from ice287g.schema import CANONICAL_COLUMNS
 from ice287g.store import Store
 from ice287g.store.catalog import TALLY_KEYS
+from parsers.lists import LISTS
 
-LISTS = ("participating", "pending")
 COUNT_KEYS = TALLY_KEYS
 
 
@@ -118,6 +118,8 @@ def latest(
         k: version[k]
         for k in ("list", "date", "seq", "sha256", "suspect", "suspect_reason", "file_name")
     }
+    for k in ("flags", "columns", "list_evidence"):  # list cells (missing in older catalogs)
+        df.attrs["version"][k] = [] if version[k] is None else [*version[k]]
     return df
 
 

@@ -112,10 +112,11 @@ PUBLICATIONS = Ledger(
         ("sha256", pa.string(), "SHA-256 of the workbook bytes (known versions for 304s)"),
         ("bytes", pa.int64(), "Body bytes received"),
         ("outcome", pa.string(), "new version / same bytes / not modified / blocked / failed"),
-        ("list", pa.string(), "List of the version, decided from its columns"),
+        ("list", pa.string(), "List of the version (decided by its content, name and link)"),
         ("version_date", pa.date32(), "Publication date of the version"),
         ("error", pa.string(), "What went wrong, naming the URL"),
         ("captured_at", pa.timestamp("s", tz="UTC"), "Archive capture time (wayback only)"),
+        ("link_text", pa.string(), "Text of the page link the file was found under"),
     ],
 )
 
