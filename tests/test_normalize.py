@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ice287g.normalize import apply as n
-from ice287g.normalize import rules
+from ice287g.normalize import counties, rules
 from parsers.workbook import read_workbook
 
 
@@ -112,37 +112,37 @@ def test_agency_type(raw, clean, flags):
     ],
 )
 def test_county(raw, state, clean, flags):
-    assert n.county_name(raw, state) == (clean, flags)
+    assert counties.county_name(raw, state) == (clean, flags)
 
 
 def test_a_county_that_exists_only_in_another_state_flags_the_state():
     # Real rows: Kershaw County Sheriff's Office filed under FLORIDA; Scranton PD under SC.
-    assert n._fips_flagged("Kershaw County", "FL") == (
+    assert counties.fips_flagged("Kershaw County", "FL") == (
         None,
         ("county_fips_unresolved", "state_county_mismatch:SC"),
     )
-    assert n._fips_flagged("Lackawanna County", "SC")[1][-1] == "state_county_mismatch:PA"
+    assert counties.fips_flagged("Lackawanna County", "SC")[1][-1] == "state_county_mismatch:PA"
     # A name found in many states says nothing about which one was meant.
-    assert n._fips_flagged("Washington County", "WV") == (None, ("county_fips_unresolved",))
-    assert n._fips_flagged("Harris County", "TX") == ("48201", ())
+    assert counties.fips_flagged("Washington County", "WV") == (None, ("county_fips_unresolved",))
+    assert counties.fips_flagged("Harris County", "TX") == ("48201", ())
 
 
 def test_no_wrong_state_when_the_county_is_spelled_like_one_of_the_rows_own_state():
     # Overton County exists only in TN, but TX has a county spelled much like it: a
     # misspelling in TX is likelier than a Tennessee agency filed under Texas.
-    assert n.states_with_county("Overton County") == ("TN",)
-    assert n._fips_flagged("Overton County", "TX") == (None, ("county_fips_unresolved",))
-    assert n._fips_flagged("Kershaw County", "FL")[1][-1] == "state_county_mismatch:SC"
+    assert counties.states_with_county("Overton County") == ("TN",)
+    assert counties.fips_flagged("Overton County", "TX") == (None, ("county_fips_unresolved",))
+    assert counties.fips_flagged("Kershaw County", "FL")[1][-1] == "state_county_mismatch:SC"
 
 
 def test_county_fips_resolves_counties_and_parishes():
-    assert n.county_fips("TX", "Harris County") == "48201"
-    assert n.county_fips("LA", "Bossier Parish") == "22015"
-    assert n.county_fips("TX", None) is None
-    assert n.county_fips("TX", "Nowhere County") is None
+    assert counties.county_fips("TX", "Harris County") == "48201"
+    assert counties.county_fips("LA", "Bossier Parish") == "22015"
+    assert counties.county_fips("TX", None) is None
+    assert counties.county_fips("TX", "Nowhere County") is None
     # addfips knows LaSalle Parish only as "La Salle"
-    assert n.county_fips("LA", "LaSalle Parish") == "22059"
-    assert n._fips_flagged("LaSalle Parish", "LA") == ("22059", ())
+    assert counties.county_fips("LA", "LaSalle Parish") == "22059"
+    assert counties.fips_flagged("LaSalle Parish", "LA") == ("22059", ())
 
 
 @pytest.mark.parametrize(
