@@ -1,4 +1,5 @@
-"""Every normalization rule, as data. Review and extend here; ``normalize.py`` only applies them.
+"""Every normalization rule, as data. Review and extend here; ``apply.py`` and ``counties.py``
+only apply them.
 
 Conventions:
 - Lookup keys are "folded" first: NBSP -> space, runs of whitespace -> one space, trimmed,
