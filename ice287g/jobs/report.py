@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tabulate import tabulate
+
 from ice287g.store import Store
 
 if TYPE_CHECKING:
@@ -23,11 +25,16 @@ def summarize(store: Store, report: RefreshReport) -> str:
         f"Source: {report.source}",
         "",
     ]
-    lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
-    lines += [
-        f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
-        for o in report.observations
-    ]
+    lines.append(
+        tabulate(
+            [
+                (o.file_name, o.outcome, o.list or "", o.version_date or "")
+                for o in report.observations
+            ],
+            ["file", "outcome", "list", "version date"],
+            tablefmt="github",
+        )
+    )
     cat = catalog(store)
     if not cat.empty:
         newest = counts(by=["model"], as_of=max(cat["date"]), data_dir=store)
@@ -35,10 +42,12 @@ def summarize(store: Store, report: RefreshReport) -> str:
             "",
             "## Agreements by model (newest versions)",
             "",
-            "| list | date | model | count |",
-            "|---|---|---|---|",
+            tabulate(
+                [(r.list, r.date, r.model, r.count) for r in newest.itertuples()],
+                ["list", "date", "model", "count"],
+                tablefmt="github",
+            ),
         ]
-        lines += [f"| {r.list} | {r.date} | {r.model} | {r.count} |" for r in newest.itertuples()]
     for obs in report.new_versions:
         lines += ["", *changes_since_previous(store, obs.sha256)]
     if report.failures:
