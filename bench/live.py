@@ -2,23 +2,21 @@
 
 Prints the workbook bytes a no-change refresh downloads (target: zero) and its wall time,
 split into Prefect's own start-up and our work (the same refresh without Prefect). Uses the
-replay server from tests/ (test infrastructure, not shipped code), so it runs from a checkout.
+replay server of the tests (tests/support/replay_server.py), so it runs from a checkout.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
-from bench.run import REPO, SHARED, line, measure
+from bench.run import SHARED, line, measure
 
 
 def bench_no_change_refresh(_store_dir: Path) -> None:
-    sys.path.insert(0, str(REPO / "tests"))
-    from replay_server import ReplayCorpus, ReplayServer
+    from tests.support.replay_server import ReplayCorpus, ReplayServer
 
     print("no-change refresh against a local replay of ICE's page (2025-04-04)")
     corpus = ReplayCorpus(SHARED / "ice-corpus")
@@ -30,7 +28,7 @@ def bench_no_change_refresh(_store_dir: Path) -> None:
         data = str(Path(tmp) / "data")
         env = {"PREFECT_HOME": str(Path(tmp) / "prefect"), "PREFECT_API_URL": ""}
         plain = (
-            "from ice287g.jobs.refresh import refresh\nfrom ice287g.store.catalog import Store\n"
+            "from ice287g.jobs.refresh import refresh\nfrom ice287g.store import Store\n"
             f"r = refresh(Store({data!r}), {server.page_url!r})\n"
             "extra = r.bytes_downloaded"
         )

@@ -12,8 +12,8 @@ import resource
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
+from ice287g.jobs.pool import parallel_map
 from parsers.moa import MoaError, read_moa_path
 
 __all__ = ["bench"]
@@ -59,11 +59,7 @@ def bench(paths: Iterable[str | os.PathLike[str]], workers: int = 1) -> dict[str
         raise ValueError(f"workers must be >= 1, not {workers}")
     cpu_before = _cpu_seconds()
     start = time.perf_counter()
-    if workers == 1:
-        results = [_pages_of(name) for name in names]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_pages_of, names, chunksize=1))
+    results = list(parallel_map(_pages_of, names, workers, min_jobs=1))
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_before
     pages = sum(count for count, _ in results)

@@ -76,7 +76,7 @@ def bench_backfill(store_dir: Path) -> None:
     files = sorted(CORPUS_FILES.glob("*.xlsx"))
     print(f"backfill: {len(files)} workbooks from {CORPUS_FILES}")
     ours = measure(
-        "from ice287g.store.catalog import Store\nfrom ice287g.jobs.ingest import ingest_paths\n"
+        "from ice287g.store import Store\nfrom ice287g.jobs.ingest import ingest_paths\n"
         f"out = ingest_paths(Store({str(store_dir)!r}), [{str(CORPUS_FILES)!r}])\n"
         "extra = sum(o.status == 'new' for o in out)"
     )
@@ -93,7 +93,7 @@ def bench_backfill(store_dir: Path) -> None:
     line("baseline peak memory", f"{base['peak_mb']:.0f} MB")
     line("ratio backfill / baseline", f"{ratio:.3f}", "target <= 0.25")
     again = measure(
-        "from ice287g.store.catalog import Store\nfrom ice287g.jobs.ingest import ingest_paths\n"
+        "from ice287g.store import Store\nfrom ice287g.jobs.ingest import ingest_paths\n"
         f"out = ingest_paths(Store({str(store_dir)!r}), [{str(CORPUS_FILES)!r}])\n"
         "extra = sum(o.status == 'new' for o in out)"
     )
@@ -117,32 +117,27 @@ def bench_fast_commands(store_dir: Path) -> None:
         line("ice287g " + " ".join(args), f"{seconds:.2f} s", "target < 1 s")
 
 
-# Later stages append (name, function(store_dir)) here.
-PHASES = [("backfill", bench_backfill), ("fast", bench_fast_commands)]
+def phases() -> list:
+    """Every phase, in order (listed by name: a broken phase fails loudly)."""
+    from bench import changes, live, moa
 
-
-def _register_optional_phases() -> None:
-    import importlib
-
-    for module in ("bench.changes", "bench.live", "bench.moa"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        PHASES.extend(mod.PHASES)
+    return [
+        ("backfill", bench_backfill),
+        ("fast", bench_fast_commands),
+        *changes.PHASES,
+        *live.PHASES,
+        *moa.PHASES,
+    ]
 
 
 def main() -> None:
     if not CORPUS_FILES.is_dir():
         sys.exit(f"bench needs the shared corpus at {CORPUS_FILES}")
-    _register_optional_phases()
     print(f"ice287g bench on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     workdir = Path(tempfile.mkdtemp(prefix="ice287g-bench-"))
     try:
         store_dir = workdir / "data"
-        for _, phase in PHASES:
+        for _, phase in phases():
             phase(store_dir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

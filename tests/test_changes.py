@@ -426,6 +426,6 @@ def test_diff_command_formats(store):
     md = runner.invoke(
         main, ["--data-dir", str(store), "diff", "2025-07-14", "2025-07-15", "--format", "markdown"]
     )
-    assert "| change | state | agency |" in md.stdout
+    assert "| change | state | agency |" in " ".join(md.stdout.split())  # tabulate pads
     bad = runner.invoke(main, ["--data-dir", str(store), "diff", "2024-01-01", "2025-07-15"])
     assert bad.exit_code != 0 and "no participating version on or before 2024-01-01" in (bad.output)

@@ -226,7 +226,7 @@ def test_refresh_cli_without_prefect_and_publications(replay_server, tmp_path):
     assert result.exit_code == 0, result.output
     assert (
         "## Agreements by model" in result.output
-        and "| participating | 2025-04-03 |" in result.output
+        and "| participating | 2025-04-03 |" in " ".join(result.output.split())
     )
     pubs = runner.invoke(main, ["--data-dir", str(data), "publications", "--format", "csv"])
     lines = pubs.output.strip().splitlines()

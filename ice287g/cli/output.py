@@ -87,12 +87,15 @@ def render(df, fmt: str) -> str | bytes:
 
 
 def markdown(df) -> str:
+    """A GitHub-flavoured Markdown table (tabulate); cells keep their text, ``|`` escaped."""
+    from tabulate import tabulate
+
     def cell(v):
         return "" if v is None or v != v else str(v).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    rows = [[cell(v) for v in row] for row in df.itertuples(index=False)]
+    headers = [str(c) for c in df.columns]
+    return tabulate(rows, headers, tablefmt="github", disable_numparse=True) + "\n"
 
 
 def emit(df, fmt: str, output: str | None, header: str | None = None) -> None:

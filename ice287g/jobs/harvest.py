@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from filelock import FileLock, Timeout
+from tabulate import tabulate
 
 from ice287g.errors import UserError
 from ice287g.jobs.documents import update_documents
@@ -109,10 +110,12 @@ class HarvestReport:
         lines = [
             f"# MOA harvest {self.started_at:%Y-%m-%d %H:%M} UTC",
             "",
-            "| outcome | URLs |",
-            "|---|---|",
+            tabulate(
+                [(o, self.counts[o]) for o in ledger.MOA_OUTCOMES],
+                ["outcome", "URLs"],
+                tablefmt="github",
+            ),
         ]
-        lines += [f"| {o} | {self.counts[o]} |" for o in ledger.MOA_OUTCOMES]
         lines += [
             "",
             f"{self.remaining} URLs left for later runs; {len(self.documents)} documents read.",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tabulate import tabulate
+
 from ice287g.store import Store
 
 if TYPE_CHECKING:
@@ -24,11 +26,16 @@ def summarize(store: Store, report: RefreshReport) -> str:
     for note in stale_notes(store):
         lines += [f"**Warning:** {note.removeprefix('# ')}", ""]
     lines += [f"Source: {report.source}", ""]
-    lines += ["| file | outcome | list | version date |", "|---|---|---|---|"]
-    lines += [
-        f"| {o.file_name} | {o.outcome} | {o.list or ''} | {o.version_date or ''} |"
-        for o in report.observations
-    ]
+    lines.append(
+        tabulate(
+            [
+                (o.file_name, o.outcome, o.list or "", o.version_date or "")
+                for o in report.observations
+            ],
+            ["file", "outcome", "list", "version date"],
+            tablefmt="github",
+        )
+    )
     warnings = [
         f"- {o.file_name} ({o.list} {o.version_date}): {w}"
         for o in report.new_versions
@@ -43,10 +50,12 @@ def summarize(store: Store, report: RefreshReport) -> str:
             "",
             "## Agreements by model (newest versions)",
             "",
-            "| list | date | model | count |",
-            "|---|---|---|---|",
+            tabulate(
+                [(r.list, r.date, r.model, r.count) for r in newest.itertuples()],
+                ["list", "date", "model", "count"],
+                tablefmt="github",
+            ),
         ]
-        lines += [f"| {r.list} | {r.date} | {r.model} | {r.count} |" for r in newest.itertuples()]
     for obs in report.new_versions:
         lines += ["", *changes_since_previous(store, obs.sha256)]
     if report.failures:
