@@ -21,6 +21,7 @@ import pyarrow as pa
 from ice287g.normalize import rules
 from ice287g.schema import SNAPSHOT_SCHEMA
 from parsers.workbook import ParsedWorkbook
+from parsers.workbook import header_key as fold
 
 Flags = tuple[str, ...]
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -47,7 +48,7 @@ def raw_text(value: object) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def state_code(raw: str) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, ("state_missing",)
     if key in rules.STATE_CODES:
@@ -63,7 +64,7 @@ def state_code(raw: str) -> tuple[str | None, Flags]:
 
 @functools.lru_cache(maxsize=4096)
 def model_code(raw: str) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, ("model_missing",)
     if key in rules.MODELS:
@@ -78,7 +79,7 @@ def model_code(raw: str) -> tuple[str | None, Flags]:
 
 @functools.lru_cache(maxsize=4096)
 def agency_type(raw: str) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, ("agency_type_missing",)
     if key in rules.AGENCY_TYPES:
@@ -90,7 +91,7 @@ def agency_type(raw: str) -> tuple[str | None, Flags]:
 
 @functools.lru_cache(maxsize=8192)
 def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, (("county_missing",) if key else ())
     fixed = rules.COUNTY_CORRECTIONS.get((state or "", key))
@@ -224,7 +225,7 @@ def link_field(
 ) -> tuple[str | None, str | None, Flags]:
     """(url, status, flags) of an MOA/ADDENDUM cell from its text and hyperlink target."""
     text_s = raw_text(text) or ""
-    folded = rules.fold(text_s)
+    folded = fold(text_s)
     flags: list[str] = []
     if target:
         url, url_flags = canonical_url(target)
