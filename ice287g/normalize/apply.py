@@ -22,6 +22,7 @@ from ice287g.normalize import rules
 from ice287g.normalize.counties import county_name, fips_flagged
 from ice287g.schema import SNAPSHOT_SCHEMA
 from parsers.workbook import ParsedWorkbook
+from parsers.workbook import header_key as fold
 
 Flags = tuple[str, ...]
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -48,7 +49,7 @@ def raw_text(value: object) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def state_code(raw: str) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, ("state_missing",)
     if key in rules.STATE_CODES:
@@ -64,7 +65,7 @@ def state_code(raw: str) -> tuple[str | None, Flags]:
 
 @functools.lru_cache(maxsize=4096)
 def model_code(raw: str) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, ("model_missing",)
     if key in rules.MODELS:
@@ -79,7 +80,7 @@ def model_code(raw: str) -> tuple[str | None, Flags]:
 
 @functools.lru_cache(maxsize=4096)
 def agency_type(raw: str) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, ("agency_type_missing",)
     if key in rules.AGENCY_TYPES:
@@ -192,7 +193,7 @@ def link_field(
 ) -> tuple[str | None, str | None, Flags]:
     """(url, status, flags) of an MOA/ADDENDUM cell from its text and hyperlink target."""
     text_s = raw_text(text) or ""
-    folded = rules.fold(text_s)
+    folded = fold(text_s)
     flags: list[str] = []
     if target:
         url, url_flags = canonical_url(target)

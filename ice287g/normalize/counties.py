@@ -12,13 +12,14 @@ import difflib
 import functools
 
 from ice287g.normalize import rules
+from parsers.workbook import header_key as fold
 
 Flags = tuple[str, ...]
 
 
 @functools.lru_cache(maxsize=8192)
 def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
-    key = rules.fold(raw)
+    key = fold(raw)
     if key in rules.MISSING_TOKENS:
         return None, (("county_missing",) if key else ())
     words = " ".join(raw.replace("\xa0", " ").split()).split(" ")
@@ -32,8 +33,8 @@ def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
         if canonical.upper() != last:
             flags = ("county_corrected",)
         words[-1] = canonical
-        bare = rules.fold(" ".join(words[:-1]))
-    for lookup in (key, rules.fold(" ".join(words)), bare):
+        bare = fold(" ".join(words[:-1]))
+    for lookup in (key, fold(" ".join(words)), bare):
         fixed = rules.COUNTY_CORRECTIONS.get((state or "", lookup))
         if fixed:
             return fixed, ("county_corrected",)
@@ -44,7 +45,7 @@ def county_name(raw: str, state: str | None) -> tuple[str | None, Flags]:
 def county_fips(state: str | None, county: str | None) -> str | None:
     if not state or not county:
         return None
-    spelling = rules.COUNTY_FIPS_SPELLINGS.get((state, rules.fold(county)), county)
+    spelling = rules.COUNTY_FIPS_SPELLINGS.get((state, fold(county)), county)
     return _fips().get_county_fips(spelling, state=state)
 
 

@@ -3,8 +3,8 @@ only apply them.
 
 Conventions:
 - Lookup keys are "folded" first: NBSP -> space, runs of whitespace -> one space, trimmed,
-  upper-cased (``fold``). Case and whitespace fixes are cosmetic and not flagged (the raw
-  value is always kept beside the clean one).
+  upper-cased (``parsers.workbook.header_key``: one fold for headers and values). Case and
+  whitespace fixes are cosmetic and not flagged (the raw value is kept beside the clean one).
 - A value found in a ``*_CORRECTIONS`` table is a real correction and flags the row.
 - A value found nowhere is kept out of the clean column (missing) and flags the row, so a new
   variant from ICE shows up in review instead of slipping through.
@@ -206,8 +206,3 @@ AGENCY_CHAR_MAP: dict[str, str] = {
 }
 # For agency_id only: these become words before all punctuation and spaces are dropped.
 ID_WORD_MAP: dict[str, str] = {"&": "and"}
-
-
-def fold(text: str) -> str:
-    """Lookup key: NBSP -> space, whitespace collapsed, trimmed, upper case."""
-    return " ".join(text.replace("\xa0", " ").split()).upper()
