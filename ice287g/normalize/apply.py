@@ -100,7 +100,10 @@ def signed_date(value: object) -> tuple[date | None, Flags]:
     elif isinstance(value, date):
         d = value
     elif isinstance(value, (int, float)):
-        d = _EXCEL_EPOCH + timedelta(days=int(value))
+        try:
+            d = _EXCEL_EPOCH + timedelta(days=int(value))
+        except (OverflowError, ValueError):  # a serial past year 9999, inf, NaN
+            return None, ("signed_unparsed",)
         flags.append("signed_from_serial")
     else:
         d = _signed_text(str(value).strip())
