@@ -1,5 +1,5 @@
 """The `ice287g` group, its shared options, and the store commands (backfill, snapshots, latest,
-counts, status, schema, verify, rebuild). Read commands share --format and -o; none imports
+counts, status, schema, verify, repair, rebuild). Read commands share --format and -o; none imports
 Prefect."""
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def query_errors(fn):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--workers", type=int, default=None, help="Parser processes (default: up to 2).")
 @pass_ctx
+@query_errors
 def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     """Add workbooks from files and folders to the store.
 
@@ -248,8 +249,10 @@ def schema_cmd() -> None:
 @main.command()
 @format_options()
 @pass_ctx
+@query_errors
 def verify(ctx: Context, fmt, output) -> None:
-    """Check the store: raw files match their hashes, snapshots match the catalog.
+    """Check the store: raw files match their hashes, snapshots match the catalog and the
+    hash recorded when they were written, tallies add up, catalog and ledgers are readable.
 
     Exits 1 when anything is wrong; prints the path and the problem of each.
 
@@ -266,8 +269,27 @@ def verify(ctx: Context, fmt, output) -> None:
 
 
 @main.command()
+@pass_ctx
+@query_errors
+def repair(ctx: Context) -> None:
+    """Rebuild what is derived (catalog, tallies) from the snapshots.
+
+    Raw files, snapshots and ledgers are left byte for byte. Prints what it rewrote and
+    what it cannot fix (a missing raw file: backfill the same workbook to restore it; a
+    damaged snapshot: `rebuild`). Run `verify` after it.
+
+    Example: ice287g repair && ice287g verify
+    """
+    from ice287g.store.repair import repair as run
+
+    for line in run(ctx.store):
+        click.echo(line)
+
+
+@main.command()
 @click.argument("new_dir", type=click.Path(file_okay=False))
 @pass_ctx
+@query_errors
 def rebuild(ctx: Context, new_dir: str) -> None:
     """Re-derive every version into NEW_DIR with the current normalization rules.
 
@@ -276,8 +298,8 @@ def rebuild(ctx: Context, new_dir: str) -> None:
 
     Example: ice287g rebuild data-new && mv data data-old && mv data-new data
     """
+    from ice287g.jobs.rebuild import rebuild as run
     from ice287g.store.catalog import Store
-    from ice287g.store.verify import rebuild as run
 
     try:
         for line in run(ctx.store, Store(new_dir)):

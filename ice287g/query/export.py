@@ -75,21 +75,25 @@ def _flat(table):
     return table
 
 
-def _write(table, path: Path, fmt: str) -> None:
+def _write(table, path: Path, fmt: str, raw: bool = False) -> None:
+    """One table as a file. CSV and XLSX text cells are spreadsheet-safe unless `raw`."""
     import pyarrow.csv as pcsv
 
+    from ice287g.safetext import spreadsheet_safe_table
     from ice287g.store.files import atomic_write, parquet_bytes
 
     if fmt == "parquet":
         atomic_write(path, parquet_bytes(table), sync=False)
-    elif fmt == "csv":
+        return
+    flat = _flat(table) if raw else spreadsheet_safe_table(_flat(table))
+    if fmt == "csv":
         import io
 
         buf = io.BytesIO()
-        pcsv.write_csv(_flat(table), buf)
+        pcsv.write_csv(flat, buf)
         atomic_write(path, buf.getvalue(), sync=False)
     else:
-        atomic_write(path, _xlsx_bytes(_flat(table)), sync=False)
+        atomic_write(path, _xlsx_bytes(flat), sync=False)
 
 
 def _xlsx_bytes(table) -> bytes:
@@ -110,10 +114,20 @@ def _xlsx_bytes(table) -> bytes:
         header.append(cell)
     ws.append(header)
     ws.freeze_panes = "A2"
+
+    def cell(v):
+        if isinstance(v, str):
+            if v.startswith("="):  # openpyxl would write it as a formula: force a text cell
+                text = WriteOnlyCell(ws, value=v)
+                text.data_type = "s"
+                return text
+            return v
+        return v.replace(tzinfo=None) if getattr(v, "tzinfo", None) else v
+
     for batch in table.to_batches(max_chunksize=5000):
         columns = [col.to_pylist() for col in batch.columns]
         for row in zip(*columns):
-            ws.append([v.replace(tzinfo=None) if getattr(v, "tzinfo", None) else v for v in row])
+            ws.append([cell(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -138,8 +152,12 @@ def _snapshot_descriptions() -> dict[str, str]:
     return {n: d for n, _, d in SNAPSHOT_FIELDS}
 
 
-def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
-    """Write every table and ``datapackage.json`` into `directory`; returns the paths."""
+def export(directory, format: str = "csv", data_dir=None, raw: bool = False) -> list[Path]:
+    """Write every table and ``datapackage.json`` into `directory`; returns the paths.
+
+    CSV and XLSX text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR first) get a leading ``'``; `raw` writes the exact text instead (XLSX
+    cells are text cells either way, never formulas)."""
     import pyarrow as pa
 
     from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
@@ -164,7 +182,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
 
     def add(name: str, table, descriptions: dict[str, str], title: str, text: str) -> None:
         path = out / f"{name}.{format}"
-        _write(table, path, format)
+        _write(table, path, format, raw)
         data = path.read_bytes()
         resources.append(
             {

@@ -35,6 +35,10 @@ def workbook(rows: list[list], links: dict[int, str] | None = None, header=HEADE
     ws.append(header)
     for row in rows:
         ws.append(row)
+    for line in ws.iter_rows(min_row=2):
+        for cell in line:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula, as a text cell
     for index, target in (links or {}).items():
         ws.cell(row=2 + index, column=header.index("MOA") + 1).hyperlink = target
     wb.properties.modified = datetime(2025, 4, 3, 18, 0)
@@ -142,3 +146,13 @@ def hyperlink_ranges(rows: int = 20, links: int = 200, last_row: int = 99_999) -
         return body
 
     return edit_members(data, edit)
+
+
+def with_controls(agency: str = "Bad NULMARK Office") -> bytes:
+    """Text cells holding what openpyxl refuses to write: ``NULMARK`` becomes a NUL (Excel's
+    ``_x0000_`` escape in the shared strings)."""
+
+    def edit(name, body):
+        return body.replace(b"NULMARK", b"_x0000_") if name.startswith("xl/") else body
+
+    return edit_members(workbook([row(0, agency=agency), row(1)]), edit)
