@@ -45,7 +45,23 @@ suspect_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Group(click.Group):
+    """The command group; a UserError any command lets through (a damaged store file, say)
+    is one line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from ice287g.errors import UserError
+
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--data-dir",
     envvar="ICE287G_DATA_DIR",

@@ -41,10 +41,16 @@ def workbook(rows: list[list], links: dict[int, str] | None = None, header=HEADE
                 cell.data_type = "s"  # text that looks like a formula, as a text cell
     for index, target in (links or {}).items():
         ws.cell(row=2 + index, column=header.index("MOA") + 1).hyperlink = target
-    wb.properties.modified = datetime(2025, 4, 3, 18, 0)
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    return edit_members(buf.getvalue(), _saved_2025)
+
+
+def _saved_2025(name: str, body: bytes) -> bytes:
+    """openpyxl stamps today as the save time; without one, the file name dates the file."""
+    if name != "docProps/core.xml":
+        return body
+    return re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b"", body)
 
 
 def row(i: int = 0, **over) -> list:
@@ -86,7 +92,7 @@ def signed_past_9999() -> bytes:
     ws.cell(row=2, column=6).number_format = "mm/dd/yyyy"
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    return edit_members(buf.getvalue(), _saved_2025)
 
 
 def encrypted_members() -> bytes:
@@ -118,10 +124,9 @@ def bad_utf8_core() -> bytes:
     def edit(name, body):
         if name != "docProps/core.xml":
             return body
-        return re.sub(
-            rb"(<dcterms:modified[^>]*>)[^<]*",
-            lambda m: m.group(1) + b"2025-04-03T18:00:00\xff",
-            body,
+        stamp = b'<dcterms:modified xsi:type="dcterms:W3CDTF">2025-04-03T18:00:00\xff'
+        return body.replace(
+            b"</cp:coreProperties>", stamp + b"</dcterms:modified></cp:coreProperties>"
         )
 
     return edit_members(good(2), edit)
