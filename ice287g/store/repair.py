@@ -36,7 +36,10 @@ def repair(store: Store) -> list[str]:
         lines.append(f"catalog.parquet: rewritten from {len(records)} snapshots (was {before})")
         lines.append(f"tallies.parquet: re-derived for {len(records)} versions")
         if recorded:
-            lines.append(f"snapshot hashes recorded for {recorded} versions that had none")
+            lines.append(
+                f"snapshot hashes taken from the files for {recorded} versions (no earlier "
+                "record to check them against)"
+            )
         for rel in unreadable:
             lines.append(f"{rel}: unreadable snapshot left out (`ice287g rebuild` re-derives)")
         for sha in sorted(set(old) - {r["sha256"] for r in records}):

@@ -41,7 +41,7 @@ def verify(store: Store) -> list[Problem]:
     try:
         catalog = store.catalog_table().to_pylist()
     except StoreDamaged as exc:
-        problems.append(Problem("catalog.parquet", f"unreadable: {exc}"))
+        problems.append(Problem("catalog.parquet", str(exc)))
         catalog = None
     for record in catalog or []:
         if not (store.root / record["raw"]).exists():
@@ -77,7 +77,7 @@ def _check_tallies(store: Store, catalog: list[dict] | None) -> list[Problem]:
     try:
         tallies = store.tallies_table()
     except StoreDamaged as exc:
-        return [Problem("tallies.parquet", f"unreadable: {exc}")]
+        return [Problem("tallies.parquet", str(exc))]
     if catalog is None or not store.catalog_path.exists():
         return []
     sums = tallies.group_by("sha256").aggregate([("rows", "sum")])
