@@ -21,7 +21,8 @@ _ERROR_FAST = re.compile(rb"<c r=\"([A-Z]+)(\d+)\"(?: s=\"\d+\")? t=\"e\"><v>([^
 _CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
 _CELL_VALUE = re.compile(rb"<v>([^<]*)</v>")
 _ROW_NUMBER = re.compile(rb"\br=\"(\d+)\"")
-_ANY_REF = re.compile(rb"<(?:c|row)\b[^>]*?\br=\"([A-Z]*)(\d+)\"")
+_ROW_REF = re.compile(rb"<(?:c|row)\b[^>]*?\br=\"[A-Z]{0,12}(\d{1,12})\"")
+_COL_REF = re.compile(rb"<c\b[^>]*?\br=\"([A-Z]{1,12})")
 
 
 class SheetXmlError(ValueError):
@@ -101,11 +102,8 @@ def extent(xml: bytes) -> tuple[int, int]:
     A reader that builds a dense grid (calamine does) allocates rows x columns cells, so one
     cell at ``ZZ500000`` in a 5 KB file is a 350-million-cell grid: callers check this first.
     """
-    rows = cols = 0
-    for letters, number in _ANY_REF.findall(xml):
-        rows = max(rows, int(number))
-        if letters:
-            cols = max(cols, _col_index(letters.decode()) + 1)
+    rows = max(map(int, set(_ROW_REF.findall(xml))), default=0)
+    cols = max((_col_index(c.decode()) + 1 for c in set(_COL_REF.findall(xml))), default=0)
     return rows, cols
 
 
