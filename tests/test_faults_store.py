@@ -111,6 +111,12 @@ def test_signed_serial_past_9999_is_flagged_not_fatal(store):
     assert "signed_unparsed" in list(first["flags"]) and first["signed_raw"] == "3000000"
 
 
+@pytest.mark.parametrize("stamp", [b"0001-01-01T01:00:00Z", b"9999-12-31T23:00:00-05:00"])
+def test_a_saved_time_at_the_edge_of_the_calendar_is_no_time(store, stamp):
+    out = ingest_bytes(store, hostile.saved_at(stamp), APRIL)
+    assert out.status == "new" and out.date == "2025-04-03"  # dated by its name
+
+
 def test_unexpected_error_is_one_line_and_a_logged_traceback(store, tmp_path, monkeypatch):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -161,3 +161,15 @@ def with_controls(agency: str = "Bad NULMARK Office") -> bytes:
         return body.replace(b"NULMARK", b"_x0000_") if name.startswith("xl/") else body
 
     return edit_members(workbook([row(0, agency=agency), row(1)]), edit)
+
+
+def saved_at(stamp: bytes) -> bytes:
+    """docProps/core.xml claiming this last-saved time (e.g. the edge of year 1)."""
+
+    def edit(name, body):
+        if name != "docProps/core.xml":
+            return body
+        modified = b'<dcterms:modified xsi:type="dcterms:W3CDTF">' + stamp + b"</dcterms:modified>"
+        return body.replace(b"</cp:coreProperties>", modified + b"</cp:coreProperties>")
+
+    return edit_members(good(2), edit)
