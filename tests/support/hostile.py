@@ -13,16 +13,10 @@ import struct
 import zipfile
 from datetime import datetime
 
-HEADER = [
-    "STATE",
-    "LAW ENFORCEMENT AGENCY",
-    "TYPE",
-    "COUNTY",
-    "SUPPORT TYPE",
-    "SIGNED",
-    "MOA",
-    "ADDENDUM",
-]
+from parsers.lists import LAYOUTS
+
+# ICE's participating layout since July 2025, from the layout table (one copy of it).
+HEADER = list(next(lay.columns for lay in LAYOUTS if lay.name == "participating-2025-07"))
 
 
 def workbook(rows: list[list], links: dict[int, str] | None = None, header=HEADER) -> bytes:
