@@ -91,15 +91,13 @@ def render(df, fmt: str, raw: bool = False) -> str | bytes:
     """`df` as text (or Parquet bytes). CSV text cells are spreadsheet-safe unless `raw`."""
     if fmt == "json":
         return json.dumps(records(df), ensure_ascii=False, indent=1) + "\n"
+    from ice287g.safetext import spreadsheet_safe
+
+    cell = _flat if fmt != "csv" or raw else (lambda v: spreadsheet_safe(_flat(v)))
     flat = df.copy()
     for col in flat.columns:  # object dtype: a nullable int column stays ints, not floats
-        flat[col] = pd.Series([_flat(v) for v in flat[col]], index=flat.index, dtype=object)
+        flat[col] = pd.Series([cell(v) for v in flat[col]], index=flat.index, dtype=object)
     if fmt == "csv":
-        if not raw:
-            from ice287g.safetext import spreadsheet_safe
-
-            for col in flat.columns:
-                flat[col] = flat[col].map(spreadsheet_safe)
         return flat.to_csv(index=False)
     if fmt == "markdown":
         return markdown(flat)
