@@ -144,6 +144,27 @@ def test_unexpected_error_is_one_line_and_a_logged_traceback(store, tmp_path, mo
     assert len(_files(store, "raw")) == 2 and verify(store) == []
 
 
+def test_a_crash_outside_any_file_is_one_line_and_a_logged_traceback(loaded, monkeypatch):
+    def broken(self, records, tallies):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Store, "commit", broken)
+    folder = loaded.root.parent / "in"
+    folder.mkdir()
+    (folder / _name(7)).write_bytes(hostile.good(4, agency="IO"))
+    result = _cli(loaded, "backfill", str(folder))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    log = loaded.root / "logs" / "errors.log"
+    assert (
+        f"ice287g backfill: unexpected error (OSError: [Errno 5] Input/output error); "
+        f"details in {log}" in result.output
+    )
+    assert "Traceback (most recent call last)" in log.read_text()
+    monkeypatch.undo()
+    ingest_bytes(loaded, hostile.good(5, agency="After"), _name(8))  # the next write completes it
+    assert len(loaded.catalog_table()) == 5 and verify(loaded) == []
+
+
 def test_a_worker_that_dies_fails_only_its_file(store, tmp_path, monkeypatch):
     if os.name != "posix":
         pytest.skip("the monkeypatch reaches workers only when they are forked (POSIX)")

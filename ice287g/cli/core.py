@@ -45,17 +45,46 @@ suspect_option = click.option(
 )
 
 
+DEBUG_ENV = "ICE287G_DEBUG"
+
+
 class Group(click.Group):
-    """The command group; a UserError any command lets through (a damaged store file, say)
-    is one line and exit status 1, never a traceback."""
+    """The command group. A UserError any command lets through (a damaged store file, say)
+    is one line and exit status 1; so is an error nobody foresaw, whose traceback goes to the
+    store's error log instead of the screen (``ICE287G_DEBUG=1`` lets it through)."""
 
     def invoke(self, ctx: click.Context):
+        import os
+
         from ice287g.errors import UserError
 
         try:
             return super().invoke(ctx)
         except UserError as exc:
             raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.ClickException(_logged_crash(ctx, exc)) from None
+
+
+def _logged_crash(ctx: click.Context, exc: Exception) -> str:
+    """Write `exc`'s traceback to the store's error log; the one line that says so."""
+    import traceback
+
+    from ice287g.store.files import default_data_dir, log_error
+
+    command = " ".join(["ice287g", *([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])])
+    summary = (f"{type(exc).__name__}: {exc}".strip().splitlines() or [""])[0][:200]
+    obj = ctx.obj if isinstance(ctx.obj, Context) else None
+    root = obj.data_dir if obj and obj.data_dir else default_data_dir()
+    try:
+        where = log_error(root, command, "".join(traceback.format_exception(exc)))
+    except OSError:
+        return f"{command}: unexpected error ({summary}); set {DEBUG_ENV}=1 for the traceback"
+    return f"{command}: unexpected error ({summary}); details in {where}"
 
 
 @click.group(
