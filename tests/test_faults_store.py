@@ -375,6 +375,17 @@ def test_truncated_ledger_part_is_reported_not_a_crash(loaded):
     assert "restore this part file from a backup" in result.output
 
 
+def test_truncated_moa_documents_table_is_reported_with_its_own_remedy(loaded):
+    from ice287g.store.documents import documents_path, write_documents
+
+    write_documents(loaded, [{"url": "https://www.ice.gov/doclib/287gMOA/x.pdf"}])
+    path = documents_path(loaded)
+    path.write_bytes(path.read_bytes()[:64])
+    problems = verify(loaded)
+    assert [p.path for p in problems] == [path.name]
+    assert "`ice287g moa read --rebuild` rebuilds it" in problems[0].problem
+
+
 def test_old_catalog_without_snapshot_hashes_is_named_and_repair_records_them(loaded):
     table = loaded.catalog_table().drop_columns(["snapshot_sha256"])
     pq.write_table(table, loaded.catalog_path)

@@ -70,7 +70,18 @@ def verify(store: Store) -> list[Problem]:
             )
     problems += _check_tallies(store, catalog)
     problems += _check_ledgers(store)
+    problems += _check_documents(store)
     return problems
+
+
+def _check_documents(store: Store) -> list[Problem]:
+    from ice287g.store.documents import read_documents
+
+    try:
+        read_documents(store, ["url"])
+    except StoreDamaged as exc:
+        return [Problem(str(exc.path.relative_to(store.root)), str(exc))]
+    return []
 
 
 def _check_tallies(store: Store, catalog: list[dict] | None) -> list[Problem]:
