@@ -216,7 +216,12 @@ def _register_extensions() -> None:
     """Commands of the other capabilities live in their own modules."""
     import importlib
 
-    for name in ("ice287g.cli_live", "ice287g.cli_changes", "ice287g.cli_moa"):
+    for name in (
+        "ice287g.cli_live",
+        "ice287g.cli_changes",
+        "ice287g.cli_moa",
+        "ice287g.publish.cli",
+    ):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

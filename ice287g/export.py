@@ -63,8 +63,8 @@ def frictionless_type(arrow_type, fmt: str) -> str:
     return "string"
 
 
-def _flat(table):
-    """List columns -> `;`-joined text (for CSV and XLSX)."""
+def flat_lists(table):
+    """List columns -> `;`-joined text (for CSV, XLSX and SQLite)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -76,20 +76,26 @@ def _flat(table):
 
 
 def _write(table, path: Path, fmt: str) -> None:
-    import pyarrow.csv as pcsv
 
     from ice287g.store import atomic_write, parquet_bytes
 
     if fmt == "parquet":
         atomic_write(path, parquet_bytes(table), sync=False)
     elif fmt == "csv":
-        import io
-
-        buf = io.BytesIO()
-        pcsv.write_csv(_flat(table), buf)
-        atomic_write(path, buf.getvalue(), sync=False)
+        atomic_write(path, csv_bytes(table), sync=False)
     else:
-        atomic_write(path, _xlsx_bytes(_flat(table)), sync=False)
+        atomic_write(path, _xlsx_bytes(flat_lists(table)), sync=False)
+
+
+def csv_bytes(table) -> bytes:
+    """The table as UTF-8 CSV with a header row, list columns `;`-joined."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    buf = io.BytesIO()
+    pcsv.write_csv(flat_lists(table), buf)
+    return buf.getvalue()
 
 
 def _xlsx_bytes(table) -> bytes:
