@@ -88,13 +88,23 @@ def _write(table, path: Path, fmt: str) -> None:
 
 
 def csv_bytes(table) -> bytes:
-    """The table as UTF-8 CSV with a header row, list columns `;`-joined."""
+    """The table as UTF-8 CSV with a header row, list columns `;`-joined, timestamps as
+    ISO 8601 in UTC (``2025-04-03T18:00:00Z``, the format the datapackage declares)."""
     import io
 
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
+    table = flat_lists(table)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            text = pc.strftime(
+                pc.cast(table.column(i), pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ"
+            )
+            table = table.set_column(i, pa.field(field.name, pa.string()), text)
     buf = io.BytesIO()
-    pcsv.write_csv(flat_lists(table), buf)
+    pcsv.write_csv(table, buf)
     return buf.getvalue()
 
 

@@ -56,6 +56,7 @@ QUERIES = {
         "re-signed, with the field and its values before and after.",
         "sql": "select date, list, event, state, agency, model, field, before, after, "
         "agreement_id from changes where date > :since and date <= :until "
+        "and event != 'present' "
         "order by date, list, seq, state, agency",
     },
     "agency_history": {

@@ -70,6 +70,14 @@ def latest_versions(cat: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
+def _arrow(df: pd.DataFrame, fields):
+    """An Arrow table of `df`, text columns as plain objects: pandas records each column's
+    dtype in the file, and an empty text column is `object` when the history is built but
+    `str` when read from its cache, which would change the bytes of the same table."""
+    text = {n: object for n, t, _ in fields if t == "string"}
+    return table_from_pandas(df.astype(text), fields)
+
+
 def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
     """Every table of ``data/``, in publishing order."""
     cat = catalog(store) if cat is None else cat
@@ -113,7 +121,7 @@ def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
             "Agreements and their life story",
             "One record per agreement ever on the participating list: first and last seen, "
             "gaps, status, spelling fixes followed, time on the pending list.",
-            table_from_pandas(agreements(store), AGREEMENT_FIELDS),
+            _arrow(agreements(store), AGREEMENT_FIELDS),
             {n: d for n, _, d in AGREEMENT_FIELDS},
         )
     )
@@ -123,7 +131,7 @@ def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
             "Change log",
             "Every appearance, removal, return and field change of every agreement between "
             "consecutive non-suspect versions of each list.",
-            table_from_pandas(change_log(store), CHANGE_FIELDS),
+            _arrow(change_log(store), CHANGE_FIELDS),
             {n: d for n, _, d in CHANGE_FIELDS},
         )
     )
@@ -133,7 +141,7 @@ def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
             "Daily counts by model and state",
             "Rows per list, day, state and support model (the day's last version; suspect "
             "versions skipped).",
-            table_from_pandas(daily_counts(store), DAILY_COUNT_FIELDS),
+            _arrow(daily_counts(store), DAILY_COUNT_FIELDS),
             {n: d for n, _, d in DAILY_COUNT_FIELDS},
         )
     )
