@@ -485,17 +485,27 @@
     return (text || '').normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
   }
 
+  function words(text) { return fold(text).split(/[^a-z0-9]+/).filter(Boolean); }
+
+  // Every word of the search is a word of the agency or county; the last one may be the
+  // start of a word (as it is being typed): "harris county" finds Harris, not Harrison.
+  function matches(query, text) {
+    if (!query.length) return true;
+    var have = words(text);
+    var last = query[query.length - 1];
+    return query.slice(0, -1).every(function (w) { return have.indexOf(w) >= 0; }) &&
+      have.some(function (w) { return w.indexOf(last) === 0; });
+  }
+
   function renderTable() {
     var body = $('#list-table tbody');
     body.textContent = '';
-    var words = fold(view.q).split(/\s+/).filter(Boolean);
+    var query = words(view.q);
     var shown = tableRows.filter(function (r) {
       if (view.state && r.state !== view.state) return false;
       if (view.model && r.model !== view.model) return false;
       if (view.type && r.agency_type !== view.type) return false;
-      if (!words.length) return true;
-      var hay = fold(r.agency + ' ' + (r.county || ''));
-      return words.every(function (w) { return hay.indexOf(w) >= 0; });
+      return matches(query, r.agency + ' ' + (r.county || ''));
     });
     var frag = document.createDocumentFragment();
     shown.forEach(function (r) {
