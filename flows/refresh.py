@@ -75,6 +75,14 @@ def report_task(store: Store, report: RefreshReport) -> str:
     return report.summary
 
 
+@task(cache_policy=NO_CACHE)
+def publish_task(store: Store, report: RefreshReport):
+    """Publish the site after a sound refresh when ICE287G_PUBLISH_TO is set."""
+    from ice287g.publish import publish_after_refresh
+
+    return publish_after_refresh(store, report)
+
+
 @flow(name="ice287g-refresh", log_prints=True)
 def refresh_flow(
     data_dir: str | None = None,
@@ -101,13 +109,15 @@ def refresh_flow(
             report.observations.append(attempts[-1])
             report.bytes_downloaded += attempts[-1].bytes
         report_task(store, report)
+        published = publish_task(store, report)
     print(report.summary)
     result = {
         "summary": report.summary,
-        "ok": report.ok,
+        "ok": report.ok and not published.failures,
         "new_versions": len(report.new_versions),
-        "failures": report.failures,
+        "failures": report.failures + published.failures,
         "bytes_downloaded": report.bytes_downloaded,
+        "publish": published.line,
     }
     if moa and store.catalog_path.exists():
         from flows.moa import moa_flow

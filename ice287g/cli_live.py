@@ -47,11 +47,17 @@ def refresh(
     source = source or DEFAULT_SOURCE
     data_dir = str(ctx.store.root)
     if no_prefect:
+        from ice287g.publish import publish_after_refresh
         from ice287g.refresh import refresh as run
 
         report = run(ctx.store, source)
         click.echo(report.summary or "")
-        result = {"ok": report.ok, "failures": report.failures}
+        published = publish_after_refresh(ctx.store, report)
+        result = {
+            "ok": report.ok and not published.failures,
+            "failures": report.failures + published.failures,
+            "publish": published.line,
+        }
         if not no_moa and ctx.store.catalog_path.exists():
             from ice287g.refresh import mirror_of
             from scrapers.moa import DEFAULT_LIMIT, harvest
@@ -71,6 +77,8 @@ def refresh(
         click.echo(result["summary"])
         if "moa" in result:
             click.echo(result["moa"]["summary"])
+    if result.get("publish"):
+        click.echo(result["publish"])
     for failure in result["failures"]:
         click.echo(f"failed: {failure}", err=True)
     if not result["ok"]:

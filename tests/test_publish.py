@@ -404,10 +404,10 @@ def test_nightly_publishes_only_after_a_sound_refresh(tmp_path, monkeypatch):
     store = make_store(base, first_batch)
     dest = tmp_path / "www"
     monkeypatch.delenv(PUBLISH_TO, raising=False)
-    assert publish_after_refresh(store, refresh_report()) is None  # not configured
+    assert publish_after_refresh(store, refresh_report()).line == ""  # not configured
     monkeypatch.setenv(PUBLISH_TO, str(dest))
     done = publish_after_refresh(store, refresh_report())
-    assert done.ok and done.line.startswith(f"published {dest}")
+    assert not done.failures and done.line.startswith(f"published {dest}")
     good = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
 
     # A failed refresh, and a refresh that stored a suspect version, leave the site alone.
@@ -416,13 +416,13 @@ def test_nightly_publishes_only_after_a_sound_refresh(tmp_path, monkeypatch):
     write(src, "pendingAgencies04122025am.xlsx", PENDING_HEADER, [])  # empty: suspect
     outcomes = {o.list: o for o in ingest_paths(store, [src])}
     failed = publish_after_refresh(store, refresh_report(ledger.BLOCKED))
-    assert failed.ok and "the refresh failed" in failed.line
+    assert not failed.failures and "the refresh failed" in failed.line
     suspect = publish_after_refresh(store, refresh_report(sha256=outcomes["pending"].sha256))
-    assert suspect.ok and "is suspect (pending list is empty)" in suspect.line
+    assert not suspect.failures and "is suspect (pending list is empty)" in suspect.line
     assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == good
 
     sound = publish_after_refresh(store, refresh_report(sha256=outcomes["participating"].sha256))
-    assert sound.ok and "published" in sound.line
+    assert not sound.failures and sound.line.startswith(f"published {dest}")
     assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} != good
 
 

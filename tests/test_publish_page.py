@@ -7,16 +7,21 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import date
 
 import pytest
+from click.testing import CliRunner
+from conftest import tree_digest
 from support.browser import PageWatch, browser, chromium_missing_reason, serve
 from test_changes import corpus_store_dir
 
 from ice287g.changes import diff, records
+from ice287g.cli import main
 from ice287g.history import agreements
 from ice287g.publish import publish
 from ice287g.query import counts, latest
 
+pytest_plugins = ["conftest_http"]
 pytestmark = pytest.mark.corpus
 
 
@@ -176,3 +181,25 @@ def test_a_bad_address_says_what_is_wrong(page):
     assert "not a date" in p.inner_text("#status")
     p = page.open("?diff=2024-01-01..2025-04-04")
     assert "no participating version on or before 2024-01-01" in p.inner_text("#status")
+
+
+def test_nightly_refresh_publishes_and_a_failed_refresh_leaves_the_site(
+    replay_server, tmp_path, monkeypatch
+):
+    dest = tmp_path / "www"
+    monkeypatch.setenv("ICE287G_PUBLISH_TO", str(dest))
+    args = ["--data-dir", str(tmp_path / "data"), "refresh", "--no-prefect", "--no-moa"]
+    args += ["--source", replay_server.page_url]
+    replay_server.set_day(date(2025, 4, 3))
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert f"published {dest}: " in res.output
+    assert "2025-04-03" in (dest / "data" / "catalog.csv").read_text()
+    good = tree_digest(dest)
+
+    replay_server.set_day(date(2025, 4, 8))  # both lists change; one download is blocked
+    replay_server.block(replay_server.page_links()["participating"].path, status=403)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1
+    assert f"not published to {dest}: the refresh failed" in res.output
+    assert tree_digest(dest) == good

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ice287g.publish.build import PublishError
@@ -79,21 +79,24 @@ def publish(
 
 @dataclass
 class NightlyOutcome:
-    ok: bool
-    line: str
+    """What the nightly publish step did: a line for the report (empty when no destination
+    is configured) and the failure, if publishing failed."""
+
+    line: str = ""
+    failures: list[str] = field(default_factory=list)
 
 
-def publish_after_refresh(store, report) -> NightlyOutcome | None:
-    """Publish to ``$ICE287G_PUBLISH_TO`` after a refresh (None when it is not set).
+def publish_after_refresh(store, report) -> NightlyOutcome:
+    """Publish to ``$ICE287G_PUBLISH_TO`` after a refresh (nothing when it is not set).
 
     A failed refresh, or one that stored a suspect version, publishes nothing: the site
     keeps the last good publication.
     """
     dest = os.environ.get(PUBLISH_TO)
     if not dest:
-        return None
+        return NightlyOutcome()
     if not report.ok:
-        return NightlyOutcome(True, f"not published to {dest}: the refresh failed")
+        return NightlyOutcome(f"not published to {dest}: the refresh failed")
     new = {o.sha256 for o in report.new_versions if o.sha256}
     if new:
         from ice287g.query import catalog
@@ -103,7 +106,6 @@ def publish_after_refresh(store, report) -> NightlyOutcome | None:
         if len(bad):
             v = bad.iloc[0]
             return NightlyOutcome(
-                True,
                 f"not published to {dest}: the new {v['list']} version {v['date']} is suspect "
                 f"({v['suspect_reason']})",
             )
@@ -115,5 +117,5 @@ def publish_after_refresh(store, report) -> NightlyOutcome | None:
             endpoint_url=os.environ.get(PUBLISH_ENDPOINT_URL),
         )
     except PublishError as exc:
-        return NightlyOutcome(False, f"publish failed: {exc}")
-    return NightlyOutcome(True, done.line())
+        return NightlyOutcome(f"publish failed: {exc}", [f"publish: {exc}"])
+    return NightlyOutcome(done.line())
