@@ -3,7 +3,7 @@ chromium driven by Playwright (never a downloaded browser).
 
 Also a screenshot tool for the README:
 
-    .venv/bin/python tests/support/browser.py SITE_DIR docs/page.png [QUERY] [--full]
+    .venv/bin/python tests/support/browser.py SITE_DIR docs/page.png [QUERY] [--full | --height=N]
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ class PageWatch:
         return [u for u in self.requests if not (u.startswith(self.base) or u.startswith("data:"))]
 
 
-def screenshot(site: Path, out: Path, query: str = "", full: bool = False) -> None:
-    with serve(site) as base, browser() as context:
+def screenshot(site: Path, out: Path, query: str = "", full: bool = False, height: int = 900):
+    with serve(site) as base, browser(height=height) as context:
         page = context.new_page()
         watch = PageWatch(page, base)
         watch.open(query)
@@ -117,8 +117,10 @@ def screenshot(site: Path, out: Path, query: str = "", full: bool = False) -> No
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--full"]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    heights = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--height=")]
     if len(args) < 2:
         sys.exit(__doc__)
-    screenshot(Path(args[0]), Path(args[1]), args[2] if len(args) > 2 else "", "--full" in sys.argv)
+    query = args[2] if len(args) > 2 else ""
+    screenshot(Path(args[0]), Path(args[1]), query, "--full" in sys.argv, *heights[:1])
     print(os.path.abspath(args[1]))

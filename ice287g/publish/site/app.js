@@ -12,6 +12,7 @@
   var params = new URLSearchParams(location.search);
   var MODEL_COLORS = { JEM: '#3d6fb6', TFM: '#e08a2e', WSO: '#4a9c5d', TTFM: '#8d5fb3', '': '#9a9a9a' };
   var SVGNS = 'http://www.w3.org/2000/svg';
+  var NO_AGREEMENT = '#ecece8';
   var DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
   // --- small helpers ---------------------------------------------------------------------
@@ -288,7 +289,7 @@
     var n = L.days.length;
     var W = 900, H = 300, left = 48, right = 16, top = 12, bottom = 28;
     var t = L.days.map(function (d) { return Date.parse(d.date); });
-    var t0 = t[0], t1 = Math.max(t[n - 1], t0 + 864e5);
+    var t0 = t[0], t1 = t[n - 1] + 864e5;  // the last day holds for one day
     var totals = t.map(function (_, i) { return models.reduce(function (s, m) { return s + series[m][i]; }, 0); });
     var ymax = Math.max(1, Math.max.apply(null, totals));
     var step = niceStep(ymax / 5);
@@ -383,11 +384,11 @@
     });
     $('#map-unplaced').textContent = plural(unplaced, 'agreement');
     var bins = [1, 2, 3, 5, 10];
-    var colors = ['#fde0c5', '#f9b27a', '#ee7d42', '#cf4e1f', '#8f2a0e'];
+    var colors = ['#fdc28c', '#f99147', '#e4601a', '#b8420b', '#7a2604'];
     function color(n) {
       var k = -1;
       bins.forEach(function (b, i) { if (n >= b) k = i; });
-      return k < 0 ? '#f1f1ee' : colors[k];
+      return k < 0 ? NO_AGREEMENT : colors[k];
     }
     var map = svg('svg', { viewBox: '0 0 975 610', role: 'img', 'aria-label': 'Agreements per county' });
     var g = svg('g', { class: 'counties' });
@@ -420,7 +421,7 @@
     box.appendChild(map);
     var legend = $('#map-legend');
     legend.textContent = '';
-    legend.appendChild(el('span', { class: 'key' }, el('span', { class: 'swatch', style: 'background:#f1f1ee' }), 'none'));
+    legend.appendChild(el('span', { class: 'key' }, el('span', { class: 'swatch', style: 'background:' + NO_AGREEMENT }), 'none'));
     bins.forEach(function (b, i) {
       var hiB = bins[i + 1] ? bins[i + 1] - 1 : null;
       legend.appendChild(el('span', { class: 'key' }, el('span', { class: 'swatch', style: 'background:' + colors[i] }),
@@ -590,7 +591,8 @@
     box.appendChild(tiles);
     kinds.forEach(function (k) {
       if (!k[2].length) return;
-      box.appendChild(el('h3', { id: 'diff-' + k[0] + '-rows', text: fmt(k[2].length) + ' ' + k[1] }));
+      var title = k[2].length === 1 ? k[1].replace(/changes$/, 'change') : k[1];
+      box.appendChild(el('h3', { id: 'diff-' + k[0] + '-rows', text: fmt(k[2].length) + ' ' + title }));
       var isChange = k[0] === 'renamed' || k[0] === 'resigned' || k[0] === 'other';
       var head = isChange ? ['State', 'Agency', 'Model', 'Field', 'Before', 'After']
         : ['State', 'Agency', 'Model', 'County', 'Signed', 'MOA'];
