@@ -35,6 +35,10 @@ def _kind(event: str, field) -> str | None:
     return KINDS.get(event)
 
 
+def _count(n: int, kind: str) -> str:
+    return f"{n} {kind.removesuffix('s') if n == 1 and kind.endswith('changes') else kind}"
+
+
 def _when(day) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
@@ -109,7 +113,7 @@ def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) ->
     newest = max((e["date"] for e in items), default=None) or cat["date"].max()
     fg.updated(_when(newest))
     for e in reversed(items):  # feedgen prepends: the newest ends up first
-        counts = ", ".join(f"{len(v)} {k}" for k, v in e["kinds"].items())
+        counts = ", ".join(_count(len(v), k) for k, v in e["kinds"].items())
         title = (
             f"{e['list'].capitalize()} list of {e['date']}"
             + (f" (#{e['seq']})" if e["seq"] > 1 else "")
@@ -124,7 +128,7 @@ def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) ->
             shown = "".join(f"<li>{escape(n)}</li>" for n in names[:ENTRIES_NAMED])
             rest = len(names) - ENTRIES_NAMED
             more = f"<li>and {rest} more</li>" if rest > 0 else ""
-            html.append(f"<h3>{len(names)} {kind}</h3><ul>{shown}{more}</ul>")
+            html.append(f"<h3>{_count(len(names), kind)}</h3><ul>{shown}{more}</ul>")
         item = fg.add_entry()
         item.id(_uuid(f"{e['list']}:{e['sha256']}"))
         item.title(title)
