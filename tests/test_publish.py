@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import PARTICIPATING_HEADER, PENDING_HEADER
-from support.browser import PageWatch, browser, chromium_missing_reason, serve
+from support.browser import site_page
 from test_history import URL, part, write
 
 from ice287g import ledger
@@ -429,18 +429,8 @@ def test_nightly_publishes_only_after_a_sound_refresh(tmp_path, monkeypatch):
 # --- the page, on the small store ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page(site):
-    reason = chromium_missing_reason()
-    if reason:
-        import os
-
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with serve(site) as base, browser() as context:
-        watch = PageWatch(context.new_page(), base)
+    with site_page(site) as watch:
         yield watch
-        assert watch.errors == []
-        assert watch.outside() == []
 
 
 def test_page_diff_as_of_and_agency_on_the_small_store(page, store):

@@ -5,14 +5,13 @@ the site."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import date
 
 import pytest
 from click.testing import CliRunner
 from conftest import tree_digest
-from support.browser import PageWatch, browser, chromium_missing_reason, serve
+from support.browser import site_page
 from test_changes import corpus_store_dir
 
 from ice287g.changes import diff, records
@@ -39,13 +38,7 @@ def site(store, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_page(site):
-    reason = chromium_missing_reason()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with serve(site) as base, browser() as context:
-        watch = PageWatch(context.new_page(), base)
+    with site_page(site) as watch:
         yield watch
 
 

@@ -115,34 +115,31 @@ def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
             {**snapshot, **{n: d for n, _, d in VERSION_COLUMNS}},
         )
     )
-    out.append(
-        Table(
+    for name, title, text, df, fields in (
+        (
             "agreements",
             "Agreements and their life story",
             "One record per agreement ever on the participating list: first and last seen, "
             "gaps, status, spelling fixes followed, time on the pending list.",
-            _arrow(agreements(store), AGREEMENT_FIELDS),
-            {n: d for n, _, d in AGREEMENT_FIELDS},
-        )
-    )
-    out.append(
-        Table(
+            agreements(store),
+            AGREEMENT_FIELDS,
+        ),
+        (
             "changes",
             "Change log",
             "Every appearance, removal, return and field change of every agreement between "
             "consecutive non-suspect versions of each list.",
-            _arrow(change_log(store), CHANGE_FIELDS),
-            {n: d for n, _, d in CHANGE_FIELDS},
-        )
-    )
-    out.append(
-        Table(
+            change_log(store),
+            CHANGE_FIELDS,
+        ),
+        (
             "daily_counts",
             "Daily counts by model and state",
             "Rows per list, day, state and support model (the day's last version; suspect "
             "versions skipped).",
-            _arrow(daily_counts(store), DAILY_COUNT_FIELDS),
-            {n: d for n, _, d in DAILY_COUNT_FIELDS},
-        )
-    )
+            daily_counts(store),
+            DAILY_COUNT_FIELDS,
+        ),
+    ):
+        out.append(Table(name, title, text, _arrow(df, fields), {n: d for n, _, d in fields}))
     return out

@@ -105,6 +105,21 @@ class PageWatch:
         return [u for u in self.requests if not (u.startswith(self.base) or u.startswith("data:"))]
 
 
+@contextmanager
+def site_page(site: Path):
+    """A watched page on `site`, served locally. Without chromium the calling test is
+    skipped with the reason, or fails under CI (where .ci/run installs it)."""
+    reason = chromium_missing_reason()
+    if reason:
+        import pytest
+
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with serve(site) as base, browser() as context:
+        yield PageWatch(context.new_page(), base)
+
+
 def screenshot(site: Path, out: Path, query: str = "", full: bool = False, height: int = 900):
     with serve(site) as base, browser(height=height) as context:
         page = context.new_page()
