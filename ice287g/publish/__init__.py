@@ -18,13 +18,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ice287g.publish.build import PublishError
+from ice287g.errors import UserError
 
 __all__ = ["publish", "publish_after_refresh", "PublishError", "PublishReport"]
 
 PUBLISH_TO = "ICE287G_PUBLISH_TO"
 PUBLISH_BASE_URL = "ICE287G_PUBLISH_BASE_URL"
 PUBLISH_ENDPOINT_URL = "ICE287G_PUBLISH_ENDPOINT_URL"
+
+
+class PublishError(UserError, RuntimeError):
+    """The site cannot be built or written (a clear one-line reason)."""
 
 
 @dataclass

@@ -23,8 +23,7 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 
-from ice287g.errors import UserError
-from ice287g.publish import database, feed, files, page, tables
+from ice287g.publish import PublishError, database, feed, files, page, tables
 from ice287g.query import catalog
 
 SITE_PACKAGE = "ice287g.publish"
@@ -36,10 +35,6 @@ VENDOR_LICENSES = {
     "us_atlas": VENDOR / "us-atlas" / "LICENSE",
     "topojson": VENDOR / "topojson-client" / "LICENSE",
 }
-
-
-class PublishError(UserError, RuntimeError):
-    """The site cannot be built or written (a clear one-line reason)."""
 
 
 @dataclass

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ice287g.publish.build import PublishError
+from ice287g.publish import PublishError
 from ice287g.publish.files import sha256_file
 
 MANIFEST = "manifest.json"
