@@ -120,7 +120,7 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, hostile, live, moa
+    from bench import changes, hostile, live, moa, publish
 
     return [
         ("backfill", bench_backfill),
@@ -128,6 +128,7 @@ def phases() -> list:
         *changes.PHASES,
         *live.PHASES,
         *moa.PHASES,
+        *publish.PHASES,
         *hostile.PHASES,
     ]
 
