@@ -281,6 +281,21 @@ def test_export_csv_and_xlsx_are_safe_and_never_formulas(evil, tmp_path):
             assert "\t=1+2" in texts  # the exact text, as a text cell
 
 
+def test_published_csv_files_are_spreadsheet_safe(evil, tmp_path):
+    import gzip
+
+    from ice287g.publish.build import build_site
+
+    build_site(evil, tmp_path / "site")
+    texts = [
+        gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text()
+        for p in (tmp_path / "site").rglob("*")
+        if p.name.endswith((".csv", ".csv.gz"))
+    ]
+    assert texts and any("'\t=1+2" in t for t in texts)
+    assert [c for t in texts for c in _risky_cells(t)] == []
+
+
 # --- 3. derived files are derived ------------------------------------------------------------
 
 
