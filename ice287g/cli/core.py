@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ice287g import progress
 from ice287g.cli.output import emit, format_options
 from parsers.lists import LISTS
 
@@ -45,7 +46,28 @@ suspect_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Main(click.Group):
+    """The `ice287g` group: every command runs under the clean-stop handlers of
+    ``ice287g.cli.stops`` (SIGINT/SIGTERM: one line, exit 130/143, locks released)."""
+
+    def invoke(self, ctx: click.Context):
+        from ice287g.cli import stops
+
+        with stops.handled():
+            try:
+                return super().invoke(ctx)
+            except BaseException as exc:
+                signum = stops.status_of(exc)
+                if signum is None:
+                    raise
+        click.echo(stops.message(signum), err=True)
+        ctx.exit(stops.EXIT_STATUS[signum])
+
+
+@click.group(
+    cls=Main,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--data-dir",
     envvar="ICE287G_DATA_DIR",
@@ -92,18 +114,13 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
     files = expand_paths(paths)
     failed = 0
-    show_bar = sys.stderr.isatty() and len(files) > 20
-    with click.progressbar(
-        length=len(files), label="backfill", file=sys.stderr, hidden=not show_bar
-    ) as bar:
+    with progress.bar(len(files), "backfill") as advance:
 
         def report(outcome):
             nonlocal failed
             failed += outcome.status == "failed"
-            if show_bar:
-                click.echo("\r\x1b[2K", nl=False, err=True)
-            click.echo(outcome.line())
-            bar.update(1)
+            progress.echo(outcome.line())
+            advance(1)
 
         outcomes = ingest_paths(ctx.store, files, workers=workers, on_result=report)
     new = sum(o.status == "new" for o in outcomes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -22,11 +23,34 @@ def parallel_map(
 
     In this process when ``workers <= 1`` or there are fewer than ``min_jobs`` jobs (a pool
     costs more than it saves), else in up to ``workers`` processes; ``fn`` must then be a
-    top-level function so that the workers can unpickle it.
+    top-level function so that the workers can unpickle it. The workers leave SIGINT to this
+    process; when this process stops early (an interruption, an error, the caller giving up),
+    they are terminated at once instead of finishing their current job.
     """
     jobs = list(jobs)
     if workers <= 1 or len(jobs) < min_jobs:
         yield from map(fn, jobs)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_signals)
+    try:
         yield from pool.map(fn, jobs, chunksize=chunksize)
+    except BaseException:
+        _terminate(pool)
+        raise
+    pool.shutdown()
+
+
+def _worker_signals() -> None:
+    """In a worker: Ctrl-C is the parent's business (it terminates the pool); SIGTERM kills."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: queued jobs cancelled, running workers terminated."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public API before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)

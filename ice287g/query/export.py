@@ -23,6 +23,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ice287g import progress
 from scrapers.discover import DEFAULT_SOURCE
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -223,7 +224,8 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     )
     rest = [f.name for f in SNAPSHOT_SCHEMA if f.name != "list"]
     tables = []
-    for v in cat.sort_values(["list", "date", "seq"]).itertuples():
+    versions = cat.sort_values(["list", "date", "seq"]).itertuples()
+    for v in progress.track(versions, "export", total=len(cat)):
         t = store.read_snapshot(v.snapshot)
         n = t.num_rows
         extra = [
