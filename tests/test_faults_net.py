@@ -363,6 +363,7 @@ def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(server, tmp_path, s
     while server.hits_under(MOA_DIR) == 0 and proc.poll() is None:
         assert time.monotonic() < deadline, "the harvest never started"
         time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]
     before = tree_digest(store.root)
     out, err, seconds = interrupt(proc, server, sig, wait_for=1)
     assert_clean_stop(proc, out, err, seconds, sig, store, before)
