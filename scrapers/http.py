@@ -62,6 +62,7 @@ _KINDS = {ZIP_MAGIC: ("workbook", ACCEPT_WORKBOOK), PDF_MAGIC: ("PDF", ACCEPT_PD
 RETRY_STATUSES = frozenset({429} | set(range(500, 600)))
 DEFAULT_DEADLINE = 60.0  # seconds for one download, every attempt and wait included
 _RETRY_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_DEADLINE_SLACK = 0.05  # a timeout this close to the deadline is the deadline's
 _ERROR_BODY_CAP = 64 * 1024  # enough of a non-200 body to recognise a block page
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TITLE = re.compile(r"access denied|request rejected|forbidden|blocked", re.IGNORECASE)
@@ -281,7 +282,7 @@ class Fetcher:
             )
         except httpx.TransportError as exc:
             current = _request_url(exc, url)
-            if time.monotonic() >= self._ends_at:
+            if time.monotonic() >= self._ends_at - _DEADLINE_SLACK:  # the timeout was the deadline
                 return _Exchange(url, current, error=f"{current}: {self._past_deadline()}")
             return _Exchange(
                 url,

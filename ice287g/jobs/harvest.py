@@ -130,6 +130,8 @@ class HarvestReport:
             "",
             f"{self.remaining} URLs left for later runs; {len(self.documents)} documents read.",
         ]
+        if self.stopped:
+            lines += ["", f"**{self.stopped_line()}**"]
         unreadable = [d for d in self.documents if d.get("error")]
         if unreadable:
             lines += ["", "## Stored but unreadable", ""]
