@@ -399,3 +399,38 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError:
         return b""
+
+
+GRACE_SCRIPT = """
+import subprocess, sys, time
+from ice287g.cli import stops
+stops.GRACE_SECONDS = 0.5
+child = subprocess.Popen(["sleep", "60"])
+print(child.pid, flush=True)
+with stops.handled():
+    try:
+        time.sleep(60)
+    finally:
+        time.sleep(60)  # a way out that hangs (say, an API call to a server already gone)
+"""
+
+
+def test_a_way_out_that_hangs_is_cut_after_the_grace_period(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GRACE_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child = int(proc.stdout.readline())
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and time.monotonic() - t0 < 5
+    assert err.decode().count("interrupted by SIGTERM") == 1
+    time.sleep(0.3)
+    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child), "the child outlived it"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
