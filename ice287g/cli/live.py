@@ -55,6 +55,8 @@ def refresh(
         raise click.ClickException(
             f"refresh failed: {type(exc).__name__}: {exc} (traceback in {log_traceback(exc)})"
         ) from None
+    if result.get("publish"):
+        click.echo(result["publish"])
     for line in result["warnings"]:
         click.echo(f"warning: {line}", err=True)
     for failure in result["failures"]:
@@ -71,18 +73,14 @@ def _refresh(ctx: Context, source: str, no_prefect: bool, moa: bool, moa_limit: 
     summary; return the flow's result (``ok``, ``failures``, ``warnings``, ``moa_skipped``)."""
     if no_prefect:
         from ice287g.jobs.harvest import harvest
-        from ice287g.jobs.refresh import harvest_after
+        from ice287g.jobs.refresh import harvest_after, publish_after
         from ice287g.jobs.refresh import refresh as run
 
         report = run(ctx.store, source)
         click.echo(report.summary or "")
+        result = publish_after(ctx.store, report).result(report)
         plan = harvest_after(ctx.store, report, moa, moa_limit)
-        result = {
-            "ok": report.ok,
-            "failures": report.failures,
-            "warnings": report.warnings,
-            "moa_skipped": report.harvest_skipped,
-        }
+        result.update(warnings=report.warnings, moa_skipped=report.harvest_skipped)
         if plan:
             harvest_report = harvest(ctx.store, **plan)
             click.echo(harvest_report.summary_line())
