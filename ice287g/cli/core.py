@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ice287g import progress
 from ice287g.cli.output import emit, format_options
 from parsers.lists import LISTS
 
@@ -49,25 +50,33 @@ DEBUG_ENV = "ICE287G_DEBUG"
 
 
 class Group(click.Group):
-    """The command group. A UserError any command lets through (a damaged store file, say)
-    is one line and exit status 1; so is an error nobody foresaw, whose traceback goes to the
-    store's error log instead of the screen (``ICE287G_DEBUG=1`` lets it through)."""
+    """The command group. Every command runs under the clean-stop handlers of
+    ``ice287g.cli.stops`` (SIGINT/SIGTERM: one line, exit 130/143, locks released). A
+    UserError any command lets through (a damaged store file, say) is one line and exit
+    status 1; so is an error nobody foresaw, whose traceback goes to the store's error log
+    instead of the screen (``ICE287G_DEBUG=1`` lets it through)."""
 
     def invoke(self, ctx: click.Context):
         import os
 
+        from ice287g.cli import stops
         from ice287g.errors import UserError
 
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            raise click.ClickException(str(exc)) from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get(DEBUG_ENV):
+        with stops.handled():
+            try:
+                return super().invoke(ctx)
+            except UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
                 raise
-            raise click.ClickException(_logged_crash(ctx, exc)) from None
+            except BaseException as exc:
+                signum = stops.status_of(exc)
+                if signum is None:
+                    if not isinstance(exc, Exception) or os.environ.get(DEBUG_ENV):
+                        raise
+                    raise click.ClickException(_logged_crash(ctx, exc)) from None
+        click.echo(stops.message(signum), err=True)
+        ctx.exit(stops.EXIT_STATUS[signum])
 
 
 def _logged_crash(ctx: click.Context, exc: Exception) -> str:
@@ -138,18 +147,13 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
     files = expand_paths(paths)
     failed = 0
-    show_bar = sys.stderr.isatty() and len(files) > 20
-    with click.progressbar(
-        length=len(files), label="backfill", file=sys.stderr, hidden=not show_bar
-    ) as bar:
+    with progress.bar(len(files), "backfill") as advance:
 
         def report(outcome):
             nonlocal failed
             failed += outcome.status == "failed"
-            if show_bar:
-                click.echo("\r\x1b[2K", nl=False, err=True)
-            click.echo(outcome.line())
-            bar.update(1)
+            progress.echo(outcome.line())
+            advance(1)
 
         outcomes = ingest_paths(ctx.store, files, workers=workers, on_result=report)
     new = sum(o.status == "new" for o in outcomes)

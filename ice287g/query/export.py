@@ -23,6 +23,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ice287g import progress
 from scrapers.discover import DEFAULT_SOURCE
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -232,7 +233,8 @@ def versions_table(data_dir=None, cat=None):
     )
     rest = [f.name for f in SNAPSHOT_SCHEMA if f.name != "list"]
     tables = []
-    for v in cat.sort_values(["list", "date", "seq"]).itertuples():
+    versions = cat.sort_values(["list", "date", "seq"]).itertuples()
+    for v in progress.track(versions, "export", total=len(cat)):
         t = store.read_snapshot(v.snapshot)
         n = t.num_rows
         extra = [
