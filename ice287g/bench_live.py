@@ -2,7 +2,8 @@
 
 Prints the workbook bytes a no-change refresh downloads (target: zero) and its wall time,
 split into Prefect's own start-up and our work (the same refresh without Prefect). Uses the
-replay server from tests/ (test infrastructure, not shipped code), so it runs from a checkout.
+replay server from tests/support/ (test infrastructure, not shipped code), so it runs from a
+checkout.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ice287g.bench import REPO, SHARED, line, measure
 
 def bench_no_change_refresh(_store_dir: Path) -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    from replay_server import ReplayCorpus, ReplayServer
+    from support.replay_server import ReplayCorpus, ReplayServer
 
     print("no-change refresh against a local replay of ICE's page (2025-04-04)")
     corpus = ReplayCorpus(SHARED / "ice-corpus")

@@ -10,7 +10,12 @@ from datetime import datetime
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
+from support.workbooks import (
+    PARTICIPATING_HEADER,
+    PENDING_HEADER,
+    build_workbook,
+    participating_row,
+)
 
 from ice287g.cli import main
 

@@ -12,8 +12,12 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
-from test_changes import corpus_store_dir
+from support.workbooks import (
+    PARTICIPATING_HEADER,
+    PENDING_HEADER,
+    build_workbook,
+    participating_row,
+)
 
 from ice287g.changes import diff
 from ice287g.cli import main
@@ -324,8 +328,9 @@ def test_change_commands_stay_light(small, command):
 
 # --- the real corpus -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(corpus, tmp_path_factory):
-    return corpus_store_dir(corpus, tmp_path_factory)
+def store(corpus_scratch):
+    """The corpus store's writable copy: history writes its cache beside the versions."""
+    return corpus_scratch
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import MOA_SAMPLES, PARTICIPATING_HEADER, build_workbook, participating_row
+from support.shared import samples_or_skip
+from support.workbooks import PARTICIPATING_HEADER, build_workbook, participating_row
 
 from ice287g import moa
 from ice287g.ingest import ingest_bytes
@@ -31,10 +32,6 @@ from scrapers.moa import (
     rewrite,
 )
 
-pytest_plugins = ["conftest_http"]
-# Tests marked `corpus` use the replay server, which loads ../shared/ice-corpus.
-
-SAMPLES = MOA_SAMPLES / "files"
 ICE = "https://www.ice.gov"
 DOCLIB = "/doclib/287gMOA/"
 
@@ -49,15 +46,6 @@ HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>Page Not Found | ICE</title></head>"
     b"<body><h1>Page Not Found</h1></body></html>"
 )
-
-
-def samples_or_skip() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(
-            f"real MOA samples not available: {SAMPLES} is missing "
-            "(needs ../shared beside the repo)"
-        )
-    return SAMPLES
 
 
 def sample(name: str) -> bytes:
@@ -164,7 +152,6 @@ def ledger_by_url(store: Store) -> dict[str, list[dict]]:
 # --- the harvest ---------------------------------------------------------------------------
 
 
-@pytest.mark.corpus
 def test_harvest_stores_good_pdfs_and_records_every_attempt(replay_server, fetcher, tmp_path):
     store = build_store(tmp_path / "data", SCENARIO)
     serve_scenario(replay_server)
@@ -226,7 +213,6 @@ def test_harvest_stores_good_pdfs_and_records_every_attempt(replay_server, fetch
     assert pq.read_schema(moa.documents_path(store)).names == moa.DOCUMENT_SCHEMA.names
 
 
-@pytest.mark.corpus
 def test_rerun_downloads_nothing_new_and_retries_what_failed(replay_server, fetcher, tmp_path):
     store = build_store(tmp_path / "data", SCENARIO)
     serve_scenario(replay_server)
@@ -260,7 +246,6 @@ def test_rerun_downloads_nothing_new_and_retries_what_failed(replay_server, fetc
     assert ice_url(MISSING) not in {a.url for a in fourth.attempts}
 
 
-@pytest.mark.corpus
 def test_limit_caps_each_run_and_delay_paces_requests(replay_server, fetcher, tmp_path):
     names = [BROOME, RUSK, VADOC]
     store = build_store(
@@ -297,7 +282,6 @@ def test_limit_caps_each_run_and_delay_paces_requests(replay_server, fetcher, tm
     assert len(moa.read_documents(store)) == 3
 
 
-@pytest.mark.corpus
 def test_failed_urls_wait_behind_fresh_ones_under_the_cap(replay_server, fetcher, tmp_path):
     store = build_store(
         tmp_path / "data",
@@ -313,7 +297,6 @@ def test_failed_urls_wait_behind_fresh_ones_under_the_cap(replay_server, fetcher
     assert [(a.url, a.outcome) for a in second.attempts] == [(ice_url(RUSK), "stored")]
 
 
-@pytest.mark.corpus
 def test_documents_table_rebuilds_from_the_stored_pdfs(replay_server, fetcher, tmp_path):
     store = build_store(
         tmp_path / "data",
@@ -357,7 +340,6 @@ def test_a_second_harvest_on_the_same_store_is_refused(tmp_path):
 # --- the PDF case of the fetcher (scrapers/http.py `expect`) -------------------------------
 
 
-@pytest.mark.corpus
 def test_fetcher_accepts_a_pdf_only_when_asked_to(replay_server, fetcher):
     data = sample(RUSK)
     replay_server.add_route("/doc.pdf", data, "application/pdf")
@@ -431,12 +413,7 @@ def test_agency_comparison_tells_other_agencies_apart(sheet, pdf):
 
 
 @pytest.mark.prefect
-@pytest.mark.corpus
-def test_moa_flow_runs_under_prefect(replay_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))  # throwaway
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    from prefect.testing.utilities import prefect_test_harness
-
+def test_moa_flow_runs_under_prefect(moa_samples, prefect_engine, replay_server, tmp_path):
     from flows.moa import moa_flow
 
     store = build_store(
@@ -455,8 +432,7 @@ def test_moa_flow_runs_under_prefect(replay_server, tmp_path, monkeypatch):
     for name in (BROOME, RUSK):
         replay_server.add_route(DOCLIB + name, sample(name), "application/pdf")
 
-    with prefect_test_harness(server_startup_timeout=120):
-        result = moa_flow(data_dir=str(store.root), mirror=replay_server.base_url, delay=0)
+    result = moa_flow(data_dir=str(store.root), mirror=replay_server.base_url, delay=0)
 
     assert result["attempts"] == {"stored": 2, "not found": 1}
     assert result["documents_read"] == 2 and result["remaining"] == 0 and result["ok"]

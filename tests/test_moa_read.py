@@ -13,8 +13,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from support.shared import MOA_SAMPLES as SAMPLES
 
 from parsers.moa import (
     MoaDocument,
@@ -28,8 +29,6 @@ from parsers.moa import (
     read_moa_path,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SAMPLES = SHARED / "moa-samples" / "files"
 needs_samples = pytest.mark.skipif(
     not SAMPLES.is_dir(),
     reason=f"real MOA samples not available: {SAMPLES} is missing (../shared beside the repo)",
@@ -257,7 +256,6 @@ def test_missing_file_raises_moa_error(tmp_path: Path) -> None:
         read_moa_path(tmp_path / "absent.pdf")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=st.binary(max_size=2000))
 def test_arbitrary_pdf_like_bytes_never_leak_pdfminer_errors(body: bytes) -> None:
     try:

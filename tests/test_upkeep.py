@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-from conftest import PARTICIPATING_HEADER, build_workbook, participating_row, tree_digest
+from support.files import tree_digest
+from support.workbooks import PARTICIPATING_HEADER, build_workbook, participating_row
 
 from ice287g import ledger, normalize, query, rules
 from ice287g.ingest import ingest_bytes
