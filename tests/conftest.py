@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from support.files import tree_digest
+from support.files import copy_store, tree_digest
 from support.shared import corpus_or_skip, samples_or_skip
 
 pytest_plugins = ["support.http_fixtures"]
@@ -89,12 +88,6 @@ def corpus_scratch(corpus_store, tmp_path_factory) -> Path:
     """One writable copy of the corpus store, for the tests whose only writes are caches
     derived from it (the history tables); a test that changes versions copies its own."""
     return copy_store(corpus_store, tmp_path_factory.mktemp("corpus-scratch") / "data")
-
-
-def copy_store(source: Path, dest: Path) -> Path:
-    """A private copy of a store to write to (copying is far cheaper than ingesting again)."""
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("*.lock"))
-    return dest
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.imports import heavy_imports
 from support.replay_server import ReplayServer
 from support.shared import samples_or_skip
 from test_moa_harvest import (
@@ -280,14 +281,5 @@ def test_read_rebuild_and_documents_listing(harvested, tmp_path):
 
 
 def test_moa_commands_do_not_import_prefect(tmp_path):
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom ice287g.cli import main\n"
-        f"CliRunner().invoke(main, ['--data-dir', {str(tmp_path)!r}, 'moa', 'check'])\n"
-        f"CliRunner().invoke(main, ['--data-dir', {str(tmp_path)!r}, 'moa', 'ledger'])\n"
-        "assert 'prefect' not in sys.modules, 'prefect imported'\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    found = heavy_imports(tmp_path, [["moa", "check"], ["moa", "ledger"]])
+    assert [r.imported for r in found] == [[], []]
