@@ -22,8 +22,9 @@ run: $(STAMP)
 backfill: $(STAMP)
 	$(BIN)/ice287g backfill "$(CORPUS)"
 
+# Both cores: one worker per core, each test file on one worker (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m ice287g.bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pickle
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,19 +62,33 @@ class Backfill:
 
 @pytest.fixture(scope="session")
 def corpus_backfill(corpus, tmp_path_factory) -> Backfill:
-    """All 352 real workbooks backfilled once per session, through the real ingest.
+    """All 352 real workbooks backfilled once per run, through the real ingest.
 
-    Read it; never write to it (tests that write take a :func:`copy_store` of ``root``): the
-    end of the session checks that not one file of it changed.
+    Under ``make test`` the run's workers share it: the first to need it builds it, the others
+    wait for it. Read it; never write to it (tests that write take a :func:`copy_store` of
+    ``root``): the end of the session checks that not one file of it changed.
     """
+    from filelock import FileLock
+
     from ice287g.ingest import ingest_paths
     from ice287g.store import Store
 
-    root = tmp_path_factory.mktemp("corpus-store") / "data"
-    backfill = Backfill(root, ingest_paths(Store(root), [corpus / "files"]))
+    folder = _run_dir(tmp_path_factory) / "corpus-store"
+    folder.mkdir(exist_ok=True)
+    root, done = folder / "data", folder / "outcomes.pickle"
+    with FileLock(folder.with_suffix(".lock")):
+        if not done.exists():
+            done.write_bytes(pickle.dumps(ingest_paths(Store(root), [corpus / "files"])))
+    backfill = Backfill(root, pickle.loads(done.read_bytes()))
     before = tree_digest(root)
     yield backfill
     assert tree_digest(root) == before, "a test wrote into the shared corpus store"
+
+
+def _run_dir(tmp_path_factory) -> Path:
+    """This run's temporary folder, shared by its pytest-xdist workers (each has a subfolder)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")

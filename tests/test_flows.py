@@ -1,8 +1,9 @@
-"""The real Prefect engine: the refresh flow end to end, and `ice287g serve` scheduling.
+"""The real Prefect engine: the refresh and MOA flows end to end, and `ice287g serve`.
 
 Slow by nature (Prefect's server start-up), so only these few tests run it, on the session's
 one temporary Prefect API (``prefect_engine`` in conftest.py); the logic they wrap is tested
-directly in test_refresh.py. The refresh flow reads the generated site (tests/support/site.py).
+directly in test_refresh.py and test_moa_harvest.py. The refresh flow reads the generated site
+(tests/support/site.py); the MOA flow fetches generated PDFs.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import httpx
 import pytest
 from support.replay_server import ReplayServer
 from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
+from test_moa_harvest import BROOME, DOCLIB, MISSING, RUSK, build_store, made, sha, stored_pdfs
 
-from ice287g import query
+from ice287g import moa, query
 
 pytestmark = pytest.mark.prefect
 
@@ -94,6 +96,33 @@ def test_refresh_flow_on_the_real_engine(prefect_engine, site_corpus, tmp_path):
     texts = [a.data for a in artifacts]
     tfm = f"| participating | 2025-04-03 | TFM | {REFERENCE_COUNTS['TFM']} |"
     assert any("Agreements by model" in t and tfm in t for t in texts)
+
+
+def test_moa_flow_runs_under_prefect(prefect_engine, replay_server, tmp_path):
+    from flows.moa import moa_flow
+
+    store = build_store(
+        tmp_path / "data",
+        [
+            (
+                "NEW YORK",
+                "Broome County Sheriff's Office",
+                "Warrant Service Officer",
+                BROOME,
+                MISSING,
+            ),
+            ("TEXAS", "Rusk County Sheriff's Office", "Warrant Service Officer", RUSK, None),
+        ],
+    )
+    for name in (BROOME, RUSK):
+        replay_server.add_route(DOCLIB + name, made(name), "application/pdf")
+
+    result = moa_flow(data_dir=str(store.root), mirror=replay_server.base_url, delay=0)
+
+    assert result["attempts"] == {"stored": 2, "not found": 1}
+    assert result["documents_read"] == 2 and result["remaining"] == 0 and result["ok"]
+    assert sorted(stored_pdfs(store)) == sorted(f"{sha(made(n))}.pdf" for n in (BROOME, RUSK))
+    assert moa.read_ledger(store).num_rows == 3
 
 
 def _free_port() -> int:

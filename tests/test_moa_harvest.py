@@ -4,7 +4,9 @@ A small synthetic store links https://www.ice.gov/doclib/287gMOA/<sample>.pdf UR
 built with hyperlinks, then ingested); the replay server serves the samples from
 ../shared/moa-samples at those paths, plus the faults ICE's site produces: a 404, a redirect
 off the allowlist, an HTML page and truncated bodies served as PDFs. The harvest reaches the
-server through the mirror rewrite (https://www.ice.gov -> the server's base URL).
+server through the mirror rewrite (https://www.ice.gov -> the server's base URL). The tests of
+the harvest's bookkeeping (limits, order, pacing, rebuilds) serve generated PDFs instead, so
+they run without ../shared.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from support.files import copy_store
 from support.http_fixtures import local_fetcher
+from support.pdfs import moa_pdf
 from support.replay_server import ReplayServer
 from support.shared import samples_or_skip
 from support.workbooks import PARTICIPATING_HEADER, build_workbook, participating_row
@@ -53,6 +56,19 @@ HTML_PAGE = (
 
 def sample(name: str) -> bytes:
     return (samples_or_skip() / name).read_bytes()
+
+
+AGENCY_OF = {
+    BROOME: "Broome County Sheriff's Office",
+    RUSK: "Rusk County Sheriff's Office",
+    VADOC: "Virginia Department of Corrections",
+}
+
+
+def made(name: str) -> bytes:
+    """A generated text MOA standing in for a sample, for tests of the harvest's bookkeeping
+    (limits, order, pacing, rebuilds) that do not read what a real PDF says."""
+    return moa_pdf(AGENCY_OF[name])
 
 
 def sha(data: bytes) -> str:
@@ -275,7 +291,7 @@ def test_limit_caps_each_run_and_delay_paces_requests(replay_server, fetcher, tm
         ],
     )
     for name in names:
-        replay_server.add_route(DOCLIB + name, sample(name), "application/pdf")
+        replay_server.add_route(DOCLIB + name, made(name), "application/pdf")
     waits: list[float] = []
 
     first = run(store, replay_server, fetcher, limit=2, delay=0.25, sleep=waits.append)
@@ -302,7 +318,7 @@ def test_failed_urls_wait_behind_fresh_ones_under_the_cap(replay_server, fetcher
             ("TEXAS", "Rusk County Sheriff's Office", "Warrant Service Officer", RUSK, None),
         ],
     )
-    replay_server.add_route(DOCLIB + RUSK, sample(RUSK), "application/pdf")
+    replay_server.add_route(DOCLIB + RUSK, made(RUSK), "application/pdf")
     first = run(store, replay_server, fetcher, limit=1)  # Broome: 404
     assert [(a.url, a.outcome) for a in first.attempts] == [(ice_url(BROOME), "not found")]
     second = run(store, replay_server, fetcher, limit=1)  # the never-tried URL goes first
@@ -324,8 +340,8 @@ def test_documents_table_rebuilds_from_the_stored_pdfs(replay_server, fetcher, t
         ],
     )
     for name in (BROOME, RUSK):
-        replay_server.add_route(DOCLIB + name, sample(name), "application/pdf")
-    replay_server.add_route(DOCLIB + "RuskCopy.pdf", sample(RUSK), "application/pdf")
+        replay_server.add_route(DOCLIB + name, made(name), "application/pdf")
+    replay_server.add_route(DOCLIB + "RuskCopy.pdf", made(RUSK), "application/pdf")
     run(store, replay_server, fetcher)
     before = moa.read_documents(store).drop_columns(["extracted_at"]).sort_by("url")
     assert before.num_rows == 3
@@ -353,7 +369,7 @@ def test_a_second_harvest_on_the_same_store_is_refused(tmp_path):
 
 
 def test_fetcher_accepts_a_pdf_only_when_asked_to(replay_server, fetcher):
-    data = sample(RUSK)
+    data = made(RUSK)
     replay_server.add_route("/doc.pdf", data, "application/pdf")
     replay_server.add_route("/book.xlsx", b"PK\x03\x04 a workbook", "application/octet-stream")
 
@@ -419,34 +435,3 @@ def test_agency_comparison_tolerates_ocr_noise(sheet, pdf):
 )
 def test_agency_comparison_tells_other_agencies_apart(sheet, pdf):
     assert moa.agency_similarity(sheet, pdf) < moa.AGENCY_MATCH_THRESHOLD
-
-
-# --- the Prefect flow (one real engine run) ------------------------------------------------
-
-
-@pytest.mark.prefect
-def test_moa_flow_runs_under_prefect(moa_samples, prefect_engine, replay_server, tmp_path):
-    from flows.moa import moa_flow
-
-    store = build_store(
-        tmp_path / "data",
-        [
-            (
-                "NEW YORK",
-                "Broome County Sheriff's Office",
-                "Warrant Service Officer",
-                BROOME,
-                MISSING,
-            ),
-            ("TEXAS", "Rusk County Sheriff's Office", "Warrant Service Officer", RUSK, None),
-        ],
-    )
-    for name in (BROOME, RUSK):
-        replay_server.add_route(DOCLIB + name, sample(name), "application/pdf")
-
-    result = moa_flow(data_dir=str(store.root), mirror=replay_server.base_url, delay=0)
-
-    assert result["attempts"] == {"stored": 2, "not found": 1}
-    assert result["documents_read"] == 2 and result["remaining"] == 0 and result["ok"]
-    assert sorted(stored_pdfs(store)) == sorted(f"{sha(sample(n))}.pdf" for n in (BROOME, RUSK))
-    assert moa.read_ledger(store).num_rows == 3

@@ -198,7 +198,7 @@ def test_two_refreshes_cannot_interleave(replay_server, fetcher, store):
             refresh(store, replay_server.page_url, fetcher=fetcher)
 
 
-def test_wayback_backfill_from_cdx_captures(replay_server, replay_corpus, store):
+def test_wayback_backfill_from_cdx_captures(replay_server, store):
     with Fetcher(source_host=replay_server.host, sleep=lambda s: None) as fetcher:
         first = wayback(
             store,

@@ -26,11 +26,13 @@ def corpus_or_skip() -> Path:
     return CORPUS
 
 
+SAMPLES_MISSING = (
+    f"real MOA samples not available: {MOA_SAMPLES} is missing (needs ../shared beside the repo)"
+)
+
+
 def samples_or_skip() -> Path:
     """The folder of real MOA PDFs, or skip the test."""
     if not MOA_SAMPLES.is_dir():
-        pytest.skip(
-            f"real MOA samples not available: {MOA_SAMPLES} is missing "
-            "(needs ../shared beside the repo)"
-        )
+        pytest.skip(SAMPLES_MISSING)
     return MOA_SAMPLES
