@@ -1,9 +1,9 @@
 """Shared session fixtures: the real corpus and ONE store backfilled from it, the replayed
-sites (support/http_fixtures.py), ONE Prefect engine for the few real-engine tests, and the
-hypothesis profiles.
+sites (support/http_fixtures.py), ONE Prefect engine for the few real-engine tests, the
+hypothesis profiles, and the order in which `make test` hands files to its workers.
 
-Everything here that is built once is shared, so it is read-only by convention: a test that
-changes a shared store works on its own copy (:func:`copy_store`).
+Everything here that is built once is shared, so it is read-only: the corpus store is checked
+unchanged at the end, and a test that writes works on a copy (support.files.copy_store).
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ _PROPERTIES = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]
 settings.register_profile("default", max_examples=50, **_PROPERTIES)
 settings.register_profile("thorough", max_examples=300, **_PROPERTIES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# `make test` hands whole files to its workers in collection order; the files with the longest
+# single pieces (the whole-year replay, the Prefect engine, the 16 real MOAs, the corpus store)
+# go first so that both workers finish at about the same time.
+LONGEST_FIRST = ("test_refresh.py", "test_flows.py", "test_moa_read.py", "test_changes.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")
