@@ -31,8 +31,9 @@ run: $(STAMP)
 backfill: $(STAMP)
 	$(BIN)/ice287g backfill "$(CORPUS)"
 
+# Both cores: one worker per core, each test file on one worker (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

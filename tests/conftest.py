@@ -1,45 +1,57 @@
-"""Shared fixtures: the real corpus (skipped with a reason when absent) and a workbook builder."""
+"""Shared session fixtures: the real corpus and ONE store backfilled from it, the replayed
+sites (support/http_fixtures.py), ONE Prefect engine for the few real-engine tests, the
+hypothesis profiles, and the order in which `make test` hands files to its workers.
+
+Everything here that is built once is shared, so it is read-only: the corpus store is checked
+unchanged at the end, and a test that writes works on a copy (support.files.copy_store).
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 import os
-from datetime import datetime
+import pickle
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from support.files import copy_store, tree_digest
+from support.shared import corpus_or_skip, samples_or_skip
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ICE287G_SHARED", REPO.parent / "shared"))
-CORPUS = SHARED / "ice-corpus"
-CORPUS_FILES = CORPUS / "files"
-MOA_SAMPLES = SHARED / "moa-samples"
+pytest_plugins = ["support.http_fixtures"]
 
-PARTICIPATING_HEADER = [
-    "STATE",
-    "LAW ENFORCEMENT AGENCY",
-    "TYPE",
-    "COUNTY",
-    "SUPPORT TYPE",
-    "SIGNED",
-    "MOA",
-    "ADDENDUM",
-]
-PENDING_HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE"]
+# Property tests: 50 examples per property by default; HYPOTHESIS_PROFILE=thorough for 300.
+_PROPERTIES = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("default", max_examples=50, **_PROPERTIES)
+settings.register_profile("thorough", max_examples=300, **_PROPERTIES)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-def corpus_or_skip() -> Path:
-    if not CORPUS_FILES.is_dir():
-        pytest.skip(
-            f"real ICE corpus not found at {CORPUS_FILES} (needs ../shared beside the repo)"
-        )
-    return CORPUS
+# `make test` hands whole files to its workers in collection order; the files with the longest
+# single pieces (the whole-year replay, the Prefect engine, the 16 real MOAs, the corpus store)
+# go first so that both workers finish at about the same time.
+LONGEST_FIRST = ("test_refresh.py", "test_flows.py", "test_moa_read.py", "test_changes.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return corpus_or_skip()
+
+
+@pytest.fixture(scope="session")
+def moa_samples() -> Path:
+    """The folder of the 16 real MOA PDFs (skips without ../shared)."""
+    return samples_or_skip()
 
 
 @pytest.fixture(scope="session")
@@ -54,91 +66,96 @@ def manifest(corpus) -> dict[str, dict]:
         return {r["file"]: r for r in csv.DictReader(fh)}
 
 
-def build_workbook(
-    header: list,
-    rows: list[list],
-    *,
-    links: dict | None = None,
-    hidden: tuple[int, ...] = (),
-    sheet: str = "Sheet1",
-    saved: datetime | None = datetime(2025, 4, 3, 18, 0),
-    extra_sheets: tuple[str, ...] = (),
-    header_row: int = 1,
-) -> bytes:
-    """A small real .xlsx: `links` maps (row_index, column_name) -> hyperlink target.
+@dataclass(frozen=True)
+class Backfill:
+    """The real corpus backfilled into ``root``: one ingest outcome per corpus file."""
 
-    row_index counts data rows from 0. Values starting with '#' that are Excel error codes are
-    written as error cells (openpyxl does that for '#N/A', '#REF!', ...). `saved` becomes the
-    docProps/core.xml modified time (None: no time).
+    root: Path
+    outcomes: list
+
+
+@pytest.fixture(scope="session")
+def corpus_backfill(corpus, tmp_path_factory) -> Backfill:
+    """All 352 real workbooks backfilled once per run, through the real ingest.
+
+    Under ``make test`` the run's workers share it: the first to need it builds it, the others
+    wait for it. Read it; never write to it (tests that write take a :func:`copy_store` of
+    ``root``): the end of the session checks that not one file of it changed.
     """
-    from openpyxl import Workbook
+    from filelock import FileLock
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    for name in extra_sheets:
-        wb.create_sheet(name, 0)
-    for _ in range(header_row - 1):
-        ws.append([])
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
-    for (index, column), target in (links or {}).items():
-        col = header.index(column) + 1
-        ws.cell(row=header_row + 1 + index, column=col).hyperlink = target
-    for index in hidden:
-        ws.row_dimensions[header_row + 1 + index].hidden = True
-    buf = io.BytesIO()
-    wb.save(buf)
-    return _set_modified(buf.getvalue(), saved)
+    from ice287g.jobs.ingest import ingest_paths
+    from ice287g.store import Store
+
+    folder = _run_dir(tmp_path_factory) / "corpus-store"
+    folder.mkdir(exist_ok=True)
+    root, done = folder / "data", folder / "outcomes.pickle"
+    with FileLock(folder.with_suffix(".lock")):
+        if not done.exists():
+            done.write_bytes(pickle.dumps(ingest_paths(Store(root), [corpus / "files"])))
+    backfill = Backfill(root, pickle.loads(done.read_bytes()))
+    before = tree_digest(root)
+    yield backfill
+    assert tree_digest(root) == before, "a test wrote into the shared corpus store"
 
 
-def _set_modified(data: bytes, saved: datetime | None) -> bytes:
-    """openpyxl stamps the save time; put `saved` (or nothing) in docProps/core.xml instead."""
-    import re
-    import zipfile
-
-    value = (
-        b""
-        if saved is None
-        else (
-            b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
-            + saved.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-            + b"</dcterms:modified>"
-        )
-    )
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", value, body)
-            dst.writestr(info, body)
-    return out.getvalue()
+def _run_dir(tmp_path_factory) -> Path:
+    """This run's temporary folder, shared by its pytest-xdist workers (each has a subfolder)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def participating_row(
-    state="TEXAS",
-    agency="Harris County Sheriff's Office",
-    typ="County",
-    county="Harris County",
-    model="Task Force Model",
-    signed=datetime(2025, 3, 1),
-    moa="link",
-    addendum=None,
-) -> list:
-    return [state, agency, typ, county, model, signed, moa, addendum]
+@pytest.fixture(scope="session")
+def corpus_store(corpus_backfill) -> Path:
+    """The data dir of the backfilled corpus (read-only, shared by the whole session)."""
+    assert all(o.status == "new" for o in corpus_backfill.outcomes)
+    return corpus_backfill.root
 
 
-def tree_digest(root: Path) -> dict[str, str]:
-    """path -> sha256 of every file below root (to prove a run changed nothing)."""
-    import hashlib
+@pytest.fixture(scope="session")
+def corpus_scratch(corpus_store, tmp_path_factory) -> Path:
+    """One writable copy of the corpus store, for the tests whose only writes are caches
+    derived from it (the history tables); a test that changes versions copies its own."""
+    return copy_store(corpus_store, tmp_path_factory.mktemp("corpus-scratch") / "data")
 
-    if not root.exists():
-        return {}
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
+
+@dataclass(frozen=True)
+class PrefectEngine:
+    """The session's temporary Prefect API, and an empty database already migrated."""
+
+    home: Path
+    migrated_database: Path
+
+
+@pytest.fixture(scope="session")
+def prefect_engine(tmp_path_factory):
+    """One temporary Prefect API (prefect_test_harness) shared by every real-engine test.
+
+    Its start-up is the dear part (../shared/PREFECT.md), so it happens once. A copy of its
+    freshly migrated database is kept so a test that starts its own Prefect server skips the
+    migrations too. The environment is restored afterwards.
+    """
+    saved = dict(os.environ)
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ.pop("PREFECT_API_URL", None)
+    from flows.settings import configure
+
+    configure()
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
+            migrated = home / "migrated-empty.db"
+            src, dst = sqlite3.connect(database), sqlite3.connect(migrated)
+            try:
+                src.backup(dst)
+            finally:
+                src.close()
+                dst.close()
+            yield PrefectEngine(home, migrated)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

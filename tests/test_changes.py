@@ -1,7 +1,4 @@
-"""diff: the pure core on synthetic frames (properties), then the real corpus.
-
-The corpus store built here is shared with test_history.py (``corpus_store_dir``).
-"""
+"""diff: the pure core on synthetic frames (properties), then the real corpus."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from support.diff import apply_diff
 
@@ -89,20 +86,17 @@ rows = st.builds(
 frames = st.lists(rows, max_size=14).map(
     lambda rs: pd.DataFrame(rs, columns=list(make_row(0, "JEM", None, None, None, 0)))
 )
-PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def ids(frame: pd.DataFrame) -> set[str]:
     return set(frame["agreement_id"].dropna())
 
 
-@PROPS
 @given(frames)
 def test_a_version_does_not_differ_from_itself(a):
     assert diff_frames(a, a).empty
 
 
-@PROPS
 @given(frames, frames)
 def test_added_one_way_is_removed_the_other_way(a, b):
     ab, ba = diff_frames(a, b), diff_frames(b, a)
@@ -131,7 +125,6 @@ def test_added_one_way_is_removed_the_other_way(a, b):
     )
 
 
-@PROPS
 @given(frames, frames)
 def test_applying_the_diff_to_a_gives_b(a, b):
     assert apply_diff(ids(a), diff_frames(a, b)) == ids(b)
@@ -141,7 +134,6 @@ def test_applying_the_diff_to_a_gives_b(a, b):
     assert not moved.agreement_id.duplicated().any()
 
 
-@PROPS
 @given(frames, frames, st.randoms(use_true_random=False))
 def test_row_order_and_repeated_rows_do_not_matter(a, b, rnd):
     base = diff_frames(a, b)
@@ -272,26 +264,10 @@ def test_rename_pairs_are_taken_best_first_and_once():
     )
 
 
-# --- the real corpus ---------------------------------------------------------------------------
-_STORE: dict = {}
-
-
-def corpus_store_dir(corpus, tmp_path_factory):
-    """The whole corpus backfilled once per test session (shared with test_history.py)."""
-    if "dir" not in _STORE:
-        from ice287g.jobs.ingest import ingest_paths
-        from ice287g.store import Store
-
-        root = tmp_path_factory.mktemp("changes-corpus") / "data"
-        outcomes = ingest_paths(Store(root), [corpus / "files"])
-        assert all(o.status == "new" for o in outcomes)
-        _STORE["dir"] = root
-    return _STORE["dir"]
-
-
+# --- the real corpus (the session's backfilled store, read-only) -----------------------------
 @pytest.fixture(scope="module")
-def store(corpus, tmp_path_factory):
-    return corpus_store_dir(corpus, tmp_path_factory)
+def store(corpus_store):
+    return corpus_store
 
 
 def version_ids(store, day, lst="participating"):

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
+from support.imports import heavy_imports
+from support.workbooks import (
+    PARTICIPATING_HEADER,
+    PENDING_HEADER,
+    build_workbook,
+    participating_row,
+)
 
 from ice287g.cli import main
 
 
-@pytest.fixture
-def folder(tmp_path):
-    d = tmp_path / "in"
+def write_folder(d):
+    """Two small workbooks as ICE names them: 3 participating rows, 1 pending."""
     d.mkdir()
     models = ["Jail Enforcement Model", "Task Force Model", "Task Force Model"]
     rows = [participating_row(model=m, agency=f"Agency {i}") for i, m in enumerate(models)]
@@ -40,6 +43,11 @@ def folder(tmp_path):
         )
     )
     return d
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return write_folder(tmp_path / "in")
 
 
 def run(*args, data_dir):
@@ -142,20 +150,20 @@ def test_every_command_and_option_has_help():
                 assert param.help, f"option {param.name} of {' '.join(path)} has no help"
 
 
-@pytest.mark.parametrize("command", [["latest"], ["counts", "--by", "model"], ["snapshots"]])
-def test_fast_commands_do_not_import_prefect(folder, tmp_path, command):
-    data = tmp_path / "data"
-    run("backfill", str(folder), data_dir=data)
-    code = (
-        "import sys; from ice287g.cli import main\n"
-        "try:\n main(sys.argv[1:])\nexcept SystemExit: pass\n"
-        "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
-        "print('no-prefect-ok', file=sys.stderr)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "--data-dir", str(data), *command],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "no-prefect-ok" in proc.stderr
+FAST_COMMANDS = [["latest"], ["counts", "--by", "model"], ["snapshots"]]
+
+
+@pytest.fixture(scope="module")
+def fast_command_imports(tmp_path_factory):
+    """The fast commands run in one fresh interpreter over a backfilled store."""
+    base = tmp_path_factory.mktemp("fast-commands")
+    data = base / "data"
+    run("backfill", str(write_folder(base / "in")), data_dir=data)
+    return dict(zip(map(tuple, FAST_COMMANDS), heavy_imports(data, FAST_COMMANDS)))
+
+
+@pytest.mark.parametrize("command", FAST_COMMANDS)
+def test_fast_commands_do_not_import_prefect(fast_command_imports, command):
+    result = fast_command_imports[tuple(command)]
+    assert result.exit_code == 0
+    assert result.imported == [], f"{command} imported {result.imported}"

@@ -8,30 +8,26 @@ from datetime import date
 import pytest
 
 from ice287g import counts, latest, snapshots
-from ice287g.jobs.ingest import ingest_paths
 from ice287g.store import Store
 
 pytestmark = pytest.mark.corpus
 
 
 @pytest.fixture(scope="module")
-def corpus_store(corpus, tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("corpus") / "data")
-    outcomes = ingest_paths(store, [corpus / "files"])
-    return store, outcomes
+def backfilled(corpus_backfill):
+    """(the session's backfilled store, read-only; the ingest outcome of every file)"""
+    return Store(corpus_backfill.root), corpus_backfill.outcomes
 
 
-def test_every_file_becomes_one_version(corpus_store, expected_counts):
-    store, outcomes = corpus_store
+def test_every_file_becomes_one_version(backfilled, expected_counts):
+    store, outcomes = backfilled
     assert len(outcomes) == len(expected_counts) == 352
     failed = [o.line() for o in outcomes if o.status != "new"]
     assert failed == []
 
 
-def test_rows_and_models_of_every_version_match_the_independent_counts(
-    corpus_store, expected_counts
-):
-    store, outcomes = corpus_store
+def test_rows_and_models_of_every_version_match_the_independent_counts(backfilled, expected_counts):
+    store, outcomes = backfilled
     by_name = {o.name: o for o in outcomes}
     cat = snapshots(data_dir=store).set_index("sha256")
     mismatches = []
@@ -66,10 +62,10 @@ def test_rows_and_models_of_every_version_match_the_independent_counts(
     assert mismatches == []
 
 
-def test_every_2025_header_is_a_known_layout_and_no_signals_disagree(corpus_store):
+def test_every_2025_header_is_a_known_layout_and_no_signals_disagree(backfilled):
     """The layout table covers 2025; every version is decided by content that the (archive)
     name confirms, so none is flagged."""
-    store, _ = corpus_store
+    store, _ = backfilled
     cat = snapshots(data_dir=store)
     assert set(cat["layout"]) == {
         "participating-2025-02",
@@ -85,14 +81,14 @@ def test_every_2025_header_is_a_known_layout_and_no_signals_disagree(corpus_stor
     assert all(e == ["layout", "name"] for e in pending)
 
 
-def test_dates_match_the_manifest(corpus_store, manifest):
-    store, outcomes = corpus_store
+def test_dates_match_the_manifest(backfilled, manifest):
+    store, outcomes = backfilled
     got = {o.name: o.date for o in outcomes}
     assert {name: m["date"] for name, m in manifest.items()} == got
 
 
-def test_the_april_4_2025_reference_figures(corpus_store):
-    store, _ = corpus_store
+def test_the_april_4_2025_reference_figures(backfilled):
+    store, _ = backfilled
     by_model = counts(by=["model"], as_of="2025-04-04", data_dir=store)
     part = by_model[by_model["list"] == "participating"]
     assert dict(zip(part["model"], part["count"])) == {"JEM": 86, "TFM": 178, "WSO": 180}
@@ -101,8 +97,8 @@ def test_the_april_4_2025_reference_figures(corpus_store):
     assert dict(zip(total["list"], total["count"])) == {"participating": 444, "pending": 66}
 
 
-def test_latest_is_the_newest_version_and_its_rows_are_clean(corpus_store):
-    store, _ = corpus_store
+def test_latest_is_the_newest_version_and_its_rows_are_clean(backfilled):
+    store, _ = backfilled
     df = latest(data_dir=store)
     v = df.attrs["version"]
     assert v["date"] == date(2025, 12, 30)
@@ -115,10 +111,10 @@ def test_latest_is_the_newest_version_and_its_rows_are_clean(corpus_store):
     assert df["agreement_id"].notna().all()
 
 
-def test_the_september_22_swap_is_classified_by_content(corpus_store, corpus):
+def test_the_september_22_swap_is_classified_by_content(backfilled, corpus):
     import csv
 
-    store, outcomes = corpus_store
+    store, outcomes = backfilled
     with open(corpus / "publications.csv", newline="") as fh:
         pubs = [r for r in csv.DictReader(fh) if "09222025" in r["ice_file_name"]]
     by_name = {o.name: o for o in outcomes}
@@ -130,8 +126,8 @@ def test_the_september_22_swap_is_classified_by_content(corpus_store, corpus):
     assert swapped, "the participating URL served a pending list on 2025-09-22"
 
 
-def test_empty_pending_versions_are_flagged_and_skipped_by_counts(corpus_store):
-    store, _ = corpus_store
+def test_empty_pending_versions_are_flagged_and_skipped_by_counts(backfilled):
+    store, _ = backfilled
     cat = snapshots(list="pending", data_dir=store)
     empty = cat[cat["rows"] == 0]
     assert len(empty) >= 6 and empty["suspect"].all()
@@ -143,10 +139,10 @@ def test_empty_pending_versions_are_flagged_and_skipped_by_counts(corpus_store):
     assert (with_suspect["count"] == 0).any()
 
 
-def test_rows_filed_under_the_wrong_state_are_flagged(corpus_store):
+def test_rows_filed_under_the_wrong_state_are_flagged(backfilled):
     """2025 rows whose county exists only in another state (checked by eye). Wichita County,
     filed under OK, exists in both KS and TX, so it stays merely unresolved."""
-    store, _ = corpus_store
+    store, _ = backfilled
     found = set()
     for rel in snapshots(data_dir=store)["snapshot"]:
         for r in store.read_snapshot(rel, ["state", "county", "flags"]).to_pylist():
@@ -164,8 +160,8 @@ def test_rows_filed_under_the_wrong_state_are_flagged(corpus_store):
     }
 
 
-def test_one_version_per_day_by_default_and_all_on_request(corpus_store):
-    store, _ = corpus_store
+def test_one_version_per_day_by_default_and_all_on_request(backfilled):
+    store, _ = backfilled
     daily = counts(list="participating", include_suspect=True, data_dir=store)
     every = counts(list="participating", include_suspect=True, all_versions=True, data_dir=store)
     assert daily["date"].is_unique

@@ -13,9 +13,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
-from replay_server import XLSX_TYPE, ReplayCorpus, ReplayServer
+from support.replay_server import XLSX_TYPE, ReplayCorpus, ReplayServer
 from support.rows import raw_rows
+from support.workbooks import (
+    PARTICIPATING_HEADER,
+    PENDING_HEADER,
+    build_workbook,
+    participating_row,
+)
 
 from ice287g import query
 from ice287g.cli import main

@@ -20,14 +20,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import (
-    MOA_SAMPLES,
-    PARTICIPATING_HEADER,
-    build_workbook,
-    participating_row,
-    tree_digest,
-)
+from support.files import tree_digest
 from support.hostile_server import PAGE_PATH, XLSX, HostileServer, Route, blocked, page
+from support.shared import samples_or_skip
+from support.workbooks import PARTICIPATING_HEADER, build_workbook, participating_row
 
 from ice287g.jobs.harvest import BREAKER_THRESHOLD, harvest, harvest_lock
 from ice287g.jobs.ingest import ingest_bytes
@@ -370,12 +366,11 @@ def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(server, tmp_path, s
 
 
 def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
-    if not (MOA_SAMPLES / "files").is_dir():
-        pytest.skip(f"MOA samples not found at {MOA_SAMPLES} (needs ../shared beside the repo)")
+    samples = samples_or_skip()
     folder = tmp_path / "many-pdfs"
     folder.mkdir()
     for copy in range(8):
-        for pdf in sorted((MOA_SAMPLES / "files").glob("*.pdf")):
+        for pdf in sorted(samples.glob("*.pdf")):
             (folder / f"{copy}-{pdf.name}").symlink_to(pdf)
     proc = cli(["moa", "read", str(folder), "--workers", "2", "--format", "csv"], tmp_path)
     time.sleep(4)  # imports done, the workers busy reading

@@ -15,8 +15,8 @@ import zipfile
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import tree_digest
 from support import hostile
+from support.files import tree_digest
 
 from ice287g import query
 from ice287g.cli import main

@@ -1,12 +1,15 @@
-"""The real Prefect engine: the refresh flow end to end, and `ice287g serve` scheduling.
+"""The real Prefect engine: the refresh and MOA flows end to end, and `ice287g serve`.
 
-Slow by nature (Prefect's server start-up), so only these few tests run it; the logic they
-wrap is tested directly in test_refresh.py.
+Slow by nature (Prefect's server start-up), so only these few tests run it, on the session's
+one temporary Prefect API (``prefect_engine`` in conftest.py); the logic they wrap is tested
+directly in test_refresh.py and test_moa_harvest.py. The refresh flow reads the generated site
+(tests/support/site.py); the MOA flow fetches generated PDFs.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,43 +20,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-from replay_server import ReplayServer
+from support.replay_server import ReplayServer
+from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
+from test_moa_harvest import BROOME, DOCLIB, MISSING, RUSK, build_store, made, sha, stored_pdfs
 
 from ice287g import query
+from ice287g.store.ledger import MOA_LEDGER
 
-pytest_plugins = ["conftest_http"]
-pytestmark = [pytest.mark.prefect, pytest.mark.corpus]
-
-
-@pytest.fixture(scope="module")
-def prefect_harness(tmp_path_factory):
-    """One temporary Prefect API for this module, with a throwaway PREFECT_HOME."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ.pop("PREFECT_API_URL", None)
-    from flows.settings import configure
-
-    configure()
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+pytestmark = pytest.mark.prefect
 
 
-def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_path):
+def test_refresh_flow_on_the_real_engine(prefect_engine, site_corpus, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from flows.refresh import refresh_flow
 
     data = tmp_path / "data"
-    with ReplayServer(replay_corpus) as server:
+    with ReplayServer(site_corpus) as server:
         server.set_day(date(2025, 4, 4))
         first = refresh_flow(
             data_dir=str(data),
@@ -97,17 +81,44 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
         attempts = [r for r in server.log if r.path == path]
         assert len(attempts) == 1
     total = query.counts(as_of="2025-04-04", data_dir=data)
-    assert dict(zip(total["list"], total["count"])) == {"participating": 444, "pending": 66}
+    assert dict(zip(total["list"], total["count"])) == {
+        "participating": sum(REFERENCE_COUNTS.values()),
+        "pending": REFERENCE_PENDING_ROWS,
+    }
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ice287g-refresh"]))
         )
     texts = [a.data for a in artifacts]
-    assert any(
-        "Agreements by model" in t
-        and "| participating | 2025-04-03 | TFM | 178 |" in " ".join(t.split())
-        for t in texts
+    tfm = f"| participating | 2025-04-03 | TFM | {REFERENCE_COUNTS['TFM']} |"
+    assert any("Agreements by model" in t and tfm in " ".join(t.split()) for t in texts)
+
+
+def test_moa_flow_runs_under_prefect(prefect_engine, replay_server, tmp_path):
+    from flows.moa import moa_flow
+
+    store = build_store(
+        tmp_path / "data",
+        [
+            (
+                "NEW YORK",
+                "Broome County Sheriff's Office",
+                "Warrant Service Officer",
+                BROOME,
+                MISSING,
+            ),
+            ("TEXAS", "Rusk County Sheriff's Office", "Warrant Service Officer", RUSK, None),
+        ],
     )
+    for name in (BROOME, RUSK):
+        replay_server.add_route(DOCLIB + name, made(name), "application/pdf")
+
+    result = moa_flow(data_dir=str(store.root), mirror=replay_server.base_url, delay=0)
+
+    assert result["attempts"] == {"stored": 2, "not found": 1}
+    assert result["documents_read"] == 2 and result["remaining"] == 0 and result["ok"]
+    assert sorted(stored_pdfs(store)) == sorted(f"{sha(made(n))}.pdf" for n in (BROOME, RUSK))
+    assert MOA_LEDGER.read(store).num_rows == 3
 
 
 def _free_port() -> int:
@@ -120,13 +131,18 @@ def _post(url: str, body: dict) -> list:
     return httpx.post(url, json=body, timeout=5).json()
 
 
-def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(tmp_path):
+def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_engine, tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
+    # A database already migrated (a copy of the session engine's empty one): the server
+    # `serve` starts skips the migrations, the slow part of a first start.
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    shutil.copyfile(prefect_engine.migrated_database, home / "prefect.db")
     env = {
         **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
     }
     env.pop("PREFECT_API_URL", None)
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
@@ -169,7 +185,7 @@ def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(tmp_path
                     ]
             except httpx.HTTPError:
                 pass
-            time.sleep(1)
+            time.sleep(0.5)
         assert deployment is not None, (tmp_path / "serve.log").read_text()[-3000:]
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 6 * * *"]
         assert runs, "no scheduled run was created"

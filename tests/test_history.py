@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from datetime import date, datetime
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
-from test_changes import corpus_store_dir
+from support.imports import heavy_imports
+from support.workbooks import (
+    PARTICIPATING_HEADER,
+    PENDING_HEADER,
+    build_workbook,
+    participating_row,
+)
 
 from ice287g.cli import main
 from ice287g.jobs.ingest import ingest_paths
@@ -57,10 +60,9 @@ def write(folder, name, header, rows, links=None):
     (folder / name).write_bytes(build_workbook(header, rows, links=links or {}, saved=saved))
 
 
-@pytest.fixture
-def small(tmp_path):
+def build_small(base):
     """Pending 04-01, 04-05, 04-09 (empty); participating 04-03, 04-10, 04-17."""
-    src = tmp_path / "in"
+    src = base / "in"
     write(
         src,
         "pendingAgencies04012025am.xlsx",
@@ -127,9 +129,14 @@ def small(tmp_path):
             (3, "MOA"): URL.format("alpha"),
         },
     )
-    store = Store(tmp_path / "data")
+    store = Store(base / "data")
     assert all(o.status == "new" for o in ingest_paths(store, [src]))
     return store
+
+
+@pytest.fixture
+def small(tmp_path):
+    return build_small(tmp_path)
 
 
 def by_id(df):
@@ -303,29 +310,29 @@ def test_history_commands(small):
     assert res.stderr.startswith("# 4 agreements (4 active, 0 removed)")
 
 
-@pytest.mark.parametrize(
-    "command", [["diff", "2025-04-03", "2025-04-17"], ["history", "harris"], ["agreements"]]
-)
-def test_change_commands_stay_light(small, command):
-    code = (
-        "import sys; from ice287g.cli import main\n"
-        "try:\n main(sys.argv[1:])\nexcept SystemExit as e:\n assert not e.code, e.code\n"
-        "heavy = {'prefect', 'matplotlib'} & set(sys.modules)\n"
-        "assert not heavy, heavy\nprint('light-ok', file=sys.stderr)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "--data-dir", str(small.root), *command],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "light-ok" in proc.stderr
+CHANGE_COMMANDS = [["diff", "2025-04-03", "2025-04-17"], ["history", "harris"], ["agreements"]]
+
+
+@pytest.fixture(scope="module")
+def change_command_imports(tmp_path_factory):
+    """The change commands run in one fresh interpreter over the small store."""
+    store = build_small(tmp_path_factory.mktemp("light"))
+    found = heavy_imports(store.root, CHANGE_COMMANDS, heavy=("prefect", "matplotlib"))
+    return dict(zip(map(tuple, CHANGE_COMMANDS), found))
+
+
+@pytest.mark.parametrize("command", CHANGE_COMMANDS)
+def test_change_commands_stay_light(change_command_imports, command):
+    result = change_command_imports[tuple(command)]
+    assert result.exit_code == 0
+    assert result.imported == [], f"{command} imported {result.imported}"
 
 
 # --- the real corpus -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(corpus, tmp_path_factory):
-    return corpus_store_dir(corpus, tmp_path_factory)
+def store(corpus_scratch):
+    """The corpus store's writable copy: history writes its cache beside the versions."""
+    return corpus_scratch
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from replay_server import DOCLIB_PATH, XLSX_TYPE, Publication, ReplayCorpus, ReplayServer
+from support.replay_server import DOCLIB_PATH, XLSX_TYPE, Publication, ReplayCorpus, ReplayServer
+from support.site import REFERENCE
 
 from scrapers.http import Fetcher, FetchError, FetchResult, parse_retry_after
 
-pytest_plugins = ["conftest_http"]
-
-REFERENCE = "participatingAgencies04032025pm.xlsx"  # participating_2025-04-03_81aebec4.xlsx
-REFERENCE_SHA = "81aebec4696ef0b520665a9fbcea8f34d454ba5585688e170cc9f9874e2cc056"
+# The generated site serves these tests (support/site.py); the two at the end replay the real
+# corpus and skip without ../shared.
 PATH = DOCLIB_PATH + REFERENCE
 
 
@@ -25,16 +24,29 @@ def url(replay_server: ReplayServer) -> str:
     return replay_server.workbook_url(REFERENCE)
 
 
-def assert_ok(result: FetchResult) -> None:
-    assert result.outcome == "ok", result.error
-    assert result.error is None and result.status == 200
-    assert result.body is not None and result.body[:2] == b"PK"
-    assert result.sha256 == REFERENCE_SHA and result.bytes == len(result.body)
+@pytest.fixture
+def reference(replay_server: ReplayServer) -> Publication:
+    """What the server publishes under the reference name on that day."""
+    published = replay_server.corpus.served(REFERENCE, datetime(2025, 4, 4, 23, tzinfo=UTC))
+    assert published is not None
+    return published
 
 
-@pytest.mark.corpus
+@pytest.fixture
+def assert_ok(reference: Publication):
+    """Check that a result is the reference workbook, byte for byte."""
+
+    def check(result: FetchResult) -> None:
+        assert result.outcome == "ok", result.error
+        assert result.error is None and result.status == 200
+        assert result.body is not None and result.body[:2] == b"PK"
+        assert result.sha256 == reference.sha256 and result.bytes == len(result.body)
+
+    return check
+
+
 def test_plain_fetch_returns_the_exact_corpus_bytes(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, assert_ok
 ) -> None:
     result = fetcher.fetch(url)
     assert_ok(result)
@@ -48,21 +60,6 @@ def test_plain_fetch_returns_the_exact_corpus_bytes(
     assert "if-none-match" not in request.headers
 
 
-@pytest.mark.corpus
-def test_every_publication_replays_byte_identical(replay_corpus: ReplayCorpus) -> None:
-    """All 387 (name, bytes) publications, each fetched at its own moment."""
-    with (
-        ReplayServer(replay_corpus, max_requests=len(replay_corpus.publications)) as server,
-        Fetcher(source_host=server.host, retries=0) as client,
-    ):
-        for publication in replay_corpus.publications:
-            server.set_time(publication.published)
-            result = client.fetch(server.workbook_url(publication.name))
-            assert (result.outcome, result.sha256) == ("ok", publication.sha256), publication
-        assert not server.over_budget
-
-
-@pytest.mark.corpus
 @pytest.mark.parametrize("status", [403, 200])
 def test_html_block_page_is_blocked_and_never_returned(
     replay_server: ReplayServer, fetcher: Fetcher, url: str, status: int, sleeps: list[float]
@@ -75,9 +72,8 @@ def test_html_block_page_is_blocked_and_never_returned(
     assert replay_server.requests[PATH] == 1 and sleeps == []
 
 
-@pytest.mark.corpus
 def test_server_errors_are_retried_with_exponential_backoff(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float]
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float], assert_ok
 ) -> None:
     replay_server.fail(PATH, status=500, times=2)
     assert_ok(fetcher.fetch(url))
@@ -85,7 +81,6 @@ def test_server_errors_are_retried_with_exponential_backoff(
     assert sleeps == [1.0, 2.0]
 
 
-@pytest.mark.corpus
 def test_persistent_server_error_fails_after_the_retries(
     replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float]
 ) -> None:
@@ -96,25 +91,22 @@ def test_persistent_server_error_fails_after_the_retries(
     assert sleeps == [1.0, 2.0, 4.0] and replay_server.requests[PATH] == 4
 
 
-@pytest.mark.corpus
 def test_not_found_is_not_retried(replay_server: ReplayServer, fetcher: Fetcher) -> None:
     result = fetcher.fetch(replay_server.workbook_url("participatingAgencies99999999pm.xlsx"))
     assert result.outcome == "failed" and result.status == 404
     assert sum(replay_server.requests.values()) == 1
 
 
-@pytest.mark.corpus
 def test_retry_after_seconds_is_honoured(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float]
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float], assert_ok
 ) -> None:
     replay_server.rate_limit(PATH, retry_after="7")
     assert_ok(fetcher.fetch(url))
     assert sleeps == [7.0] and replay_server.requests[PATH] == 2
 
 
-@pytest.mark.corpus
 def test_retry_after_http_date_is_honoured(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float]
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float], assert_ok
 ) -> None:
     when = datetime.now(UTC) + timedelta(seconds=30)
     replay_server.rate_limit(PATH, retry_after=format_datetime(when, usegmt=True))
@@ -123,8 +115,7 @@ def test_retry_after_http_date_is_honoured(
     assert 27.0 <= wait <= 30.0
 
 
-@pytest.mark.corpus
-def test_retry_after_is_capped(replay_server: ReplayServer, url: str) -> None:
+def test_retry_after_is_capped(replay_server: ReplayServer, url: str, assert_ok) -> None:
     waits: list[float] = []
     with Fetcher(source_host=replay_server.host, max_wait=5.0, sleep=waits.append) as client:
         replay_server.rate_limit(PATH, retry_after="3600", times=2)
@@ -141,7 +132,6 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None, now) is None
 
 
-@pytest.mark.corpus
 def test_slow_response_times_out_as_failed(replay_server: ReplayServer, url: str) -> None:
     waits: list[float] = []
     replay_server.slow(PATH, delay=5.0)
@@ -154,7 +144,6 @@ def test_slow_response_times_out_as_failed(replay_server: ReplayServer, url: str
     assert waits == [1.0] and replay_server.requests[PATH] == 2
 
 
-@pytest.mark.corpus
 def test_truncated_body_fails(replay_server: ReplayServer, fetcher: Fetcher, url: str) -> None:
     replay_server.truncate(PATH, send_bytes=1000)
     result = fetcher.fetch(url)
@@ -163,16 +152,14 @@ def test_truncated_body_fails(replay_server: ReplayServer, fetcher: Fetcher, url
     assert "received 1000 bytes" in result.error and "after 4 attempts" in result.error
 
 
-@pytest.mark.corpus
 def test_truncated_body_once_then_complete(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float]
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, sleeps: list[float], assert_ok
 ) -> None:
     replay_server.truncate(PATH, send_bytes=1000, times=1)
     assert_ok(fetcher.fetch(url))
     assert sleeps == [1.0]
 
 
-@pytest.mark.corpus
 def test_redirect_off_the_allowlist_is_refused_without_a_request(
     replay_server: ReplayServer, fetcher: Fetcher, url: str
 ) -> None:
@@ -190,9 +177,8 @@ def test_redirect_off_the_allowlist_is_refused_without_a_request(
     assert away.outcome == "failed" and away.error and "evil.example.com" in away.error
 
 
-@pytest.mark.corpus
 def test_redirect_within_the_allowlist_is_followed(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, assert_ok
 ) -> None:
     replay_server.redirect("/old-name.xlsx", PATH, status=301)
     result = fetcher.fetch(replay_server.url("/old-name.xlsx"))
@@ -200,7 +186,6 @@ def test_redirect_within_the_allowlist_is_followed(
     assert result.final_url == url
 
 
-@pytest.mark.corpus
 def test_redirect_loops_are_bounded(replay_server: ReplayServer, fetcher: Fetcher) -> None:
     replay_server.redirect("/loop", "/loop")
     result = fetcher.fetch(replay_server.url("/loop"))
@@ -223,9 +208,8 @@ def test_hosts_and_schemes_outside_the_allowlist_are_never_contacted() -> None:
     assert all(r.refused for r in (plain, other, ftp, broken))
 
 
-@pytest.mark.corpus
 def test_conditional_get_downloads_no_body(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, assert_ok
 ) -> None:
     first = fetcher.fetch(url)
     assert_ok(first)
@@ -243,7 +227,6 @@ def test_conditional_get_downloads_no_body(
     assert replay_server.log[2].headers["if-modified-since"] == first.last_modified
 
 
-@pytest.mark.corpus
 def test_a_changed_file_under_the_same_name_is_downloaded(
     replay_server: ReplayServer, fetcher: Fetcher
 ) -> None:
@@ -252,40 +235,41 @@ def test_a_changed_file_under_the_same_name_is_downloaded(
     old = fetcher.fetch(replay_server.workbook_url(name))
     replay_server.set_day(date(2025, 2, 26))
     new = fetcher.fetch(replay_server.workbook_url(name), etag=old.etag)
+    first, second = [p for p in replay_server.corpus.publications if p.name == name]
     assert (old.outcome, new.outcome) == ("ok", "ok")
-    assert old.sha256 and old.sha256.startswith("5e79be05")
-    assert new.sha256 and new.sha256.startswith("3c2b72f8") and new.etag != old.etag
+    assert old.sha256 == first.sha256 and first.published.date() == date(2025, 2, 21)
+    assert new.sha256 == second.sha256 != old.sha256 and new.etag != old.etag
 
 
-@pytest.mark.corpus
 def test_declared_size_over_the_cap_is_not_downloaded(
-    replay_server: ReplayServer, url: str
+    replay_server: ReplayServer, url: str, reference: Publication
 ) -> None:
-    with Fetcher(source_host=replay_server.host, max_bytes=10_000) as client:
+    cap = len(replay_server.corpus.body(reference.file)) // 2
+    with Fetcher(source_host=replay_server.host, max_bytes=cap) as client:
         result = client.fetch(url)
     assert result.outcome == "failed" and result.body is None and result.bytes == 0
-    assert result.error and "10000-byte cap" in result.error and "not downloaded" in result.error
+    assert result.error and f"{cap}-byte cap" in result.error and "not downloaded" in result.error
 
 
-@pytest.mark.corpus
-def test_streamed_body_over_the_cap_is_aborted(replay_server: ReplayServer, url: str) -> None:
+def test_streamed_body_over_the_cap_is_aborted(
+    replay_server: ReplayServer, url: str, reference: Publication
+) -> None:
     replay_server.unsized(PATH)  # no Content-Length: only streaming can enforce the cap
-    with Fetcher(source_host=replay_server.host, max_bytes=10_000) as client:
+    cap = len(replay_server.corpus.body(reference.file)) // 2
+    with Fetcher(source_host=replay_server.host, max_bytes=cap) as client:
         result = client.fetch(url)
-    assert result.outcome == "failed" and result.body is None and result.bytes <= 10_000
+    assert result.outcome == "failed" and result.body is None and result.bytes <= cap
     assert result.error and "download aborted" in result.error
     assert replay_server.requests[PATH] == 1
 
 
-@pytest.mark.corpus
 def test_unsized_body_under_the_cap_is_read_to_the_end(
-    replay_server: ReplayServer, fetcher: Fetcher, url: str
+    replay_server: ReplayServer, fetcher: Fetcher, url: str, assert_ok
 ) -> None:
     replay_server.unsized(PATH)
     assert_ok(fetcher.fetch(url))
 
 
-@pytest.mark.corpus
 def test_a_200_that_is_neither_workbook_nor_html_fails(
     replay_server: ReplayServer, fetcher: Fetcher
 ) -> None:
@@ -307,7 +291,6 @@ def test_connection_refused_is_retried_then_failed(sleeps: list[float]) -> None:
     assert sleeps == [1.0, 2.0]
 
 
-@pytest.mark.corpus
 def test_fetch_page_returns_the_page_and_retries(
     replay_server: ReplayServer, fetcher: Fetcher, sleeps: list[float]
 ) -> None:
@@ -317,7 +300,6 @@ def test_fetch_page_returns_the_page_and_retries(
     assert "text/html" in replay_server.log[-1].headers["accept"]
 
 
-@pytest.mark.corpus
 @pytest.mark.parametrize("status", [403, 200])
 def test_fetch_page_reports_a_block_page(
     replay_server: ReplayServer, fetcher: Fetcher, status: int
@@ -327,7 +309,6 @@ def test_fetch_page_reports_a_block_page(
         fetcher.fetch_page(replay_server.page_url)
 
 
-@pytest.mark.corpus
 def test_fetch_page_refuses_off_allowlist_redirects(
     replay_server: ReplayServer, fetcher: Fetcher
 ) -> None:
@@ -336,10 +317,27 @@ def test_fetch_page_refuses_off_allowlist_redirects(
         fetcher.fetch_page(replay_server.page_url)
 
 
+# --- the real corpus -------------------------------------------------------------------------
+
+
 @pytest.mark.corpus
-def test_the_swap_day_is_served_under_the_ice_names(replay_server: ReplayServer) -> None:
-    replay_server.set_day(date(2025, 9, 22))
-    links: dict[str, Publication] = dict(replay_server.page_links())
+def test_every_publication_replays_byte_identical(replay_corpus: ReplayCorpus) -> None:
+    """All 387 (name, bytes) publications, each fetched at its own moment."""
+    with (
+        ReplayServer(replay_corpus, max_requests=len(replay_corpus.publications)) as server,
+        Fetcher(source_host=server.host, retries=0) as client,
+    ):
+        for publication in replay_corpus.publications:
+            server.set_time(publication.published)
+            result = client.fetch(server.workbook_url(publication.name))
+            assert (result.outcome, result.sha256) == ("ok", publication.sha256), publication
+        assert not server.over_budget
+
+
+@pytest.mark.corpus
+def test_the_swap_day_is_served_under_the_ice_names(corpus_server: ReplayServer) -> None:
+    corpus_server.set_day(date(2025, 9, 22))
+    links: dict[str, Publication] = dict(corpus_server.page_links())
     assert links["participating"].name == "participatingAgencies09222025pm.xlsx"
     assert links["participating"].content_list == "pending"
     assert links["pending"].content_list == "participating"

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from replay_server import ReplayServer
+from support.imports import heavy_imports
+from support.replay_server import ReplayServer
+from support.shared import samples_or_skip
 from test_moa_harvest import (
     BROOME,
     CROW_WING,
@@ -28,15 +30,12 @@ from test_moa_harvest import (
     build_store,
     ice_url,
     sample,
-    samples_or_skip,
 )
 
 from ice287g.cli import main
 from ice287g.store import Store
 from ice287g.store.documents import documents_path, read_documents
 from parsers.moa import ocr_available
-
-pytest_plugins = ["conftest_http"]
 
 # The harvest test's scenario, up to its first fault: five agreements (one addendum 404).
 AGREEMENTS = SCENARIO[:5]
@@ -49,12 +48,12 @@ def run(*args, data_dir=None):
 
 
 @pytest.fixture(scope="module")
-def harvested(replay_corpus, tmp_path_factory):
+def harvested(site_corpus, tmp_path_factory):
     """(data dir, result of `moa fetch`) after one harvest of AGREEMENTS."""
     samples_or_skip()
     root = tmp_path_factory.mktemp("moa-cli") / "data"
     build_store(root, AGREEMENTS)
-    with ReplayServer(replay_corpus) as server:
+    with ReplayServer(site_corpus) as server:
         for path_name, name in SERVED.items():
             server.add_route(DOCLIB + path_name, sample(name), "application/pdf")
         result = run("moa", "fetch", "--mirror", server.base_url, "--delay", "0", data_dir=root)
@@ -68,7 +67,6 @@ def records(result) -> list[dict]:
 # --- fetch -----------------------------------------------------------------------------------
 
 
-@pytest.mark.corpus
 def test_fetch_prints_one_line_per_url_and_a_summary(harvested):
     root, result = harvested
     assert result.exit_code == 0, result.output  # a 404 is data, not a failed run
@@ -108,7 +106,6 @@ def test_fetch_without_a_participating_version_says_so(tmp_path):
 # --- check -----------------------------------------------------------------------------------
 
 
-@pytest.mark.corpus
 def test_check_finds_the_planted_disagreements_and_nothing_else(harvested):
     root, _ = harvested
     result = run("moa", "check", "--format", "json", data_dir=root)
@@ -146,7 +143,6 @@ def test_check_finds_the_planted_disagreements_and_nothing_else(harvested):
 # --- search ----------------------------------------------------------------------------------
 
 
-@pytest.mark.corpus
 def test_search_finds_a_phrase_across_line_breaks_with_a_snippet(harvested):
     root, _ = harvested
     # Both TFM samples delegate warrantless arrest of an alien "likely to escape before a
@@ -260,7 +256,6 @@ def test_read_ocr_without_tesseract_says_so(tmp_path):
     assert records(result)[0]["has_text"] is False
 
 
-@pytest.mark.corpus
 def test_read_rebuild_and_documents_listing(harvested, tmp_path):
     source, _ = harvested
     root = tmp_path / "data"
@@ -286,14 +281,5 @@ def test_read_rebuild_and_documents_listing(harvested, tmp_path):
 
 
 def test_moa_commands_do_not_import_prefect(tmp_path):
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom ice287g.cli import main\n"
-        f"CliRunner().invoke(main, ['--data-dir', {str(tmp_path)!r}, 'moa', 'check'])\n"
-        f"CliRunner().invoke(main, ['--data-dir', {str(tmp_path)!r}, 'moa', 'ledger'])\n"
-        "assert 'prefect' not in sys.modules, 'prefect imported'\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    found = heavy_imports(tmp_path, [["moa", "check"], ["moa", "ledger"]])
+    assert [r.imported for r in found] == [[], []]

@@ -13,8 +13,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from support.pdfs import tiny_pdf, wso_page
+from support.shared import MOA_SAMPLES as SAMPLES
+from support.shared import SAMPLES_MISSING
 
 from parsers.moa import (
     MoaDocument,
@@ -28,12 +31,7 @@ from parsers.moa import (
     read_moa_path,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SAMPLES = SHARED / "moa-samples" / "files"
-needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(),
-    reason=f"real MOA samples not available: {SAMPLES} is missing (../shared beside the repo)",
-)
+needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=SAMPLES_MISSING)
 
 # Expected reading of every sample. Checked by eye: I read the extracted text of every page and
 # looked at rendered page images (page 1 title, PARTIES paragraph and footer of each file, and
@@ -257,7 +255,6 @@ def test_missing_file_raises_moa_error(tmp_path: Path) -> None:
         read_moa_path(tmp_path / "absent.pdf")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=st.binary(max_size=2000))
 def test_arbitrary_pdf_like_bytes_never_leak_pdfminer_errors(body: bytes) -> None:
     try:
@@ -269,58 +266,11 @@ def test_arbitrary_pdf_like_bytes_never_leak_pdfminer_errors(body: bytes) -> Non
 # --- a hand-made PDF: end to end without the shared samples -----------------------------------
 
 
-def _tiny_pdf(pages: list[list[str]]) -> bytes:
-    """A minimal valid PDF, one Helvetica line per string; an empty list is a blank page."""
-    objects: list[bytes] = []
-    n_pages = len(pages)
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
-    font_id = 3 + 2 * n_pages
-    for i, lines in enumerate(pages):
-        ops = ["BT", "/F1 10 Tf", "12 TL", "50 750 Td"]
-        for line in lines:
-            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            ops.append(f"({escaped}) Tj T*")
-        ops.append("ET")
-        stream = "\n".join(ops).encode("latin-1")
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
-        )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
-
-
-WSO_2019_PAGE = [
-    "MEMORANDUM OF AGREEMENT",
-    "I. PARTIES",
-    "This Memorandum of Agreement (MOA) constitutes an agreement between U.S. Immigration and",
-    "Customs Enforcement (ICE), a component of the Department of Homeland Security (DHS), and",
-    "the Example County Sheriff's Office (ECSO), pursuant to which ICE delegates to nominated,",
-    "II. PURPOSE",
-    "The purpose of this collaboration is to promote public safety by facilitating the custodial",
-    "transfer of specific aliens in ECSO's jail/correctional facilities to ICE.",
-    "Participating ECSO personnel are only delegated the two authorities listed below:",
-    "Example County Sheriff's Office        1        Rev 2/14/25",
-]
+WSO_2019_PAGE = wso_page()
 
 
 def test_hand_made_wso_pdf_reads_end_to_end() -> None:
-    doc = read_moa(_tiny_pdf([WSO_2019_PAGE, WSO_2019_PAGE]), "example.pdf")
+    doc = read_moa(tiny_pdf([WSO_2019_PAGE, WSO_2019_PAGE]), "example.pdf")
     assert (doc.pages, doc.has_text, doc.text_pages) == (2, True, 2)
     assert doc.model == "WSO"
     assert doc.agency_text == "Example County Sheriff's Office"
@@ -336,14 +286,14 @@ def test_hand_made_wso_pdf_reads_end_to_end() -> None:
 
 
 def test_mostly_blank_pdf_has_no_text_layer() -> None:
-    doc = read_moa(_tiny_pdf([[], WSO_2019_PAGE, [], []]), "scan.pdf")
+    doc = read_moa(tiny_pdf([[], WSO_2019_PAGE, [], []]), "scan.pdf")
     assert doc.pages == 4
     assert doc.text_pages == 1
     assert doc.has_text is False  # one text page out of four is not a text layer
 
 
 def test_whitespace_only_page_is_not_text() -> None:
-    doc = read_moa(_tiny_pdf([[" " * 80] * 30]), "blank.pdf")
+    doc = read_moa(tiny_pdf([[" " * 80] * 30]), "blank.pdf")
     assert (doc.has_text, doc.model, doc.agency_text, doc.template_revision) == (
         False,
         "unknown",
@@ -367,7 +317,7 @@ def test_ocr_hook_fills_blank_pages_when_tesseract_exists(
     _fake_tesseract(tmp_path, "\n".join(WSO_2019_PAGE))
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     assert ocr_available()
-    blank = _tiny_pdf([[], []])
+    blank = tiny_pdf([[], []])
     plain = read_moa(blank, "scan.pdf")
     assert (plain.model, plain.ocr_pages) == ("unknown", 0)
     ocred = read_moa(blank, "scan.pdf", ocr=True)
@@ -382,7 +332,7 @@ def test_ocr_request_without_tesseract_leaves_pages_empty(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no tesseract
     assert not ocr_available()
-    doc = read_moa(_tiny_pdf([[]]), "scan.pdf", ocr=True)
+    doc = read_moa(tiny_pdf([[]]), "scan.pdf", ocr=True)
     assert (doc.ocr_pages, doc.text, doc.model) == (0, "", "unknown")
 
 
@@ -511,7 +461,7 @@ def test_bench_counts_pages_and_failures(tmp_path: Path, workers: int) -> None:
     from bench.moa_reader import bench
 
     good = tmp_path / "good.pdf"
-    good.write_bytes(_tiny_pdf([WSO_2019_PAGE, [], WSO_2019_PAGE]))
+    good.write_bytes(tiny_pdf([WSO_2019_PAGE, [], WSO_2019_PAGE]))
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(HTML_404)
     result = bench([good, bad, good], workers=workers)

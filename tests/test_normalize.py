@@ -6,9 +6,14 @@ import string
 from datetime import date, datetime
 
 import pytest
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
 from hypothesis import given
 from hypothesis import strategies as st
+from support.workbooks import (
+    PARTICIPATING_HEADER,
+    PENDING_HEADER,
+    build_workbook,
+    participating_row,
+)
 
 from ice287g.normalize import apply as n
 from ice287g.normalize import counties, rules

@@ -10,8 +10,7 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER
-from test_changes import corpus_store_dir
+from support.workbooks import PARTICIPATING_HEADER, PENDING_HEADER
 from test_history import URL, part, write
 
 from ice287g.cli import main
@@ -213,10 +212,10 @@ def test_exported_tables_hold_the_store(store, tmp_path):
 
 
 @pytest.mark.corpus
-def test_export_of_the_real_corpus(corpus, tmp_path_factory, tmp_path, expected_counts):
+def test_export_of_the_real_corpus(corpus_scratch, tmp_path, expected_counts):
     import pyarrow.parquet as pq
 
-    data = corpus_store_dir(corpus, tmp_path_factory)
+    data = corpus_scratch  # the export caches the history tables in the store
     out = tmp_path / "out"
     export(out, "parquet", data_dir=data)
     check_package(out, "parquet")

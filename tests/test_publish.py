@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER
 from support.browser import site_page
+from support.workbooks import PARTICIPATING_HEADER, PENDING_HEADER
 from test_history import URL, part, write
 
 from ice287g.cli import main

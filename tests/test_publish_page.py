@@ -10,9 +10,8 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from conftest import tree_digest
 from support.browser import site_page
-from test_changes import corpus_store_dir
+from support.files import tree_digest
 
 from ice287g.cli import main
 from ice287g.publish import publish
@@ -20,13 +19,12 @@ from ice287g.query import counts, latest
 from ice287g.query.diff import diff, records
 from ice287g.query.history import agreements
 
-pytest_plugins = ["conftest_http"]
 pytestmark = pytest.mark.corpus
 
 
 @pytest.fixture(scope="module")
-def store(corpus, tmp_path_factory):
-    return corpus_store_dir(corpus, tmp_path_factory)
+def store(corpus_store):
+    return corpus_store  # the session's backfilled corpus (publish only reads it)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
-"""The live refresh and the Wayback backfill, against a real local server replaying 2025.
+"""The live refresh and the Wayback backfill, against a real local server replaying ICE's site.
 
-The server (tests/replay_server.py) serves, at each moment of ICE's reconstructed 2025
-history, a page linking the files ICE had up then, under their ICE names, with ETag and
-Last-Modified, honouring conditional requests. These tests call the plain functions; the
-Prefect flow itself runs in tests/test_flows.py.
+The server (tests/support/replay_server.py) serves, at each moment of a timeline, a page
+linking the files ICE had up then, under their ICE names, with ETag and Last-Modified,
+honouring conditional requests. The refresh logic runs against the generated site
+(tests/support/site.py); the whole real 2025 history and its reference figures are replayed
+from ../shared (skipped without it). These tests call the plain functions; the Prefect flow
+itself runs in tests/test_flows.py.
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ import csv
 from datetime import date, datetime
 
 import pytest
-from conftest import tree_digest
-from replay_server import ReplayServer
+from support.files import tree_digest
+from support.http_fixtures import TIMEOUT, local_fetcher
+from support.replay_server import ReplayServer
+from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
 
 from ice287g import query
 from ice287g.jobs.refresh import RefreshBusy, refresh, refresh_lock
 from ice287g.jobs.wayback import wayback
 from ice287g.store import Store, ledger
 from scrapers.http import Fetcher
-
-pytest_plugins = ["conftest_http"]
-pytestmark = pytest.mark.corpus
 
 
 def versions_only(root) -> dict[str, str]:
@@ -39,7 +40,8 @@ def store(tmp_path) -> Store:
 
 @pytest.fixture(scope="module")
 def replayed(replay_corpus, tmp_path_factory):
-    """The whole 2025 history refreshed moment by moment into one store."""
+    """The whole 2025 history refreshed moment by moment into one store (the observations
+    are what the tests read, so no markdown summary is written)."""
     store = Store(tmp_path_factory.mktemp("replay") / "data")
     moments = sorted({p.published for p in replay_corpus.publications})
     reports = []
@@ -49,10 +51,13 @@ def replayed(replay_corpus, tmp_path_factory):
     ):
         for moment in moments:
             server.set_time(moment)
-            reports.append((moment, refresh(store, server.page_url, fetcher=fetcher)))
+            reports.append(
+                (moment, refresh(store, server.page_url, fetcher=fetcher, summary=False))
+            )
     return store, reports
 
 
+@pytest.mark.corpus
 def test_history_replay_gives_one_version_per_distinct_workbook(replayed, replay_corpus):
     store, reports = replayed
     assert all(r.ok for _, r in reports), [r.failures for _, r in reports if not r.ok]
@@ -71,6 +76,7 @@ def test_history_replay_gives_one_version_per_distinct_workbook(replayed, replay
     }
 
 
+@pytest.mark.corpus
 def test_re_served_bytes_are_observations_not_versions(replayed):
     store, _ = replayed
     rows = ledger.PUBLICATIONS.read(store).to_pandas()
@@ -83,6 +89,7 @@ def test_re_served_bytes_are_observations_not_versions(replayed):
     assert (same["file_name"].values != None).all()  # noqa: E711
 
 
+@pytest.mark.corpus
 def test_a_changed_file_under_the_same_name_is_a_new_version(replayed):
     store, _ = replayed
     rows = ledger.PUBLICATIONS.read(store).to_pandas()
@@ -93,6 +100,7 @@ def test_a_changed_file_under_the_same_name_is_a_new_version(replayed):
     assert len(shas) == 2
 
 
+@pytest.mark.corpus
 def test_the_2025_09_22_swap_is_classified_by_content(replayed):
     store, _ = replayed
     rows = ledger.PUBLICATIONS.read(store).to_pandas()
@@ -117,9 +125,19 @@ def test_a_second_refresh_on_an_unchanged_day_downloads_no_workbook_body(
     )
 
 
-def test_april_4_2025_through_the_live_path(replay_server, fetcher, store):
+def test_the_reference_day_through_the_live_path(replay_server, fetcher, store):
     replay_server.set_day(date(2025, 4, 4))
     refresh(store, replay_server.page_url, fetcher=fetcher)
+    got = query.counts(by=["model"], as_of="2025-04-04", data_dir=store)
+    part = got[got["list"] == "participating"]
+    assert dict(zip(part["model"], part["count"])) == REFERENCE_COUNTS
+    assert got[got["list"] == "pending"]["count"].sum() == REFERENCE_PENDING_ROWS
+
+
+@pytest.mark.corpus
+def test_april_4_2025_through_the_live_path(corpus_server, corpus_fetcher, store):
+    corpus_server.set_day(date(2025, 4, 4))
+    refresh(store, corpus_server.page_url, fetcher=corpus_fetcher)
     got = query.counts(by=["model"], as_of="2025-04-04", data_dir=store)
     part = got[got["list"] == "participating"]
     assert dict(zip(part["model"], part["count"])) == {"JEM": 86, "TFM": 178, "WSO": 180}
@@ -128,33 +146,42 @@ def test_april_4_2025_through_the_live_path(replay_server, fetcher, store):
 
 @pytest.mark.parametrize("fault", ["block403", "block200", "error500", "timeout", "truncated"])
 def test_failures_leave_the_versions_unchanged_and_are_reported(
-    replay_server, fetcher, store, fault
+    replay_server, store, fault, sleeps
 ):
-    replay_server.set_day(date(2025, 4, 3))
-    assert refresh(store, replay_server.page_url, fetcher=fetcher).ok
-    before = versions_only(store.root)
-    replay_server.set_day(date(2025, 4, 8))  # both files change: a full body is requested
-    path = replay_server.page_links()["participating"].path
-    {
-        "block403": lambda: replay_server.block(path, status=403),
-        "block200": lambda: replay_server.block(path, status=200),
-        "error500": lambda: replay_server.fail(path, status=500),
-        "timeout": lambda: replay_server.slow(path, delay=3.0),
-        "truncated": lambda: replay_server.truncate(path, send_bytes=1000),
-    }[fault]()
-    report = refresh(store, replay_server.page_url, fetcher=fetcher)
-    assert not report.ok
-    bad = [o for o in report.observations if o.url.endswith(path)]
-    assert len(bad) == 1 and bad[0].outcome in (ledger.BLOCKED, ledger.FAILED)
-    assert path.rsplit("/", 1)[-1] in " ".join(report.failures)
-    # The other list was still fetched: a new pending version on April 8.
-    assert any(o.outcome == ledger.NEW_VERSION and o.list == "pending" for o in report.observations)
-    after = versions_only(store.root)
-    changed = {k for k in after if before.get(k) != after[k]}
-    assert all("pending" in k or k.startswith(("catalog", "tallies", "raw/")) for k in changed)
-    assert len(query.snapshots(list="participating", data_dir=store)) == 1
-    rows = ledger.PUBLICATIONS.read(store).to_pandas()
-    assert rows.iloc[-2:]["outcome"].isin([ledger.BLOCKED, ledger.FAILED, ledger.NEW_VERSION]).all()
+    # the timeout case waits a quarter second per attempt, far below the server's delay
+    timeout = 0.25 if fault == "timeout" else TIMEOUT
+    with local_fetcher(replay_server, sleeps, read_timeout=timeout) as fetcher:
+        replay_server.set_day(date(2025, 4, 3))
+        assert refresh(store, replay_server.page_url, fetcher=fetcher).ok
+        before = versions_only(store.root)
+        replay_server.set_day(date(2025, 4, 8))  # both files change: a full body is requested
+        path = replay_server.page_links()["participating"].path
+        {
+            "block403": lambda: replay_server.block(path, status=403),
+            "block200": lambda: replay_server.block(path, status=200),
+            "error500": lambda: replay_server.fail(path, status=500),
+            "timeout": lambda: replay_server.slow(path, delay=5.0),
+            "truncated": lambda: replay_server.truncate(path, send_bytes=1000),
+        }[fault]()
+        report = refresh(store, replay_server.page_url, fetcher=fetcher)
+        assert not report.ok
+        bad = [o for o in report.observations if o.url.endswith(path)]
+        assert len(bad) == 1 and bad[0].outcome in (ledger.BLOCKED, ledger.FAILED)
+        assert path.rsplit("/", 1)[-1] in " ".join(report.failures)
+        # The other list was still fetched: a new pending version on April 8.
+        assert any(
+            o.outcome == ledger.NEW_VERSION and o.list == "pending" for o in report.observations
+        )
+        after = versions_only(store.root)
+        changed = {k for k in after if before.get(k) != after[k]}
+        assert all("pending" in k or k.startswith(("catalog", "tallies", "raw/")) for k in changed)
+        assert len(query.snapshots(list="participating", data_dir=store)) == 1
+        rows = ledger.PUBLICATIONS.read(store).to_pandas()
+        assert (
+            rows.iloc[-2:]["outcome"]
+            .isin([ledger.BLOCKED, ledger.FAILED, ledger.NEW_VERSION])
+            .all()
+        )
 
 
 def test_a_page_without_workbook_links_is_a_failure_not_an_empty_success(
@@ -172,7 +199,7 @@ def test_two_refreshes_cannot_interleave(replay_server, fetcher, store):
             refresh(store, replay_server.page_url, fetcher=fetcher)
 
 
-def test_wayback_backfill_from_cdx_captures(replay_server, replay_corpus, store):
+def test_wayback_backfill_from_cdx_captures(replay_server, store):
     with Fetcher(source_host=replay_server.host, sleep=lambda s: None) as fetcher:
         first = wayback(
             store,
@@ -183,7 +210,10 @@ def test_wayback_backfill_from_cdx_captures(replay_server, replay_corpus, store)
         )
         assert first and all(o.outcome in (ledger.NEW_VERSION, ledger.SAME_BYTES) for o in first)
         got = query.counts(as_of="2025-04-04", data_dir=store)
-        assert dict(zip(got["list"], got["count"])) == {"participating": 444, "pending": 66}
+        assert dict(zip(got["list"], got["count"])) == {
+            "participating": sum(REFERENCE_COUNTS.values()),
+            "pending": REFERENCE_PENDING_ROWS,
+        }
         rows = ledger.PUBLICATIONS.read(store).to_pandas()
         assert (rows["source"] == "wayback").all() and rows["captured_at"].notna().all()
         served = sum(replay_server.body_bytes.values())

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 from datetime import date, datetime
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import (
+from support.files import tree_digest
+from support.workbooks import (
     PARTICIPATING_HEADER,
     PENDING_HEADER,
     build_workbook,
     participating_row,
-    tree_digest,
 )
 
 from ice287g import query
 from ice287g.jobs.ingest import ingest_bytes, ingest_paths
 from ice287g.store import Store, sha256_bytes
+from parsers import workbook
 
 
 def _wb(n=3, saved=datetime(2025, 4, 3, 18), **kw) -> bytes:
@@ -211,11 +213,14 @@ def test_a_drop_lasting_two_versions_is_flagged_but_a_lasting_contraction_is_not
     assert flagged == {2, 3}
 
 
-def test_zip_bomb_is_not_stored(store, tmp_path):
+def test_zip_bomb_is_not_stored(store, monkeypatch):
+    # The cap scaled down (200 MB in production) and a member that compresses too little to
+    # trip the ratio guard: only the unpacked-size cap can refuse it.
+    monkeypatch.setattr(workbook, "MAX_UNPACKED_BYTES", 256 * 1024)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("xl/workbook.xml", b"<workbook/>")
-        zf.writestr("xl/worksheets/sheet1.xml", b" " * (300 * 1024 * 1024))
+        zf.writestr("xl/worksheets/sheet1.xml", random.Random(0).randbytes(512 * 1024))
     out = ingest_bytes(store, buf.getvalue(), "participatingAgencies04032025pm.xlsx")
-    assert out.status == "failed" and "limit" in out.reason
+    assert out.status == "failed" and "past the 262144-byte limit" in out.reason
     assert not store.root.joinpath("raw").exists()

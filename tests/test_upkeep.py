@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
-from conftest import PARTICIPATING_HEADER, build_workbook, participating_row, tree_digest
+from support.files import tree_digest
+from support.workbooks import PARTICIPATING_HEADER, build_workbook, participating_row
 
 from ice287g import query
 from ice287g.jobs.ingest import ingest_bytes

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from replay_server import CDX_PATH, ICE_ORIGIN, PAGE_PATH, ReplayServer
+from support.replay_server import CDX_PATH, ICE_ORIGIN, PAGE_PATH, ReplayServer
+from support.site import REFERENCE
 
 from scrapers.discover import discover_or_fail
 from scrapers.http import Fetcher, FetchError
@@ -19,8 +20,6 @@ from scrapers.wayback import (
     parse_timestamp,
     raw_capture_url,
 )
-
-pytest_plugins = ["conftest_http"]
 
 WORKBOOK = "https://www.ice.gov/doclib/about/offices/ero/287g/participatingAgencies04032025pm.xlsx"
 HEADER = ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"]
@@ -104,7 +103,6 @@ def test_cdx_query_url() -> None:
     }
 
 
-@pytest.mark.corpus
 def test_list_and_fetch_workbook_captures_on_the_swap_day(
     replay_server: ReplayServer, fetcher: Fetcher
 ) -> None:
@@ -129,7 +127,6 @@ def test_list_and_fetch_workbook_captures_on_the_swap_day(
     assert swapped.content_list == "pending"
 
 
-@pytest.mark.corpus
 def test_page_captures_lead_to_the_workbooks_of_their_day(
     replay_server: ReplayServer, fetcher: Fetcher
 ) -> None:
@@ -149,7 +146,6 @@ def test_page_captures_lead_to_the_workbooks_of_their_day(
     ]
 
 
-@pytest.mark.corpus
 def test_unusable_and_repeated_captures_are_dropped(
     replay_server: ReplayServer, fetcher: Fetcher
 ) -> None:
@@ -164,14 +160,15 @@ def test_unusable_and_repeated_captures_are_dropped(
     captures = list_captures(
         fetcher, replay_server.cdx_url, WORKBOOK, date(2025, 4, 1), date(2025, 4, 30)
     )
-    reference = replay_server.corpus.body("participating_2025-04-03_81aebec4.xlsx")
+    published = replay_server.corpus.served(REFERENCE, datetime(2025, 4, 4, tzinfo=UTC))
+    assert published is not None
+    reference = replay_server.corpus.body(published.file)
     assert [(c.timestamp, c.status, c.length) for c in captures] == [
         ("20250403180000", 200, len(reference)),  # the first of the repeated rows is kept
         ("20250405080000", None, None),
     ]
 
 
-@pytest.mark.corpus
 def test_an_unavailable_or_garbled_cdx_raises(
     replay_server: ReplayServer, fetcher: Fetcher, sleeps: list[float]
 ) -> None:

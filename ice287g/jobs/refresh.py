@@ -71,15 +71,22 @@ def refresh_lock(store: Store) -> FileLock:
     return FileLock(str(store.root / ".refresh.lock"), timeout=0)
 
 
-def refresh(store: Store, source: str = DEFAULT_SOURCE, fetcher=None) -> RefreshReport:
-    """Run one refresh against `source` (ICE's page, a mirror, or a local test server)."""
+def refresh(
+    store: Store, source: str = DEFAULT_SOURCE, fetcher=None, *, summary: bool = True
+) -> RefreshReport:
+    """Run one refresh against `source` (ICE's page, a mirror, or a local test server).
+
+    ``summary=False`` leaves ``report.summary`` empty (a caller that reads only the
+    observations, e.g. a replay of a whole year, skips writing the markdown each time).
+    """
     with session(store, source, fetcher) as (report, fetcher):
         links = discover_links(store, report, fetcher)
         for link in links:
             obs = fetch_isolated(store, fetcher, link)
             report.observations.append(obs)
             report.bytes_downloaded += obs.bytes
-        report.summary = summarize(store, report)
+        if summary:
+            report.summary = summarize(store, report)
     return report
 
 

@@ -1,0 +1,61 @@
+"""Small valid PDFs built in memory: MOA-like text pages (or blank pages, as a scan has)."""
+
+from __future__ import annotations
+
+
+def tiny_pdf(pages: list[list[str]]) -> bytes:
+    """A minimal valid PDF, one Helvetica line per string; an empty list is a blank page."""
+    objects: list[bytes] = []
+    n_pages = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
+    font_id = 3 + 2 * n_pages
+    for i, lines in enumerate(pages):
+        ops = ["BT", "/F1 10 Tf", "12 TL", "50 750 Td"]
+        for line in lines:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"({escaped}) Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def wso_page(agency: str = "Example County Sheriff's Office", short: str = "ECSO") -> list[str]:
+    """The lines of a page-1 of a 2019-style Warrant Service Officer MOA naming ``agency``."""
+    return [
+        "MEMORANDUM OF AGREEMENT",
+        "I. PARTIES",
+        "This Memorandum of Agreement (MOA) constitutes an agreement between U.S. Immigration and",
+        "Customs Enforcement (ICE), a component of the Department of Homeland Security (DHS), and",
+        f"the {agency} ({short}), pursuant to which ICE delegates to nominated,",
+        "II. PURPOSE",
+        "The purpose of this collaboration is to promote public safety by facilitating the "
+        "custodial",
+        f"transfer of specific aliens in {short}'s jail/correctional facilities to ICE.",
+        f"Participating {short} personnel are only delegated the two authorities listed below:",
+        f"{agency}        1        Rev 2/14/25",
+    ]
+
+
+def moa_pdf(agency: str) -> bytes:
+    """A two-page text MOA of ``agency`` (distinct bytes for each agency)."""
+    return tiny_pdf([wso_page(agency, "".join(w[0] for w in agency.split()).upper())] * 2)
