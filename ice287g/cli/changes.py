@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ice287g.cli.core import list_option, pass_ctx, query_errors, suspect_option
-from ice287g.cli.output import emit, format_options
+from ice287g.cli.output import emit, format_options, raw_option, raw_requested
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
 SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
@@ -217,6 +217,7 @@ def counties(ctx, unresolved, fmt, output) -> None:
     show_default=True,
     help="File format of the tables.",
 )
+@raw_option
 @pass_ctx
 @query_errors
 def export(ctx, directory, fmt) -> None:
@@ -226,7 +227,7 @@ def export(ctx, directory, fmt) -> None:
     """
     from ice287g.query.export import export as run
 
-    for path in run(directory, fmt, ctx.store):
+    for path in run(directory, fmt, ctx.store, raw=raw_requested()):
         click.echo(str(path))
 
 

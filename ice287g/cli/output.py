@@ -18,10 +18,34 @@ import pandas as pd
 TEXT_FORMATS = ("table", "csv", "json")
 
 
+RAW_KEY = "ice287g.raw_text"
+
+
+def raw_option(fn):
+    """click decorator adding --raw: CSV and XLSX text exactly as stored, without the leading
+    ``'`` that keeps a spreadsheet from running a cell as a formula (see `render`)."""
+    return click.option(
+        "--raw",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__(RAW_KEY, value),
+        help="CSV/XLSX: write text exactly as stored (by default a cell starting with = + - @, "
+        "tab or CR gets a leading ' so spreadsheets do not run it as a formula).",
+    )(fn)
+
+
+def raw_requested() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(RAW_KEY))
+
+
 def format_options(formats: tuple[str, ...] = TEXT_FORMATS):
-    """click decorator adding --format and -o/--output."""
+    """click decorator adding --format, -o/--output and (with csv) --raw."""
 
     def decorate(fn):
+        if "csv" in formats:
+            fn = raw_option(fn)
         fn = click.option(
             "-o",
             "--output",
@@ -63,12 +87,16 @@ def records(df) -> list[dict]:
     return [{k: _flat(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
-def render(df, fmt: str) -> str | bytes:
+def render(df, fmt: str, raw: bool = False) -> str | bytes:
+    """`df` as text (or Parquet bytes). CSV text cells are spreadsheet-safe unless `raw`."""
     if fmt == "json":
         return json.dumps(records(df), ensure_ascii=False, indent=1) + "\n"
+    from ice287g.safetext import spreadsheet_safe
+
+    cell = _flat if fmt != "csv" or raw else (lambda v: spreadsheet_safe(_flat(v)))
     flat = df.copy()
     for col in flat.columns:  # object dtype: a nullable int column stays ints, not floats
-        flat[col] = pd.Series([_flat(v) for v in flat[col]], index=flat.index, dtype=object)
+        flat[col] = pd.Series([cell(v) for v in flat[col]], index=flat.index, dtype=object)
     if fmt == "csv":
         return flat.to_csv(index=False)
     if fmt == "markdown":
@@ -101,7 +129,7 @@ def markdown(df) -> str:
 def emit(df, fmt: str, output: str | None, header: str | None = None) -> None:
     """Print or write a result. `header` (a note on which versions answered) goes to stderr
     for machine formats and above the table for `table`/`markdown`."""
-    body = render(df, fmt)
+    body = render(df, fmt, raw=raw_requested())
     if fmt == "parquet" and not output:
         raise click.UsageError("--format parquet needs -o FILE")
     if header:
