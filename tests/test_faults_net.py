@@ -410,8 +410,8 @@ from ice287g.cli import stops
 stops.GRACE_SECONDS = 0.5
 child = subprocess.Popen(["sleep", "60"])
 with stops.handled():
-    print(child.pid, flush=True)
-    try:
+    try:  # the pid is printed inside: a signal that lands right after it still meets the way out
+        print(child.pid, flush=True)
         time.sleep(60)
     finally:
         time.sleep(60)  # a way out that hangs (say, an API call to a server already gone)

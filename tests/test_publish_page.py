@@ -23,8 +23,9 @@ pytestmark = pytest.mark.corpus
 
 
 @pytest.fixture(scope="module")
-def store(corpus_store):
-    return corpus_store  # the session's backfilled corpus (publish only reads it)
+def store(corpus_scratch):
+    # the session's writable copy of the corpus store: publishing caches the history tables
+    return corpus_scratch
 
 
 @pytest.fixture(scope="module")
