@@ -18,7 +18,7 @@ from ice287g.cli import main
 from ice287g.jobs.ingest import ingest_paths
 from ice287g.query import QueryError
 from ice287g.query.export import export
-from ice287g.query.plot import plot
+from ice287g.query.plot import _label, figure, plot, series
 from ice287g.schema import SNAPSHOT_FIELDS
 from ice287g.store import Store
 
@@ -121,6 +121,93 @@ def test_plot_refuses_unknown_outputs_and_the_command_writes_a_default_file(
     res = CliRunner().invoke(main, ["--data-dir", str(store.root), "plot", "--by", "state"])
     assert res.exit_code == 0, res.output
     assert png_size((tmp_path / "ice287g-participating-by-state.png").read_bytes())[0] == 1500
+
+
+STATE_NAMES = [
+    "FLORIDA",
+    "TEXAS",
+    "GEORGIA",
+    "ALABAMA",
+    "OHIO",
+    "IOWA",
+    "UTAH",
+    "IDAHO",
+    "MAINE",
+    "NEVADA",
+    "OREGON",
+    "KANSAS",
+    "MONTANA",
+    "ALASKA",
+]
+
+
+@pytest.fixture(scope="module")
+def many_states(tmp_path_factory):
+    """Eight monthly participating versions (February to September) over 14 states."""
+    base = tmp_path_factory.mktemp("many-states")
+    for month in range(2, 10):
+        rows = [
+            part(f"Agency {k} Police Department", STATE_NAMES[k % 14]) for k in range(month * 4)
+        ]
+        write(
+            base / "in",
+            f"participatingAgencies{month:02d}032025pm.xlsx",
+            PARTICIPATING_HEADER,
+            rows,
+        )
+    store = Store(base / "data")
+    assert all(o.status == "new" for o in ingest_paths(store, [base / "in"]))
+    return store
+
+
+def drawn(wide, **kwargs):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figure(wide, **kwargs)
+    FigureCanvasAgg(fig).draw()
+    return fig, fig.canvas.get_renderer()
+
+
+def assert_apart(boxes):
+    """Bounding boxes (left to right) that neither touch nor overlap."""
+    boxes = sorted(boxes, key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
+
+
+@pytest.mark.parametrize("top", [1, 5, 13, 14, 40])
+def test_every_series_is_in_a_legend_beside_the_plot(many_states, top):
+    wide = series("participating", "state", top, many_states)
+    fig, renderer = drawn(wide, by="state")
+    (legend,) = fig.legends
+    entries = [t.get_text() for t in legend.get_texts()]
+    assert len(entries) == len(wide.columns) == min(top, 14) + (top < 14)
+    assert ("Other" in entries) == (top < 14)
+    if top >= 14:
+        assert {"Florida", "Montana", "Alaska"} <= set(entries)
+    assert entries == [_label(c, "state") for c in reversed(wide.columns)]  # as stacked
+    axes, box = fig.axes[0].get_window_extent(renderer), legend.get_window_extent(renderer)
+    assert box.x0 >= axes.x1  # beside the plot area, not over it
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 + 1 and box.y0 >= fig.bbox.y0
+
+
+@pytest.mark.parametrize("span", ["weeks", "months"])
+def test_date_labels_never_collide_and_the_total_is_clear_of_the_data(store, many_states, span):
+    from matplotlib.text import Text
+
+    data = store if span == "weeks" else many_states
+    wide = series("participating", "model", 8, data)
+    fig, renderer = drawn(wide)
+    ax = fig.axes[0]
+    labels = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert len(labels) >= 2
+    assert_apart([t.get_window_extent(renderer) for t in labels])
+    if span == "months":
+        assert {"Mar", "Sep"} <= {t.get_text() for t in labels} or len(labels) >= 3
+    total = f"{int(wide.sum(axis=1).iloc[-1]):,} on "
+    (text,) = [
+        t for t in ax.get_children() if isinstance(t, Text) and t.get_text().startswith(total)
+    ]
+    assert text.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1
 
 
 def columns_of(path, fmt) -> list[str]:
