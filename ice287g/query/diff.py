@@ -163,34 +163,47 @@ def _counties_agree(a: Record, b: Record) -> bool:
     return fa is None or fb is None or fa == fb
 
 
+def rename_score(old: str, a: Record, new: str, b: Record, cutoff: float = RENAME_CUTOFF):
+    """The ratio by which ``match_renames`` ranks removed agreement `old` (record `a`) and
+    added agreement `new` (record `b`) as one agreement renamed, or None when they cannot
+    be. The ids must share state and model."""
+    if not _counties_agree(a, b):
+        return None
+    if _same_words(a, b):
+        return 1.0
+    key, okey = _name_key(old)[1], _name_key(new)[1]
+    # The ratio cannot exceed 2*min/(sum of lengths): skip hopeless pairs cheaply.
+    if 2 * min(len(key), len(okey)) / max(len(key) + len(okey), 1) < cutoff:
+        return None
+    ratio = similarity(key, okey)
+    if ratio < cutoff or not _words_agree(a, b):
+        return None
+    return ratio
+
+
+def rename_order(ratio: float, old: str, new: str) -> tuple:
+    """Sort key of candidate renames: best ratio first, then by the ids (never input order)."""
+    return (-ratio, min(old, new), max(old, new), old, new)
+
+
 def match_renames(
     removed: Records, added: Records, cutoff: float = RENAME_CUTOFF
 ) -> list[tuple[str, str]]:
-    """(old id, new id) pairs of spelling changes among removed and added agreements."""
+    """(old id, new id) pairs of spelling changes among removed and added agreements: the
+    candidates (``rename_score``) best first (``rename_order``), each id used once."""
     by_group: dict[tuple[str, str], list[str]] = {}
     for new in added:
         st, _, model = _name_key(new)
         by_group.setdefault((st, model), []).append(new)
     scored = []
     for old, rec in removed.items():
-        st, key, model = _name_key(old)
+        st, _, model = _name_key(old)
         for new in by_group.get((st, model), ()):
-            other = added[new]
-            if not _counties_agree(rec, other):
-                continue
-            if _same_words(rec, other):
-                ratio = 1.0
-            else:
-                okey = _name_key(new)[1]
-                # The ratio cannot exceed 2*min/(sum of lengths): skip hopeless pairs cheaply.
-                if 2 * min(len(key), len(okey)) / max(len(key) + len(okey), 1) < cutoff:
-                    continue
-                ratio = similarity(key, okey)
-                if ratio < cutoff or not _words_agree(rec, other):
-                    continue
-            scored.append((-ratio, min(old, new), max(old, new), old, new))
+            ratio = rename_score(old, rec, new, added[new], cutoff)
+            if ratio is not None:
+                scored.append(rename_order(ratio, old, new))
     pairs, used = [], set()
-    for _, _, _, old, new in sorted(scored):
+    for *_, old, new in sorted(scored):
         if old not in used and new not in used:
             used.update((old, new))
             pairs.append((old, new))
