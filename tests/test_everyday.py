@@ -219,3 +219,39 @@ def test_help_does_not_load_pandas_or_prefect():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+class Terminal:
+    """A stderr that says it is a terminal, and keeps what was written."""
+
+    def __init__(self, tty=True):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_long_work_shows_a_status_line_then_its_time_on_a_terminal_only():
+    import time
+
+    from ice287g.cli.progress import CLEAR, timed
+
+    term = Terminal()
+    with timed("history", threshold=0.1, delay=0.02, stream=term):
+        time.sleep(0.3)
+    assert term.text.startswith("history …" + CLEAR) and term.text.endswith(" s\n")
+    assert 0.3 <= float(term.text.split("history: ")[1].split(" s")[0]) < 5
+    quick = Terminal()
+    with timed("counts", threshold=0.5, delay=0.2, stream=quick):
+        pass
+    assert quick.text == ""  # fast work: nothing shown
+    piped = Terminal(tty=False)
+    with timed("export", threshold=0, delay=0, stream=piped):
+        time.sleep(0.05)
+    assert piped.text == ""

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ice287g.cli.output import emit, format_options
+from ice287g.cli.progress import timed
 from parsers.lists import LISTS
 
 LIST_CHOICE = click.Choice(LISTS)
@@ -233,7 +234,10 @@ def counts(
     from ice287g.query.versions import as_date
     from ice287g.query.versions import counts as q
 
-    df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store, state, agency)
+    with timed("counts"):
+        df = q(
+            lst, by, as_of, since, until, all_versions, include_suspect, ctx.store, state, agency
+        )
     notes = [] if include_suspect else [SUSPECT_NOTE]
     notes += stale_notes(ctx.store, [lst] if lst else LISTS, as_date(as_of or until))
     emit(df, fmt, output, header="\n".join(notes) or None)
