@@ -255,3 +255,35 @@ def test_long_work_shows_a_status_line_then_its_time_on_a_terminal_only():
     with timed("export", threshold=0, delay=0, stream=piped):
         time.sleep(0.05)
     assert piped.text == ""
+
+
+def test_the_api_returns_pandas_dtypes(data):
+    import pandas as pd
+
+    import ice287g
+
+    c = ice287g.counts("participating", by=["model"], data_dir=data)
+    assert str(c["date"].dtype).startswith("datetime64")
+    assert isinstance(c["model"].dtype, pd.CategoricalDtype) and c["count"].dtype == "Int64"
+    assert c.set_index("date")["count"].resample("MS").sum().tolist() == [7]  # no to_datetime
+    df = ice287g.latest(data_dir=data, state="FL")
+    assert str(df["signed"].dtype).startswith("datetime64")
+    assert isinstance(df["state"].dtype, pd.CategoricalDtype) and set(df["state"]) == {"FL"}
+    assert isinstance(ice287g.snapshots(data_dir=data)["list"].dtype, pd.CategoricalDtype)
+    assert ice287g.snapshots(data_dir=data)["rows"].dtype == "Int64"
+    a = ice287g.agreements(data_dir=data)
+    assert a["days_waited"].dtype == "Int64" and str(a["first_seen"].dtype).startswith("datetime")
+
+
+@pytest.mark.corpus
+def test_the_api_docstrings_show_real_calls_on_the_corpus(corpus, tmp_path_factory, monkeypatch):
+    """The examples in ice287g.query.api's docstrings, run against the whole 2025 corpus."""
+    import doctest
+
+    from test_changes import corpus_store_dir
+
+    from ice287g.query import api
+
+    monkeypatch.setenv("ICE287G_DATA_DIR", str(corpus_store_dir(corpus, tmp_path_factory)))
+    result = doctest.testmod(api, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 10 and result.failed == 0
