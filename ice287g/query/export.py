@@ -167,8 +167,8 @@ def _write_xlsx(table, path: Path) -> None:
                     head, tail = text.split("</sheetData>")
                     with dst.open(info.filename, "w", force_zip64=True) as out:
                         out.write(head.encode())
-                        for chunk in _rows_xml(table, styles):
-                            out.write(chunk)
+                        for chunk in _ahead(_rows_xml(table, styles)):
+                            out.write(chunk)  # compressed while the next rows are built
                         out.write(("</sheetData>" + tail).encode())
                 else:
                     dst.writestr(info.filename, data)
@@ -179,6 +179,19 @@ def _write_xlsx(table, path: Path) -> None:
         raise
     finally:
         Path(skeleton).unlink(missing_ok=True)
+
+
+def _ahead(chunks):
+    """`chunks`, each produced in a worker thread while the caller consumes the one before
+    (Arrow compute and zlib both release the GIL: two cores, two stages)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    it = iter(chunks)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(next, it, None)
+        while (chunk := pending.result()) is not None:
+            pending = pool.submit(next, it, None)
+            yield chunk
 
 
 def _column_letter(index: int) -> str:
