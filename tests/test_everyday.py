@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, build_workbook, participating_row
+from conftest import PARTICIPATING_HEADER, PENDING_HEADER, participating_row
+from test_history import write
 
 from ice287g.cli import main
 from ice287g.jobs.ingest import ingest_paths
 from ice287g.store import Store
 
+BUTLER = [
+    "OHIO",
+    "Butler County Sheriff's Office",
+    "County",
+    "Butler County",
+    "Warrant Service Officer",
+]
 LONG_URL = (
     "https://www.ice.gov/doclib/287gMOA/"
     "HarrisCountySheriffsOfficeTX_TFM_MOA_AndAVeryLongTailToTheFileName_03012025.pdf"
@@ -23,64 +30,28 @@ LONG_URL = (
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
+    """Participating 04-03 (Harris TX with a long MOA URL, two FL agencies) and 04-17 (Tampa
+    added); pending 04-04 (Butler OH)."""
     base = tmp_path_factory.mktemp("everyday")
     src = base / "in"
-    src.mkdir()
-    first = [
-        participating_row(),
-        participating_row(
-            agency="Orange County Sheriff's Office",
-            state="FLORIDA",
-            county="Orange County",
-            model="Jail Enforcement Model",
-        ),
-        participating_row(
-            agency="Miami-Dade Police Department",
-            state="FLORIDA",
-            typ="Municipality",
-            county="Miami-Dade County",
-        ),
+    florida = [
+        ("Orange County Sheriff's Office", "County", "Orange County", "Jail Enforcement Model"),
+        ("Miami-Dade Police Department", "Municipality", "Miami-Dade County", "Task Force Model"),
+        ("Tampa Police Department", "Municipality", "Hillsborough County", "Task Force Model"),
     ]
-    (src / "participatingAgencies04032025pm.xlsx").write_bytes(
-        build_workbook(
-            PARTICIPATING_HEADER,
-            first,
-            links={(0, "MOA"): LONG_URL},
-            saved=datetime(2025, 4, 3, 18),
-        )
-    )
-    second = [
-        *first,
-        participating_row(
-            agency="Tampa Police Department",
-            state="FLORIDA",
-            typ="Municipality",
-            county="Hillsborough County",
-        ),
+    rows = [participating_row()] + [
+        participating_row(agency=a, state="FLORIDA", typ=t, county=c, model=m)
+        for a, t, c, m in florida
     ]
-    (src / "participatingAgencies04172025pm.xlsx").write_bytes(
-        build_workbook(
+    for name, count in (("04032025pm", 3), ("04172025pm", 4)):
+        write(
+            src,
+            f"participatingAgencies{name}.xlsx",
             PARTICIPATING_HEADER,
-            second,
+            rows[:count],
             links={(0, "MOA"): LONG_URL},
-            saved=datetime(2025, 4, 17, 18),
         )
-    )
-    (src / "pendingAgencies04042025am.xlsx").write_bytes(
-        build_workbook(
-            PENDING_HEADER,
-            [
-                [
-                    "OHIO",
-                    "Butler County Sheriff's Office",
-                    "County",
-                    "Butler County",
-                    "Warrant Service Officer",
-                ]
-            ],
-            saved=datetime(2025, 4, 4, 9),
-        )
-    )
+    write(src, "pendingAgencies04042025am.xlsx", PENDING_HEADER, [BUTLER])
     store = Store(base / "data")
     assert all(o.status == "new" for o in ingest_paths(store, [src]))
     return store.root

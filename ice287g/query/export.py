@@ -25,6 +25,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from parsers.sheet_xml import col_letters
 from scrapers.discover import DEFAULT_SOURCE
 
 FORMATS = ("csv", "parquet", "xlsx")
@@ -153,7 +154,7 @@ def _write_xlsx(table, path: Path) -> None:
                     ws.set_column(j, j, 19, moment)
             ws.freeze_panes(1, 0)
         styles = {"date": day.xf_index, "timestamp": moment.xf_index}
-        last = f"{_column_letter(max(table.num_columns - 1, 0))}{table.num_rows + 1}"
+        last = f"{col_letters(max(table.num_columns - 1, 0))}{table.num_rows + 1}"
         with (
             zipfile.ZipFile(skeleton) as src,
             zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst,
@@ -194,15 +195,6 @@ def _ahead(chunks):
             yield chunk
 
 
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"  # not allowed in XML 1.0
 
 
@@ -215,7 +207,7 @@ def _rows_xml(table, styles: dict[str, int]):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    letters = [_column_letter(j) for j in range(table.num_columns)]
+    letters = [col_letters(j) for j in range(table.num_columns)]
     first = 2
     for batch in _batches(table, 20_000):
         n = batch.num_rows
