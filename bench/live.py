@@ -1,18 +1,27 @@
-"""Bench phase: a no-change refresh against a local replay of ICE's page.
+"""Bench phases of the live refresh.
 
-Prints the workbook bytes a no-change refresh downloads (target: zero) and its wall time,
-split into Prefect's own start-up and our work (the same refresh without Prefect). Uses the
-replay server of the tests (tests/support/replay_server.py), so it runs from a checkout.
+- A no-change refresh against a local replay of ICE's page: the workbook bytes it downloads
+  (target: zero) and its wall time, split into Prefect's own start-up and our work (the same
+  refresh without Prefect). Uses the replay server of the tests, so it runs from a checkout.
+- The offline night (issue 11): `ice287g refresh` on a store holding the shared corpus, on a
+  machine that cannot reach ICE (the source is a name under `.invalid`, which never
+  resolves), Prefect included: wall time (target < 120 s), exit status, lines on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
-from bench.run import SHARED, line, measure
+from bench.run import REPO, SHARED, line, measure
+
+OFFLINE_SOURCE = "https://www.ice287g-bench.invalid/identify-and-arrest/287g"
 
 
 def bench_no_change_refresh(_store_dir: Path) -> None:
@@ -66,4 +75,35 @@ def _quiet() -> dict:
     }
 
 
-PHASES = [("refresh", bench_no_change_refresh)]
+def bench_offline_refresh(store_dir: Path) -> None:
+    print(f"offline refresh on the corpus store (source {OFFLINE_SOURCE})")
+    with tempfile.TemporaryDirectory(prefix="ice287g-bench-offline-") as tmp:
+        data = Path(tmp) / "data"
+        shutil.copytree(store_dir, data)  # the failed page is a ledger row: not in the shared store
+        env = {**os.environ, "PREFECT_HOME": str(Path(tmp) / "prefect"), "PYTHONWARNINGS": "ignore"}
+        env.pop("PREFECT_API_URL", None)
+        for label, extra in (
+            ("Prefect, fresh PREFECT_HOME", []),
+            ("Prefect, second run", []),
+            ("--no-prefect", ["--no-prefect"]),
+        ):
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-m", "ice287g", "--data-dir", str(data), "refresh"]
+                + ["--source", OFFLINE_SOURCE, *extra],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=REPO,
+            )
+            seconds = time.perf_counter() - t0
+            traceback = "yes" if "Traceback" in proc.stdout + proc.stderr else "no"
+            line(f"offline refresh, {label}", f"{seconds:.1f} s", "target < 120 s")
+            line(
+                "  exit status, stderr lines, traceback",
+                f"{proc.returncode}, {len(proc.stderr.splitlines())}, {traceback}",
+                "target 1, 2, no",
+            )
+
+
+PHASES = [("refresh", bench_no_change_refresh), ("offline", bench_offline_refresh)]

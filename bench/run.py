@@ -7,7 +7,8 @@ own. Figures:
   vs plain ``pandas.read_excel(engine="openpyxl")`` over the same files: the ratio's target
   is <= 0.25, peak memory < 500 MB;
 - the fast read commands on the full store, including interpreter start (target < 1 s);
-- the other stages register their own phases below.
+- the other stages register their own phases below (hostile: peak memory of the
+  hyperlink-range workbook).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, live, moa, publish
+    from bench import changes, hostile, live, moa, publish
 
     return [
         ("backfill", bench_backfill),
@@ -129,6 +130,7 @@ def phases() -> list:
         *live.PHASES,
         *moa.PHASES,
         *publish.PHASES,
+        *hostile.PHASES,
     ]
 
 

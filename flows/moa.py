@@ -76,4 +76,5 @@ def moa_flow(
         "documents_read": len(report.documents),
         "failures": report.failures,
         "summary": report.summary_line(),
+        "stopped": report.stopped_line() if report.stopped else None,
     }

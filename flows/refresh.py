@@ -1,7 +1,10 @@
 """Prefect flows: the nightly refresh and large backfills. Thin: the work is in ice287g.
 
-The network tasks retry at task level (a blocked or failed download raises after its ledger
-row is written, so every attempt is on record); one list failing does not stop the other.
+No task retries: the fetcher is the one retry layer (transient errors only, within a deadline
+per download; a block page or a 4xx is final), so a failed download is recorded, reported, and
+left for the next run. Each task returns its outcome instead of raising, so an expected failure
+(offline, blocked) is one line of the report, not a Prefect traceback; one list failing does not
+stop the other.
 """
 
 from __future__ import annotations
@@ -16,53 +19,27 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from flows.moa import moa_flow  # noqa: E402
 from ice287g.jobs.refresh import (  # noqa: E402
-    Observation,
     RefreshReport,
     discover_links,
-    fetch_one,
+    fetch_isolated,
     harvest_after,
     publish_after,
     session,
 )
 from ice287g.jobs.report import summarize  # noqa: E402
-from ice287g.store import Store, ledger  # noqa: E402
+from ice287g.store import Store  # noqa: E402
 from scrapers.discover import DEFAULT_SOURCE  # noqa: E402
 
-NETWORK_RETRIES = 2
-RETRY_DELAYS = [30, 120]
 
-
-class DownloadFailed(RuntimeError):
-    pass
-
-
-@task(retries=NETWORK_RETRIES, retry_delay_seconds=RETRY_DELAYS, cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE)
 def discover_task(store: Store, report: RefreshReport, fetcher) -> list:
-    links = discover_links(store, report, fetcher)
-    if not links:
-        raise DownloadFailed(report.error)
-    report.error = None
-    return links
+    return discover_links(store, report, fetcher)
 
 
-@task(retries=NETWORK_RETRIES, retry_delay_seconds=RETRY_DELAYS, cache_policy=NO_CACHE)
-def fetch_task(store: Store, fetcher, link, attempts: list):
-    """Fetch one workbook link; raise (so Prefect retries) when blocked or failed."""
-    try:
-        obs = fetch_one(store, fetcher, link)
-    except Exception as exc:  # a store error: record it as this link's outcome, then retry
-        obs = Observation(
-            link.url,
-            link.file_name,
-            ledger.FAILED,
-            error=f"{link.url}: {type(exc).__name__}: {exc}",
-        )
-        attempts.append(obs)
-        raise
-    attempts.append(obs)
-    if obs.outcome in (ledger.BLOCKED, ledger.FAILED):
-        raise DownloadFailed(obs.error or f"{link.url}: {obs.outcome}")
-    return obs
+@task(cache_policy=NO_CACHE)
+def fetch_task(store: Store, fetcher, link):
+    """Fetch one workbook link; a blocked or failed download is its observation's outcome."""
+    return fetch_isolated(store, fetcher, link)
 
 
 @task(cache_policy=NO_CACHE)
@@ -86,7 +63,6 @@ def publish_task(store: Store, report: RefreshReport):
 def refresh_flow(
     data_dir: str | None = None,
     source: str = DEFAULT_SOURCE,
-    retry_delays: list[int] | None = None,
     moa: bool = True,
     moa_limit: int | None = None,
     moa_delay: float | None = None,
@@ -94,19 +70,11 @@ def refresh_flow(
     """Discover ICE's workbook links, fetch both lists, store new versions, report; then
     harvest the MOA PDFs the newest participating version links (the `ice287g-moa` flow)."""
     store = Store(data_dir)
-    delays = RETRY_DELAYS if retry_delays is None else retry_delays
     with session(store, source) as (report, fetcher):
-        found = discover_task.with_options(retry_delay_seconds=delays)(
-            store, report, fetcher, return_state=True
-        )
-        links = found.result() if found.is_completed() else []
-        for link in links:
-            attempts: list = []
-            fetch_task.with_options(retry_delay_seconds=delays)(
-                store, fetcher, link, attempts, return_state=True
-            )
-            report.observations.append(attempts[-1])
-            report.bytes_downloaded += attempts[-1].bytes
+        for link in discover_task(store, report, fetcher):
+            obs = fetch_task(store, fetcher, link)
+            report.observations.append(obs)
+            report.bytes_downloaded += obs.bytes
         report_task(store, report)
         published = publish_task(store, report)
     print(report.summary)
@@ -114,11 +82,14 @@ def refresh_flow(
         "summary": report.summary,
         "new_versions": len(report.new_versions),
         "bytes_downloaded": report.bytes_downloaded,
+        "warnings": report.warnings,
         **published.result(report),
     }
-    plan = harvest_after(store, source, moa, moa_limit, moa_delay)
+    plan = harvest_after(store, report, moa, moa_limit, moa_delay)
     if plan:
         result["moa"] = moa_flow(data_dir=data_dir, **plan)
+    elif report.harvest_skipped:
+        result["moa_skipped"] = report.harvest_skipped
     return result
 
 

@@ -21,8 +21,8 @@ SERVER_START_TIMEOUT_S = 180
 
 def serve_refresh(data_dir: str, cron: str, source: str | None, port: int, name: str) -> None:
     configure()
-    # SIGTERM (systemd, a test, `kill`) must run the `finally` below, which stops the server.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # SIGTERM and SIGINT become exceptions (ice287g.cli.stops; Prefect's runner has its own
+    # SIGTERM exit), so the `finally` below stops the server.
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server = start_local_server(port)
@@ -41,10 +41,6 @@ def serve_refresh(data_dir: str, cron: str, source: str | None, port: int, name:
     finally:
         if server is not None:
             stop_server(server)
-
-
-def _exit_on_sigterm(signum, frame) -> None:
-    raise SystemExit(0)
 
 
 def start_local_server(port: int) -> subprocess.Popen | None:

@@ -3,7 +3,10 @@
 Measured on these machines (../shared/PREFECT.md): without an API URL each process starts a
 temporary local server whose default 20 s start-up timeout fails on a fresh PREFECT_HOME, and
 the server looks up an outside host unless analytics are off. So: a project-local PREFECT_HOME,
-a 120 s start-up timeout, analytics and telemetry off. Values already set by the user win.
+a 120 s start-up timeout, analytics and telemetry off. Prefect's own log lines and tracebacks go
+to ``$PREFECT_HOME/prefect.log`` (``flows/logging.yml``), never to the screen: a failed night is
+one line per failure from the command, not a Prefect traceback. Values already set by the user
+win.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ DEFAULTS = {
 }
 
 
+LOGGING_CONFIG = Path(__file__).with_name("logging.yml")
+
+
 def prefect_home() -> Path:
     return Path(os.environ.get("PREFECT_HOME") or Path.cwd() / ".prefect")
 
@@ -28,3 +34,23 @@ def configure() -> None:
     os.environ.setdefault("PREFECT_HOME", str(prefect_home()))
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_CONFIG))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def log_path() -> Path:
+    """Where Prefect's log lines and tracebacks go (see flows/logging.yml)."""
+    return Path(os.environ.get("PREFECT_HOME") or prefect_home()) / "prefect.log"
+
+
+def log_traceback(exc: BaseException) -> Path:
+    """Append ``exc``'s traceback to :func:`log_path` (kept off the screen); the path."""
+    import traceback
+    from datetime import UTC, datetime
+
+    path = log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} | ERROR | ice287g - ")
+        log.write("".join(traceback.format_exception(exc)))
+    return path

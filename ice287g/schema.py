@@ -93,6 +93,11 @@ CATALOG_FIELDS: list[tuple[str, pa.DataType, str]] = [
         pa.list_(_str),
         "Signals that decided the list, strongest first (`signed_dates`, `layout`, `name`, ...)",
     ),
+    (
+        "snapshot_sha256",
+        _str,
+        "SHA-256 of the snapshot file as written (`verify` checks it; `repair` fills it in)",
+    ),
 ]
 CATALOG_SCHEMA = pa.schema([pa.field(n, t) for n, t, _ in CATALOG_FIELDS])
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 # Half-day suffix -> order within a day. A re-issue marker (B, 2, _b) sorts just after its
@@ -112,7 +112,7 @@ def publication_date(
             return PublicationDate(d, "iso_name", "", 0)
     name_date, suffix, flags = parse_ice_name(base)
     rank = suffix_rank(suffix)
-    saved = local_date(saved_at) if saved_at else None
+    saved = _local_or_none(saved_at)
     if name_date is not None:
         if saved is None or _plausible(name_date, saved):
             return PublicationDate(name_date, "ice_name", suffix, rank, tuple(flags))
@@ -123,8 +123,9 @@ def publication_date(
         flags.append(f"name_date_implausible:{name_date.isoformat()}")
     if saved is not None:
         return PublicationDate(saved, "saved_time", suffix, rank, tuple(flags))
-    if observed_at is not None:
-        return PublicationDate(local_date(observed_at), "observed", suffix, rank, tuple(flags))
+    observed = _local_or_none(observed_at)
+    if observed is not None:
+        return PublicationDate(observed, "observed", suffix, rank, tuple(flags))
     raise UndatableError(
         base,
         "cannot date it: no usable date in the file name and no last-saved time "
@@ -132,12 +133,20 @@ def publication_date(
     )
 
 
+def _local_or_none(moment: datetime | None) -> date | None:
+    """`local_date`, or None for no moment or one at the edge of year 1 or 9999 (a broken
+    clock or a hostile file: no usable time)."""
+    try:
+        return local_date(moment) if moment else None
+    except OverflowError:
+        return None
+
+
 def _plausible(name_date: date, saved: date) -> bool:
-    return (
-        saved - timedelta(days=MAX_DAYS_BEFORE_SAVED)
-        <= name_date
-        <= saved + timedelta(days=MAX_DAYS_AFTER_SAVED)
-    )
+    # Differences, not saved +/- a delta: a saved time in year 1 or 9999 must not overflow.
+    return (saved - name_date).days <= MAX_DAYS_BEFORE_SAVED and (
+        name_date - saved
+    ).days <= MAX_DAYS_AFTER_SAVED
 
 
 def local_date(moment: datetime) -> date:

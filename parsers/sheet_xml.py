@@ -7,6 +7,8 @@ import functools
 import html
 import re
 import zipfile
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 
 _HYPERLINK = re.compile(rb"<hyperlink\b([^>]*)>")
 _RELATIONSHIP = re.compile(rb"<Relationship\b([^>]*)>")
@@ -19,10 +21,27 @@ _ERROR_FAST = re.compile(rb"<c r=\"([A-Z]+)(\d+)\"(?: s=\"\d+\")? t=\"e\"><v>([^
 _CELL_REF = re.compile(rb"\br=\"([A-Z]+)(\d+)\"")
 _CELL_VALUE = re.compile(rb"<v>([^<]*)</v>")
 _ROW_NUMBER = re.compile(rb"\br=\"(\d+)\"")
+_ROW_REF = re.compile(rb"<(?:c|row)\b[^>]*?\br=\"[A-Z]{0,12}(\d{1,12})\"")
+_COL_REF = re.compile(rb"<c\b[^>]*?\br=\"([A-Z]{1,12})")
 
 
-def hyperlinks(zf: zipfile.ZipFile, sheet_path: str, xml: bytes) -> dict[int, dict[int, str]]:
-    """row -> col -> external hyperlink target of the cell."""
+class SheetXmlError(ValueError):
+    """A part of the sheet XML that cannot be read (the caller names the file)."""
+
+
+def hyperlinks(
+    zf: zipfile.ZipFile,
+    sheet_path: str,
+    xml: bytes,
+    rows: Iterable[int],
+    cols: Iterable[int],
+) -> dict[int, dict[int, str]]:
+    """row -> col -> external hyperlink target, for the cells at `rows` x `cols` only.
+
+    A hyperlink may cover a range (``G2:G99999``); it is expanded only over the wanted rows
+    and columns (the rows that hold data, the link columns), so a small file whose links
+    claim huge ranges costs no more than one whose links cover single cells.
+    """
     start = xml.find(b"<hyperlinks")
     if start < 0:
         return {}
@@ -35,17 +54,30 @@ def hyperlinks(zf: zipfile.ZipFile, sheet_path: str, xml: bytes) -> dict[int, di
         rid: _unescape(t)
         for rid, t in _pairs(rels, _REL_FAST, _RELATIONSHIP, b"<Relationship ", b"Id", b"Target")
     }
+    wanted_rows = sorted(set(rows))
+    wanted_cols = sorted(set(cols))
     out: dict[int, dict[int, str]] = {}
     for ref, rid in _pairs(section, _LINK_FAST, _HYPERLINK, b"<hyperlink ", b"ref", b"r:id"):
         target = targets.get(rid)
-        if target:
-            for row, col in _expand_ref(ref.decode()):
-                out.setdefault(row, {})[col] = target
+        box = _parse_ref(ref) if target else None
+        if box is None:
+            continue
+        r1, c1, r2, c2 = box
+        cols_in = [c for c in wanted_cols if c1 <= c <= c2]
+        if not cols_in:
+            continue
+        for row in wanted_rows[bisect_left(wanted_rows, r1) : bisect_right(wanted_rows, r2)]:
+            cells = out.setdefault(row, {})
+            for col in cols_in:
+                cells[col] = target
     return out
 
 
 def _unescape(raw: bytes) -> str:
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SheetXmlError(f"a hyperlink target is not valid UTF-8 ({raw[:60]!r})") from None
     return html.unescape(text) if "&" in text else text
 
 
@@ -62,6 +94,17 @@ def _pairs(
         if first in attrs and second in attrs:
             pairs.append((attrs[first], attrs[second]))
     return pairs
+
+
+def extent(xml: bytes) -> tuple[int, int]:
+    """(rows, columns) of the grid the sheet's cell and row references span.
+
+    A reader that builds a dense grid (calamine does) allocates rows x columns cells, so one
+    cell at ``ZZ500000`` in a 5 KB file is a 350-million-cell grid: callers check this first.
+    """
+    rows = max(map(int, set(_ROW_REF.findall(xml))), default=0)
+    cols = max((_col_index(c.decode()) + 1 for c in set(_COL_REF.findall(xml))), default=0)
+    return rows, cols
 
 
 def error_cells(xml: bytes) -> dict[int, dict[int, str]]:
@@ -109,19 +152,20 @@ def _tags_with(xml: bytes, marker: bytes, opening: bytes):
 
 
 @functools.lru_cache(maxsize=65536)
-def _expand_ref(ref: str) -> list[tuple[int, int]]:
+def _parse_ref(ref: bytes) -> tuple[int, int, int, int] | None:
+    """``B7`` or ``B7:C9`` -> (first row, first col, last row, last col); None if malformed."""
     cells = []
-    for part in ref.split(":"):
+    for part in ref.decode("ascii", "replace").split(":"):
         m = _A1.fullmatch(part.strip())
         if not m:
-            return []
+            return None
         cells.append((int(m.group(2)), _col_index(m.group(1))))
     if len(cells) == 1:
-        return cells
+        cells.append(cells[0])
+    if len(cells) != 2:
+        return None
     (r1, c1), (r2, c2) = cells
-    if (r2 - r1 + 1) * (c2 - c1 + 1) > 100_000:
-        return []
-    return [(r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)]
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
@@ -26,7 +27,14 @@ from xml.etree import ElementTree as ET
 from python_calamine import CalamineWorkbook
 
 from parsers import lists
-from parsers.sheet_xml import col_letters, error_cells, hidden_rows, hyperlinks
+from parsers.sheet_xml import (
+    SheetXmlError,
+    col_letters,
+    error_cells,
+    extent,
+    hidden_rows,
+    hyperlinks,
+)
 from parsers.sniff import ZIP_MAGIC, looks_like_html
 
 # Header text (upper case, single spaces) -> field name. Extend here when ICE renames a column.
@@ -56,11 +64,16 @@ HEADER_SEARCH_ROWS = 10
 # Guards against zip bombs: ICE's real files unpack to < 2 MB.
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 300
+# The reader builds a dense grid of every sheet: rows x columns its cells span.
+MAX_SHEET_CELLS = 2_000_000
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)</dcterms:modified>")
+# What reading a damaged zip member can raise (bad CRC, bad deflate data, cut short, an
+# unsupported compression method).
+_MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError)
 
 
 class WorkbookError(ValueError):
@@ -115,21 +128,28 @@ def read_workbook(
     the name and the columns, of which list it is.
     """
     zf = _open_zip(data, name)
-    saved_at = _saved_at(zf)
+    saved_at = _saved_at(zf, name)
     sheets = _sheet_paths(zf)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises its own error types for broken files
         raise WorkbookError(name, f"not a readable xlsx workbook ({exc})") from None
     for sheet_name in book.sheet_names:
+        sheet_path = sheets.get(sheet_name)
+        xml = _read_member(zf, sheet_path, name)
+        rows, cols = extent(xml)
+        if rows * cols > MAX_SHEET_CELLS:
+            raise WorkbookError(
+                name,
+                f"sheet {sheet_name!r} spans {rows} rows x {cols} columns, past the "
+                f"{MAX_SHEET_CELLS}-cell limit (ICE's lists are about 2,000 x 10)",
+            )
         try:
             cells = book.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
         except Exception as exc:
             raise WorkbookError(name, f"sheet {sheet_name!r} cannot be read ({exc})") from None
         header = _find_header(cells)
         if header is not None:
-            sheet_path = sheets.get(sheet_name)
-            xml = _read_member(zf, sheet_path, name)
             parsed = _build(name, sheet_name, cells, header, zf, sheet_path, xml, saved_at)
             _decide_list(parsed, header, link_text, url)
             return parsed
@@ -145,7 +165,6 @@ def _build(
 ) -> ParsedWorkbook:
     """Data rows under `header`, column by column, with links, errors and hidden rows."""
     header_index, fields, extra_cols = header.index, header.fields, header.extra
-    links = hyperlinks(zf, sheet_path, xml) if xml else {}
     errors = error_cells(xml) if xml else {}
     hidden = hidden_rows(xml) if xml else set()
     lines = cells[header_index + 1 :]
@@ -174,6 +193,13 @@ def _build(
         for f in ALL_FIELDS
     }
     row_numbers = [first_row + i for i in keep]
+    link_fields = [fields[f] for f in LINK_FIELDS if f in fields]
+    try:
+        links = hyperlinks(zf, sheet_path, xml, row_numbers, link_fields) if xml else {}
+    except SheetXmlError as exc:
+        raise WorkbookError(name, f"sheet {sheet_name!r}: {exc}") from None
+    except _MEMBER_ERRORS as exc:
+        raise WorkbookError(name, f"truncated or corrupt xlsx ({exc})") from None
     link_cols = {}
     for f in LINK_FIELDS:
         col = fields.get(f)
@@ -305,6 +331,13 @@ def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
                 f"{info.file_size // info.compress_size}x; refusing "
                 "a possible zip bomb",
             )
+    encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
+    if encrypted:
+        raise WorkbookError(
+            name,
+            f"password-protected: zip member {encrypted[0]} is encrypted "
+            f"({len(encrypted)} of {len(infos)} members)",
+        )
     if "xl/workbook.xml" not in zf.namelist():
         raise WorkbookError(name, "zip file without xl/workbook.xml: not an xlsx workbook")
     return zf
@@ -315,27 +348,32 @@ def _read_member(zf: zipfile.ZipFile, path: str | None, name: str) -> bytes:
         return b""
     try:
         return zf.read(path)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    except _MEMBER_ERRORS as exc:
         raise WorkbookError(name, f"truncated or corrupt xlsx ({exc})") from None
 
 
-def _saved_at(zf: zipfile.ZipFile) -> datetime | None:
+def _saved_at(zf: zipfile.ZipFile, name: str) -> datetime | None:
     if "docProps/core.xml" not in zf.namelist():
         return None
     try:
         match = _MODIFIED.search(zf.read("docProps/core.xml"))
-    except (zipfile.BadZipFile, EOFError, OSError):
+    except _MEMBER_ERRORS:
         return None
     if not match:
         return None
-    text = match.group(1).decode().strip().replace("Z", "+00:00")
+    try:
+        text = match.group(1).decode().strip().replace("Z", "+00:00")
+    except UnicodeDecodeError:
+        raise WorkbookError(
+            name, f"docProps/core.xml: last-saved time is not valid UTF-8 ({match.group(1)!r})"
+        ) from None
     try:
         stamp = datetime.fromisoformat(text)
-    except ValueError:
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        return stamp.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one that leaves year 1..9999 in UTC
         return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC)
 
 
 def _sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -343,7 +381,7 @@ def _sheet_paths(zf: zipfile.ZipFile) -> dict[str, str]:
     try:
         book = ET.fromstring(zf.read("xl/workbook.xml"))
         rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    except (KeyError, ET.ParseError, zipfile.BadZipFile, EOFError, OSError):
+    except (KeyError, ET.ParseError, *_MEMBER_ERRORS):
         return {}
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_NS_PKG_REL}Relationship")}
     paths = {}

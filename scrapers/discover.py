@@ -25,6 +25,10 @@ ListHint = Literal["participating", "pending"]
 
 # ICE's 287(g) page, where both workbooks are linked (`refresh --source` replaces it).
 DEFAULT_SOURCE = "https://www.ice.gov/identify-and-arrest/287g"
+# ICE links one workbook per list; a page linking more is changed or hostile, and each link
+# costs a request and a ledger row. At most this many are taken per list hint (and as many
+# links that name no list); the rest are reported, not fetched.
+MAX_LINKS_PER_LIST = 3
 
 _SPREADSHEET = re.compile(r"\.xlsx?$", re.IGNORECASE)
 _NOT_A_WORKBOOK = re.compile(
@@ -89,6 +93,20 @@ def discover_or_fail(html: str, base_url: str) -> list[WorkbookLink]:
             "with a block page instead of the 287(g) page"
         )
     return links
+
+
+def cap_links(
+    links: list[WorkbookLink], per_list: int = MAX_LINKS_PER_LIST
+) -> tuple[list[WorkbookLink], list[WorkbookLink]]:
+    """(kept, dropped): the first ``per_list`` links of each list hint, in page order."""
+    kept: list[WorkbookLink] = []
+    dropped: list[WorkbookLink] = []
+    taken: dict[str | None, int] = {}
+    for link in links:
+        count = taken.get(link.list_hint, 0)
+        (kept if count < per_list else dropped).append(link)
+        taken[link.list_hint] = count + 1
+    return kept, dropped
 
 
 def list_hint(text: str) -> ListHint | None:

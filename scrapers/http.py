@@ -8,12 +8,20 @@ raise. Every request, redirect hops included, passes an httpx request hook that 
 off the allowlist (the source's host and the Internet Archive, plain ``http://`` only for a
 local test server) before anything is sent; retries with exponential backoff that honour
 ``Retry-After`` come from tenacity.
+
+Every download is bounded: a total ``deadline`` covers all its attempts, waits and body bytes
+(a body dripping one byte a second is cut off when the deadline passes, not only when a read
+times out), and only transient trouble is retried (a connection error, 429, a 5xx that is not
+a block page); a block page or any other 4xx is final at once. This is the one retry layer:
+callers (jobs, flows) never retry on top of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +31,13 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_before_delay,
+)
 
 from parsers.sniff import PDF_MAGIC, ZIP_MAGIC, looks_like_html
 
@@ -43,8 +57,12 @@ ACCEPT_PDF = "application/pdf,*/*;q=0.8"
 # What a body must start with, as named in errors and asked for in the Accept header.
 _KINDS = {ZIP_MAGIC: ("workbook", ACCEPT_WORKBOOK), PDF_MAGIC: ("PDF", ACCEPT_PDF)}
 
+# Transient answers, retried with backoff: "too many requests" (429 asks to come back later,
+# the one 4xx that is not final) and server errors, unless the body is a block page.
 RETRY_STATUSES = frozenset({429} | set(range(500, 600)))
+DEFAULT_DEADLINE = 60.0  # seconds for one download, every attempt and wait included
 _RETRY_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_DEADLINE_SLACK = 0.05  # a timeout this close to the deadline is the deadline's
 _ERROR_BODY_CAP = 64 * 1024  # enough of a non-200 body to recognise a block page
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TITLE = re.compile(r"access denied|request rejected|forbidden|blocked", re.IGNORECASE)
@@ -105,7 +123,8 @@ class _Exchange:
 
 
 class Fetcher:
-    """An ``httpx.Client`` with retries, conditional GET, a size cap and a host allowlist.
+    """An ``httpx.Client`` with retries, conditional GET, a size cap, a host allowlist and a
+    total deadline per download.
 
     ``sleep`` is injectable so tests can record backoff waits instead of sleeping.
     Use as a context manager, or call :meth:`close`.
@@ -122,11 +141,16 @@ class Fetcher:
         backoff: float = 1.0,
         max_wait: float = 60.0,
         max_redirects: int = 5,
+        deadline: float = DEFAULT_DEADLINE,
         user_agent: str = BROWSER_USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.allowed_hosts = frozenset({source_host.lower(), ARCHIVE_HOST})
         self.max_bytes = max_bytes
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.deadline = deadline
+        self._ends_at = float("inf")  # monotonic time the current download must end by
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -200,10 +224,12 @@ class Fetcher:
         return _text_or_raise(self._exchange(url, {"Accept": accept}))
 
     def _exchange(self, url: str, headers: dict[str, str]) -> _Exchange:
-        """Run the request with retries: 429, 5xx and transport errors back off and retry."""
+        """Run the request with retries: 429, 5xx and transport errors back off and retry,
+        all within one deadline (no attempt or wait starts that would end past it)."""
+        self._ends_at = time.monotonic() + self.deadline
         retrying = Retrying(
             retry=retry_if_result(lambda exchange: exchange.retryable),
-            stop=stop_after_attempt(self.retries + 1),
+            stop=stop_after_attempt(self.retries + 1) | stop_before_delay(self.deadline),
             wait=self._wait,
             sleep=self._sleep,
             retry_error_callback=lambda state: state.outcome.result(),  # the last exchange
@@ -232,8 +258,14 @@ class Fetcher:
         refusal = self._refusal(url)
         if refusal:
             return _Exchange(url, url, error=f"{url}: refused: {refusal}", refused=True)
+        left = self._ends_at - time.monotonic()
+        if left <= 0:
+            return _Exchange(url, url, error=f"{url}: {self._past_deadline()}")
+        timeout = httpx.Timeout(
+            min(self.read_timeout, left), connect=min(self.connect_timeout, left)
+        )
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream("GET", url, headers=headers, timeout=timeout) as response:
                 return self._read(url, str(response.url) if response.history else url, response)
         except _Refused as exc:
             hop = "" if exc.url == url else f" (redirected from {url})"
@@ -250,6 +282,8 @@ class Fetcher:
             )
         except httpx.TransportError as exc:
             current = _request_url(exc, url)
+            if time.monotonic() >= self._ends_at - _DEADLINE_SLACK:  # the timeout was the deadline
+                return _Exchange(url, current, error=f"{current}: {self._past_deadline()}")
             return _Exchange(
                 url,
                 current,
@@ -277,14 +311,23 @@ class Fetcher:
             return exchange
         chunks: list[bytes] = []
         size = 0
+        late = False
+        watchdog = _Watchdog(response, self._ends_at - time.monotonic())
         try:
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > cap:
                     break
+                if time.monotonic() >= self._ends_at:
+                    late = True
+                    break
         except httpx.TransportError as exc:
             exchange.body = b"".join(chunks)
+            if watchdog.fired:
+                exchange.error = f"{current}: {self._past_deadline()} ({size} bytes received)"
+                exchange.retryable = False
+                return exchange
             promised = f" of the {declared} promised by Content-Length" if declared else ""
             exchange.error = (
                 f"{current}: truncated body: received {response.num_bytes_downloaded} bytes"
@@ -292,11 +335,21 @@ class Fetcher:
             )
             exchange.retryable = True
             return exchange
+        finally:
+            watchdog.cancel()
         body = b"".join(chunks)
         if size > cap and response.status_code == 200:
             exchange.error = f"{too_large}; download aborted"
+        elif late or watchdog.fired:  # the deadline cut the body short
+            exchange.error = f"{current}: {self._past_deadline()} ({size} bytes received)"
+            exchange.retryable = False
+        if exchange.retryable and _is_block_page(body):
+            exchange.retryable = False  # a CDN refusal under 5xx: asking again will not help
         exchange.body = body[:cap]
         return exchange
+
+    def _past_deadline(self) -> str:
+        return f"gave up: the {self.deadline:g}-second deadline for one download passed"
 
     def _refusal(self, url: str) -> str | None:
         """Why ``url`` may not be fetched, or None when it is on the allowlist."""
@@ -312,6 +365,81 @@ class Fetcher:
         if host not in self.allowed_hosts:
             return f"host {host!r} is not on the allowlist {sorted(self.allowed_hosts)}"
         return None
+
+
+def host_trouble(result: FetchResult) -> bool:
+    """True when a result says its host refuses us or cannot be reached (a block page, no
+    connection, a timeout or deadline, 429 or 5xx after the retries), as opposed to an answer
+    about this one URL (stored, 404, not a PDF)."""
+    if result.outcome == "blocked":
+        return True
+    if result.outcome != "failed" or result.refused:
+        return False
+    return result.status is None or result.status in RETRY_STATUSES
+
+
+class CircuitBreaker:
+    """Stop asking a host after ``threshold`` consecutive troubles (:func:`host_trouble`).
+
+    For a run of many downloads from one host (the MOA harvest): a host that blocks us or
+    cannot be reached is left alone for the rest of the run instead of being asked for every
+    remaining URL. Any other answer from the host resets its count.
+    """
+
+    def __init__(self, threshold: int = 3) -> None:
+        self.threshold = threshold
+        self._streak: dict[str, int] = {}
+        self.tripped: dict[str, str] = {}  # host -> why it is left alone
+
+    def allows(self, url: str) -> bool:
+        return _host(url) not in self.tripped
+
+    def record(self, url: str, trouble: bool, error: str | None = None) -> str | None:
+        """Count one answer from ``url``'s host; the reason when this answer trips the breaker."""
+        host = _host(url)
+        if not trouble:
+            self._streak[host] = 0
+            return None
+        self._streak[host] = self._streak.get(host, 0) + 1
+        if self._streak[host] < self.threshold or host in self.tripped:
+            return None
+        self.tripped[host] = (
+            f"{self.threshold} consecutive failures on {host} (last: {error or 'no answer'})"
+        )
+        return self.tripped[host]
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+class _Watchdog:
+    """Cut a response's connection when the download's deadline passes, so that a body
+    dripping a byte at a time (each read within the read timeout) cannot outlive it."""
+
+    def __init__(self, response: httpx.Response, seconds: float) -> None:
+        self.fired = False
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        self._timer = None
+        if sock is not None:
+            self._timer = threading.Timer(max(seconds, 0.0), self._cut, (sock,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _cut(self, sock: socket.socket) -> None:
+        self.fired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read: it sees the end
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -347,7 +475,7 @@ def _judge_workbook(exchange: _Exchange, expect: bytes = ZIP_MAGIC) -> tuple[Out
     if status == 304:
         return "not_modified", None
     html = looks_like_html(body, exchange.headers.get("content-type"))
-    if status in (401, 403) or (status == 200 and html):
+    if status in (401, 403) or (status == 200 and html) or (html and _is_block_page(body)):
         found = f"an HTML page titled {_title(body)!r}" if html else f"{len(body)} bytes"
         return "blocked", f"{url}: blocked: HTTP {status} with {found} instead of a {kind}"
     if status != 200:
@@ -366,7 +494,7 @@ def _text_or_raise(exchange: _Exchange) -> str:
     url, status, body = exchange.url, exchange.status, exchange.body
     if exchange.error:
         raise FetchError(exchange.error + _tries(exchange))
-    if status in (401, 403) or (status == 200 and _is_block_page(body)):
+    if status in (401, 403) or _is_block_page(body):
         raise FetchError(f"{url}: blocked: HTTP {status} with a page titled {_title(body)!r}")
     if status != 200:
         raise FetchError(f"{url}: HTTP {status}{_tries(exchange)}")

@@ -211,7 +211,7 @@ class Terminal:
 def test_long_work_shows_a_status_line_then_its_time_on_a_terminal_only():
     import time
 
-    from ice287g.cli.progress import CLEAR, timed
+    from ice287g.progress import CLEAR, timed
 
     term = Terminal()
     with timed("history", threshold=0.1, delay=0.02, stream=term):

@@ -58,7 +58,6 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
         first = refresh_flow(
             data_dir=str(data),
             source=server.page_url,
-            retry_delays=[0, 0],
             moa_limit=2,
             moa_delay=0,
         )
@@ -67,9 +66,7 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
         # server has no PDFs, so both attempts are recorded as not found.
         assert first["moa"]["attempts"] == {"not found": 2}
         assert all(r.path.startswith("/doclib/") for r in server.log if r.path.endswith(".pdf"))
-        again = refresh_flow(
-            data_dir=str(data), source=server.page_url, retry_delays=[0, 0], moa=False
-        )
+        again = refresh_flow(data_dir=str(data), source=server.page_url, moa=False)
         assert again["ok"] and again["new_versions"] == 0 and again["bytes_downloaded"] == 0
         # The command prints the flow's report (Prefect keeps prints in its log).
         from click.testing import CliRunner
@@ -88,19 +85,17 @@ def test_refresh_flow_on_the_real_engine(prefect_harness, replay_corpus, tmp_pat
             ],
         )
         assert "## Agreements by model" in out.output and "new version" in out.output
-        # A blocked download is retried at task level, then reported; the store keeps its
-        # versions.
+        # A blocked download is asked once (no HTTP retry for a block page, no task retries:
+        # one retry layer), then reported; the store keeps its versions.
         server.set_day(date(2025, 4, 8))
         path = server.page_links()["participating"].path
         server.block(path, status=403)
-        blocked = refresh_flow(
-            data_dir=str(data), source=server.page_url, retry_delays=[0, 0], moa=False
-        )
+        blocked = refresh_flow(data_dir=str(data), source=server.page_url, moa=False)
         assert not blocked["ok"] and any(
             "blocked" in f or "403" in f or "Access" in f for f in blocked["failures"]
         )
         attempts = [r for r in server.log if r.path == path]
-        assert len(attempts) >= 3  # the first try and two task-level retries
+        assert len(attempts) == 1
     total = query.counts(as_of="2025-04-04", data_dir=data)
     assert dict(zip(total["list"], total["count"])) == {"participating": 444, "pending": 66}
     with get_client(sync_client=True) as client:

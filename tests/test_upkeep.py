@@ -51,7 +51,7 @@ def test_a_sound_store_verifies_clean_and_damage_is_named(tmp_path):
     problems = {(p.path, p.problem.split(" (")[0]) for p in verify(store)}
     assert problems == {
         (record["raw"], "bytes do not match the hash in the file name"),
-        (record["snapshot"], "snapshot unreadable"),
+        (record["snapshot"], "snapshot missing"),
         (str(stray.relative_to(store.root)), "snapshot not in the catalog"),
     }
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import click
 
 from ice287g.cli.core import list_option, pass_ctx, query_errors, suspect_option
-from ice287g.cli.output import emit, format_options
-from ice287g.cli.progress import timed
+from ice287g.cli.output import emit, format_options, raw_option, raw_requested
+from ice287g.progress import timed
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
 SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
@@ -223,6 +223,7 @@ def counties(ctx, unresolved, fmt, output) -> None:
     show_default=True,
     help="File format of the tables.",
 )
+@raw_option
 @pass_ctx
 @query_errors
 def export(ctx, directory, fmt) -> None:
@@ -233,7 +234,7 @@ def export(ctx, directory, fmt) -> None:
     from ice287g.query.export import export as run
 
     with timed(f"export --format {fmt}"):
-        paths = run(directory, fmt, ctx.store)
+        paths = run(directory, fmt, ctx.store, raw=raw_requested())
     for path in paths:
         click.echo(str(path))
 

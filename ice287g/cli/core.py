@@ -1,5 +1,5 @@
 """The `ice287g` group, its shared options, and the store commands (backfill, snapshots, latest,
-counts, status, schema, verify, rebuild). Read commands share --format and -o; none imports
+counts, status, schema, verify, repair, rebuild). Read commands share --format and -o; none imports
 Prefect."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
+from ice287g import progress
 from ice287g.cli.output import emit, format_options
-from ice287g.cli.progress import timed
+from ice287g.progress import timed
 from parsers.lists import LISTS
 
 LIST_CHOICE = click.Choice(LISTS)
@@ -52,7 +53,60 @@ suspect_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+DEBUG_ENV = "ICE287G_DEBUG"
+
+
+class Group(click.Group):
+    """The command group. Every command runs under the clean-stop handlers of
+    ``ice287g.cli.stops`` (SIGINT/SIGTERM: one line, exit 130/143, locks released). A
+    UserError any command lets through (a damaged store file, say) is one line and exit
+    status 1; so is an error nobody foresaw, whose traceback goes to the store's error log
+    instead of the screen (``ICE287G_DEBUG=1`` lets it through)."""
+
+    def invoke(self, ctx: click.Context):
+        import os
+
+        from ice287g.cli import stops
+        from ice287g.errors import UserError
+
+        with stops.handled():
+            try:
+                return super().invoke(ctx)
+            except UserError as exc:
+                raise click.ClickException(str(exc)) from None
+            except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+                raise
+            except BaseException as exc:
+                signum = stops.status_of(exc)
+                if signum is None:
+                    if not isinstance(exc, Exception) or os.environ.get(DEBUG_ENV):
+                        raise
+                    raise click.ClickException(_logged_crash(ctx, exc)) from None
+        click.echo(stops.message(signum), err=True)
+        ctx.exit(stops.EXIT_STATUS[signum])
+
+
+def _logged_crash(ctx: click.Context, exc: Exception) -> str:
+    """Write `exc`'s traceback to the store's error log; the one line that says so."""
+    import traceback
+
+    from ice287g.store.files import default_data_dir, log_error
+
+    command = " ".join(["ice287g", *([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])])
+    summary = (f"{type(exc).__name__}: {exc}".strip().splitlines() or [""])[0][:200]
+    obj = ctx.obj if isinstance(ctx.obj, Context) else None
+    root = obj.data_dir if obj and obj.data_dir else default_data_dir()
+    try:
+        where = log_error(root, command, "".join(traceback.format_exception(exc)))
+    except OSError:
+        return f"{command}: unexpected error ({summary}); set {DEBUG_ENV}=1 for the traceback"
+    return f"{command}: unexpected error ({summary}); details in {where}"
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--data-dir",
     envvar="ICE287G_DATA_DIR",
@@ -87,6 +141,7 @@ def query_errors(fn):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--workers", type=int, default=None, help="Parser processes (default: up to 2).")
 @pass_ctx
+@query_errors
 def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
     """Add workbooks from files and folders to the store.
 
@@ -99,18 +154,13 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
     files = expand_paths(paths)
     failed = 0
-    show_bar = sys.stderr.isatty() and len(files) > 20
-    with click.progressbar(
-        length=len(files), label="backfill", file=sys.stderr, hidden=not show_bar
-    ) as bar:
+    with progress.bar(len(files), "backfill") as advance:
 
         def report(outcome):
             nonlocal failed
             failed += outcome.status == "failed"
-            if show_bar:
-                click.echo("\r\x1b[2K", nl=False, err=True)
-            click.echo(outcome.line())
-            bar.update(1)
+            progress.echo(outcome.line())
+            advance(1)
 
         outcomes = ingest_paths(ctx.store, files, workers=workers, on_result=report)
     new = sum(o.status == "new" for o in outcomes)
@@ -274,8 +324,10 @@ def schema_cmd() -> None:
 @main.command()
 @format_options()
 @pass_ctx
+@query_errors
 def verify(ctx: Context, fmt, output) -> None:
-    """Check the store: raw files match their hashes, snapshots match the catalog.
+    """Check the store: raw files match their hashes, snapshots match the catalog and the
+    hash recorded when they were written, tallies add up, catalog and ledgers are readable.
 
     Exits 1 when anything is wrong; prints the path and the problem of each.
 
@@ -292,8 +344,27 @@ def verify(ctx: Context, fmt, output) -> None:
 
 
 @main.command()
+@pass_ctx
+@query_errors
+def repair(ctx: Context) -> None:
+    """Rebuild what is derived (catalog, tallies) from the snapshots.
+
+    Raw files, snapshots and ledgers are left byte for byte. Prints what it rewrote and
+    what it cannot fix (a missing raw file: backfill the same workbook to restore it; a
+    damaged snapshot: `rebuild`). Run `verify` after it.
+
+    Example: ice287g repair && ice287g verify
+    """
+    from ice287g.store.repair import repair as run
+
+    for line in run(ctx.store):
+        click.echo(line)
+
+
+@main.command()
 @click.argument("new_dir", type=click.Path(file_okay=False))
 @pass_ctx
+@query_errors
 def rebuild(ctx: Context, new_dir: str) -> None:
     """Re-derive every version into NEW_DIR with the current normalization rules.
 
@@ -302,8 +373,8 @@ def rebuild(ctx: Context, new_dir: str) -> None:
 
     Example: ice287g rebuild data-new && mv data data-old && mv data-new data
     """
+    from ice287g.jobs.rebuild import rebuild as run
     from ice287g.store.catalog import Store
-    from ice287g.store.verify import rebuild as run
 
     try:
         for line in run(ctx.store, Store(new_dir)):

@@ -13,6 +13,7 @@ import click
 
 from ice287g.cli.core import Context, pass_ctx, query_errors
 from ice287g.cli.output import emit, format_options
+from ice287g.errors import UserError
 from ice287g.store.outcomes import OUTCOMES
 
 
@@ -45,8 +46,32 @@ def refresh(
     """
     from scrapers.discover import DEFAULT_SOURCE
 
-    source = source or DEFAULT_SOURCE
-    data_dir = str(ctx.store.root)
+    try:
+        result = _refresh(ctx, source or DEFAULT_SOURCE, no_prefect, not no_moa, moa_limit)
+    except UserError:
+        raise
+    except Exception as exc:  # a bug, or Prefect failing: one line here, the traceback logged
+        from flows.settings import log_traceback
+
+        raise click.ClickException(
+            f"refresh failed: {type(exc).__name__}: {exc} (traceback in {log_traceback(exc)})"
+        ) from None
+    if result.get("publish"):
+        click.echo(result["publish"])
+    for line in result["warnings"]:
+        click.echo(f"warning: {line}", err=True)
+    for failure in result["failures"]:
+        click.echo(f"failed: {failure}", err=True)
+    moa_note = result.get("moa_skipped") or result.get("moa", {}).get("stopped")
+    if moa_note:
+        click.echo(moa_note, err=True)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+def _refresh(ctx: Context, source: str, no_prefect: bool, moa: bool, moa_limit: int | None):
+    """Run the refresh (plain or as the Prefect flow); print its report and the harvest's
+    summary; return the flow's result (``ok``, ``failures``, ``warnings``, ``moa_skipped``)."""
     if no_prefect:
         from ice287g.jobs.harvest import harvest
         from ice287g.jobs.refresh import harvest_after, publish_after
@@ -55,24 +80,22 @@ def refresh(
         report = run(ctx.store, source)
         click.echo(report.summary or "")
         result = publish_after(ctx.store, report).result(report)
-        plan = harvest_after(ctx.store, source, not no_moa, moa_limit)
+        plan = harvest_after(ctx.store, report, moa, moa_limit)
+        result.update(warnings=report.warnings, moa_skipped=report.harvest_skipped)
         if plan:
-            click.echo(harvest(ctx.store, **plan).summary_line())
-    else:
-        from flows.refresh import refresh_flow
+            harvest_report = harvest(ctx.store, **plan)
+            click.echo(harvest_report.summary_line())
+            stopped = harvest_report.stopped_line() if harvest_report.stopped else None
+            result["moa"] = {"stopped": stopped}
+        return result
+    from flows.refresh import refresh_flow
 
-        result = refresh_flow(data_dir=data_dir, source=source, moa=not no_moa, moa_limit=moa_limit)
-        # Prefect sends prints to its log (quiet at the WARNING level set for the console):
-        # the report is printed here.
-        click.echo(result["summary"])
-        if "moa" in result:
-            click.echo(result["moa"]["summary"])
-    if result.get("publish"):
-        click.echo(result["publish"])
-    for failure in result["failures"]:
-        click.echo(f"failed: {failure}", err=True)
-    if not result["ok"]:
-        sys.exit(1)
+    result = refresh_flow(data_dir=str(ctx.store.root), source=source, moa=moa, moa_limit=moa_limit)
+    # Prefect sends prints to its log (a file): the report is printed here.
+    click.echo(result["summary"])
+    if "moa" in result:
+        click.echo(result["moa"]["summary"])
+    return result
 
 
 @click.command()

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from ice287g import progress
 from ice287g.cli.core import Context, pass_ctx, query_errors
 from ice287g.cli.output import emit, format_options
 from ice287g.store.outcomes import MOA_OUTCOMES
@@ -126,7 +127,7 @@ def fetch(
             mirror=mirror,
             ocr=ocr,
             workers=workers,
-            on_attempt=lambda a: click.echo(a.line()),
+            on_attempt=lambda a: progress.echo(a.line()),
         )
         for doc in report.documents:
             if doc["error"]:
@@ -182,10 +183,11 @@ def read_cmd(
     if not files:
         raise click.ClickException("no PDF files found in " + ", ".join(paths))
     records, failed = [], 0
-    for result in read_records(files, ocr=ocr, workers=workers):
+    read = read_records(files, ocr=ocr, workers=workers)
+    for result in progress.track(read, "moa read", total=len(files)):
         if isinstance(result, str):
             failed += 1
-            click.echo(f"error: {result}", err=True)
+            progress.echo(f"error: {result}", err=True)
         else:
             records.append(result)
     columns = ["file", "pages", "has_text", "model", "agency_text", "template_revision"]

@@ -56,14 +56,39 @@ def _split_columns(ctx, param, value):
     return names
 
 
+RAW_KEY = "ice287g.raw_text"
+
+
+def raw_option(fn):
+    """click decorator adding --raw: CSV and XLSX text exactly as stored, without the leading
+    ``'`` that keeps a spreadsheet from running a cell as a formula (see `render`)."""
+    return click.option(
+        "--raw",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__(RAW_KEY, value),
+        help="CSV/XLSX: write text exactly as stored (by default a cell starting with = + - @, "
+        "tab or CR gets a leading ' so spreadsheets do not run it as a formula).",
+    )(fn)
+
+
+def raw_requested() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(RAW_KEY))
+
+
 def format_options(formats: tuple[str, ...] = TEXT_FORMATS):
-    """click decorator adding --format, -o/--output and --columns.
+    """click decorator adding --format, -o/--output, --columns and (with csv) --raw.
 
     --columns is handled here and by ``emit`` (through the click context), so a command
     gets it without a parameter of its own.
     """
 
     def decorate(fn):
+        if "csv" in formats:
+            fn = raw_option(fn)
+
         @functools.wraps(fn)
         def command(*args, columns=None, **kwargs):
             ctx = click.get_current_context(silent=True)
@@ -123,17 +148,20 @@ def records(df) -> list[dict]:
     return [{k: _flat(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
-def _flat_frame(df):
+def _flat_frame(df, cell):
     import pandas as pd
 
     flat = pd.DataFrame(index=df.index)
     for col in df.columns:  # object dtype: a nullable int column stays ints, not floats
-        flat[col] = pd.Series([_flat(v) for v in df[col]], index=df.index, dtype=object)
+        flat[col] = pd.Series([cell(v) for v in df[col]], index=df.index, dtype=object)
     return flat
 
 
-def render(df, fmt: str, width: int | None = None, chosen: bool = False) -> str | bytes:
-    """`df` in `fmt`; a table fits `width` characters when given (see ``fit_table``)."""
+def render(
+    df, fmt: str, width: int | None = None, chosen: bool = False, raw: bool = False
+) -> str | bytes:
+    """`df` in `fmt`; a table fits `width` characters when given (see ``fit_table``); CSV
+    text cells are spreadsheet-safe unless `raw`."""
     if fmt == "json":
         return json.dumps(records(df), ensure_ascii=False, indent=1) + "\n"
     if fmt == "parquet":
@@ -144,7 +172,10 @@ def render(df, fmt: str, width: int | None = None, chosen: bool = False) -> str 
         df.attrs = {}
         df.to_parquet(buf, index=False)
         return buf.getvalue()
-    flat = _flat_frame(df)
+    from ice287g.safetext import spreadsheet_safe
+
+    cell = _flat if fmt != "csv" or raw else (lambda v: spreadsheet_safe(_flat(v)))
+    flat = _flat_frame(df, cell)
     if fmt == "csv":
         return flat.to_csv(index=False)
     if fmt == "markdown":
@@ -269,7 +300,8 @@ def emit(df, fmt: str, output: str | None, header: str | None = None) -> None:
     df = select_columns(df, columns)
     if fmt == "parquet" and not output:
         raise click.UsageError("--format parquet needs -o FILE")
-    body = render(df, fmt, None if output else terminal_width(), chosen=bool(columns))
+    width = None if output else terminal_width()
+    body = render(df, fmt, width, chosen=bool(columns), raw=raw_requested())
     if header:
         if fmt == "table":
             body = header + "\n" + body

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ice287g import progress
 from ice287g.jobs.pool import parallel_map
 from ice287g.store.catalog import Store
 from ice287g.store.documents import (
@@ -103,7 +104,8 @@ def update_documents(
 
     for sha, fields in known.items():
         add(sha, fields)
-    for sha, fields in parallel_map(_read_stored, jobs, workers):
+    read = parallel_map(_read_stored, jobs, workers)
+    for sha, fields in progress.track(read, "reading PDFs", total=len(jobs)):
         add(sha, fields)
     if rebuild:
         write_documents(store, new_rows, replace_all=True)

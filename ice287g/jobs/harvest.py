@@ -14,7 +14,9 @@ host allowlist (www.ice.gov and the Internet Archive by default) on every redire
 refused requests are recorded as ``refused``.
 
 With a ``mirror``, the ledger keeps ICE's URL as the key and the URL actually fetched as
-``final_url``.
+``final_url``. A circuit breaker (:class:`~scrapers.http.CircuitBreaker`) stops the run after
+``BREAKER_THRESHOLD`` consecutive blocks or connection failures on a host, and leaves the
+rest for the next run.
 """
 
 from __future__ import annotations
@@ -29,18 +31,20 @@ from datetime import UTC, datetime
 from filelock import FileLock, Timeout
 from tabulate import tabulate
 
+from ice287g import progress
 from ice287g.errors import UserError
 from ice287g.jobs.documents import update_documents
 from ice287g.query.moa import agreements, pending_urls
 from ice287g.store import Store, StoreError, ledger
 from ice287g.store.ledger import MOA_LEDGER
 from parsers.sniff import pdf_problem
-from scrapers.http import Fetcher, FetchResult
-from scrapers.moa import fetch_pdf, harvest_host, mirror_map
+from scrapers.http import CircuitBreaker, Fetcher, FetchResult, host_trouble
+from scrapers.moa import fetch_pdf, harvest_host, mirror_map, rewrite
 
 DEFAULT_LIMIT = 200
 DEFAULT_DELAY = 1.0  # seconds between two requests
 NOT_FOUND_STATUSES = frozenset({404, 410})
+BREAKER_THRESHOLD = 3  # consecutive blocks or connection failures on a host: stop for this run
 
 
 class HarvestBusy(UserError, RuntimeError):
@@ -59,6 +63,7 @@ class Attempt:
     bytes: int = 0
     error: str | None = None
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    host_trouble: bool = False  # blocked, or the host could not be reached (circuit breaker)
 
     def line(self) -> str:
         """One line for the terminal: outcome, URL, and the error or the stored hash."""
@@ -79,6 +84,7 @@ class HarvestReport:
     remaining: int = 0  # URLs still to fetch after this run (over the cap)
     documents: list[dict] = field(default_factory=list)
     ocr_note: str | None = None
+    stopped: str | None = None  # why the run stopped early (circuit breaker), if it did
 
     @property
     def counts(self) -> Counter[str]:
@@ -91,7 +97,10 @@ class HarvestReport:
             a.error or f"{a.url}: {a.outcome}"
             for a in self.attempts
             if a.outcome in (ledger.BLOCKED, ledger.FAILED)
-        ]
+        ] + ([self.stopped_line()] if self.stopped else [])
+
+    def stopped_line(self) -> str:
+        return f"MOA harvest stopped: {self.stopped}; {self.remaining} URLs left for the next run"
 
     @property
     def ok(self) -> bool:
@@ -100,9 +109,10 @@ class HarvestReport:
     def summary_line(self) -> str:
         counts = self.counts
         parts = ", ".join(f"{counts[o]} {o}" for o in ledger.MOA_OUTCOMES)
+        stopped = f" (stopped: {self.stopped})" if self.stopped else ""
         return (
             f"{len(self.attempts)} URLs tried: {parts}; {self.remaining} left for later "
-            f"runs; {len(self.documents)} documents read"
+            f"runs{stopped}; {len(self.documents)} documents read"
         )
 
     def markdown(self) -> str:
@@ -120,6 +130,8 @@ class HarvestReport:
             "",
             f"{self.remaining} URLs left for later runs; {len(self.documents)} documents read.",
         ]
+        if self.stopped:
+            lines += ["", f"**{self.stopped_line()}**"]
         unreadable = [d for d in self.documents if d.get("error")]
         if unreadable:
             lines += ["", "## Stored but unreadable", ""]
@@ -215,19 +227,25 @@ def fetch_missing(
         raise ValueError(f"delay must be >= 0, not {delay}")
     url_map = url_map if url_map is not None else mirror_map(mirror)
     report = HarvestReport(datetime.now(UTC))
+    breaker = CircuitBreaker(BREAKER_THRESHOLD)
     own = fetcher is None
     try:
         todo = pending_urls(store, rows)
         batch, report.remaining = todo[:limit], max(0, len(todo) - limit)
         if own and batch:
             fetcher = Fetcher(source_host=harvest_host(source_host, mirror))
-        for index, url in enumerate(batch):
-            if index and delay:
+        for url in progress.track(batch, "MOA harvest"):
+            if not breaker.allows(rewrite(url, url_map)):
+                report.remaining += 1  # its host is left alone for this run
+                continue
+            if report.attempts and delay:
                 sleep(delay)
             attempt = fetch_and_store(store, fetcher, url, url_map)
             report.attempts.append(attempt)
             if on_attempt:
                 on_attempt(attempt)
+            tripped = breaker.record(attempt.final_url, attempt.host_trouble, attempt.error)
+            report.stopped = report.stopped or tripped
     finally:
         if own and fetcher is not None:
             fetcher.close()
@@ -296,6 +314,7 @@ def judge(url: str, result: FetchResult) -> Attempt:
         result.bytes,
         result.error,
         result.fetched_at,
+        host_trouble(result),
     )
     if result.outcome == "ok":
         attempt.outcome = ledger.STORED

@@ -22,6 +22,7 @@ from ice287g.query.status import version_warnings
 from ice287g.schema import SCHEMA_VERSION
 from ice287g.store import Store, sha256_bytes
 from ice287g.store.catalog import snapshot_bytes, tally
+from ice287g.store.files import log_error
 from parsers.filename import PublicationDate, UndatableError, publication_date
 from parsers.workbook import WorkbookError, read_workbook
 
@@ -43,6 +44,7 @@ class FileResult:
     rows: int | None = None
     reason: str | None = None
     warnings: tuple[str, ...] = ()  # new layout, list conflict
+    traceback: str | None = field(default=None, repr=False)  # an unexpected error's, for the log
 
     def line(self) -> str:
         if self.status == "failed":
@@ -105,7 +107,9 @@ def prepare(
         "layout": parsed.layout,
         "list_evidence": parsed.list_evidence,
     }
-    return Prepared(data, record, snapshot_bytes(record, table), tally(table, sha))
+    snapshot = snapshot_bytes(record, table)
+    record["snapshot_sha256"] = sha256_bytes(snapshot)  # not in the file's own copy
+    return Prepared(data, record, snapshot, tally(table, sha))
 
 
 def _prepare_path(args: tuple[str, frozenset[str]]) -> Prepared | FileResult:
@@ -119,10 +123,49 @@ def _prepare_path(args: tuple[str, frozenset[str]]) -> Prepared | FileResult:
     sha = sha256_bytes(data)
     if sha in known:
         return FileResult(name, "stored", sha)
+    return _prepare_or_fail(data, name, sha=sha)
+
+
+def _prepare_or_fail(data: bytes, name: str, **kw) -> Prepared | FileResult:
+    """`prepare`, with any failure turned into the file's `failed` result: the expected ones
+    (bad input) with their message, anything else with its traceback for the error log."""
+    sha = kw.get("sha")
     try:
-        return prepare(data, name, sha=sha)
+        return prepare(data, name, **kw)
     except (WorkbookError, UndatableError) as exc:
         return FileResult(name, "failed", sha, reason=exc.problem)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a native panic is a BaseException too
+        return _unexpected(name, sha, exc)
+
+
+def _unexpected(name: str, sha: str | None, exc: BaseException) -> FileResult:
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    summary = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:200]
+    return FileResult(name, "failed", sha, reason=f"unexpected error ({summary})", traceback=text)
+
+
+def _crashed(job: tuple[str, frozenset[str]], exc: BaseException) -> FileResult:
+    """The result of a file whose parser process died (pool.parallel_map's `crashed`)."""
+    name = Path(job[0]).name
+    return FileResult(
+        name,
+        "failed",
+        reason="the parser process died on this file (out of memory or a native crash)",
+        traceback=f"{job[0]}: worker process died ({exc!r})",
+    )
+
+
+def _logged(store: Store, outcome: FileResult) -> FileResult:
+    """Write an unexpected error's traceback to the store's error log; the line says where."""
+    if outcome.traceback:
+        where = log_error(store.root, outcome.name, outcome.traceback)
+        outcome.reason = f"{outcome.reason}; details in {where}"
+        outcome.traceback = None
+    return outcome
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -156,10 +199,16 @@ def ingest_paths(
         workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         jobs = [(f, known) for f in files]
         pending: list[Prepared] = []
-        for result in parallel_map(
-            _prepare_path, jobs, workers, chunksize=4, min_jobs=PARALLEL_MIN_FILES
-        ):
-            outcome = _accept(store, result, known, pending)
+        results = parallel_map(
+            _prepare_path,
+            jobs,
+            workers,
+            chunksize=4,
+            min_jobs=PARALLEL_MIN_FILES,
+            crashed=_crashed,
+        )
+        for path, result in zip(files, results):
+            outcome = _logged(store, _accept(store, result, known, pending, path))
             if len(pending) >= COMMIT_EVERY:
                 _commit(store, pending)
             outcomes.append(outcome)
@@ -182,30 +231,67 @@ def ingest_bytes(
     sha = sha256_bytes(data)
     with store.lock():
         if sha in store.known_shas():
-            return FileResult(name, "stored", sha)
-        try:
-            prepared = prepare(data, name, observed_at, sha, link_text=link_text, url=url)
-        except (WorkbookError, UndatableError) as exc:
-            return FileResult(name, "failed", sha, reason=exc.problem)
+            return _logged(store, _restore_raw(store, FileResult(name, "stored", sha), data))
+        prepared = _prepare_or_fail(
+            data, name, observed_at=observed_at, sha=sha, link_text=link_text, url=url
+        )
         pending: list[Prepared] = []
-        outcome = _accept(store, prepared, frozenset(), pending)
+        outcome = _logged(store, _accept(store, prepared, frozenset(), pending))
         _commit(store, pending)
         return outcome
 
 
 def _accept(
-    store: Store, result: Prepared | FileResult, known: frozenset[str], pending: list[Prepared]
+    store: Store,
+    result: Prepared | FileResult,
+    known: frozenset[str],
+    pending: list[Prepared],
+    path: str | None = None,
 ) -> FileResult:
+    """Write a prepared file's raw bytes and snapshot (cataloged by the next `_commit`); a
+    failure removes what this file wrote and becomes its `failed` result."""
     if isinstance(result, FileResult):
+        if result.status == "stored" and path is not None:
+            return _restore_raw(store, result, path)
         return result
     record = result.record
     name = record["file_name"]
     if record["sha256"] in known or any(p.record["sha256"] == record["sha256"] for p in pending):
         return FileResult(name, "stored", record["sha256"])
-    store.put_raw(result.data, record["sha256"], sync=False)
-    store.write_snapshot(record, result.snapshot, sync=False)
+    written = [
+        p for p in (store.root / record["raw"], store.root / record["snapshot"]) if not p.exists()
+    ]
+    try:
+        store.put_raw(result.data, record["sha256"], sync=False)
+        store.write_snapshot(record, result.snapshot, sync=False)
+    except (KeyboardInterrupt, SystemExit):
+        _remove(written)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - disk full, permissions, ...
+        _remove(written)
+        return _unexpected(name, record["sha256"], exc)
     pending.append(result)
     return version_result(record)
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+def _restore_raw(store: Store, result: FileResult, source: str | bytes) -> FileResult:
+    """Bytes already a version whose raw file has gone missing: put the raw file back."""
+    if store.raw_path(result.sha256).exists():
+        return result
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        if sha256_bytes(data) != result.sha256:
+            return result  # the file changed under us; `verify` still reports the gap
+        store.put_raw(data, result.sha256)
+    except OSError as exc:
+        return _unexpected(result.name, result.sha256, exc)
+    result.warnings = (*result.warnings, "raw file restored")
+    return result
 
 
 def version_result(record: dict) -> FileResult:

@@ -43,6 +43,8 @@ class RefreshReport:
     started_at: datetime
     observations: list[Observation] = field(default_factory=list)
     error: str | None = None  # the page itself could not be read
+    warnings: list[str] = field(default_factory=list)  # e.g. workbook links over the cap
+    harvest_skipped: str | None = None  # why the MOA harvest did not follow, when it did not
     bytes_downloaded: int = 0
     summary: str = ""
 
@@ -74,7 +76,7 @@ def refresh(store: Store, source: str = DEFAULT_SOURCE, fetcher=None) -> Refresh
     with session(store, source, fetcher) as (report, fetcher):
         links = discover_links(store, report, fetcher)
         for link in links:
-            obs = fetch_one(store, fetcher, link)
+            obs = fetch_isolated(store, fetcher, link)
             report.observations.append(obs)
             report.bytes_downloaded += obs.bytes
         report.summary = summarize(store, report)
@@ -105,12 +107,21 @@ def session(store: Store, source: str, fetcher=None):
 
 
 def discover_links(store: Store, report: RefreshReport, fetcher) -> list:
-    """The page's workbook links; on failure, a ledger row, `report.error`, and no links."""
-    from scrapers.discover import DiscoveryError, discover_or_fail
+    """The page's workbook links (at most ``MAX_LINKS_PER_LIST`` per list, the excess named in
+    ``report.warnings``); on failure, a ledger row, ``report.error``, and no links."""
+    from scrapers.discover import MAX_LINKS_PER_LIST, DiscoveryError, cap_links, discover_or_fail
     from scrapers.http import FetchError
 
     try:
-        return discover_or_fail(fetcher.fetch_page(report.source), report.source)
+        links = discover_or_fail(fetcher.fetch_page(report.source), report.source)
+        kept, dropped = cap_links(links)
+        if dropped:
+            report.warnings.append(
+                f"{report.source} links {len(links)} workbooks; took the first "
+                f"{MAX_LINKS_PER_LIST} per list ({len(kept)}) and ignored {len(dropped)}, "
+                f"e.g. {dropped[0].url}"
+            )
+        return kept
     except (FetchError, DiscoveryError) as exc:
         report.error = str(exc)  # names the page URL and the problem
         with store.lock():
@@ -127,6 +138,20 @@ def discover_links(store: Store, report: RefreshReport, fetcher) -> list:
                 ],
             )
         return []
+
+
+def fetch_isolated(store: Store, fetcher, link) -> Observation:
+    """:func:`fetch_one`, with an unexpected error (a store error, a bug) recorded as this
+    link's ``failed`` outcome instead of stopping the refresh before the other list."""
+    try:
+        return fetch_one(store, fetcher, link)
+    except Exception as exc:
+        return Observation(
+            link.url,
+            link.file_name,
+            ledger.FAILED,
+            error=f"{link.url}: {type(exc).__name__}: {exc}",
+        )
 
 
 def fetch_one(
@@ -196,13 +221,15 @@ def fetch_one(
 
 def harvest_after(
     store: Store,
-    source: str,
+    report: RefreshReport,
     moa: bool = True,
     limit: int | None = None,
     delay: float | None = None,
 ) -> dict | None:
     """The MOA harvest that follows a refresh, as ``harvest`` keyword arguments (``limit``,
-    ``delay``, ``mirror``); None when there is none (``--no-moa``, or no version stored yet).
+    ``delay``, ``mirror``); None when there is none: ``--no-moa``, no version stored yet, or
+    the page could not be read (then ``report.harvest_skipped`` says so: a source that cannot
+    be reached is not asked for 200 PDFs).
 
     The one place that says how "refresh, then harvest MOAs" goes, for the plain command and
     for the Prefect flow alike.
@@ -211,10 +238,16 @@ def harvest_after(
 
     if not moa or not store.catalog_path.exists():
         return None
+    if report.error:
+        report.harvest_skipped = (
+            "MOA harvest skipped: the page could not be read, so its host is not asked for "
+            "PDFs this run (they wait for the next run)"
+        )
+        return None
     return {
         "limit": DEFAULT_LIMIT if limit is None else limit,
         "delay": DEFAULT_DELAY if delay is None else delay,
-        "mirror": mirror_of(source),
+        "mirror": mirror_of(report.source),
     }
 
 

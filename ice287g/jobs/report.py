@@ -23,8 +23,8 @@ def summarize(store: Store, report: RefreshReport) -> str:
 
     cat = catalog(store)
     lines = [f"# 287(g) refresh {report.started_at:%Y-%m-%d %H:%M} UTC", ""]
-    for note in stale_notes(store):
-        lines += [f"**Warning:** {note.removeprefix('# ')}", ""]
+    for note in [n.removeprefix("# ") for n in stale_notes(store)] + report.warnings:
+        lines += [f"**Warning:** {note}", ""]
     lines += [f"Source: {report.source}", ""]
     lines.append(
         tabulate(

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ice287g.normalize import rules
 from ice287g.normalize.counties import county_name, fips_flagged
+from ice287g.safetext import spreadsheet_safe
 from ice287g.schema import SNAPSHOT_SCHEMA
 from parsers.workbook import ParsedWorkbook
 from parsers.workbook import header_key as fold
@@ -100,7 +101,10 @@ def signed_date(value: object) -> tuple[date | None, Flags]:
     elif isinstance(value, date):
         d = value
     elif isinstance(value, (int, float)):
-        d = _EXCEL_EPOCH + timedelta(days=int(value))
+        try:
+            d = _EXCEL_EPOCH + timedelta(days=int(value))
+        except (OverflowError, ValueError):  # a serial past year 9999, inf, NaN
+            return None, ("signed_unparsed",)
         flags.append("signed_from_serial")
     else:
         d = _signed_text(str(value).strip())
@@ -258,11 +262,25 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
         return texts
 
     def usable(field: str) -> list[str]:
-        """Raw text with Excel error cells blanked (an error is 'missing', not a value)."""
+        """Raw text with Excel error cells blanked (an error is 'missing', not a value) and
+        control characters removed (flagged)."""
         texts = [t or "" for t in raw[field]]
         for i in errors.get(field, {}):
             texts[i] = ""
-        return texts
+        cleaned = _mapped(texts, _without_controls)
+        for i in [i for i, (t, c) in enumerate(zip(texts, cleaned)) if t != c]:
+            if "control_chars_removed" not in flags[i]:
+                flags[i].append("control_chars_removed")
+        return cleaned
+
+    def formula_safe(field: str, values: list) -> list:
+        if field not in rules.FORMULA_SAFE_FIELDS:
+            return values
+        safe = [spreadsheet_safe(v) for v in values]
+        for i in [i for i, (v, s) in enumerate(zip(values, safe)) if v != s]:
+            if "formula_neutralized" not in flags[i]:
+                flags[i].append("formula_neutralized")
+        return safe
 
     def clean_column(values: list, fn, other: list | None = None) -> list:
         keys = values if other is None else list(zip(values, other))
@@ -281,10 +299,10 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
     for i in [i for i, h in enumerate(parsed.hidden) if h]:
         flags[i].append("hidden_row")
     state = clean_column(usable("state"), state_code)
-    agency = clean_column(usable("agency"), _agency_name_flagged)
+    agency = formula_safe("agency", clean_column(usable("agency"), _agency_name_flagged))
     atype = clean_column(usable("agency_type"), agency_type)
     if "county" in parsed.fields:
-        county = clean_column(usable("county"), county_name, state)
+        county = formula_safe("county", clean_column(usable("county"), county_name, state))
         for i in errors.get("county", {}):  # an Excel error (#N/A) is an unknown county
             flags[i].append("county_missing")
     else:
@@ -344,6 +362,14 @@ def normalize(parsed: ParsedWorkbook) -> pa.Table:
         ],
     }
     return pa.table(columns, schema=SNAPSHOT_SCHEMA)
+
+
+_CONTROL_CHARS = re.compile(rules.CONTROL_CHARS)
+
+
+def _without_controls(text: str) -> str:
+    """`text` without control characters (the same object when it has none)."""
+    return _CONTROL_CHARS.sub("", text) if _CONTROL_CHARS.search(text) else text
 
 
 _MEMO: dict = {}

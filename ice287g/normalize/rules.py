@@ -190,6 +190,16 @@ LINK_PENDING_TEXTS: frozenset[str] = frozenset(
     {"LINK PENDING", "PENDING", "LINK PENDING.", "MOA PENDING", "PENDING LINK"}
 )
 
+# --- text of every field -------------------------------------------------------------------
+# Characters that are never part of a name or a code: C0 and C1 control characters (NUL, ...;
+# tab, newline and CR are whitespace and collapsed), DEL, and the invisible bidi controls
+# that reorder text on screen (U+202A-202E, U+2066-2069, LRM, RLM, ALM). Removed from the
+# clean fields (the raw value keeps them); flag `control_chars_removed`.
+CONTROL_CHARS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+# A clean free-text field never starts what a spreadsheet runs as a formula (``=``, ``+``,
+# ``-``, ``@``: ``ice287g.safetext``): it gets a leading ``'``; flag `formula_neutralized`.
+FORMULA_SAFE_FIELDS = ("agency", "county")
+
 # --- agency name ---------------------------------------------------------------------------
 # Characters replaced before whitespace is collapsed (not flagged: cosmetic).
 AGENCY_CHAR_MAP: dict[str, str] = {

@@ -25,6 +25,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ice287g import progress
 from parsers.sheet_xml import col_letters
 from scrapers.discover import DEFAULT_SOURCE
 
@@ -87,20 +88,26 @@ def flat_lists(table):
     return table
 
 
-def _write(table, path: Path, fmt: str) -> None:
+def _write(table, path: Path, fmt: str, raw: bool = False) -> None:
+    """One table as a file. CSV and XLSX text cells are spreadsheet-safe unless `raw`."""
+    from ice287g.safetext import spreadsheet_safe_table
     from ice287g.store.files import atomic_write, parquet_bytes
 
     if fmt == "parquet":
         atomic_write(path, parquet_bytes(table), sync=False)
     elif fmt == "csv":
-        atomic_write(path, csv_bytes(table), sync=False)
+        atomic_write(path, csv_bytes(table, raw), sync=False)
     else:
-        _write_xlsx(flat_lists(table), path)
+        flat = flat_lists(table)
+        _write_xlsx(flat if raw else spreadsheet_safe_table(flat), path)
 
 
-def csv_bytes(table) -> bytes:
+def csv_bytes(table, raw: bool = False) -> bytes:
     """The table as UTF-8 CSV with a header row, list columns `;`-joined, timestamps as
-    ISO 8601 in UTC (``2025-04-03T18:00:00Z``, the format the datapackage declares)."""
+    ISO 8601 in UTC (``2025-04-03T18:00:00Z``, the format the datapackage declares).
+
+    Spreadsheet-safe (``ice287g.safetext``): a text cell a spreadsheet would run as a formula
+    gets a leading ``'``, unless `raw`. The one CSV writer of ``export`` and ``publish``."""
     import io
 
     import pyarrow as pa
@@ -114,6 +121,10 @@ def csv_bytes(table) -> bytes:
                 pc.cast(table.column(i), pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ"
             )
             table = table.set_column(i, pa.field(field.name, pa.string()), text)
+    if not raw:
+        from ice287g.safetext import spreadsheet_safe_table
+
+        table = spreadsheet_safe_table(table)
     buf = io.BytesIO()
     pcsv.write_csv(table, buf)
     return buf.getvalue()
@@ -350,7 +361,8 @@ def versions_table(data_dir=None, cat=None):
     )
     rest = [f.name for f in SNAPSHOT_SCHEMA if f.name != "list"]
     tables = []
-    for v in cat.sort_values(["list", "date", "seq"]).itertuples():
+    versions = cat.sort_values(["list", "date", "seq"]).itertuples()
+    for v in progress.track(versions, "export", total=len(cat)):
         t = store.read_snapshot(v.snapshot)
         n = t.num_rows
         extra = [
@@ -367,8 +379,12 @@ def versions_table(data_dir=None, cat=None):
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
-    """Write every table and ``datapackage.json`` into `directory`; returns the paths."""
+def export(directory, format: str = "csv", data_dir=None, raw: bool = False) -> list[Path]:
+    """Write every table and ``datapackage.json`` into `directory`; returns the paths.
+
+    CSV and XLSX text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR first) get a leading ``'``; `raw` writes the exact text instead (XLSX
+    cells are text cells either way, never formulas)."""
 
     from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
     from ice287g.query.versions import QueryError, catalog, counts, store_of, version_on
@@ -386,7 +402,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
 
     def add(name: str, table, descriptions: dict[str, str], title: str, text: str) -> None:
         path = out / f"{name}.{format}"
-        _write(table, path, format)
+        _write(table, path, format, raw)
         resources.append(resource(path, table, descriptions, title, text, format))
 
     # Latest versions (non-suspect).

@@ -28,6 +28,7 @@ from filelock import FileLock
 
 from ice287g.schema import CATALOG_SCHEMA, SNAPSHOT_SCHEMA
 from ice287g.store.files import (
+    StoreDamaged,
     atomic_write,
     atomic_write_table,
     default_data_dir,
@@ -102,7 +103,12 @@ class Store:
         return set(self.catalog_table().column("sha256").to_pylist())
 
     def read_snapshot(self, relpath: str, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.root / relpath, columns=columns, schema=SNAPSHOT_SCHEMA)
+        return read_table(
+            self.root / relpath,
+            SNAPSHOT_SCHEMA,
+            columns,
+            remedy="a snapshot is derived from its raw workbook: `ice287g rebuild` re-derives it",
+        )
 
     # --- writing versions ----------------------------------------------------------------
     def write_snapshot(self, record: dict, data: bytes, sync: bool = True) -> None:
@@ -116,6 +122,8 @@ class Store:
 
         Call with the lock held. Also picks up snapshots whose catalog write was interrupted.
         Flushes all pending file writes first, so the catalog never names unflushed files.
+        The tallies are derived per version (never added to), so a lost catalog, or a crash
+        between the two renames, cannot count a version twice.
         """
         os.sync()
         current = self.catalog_table().to_pylist()
@@ -127,22 +135,73 @@ class Store:
             for r in self._snapshot_records(known | new_shas)
             if r["sha256"] not in known | new_shas
         ]
-        rows = current + new + orphans
         if not new and not orphans:
             return
-        tally_tables = [self.tallies_table()] + list(tallies)
-        for record in orphans:
-            tally_tables.append(tally(self.read_snapshot(record["snapshot"]), record["sha256"]))
+        given = {r["sha256"]: t for r, t in zip(records, tallies) if r["sha256"] in new_shas}
+        self.write_derived(current + new + orphans, given)
+
+    def write_derived(
+        self,
+        rows: list[dict],
+        given: dict[str, pa.Table] | None = None,
+        reuse_tallies: bool = True,
+    ) -> None:
+        """Write the catalog of `rows` and the tallies of exactly those versions.
+
+        A version's tallies come from `given`, else (with `reuse_tallies`) from the tallies
+        file when they add up to its rows, else from its snapshot. Tallies first, catalog
+        last: a crash between the two leaves tallies the next write re-derives, never double
+        counts.
+        """
+        for row in rows:
+            if not row.get("snapshot_sha256") and (self.root / row["snapshot"]).exists():
+                row["snapshot_sha256"] = sha256_bytes((self.root / row["snapshot"]).read_bytes())
         catalog = _derive(rows)
-        tallies_all = pa.concat_tables(tally_tables)
-        keep = pa.array(sorted({r["sha256"] for r in catalog}))
-        tallies_all = tallies_all.filter(pc.is_in(tallies_all["sha256"], keep))
-        atomic_write_table(self.tallies_path, tallies_all)
+        tallies = self._derived_tallies(catalog, given or {}, reuse_tallies)
+        atomic_write_table(self.tallies_path, tallies)
         atomic_write_table(self.catalog_path, pa.Table.from_pylist(catalog, CATALOG_SCHEMA))
+
+    def _derived_tallies(
+        self, catalog: list[dict], given: dict[str, pa.Table], reuse: bool
+    ) -> pa.Table:
+        try:
+            old = self.tallies_table() if reuse else TALLY_SCHEMA.empty_table()
+        except StoreDamaged:
+            old = TALLY_SCHEMA.empty_table()  # re-derived from the snapshots below
+        sums = old.group_by("sha256").aggregate([("rows", "sum")])
+        old_rows = dict(zip(sums["sha256"].to_pylist(), sums["rows_sum"].to_pylist()))
+        reuse = [
+            r["sha256"]
+            for r in catalog
+            if r["sha256"] not in given and old_rows.get(r["sha256"], 0) == r["rows"]
+        ]
+        parts = [old.filter(pc.is_in(old["sha256"], pa.array(reuse, pa.string())))]
+        reused = set(reuse)
+        for r in catalog:
+            if r["sha256"] in given:
+                parts.append(given[r["sha256"]])
+            elif r["sha256"] not in reused:
+                try:
+                    parts.append(tally(self.read_snapshot(r["snapshot"]), r["sha256"]))
+                except StoreDamaged:
+                    pass  # a damaged snapshot: `verify` reports it and its tallies' shortfall
+        return pa.concat_tables(parts)
 
     def tallies_table(self) -> pa.Table:
         """Rows per version x state x model x agency type (empty before the first version)."""
         return read_table(self.tallies_path, TALLY_SCHEMA)
+
+    def snapshot_records(self) -> tuple[list[dict], list[str]]:
+        """The catalog record every snapshot file carries, and the snapshots that carry none
+        that can be read (damaged files, reported by `verify`)."""
+        records, unreadable = [], []
+        for path in sorted((self.root / "snapshots").glob("*/*.parquet")):
+            record = _own_record(path)
+            if record is None:
+                unreadable.append(str(path.relative_to(self.root)))
+            else:
+                records.append(record)
+        return records, unreadable
 
     def _snapshot_records(self, known: set[str]) -> list[dict]:
         """Catalog records of snapshot files whose hash prefix is not among `known`."""
@@ -151,13 +210,19 @@ class Store:
         for path in sorted((self.root / "snapshots").glob("*/*.parquet")):
             if path.stem.rsplit("_", 1)[-1] in prefixes:
                 continue
-            try:
-                meta = pq.read_schema(path).metadata or {}
-            except (pa.ArrowInvalid, OSError):
-                continue  # a damaged file is reported by `verify`, not silently catalogued
-            if META_KEY in meta:
-                out.append(_from_json(json.loads(meta[META_KEY])))
+            record = _own_record(path)
+            if record is not None:  # a damaged file is reported by `verify`, not catalogued
+                out.append(record)
         return out
+
+
+def _own_record(path: Path) -> dict | None:
+    """The catalog record a snapshot file carries in its metadata (None if unreadable)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        return _from_json(json.loads(meta[META_KEY])) if META_KEY in meta else None
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 TALLY_SCHEMA = pa.schema(

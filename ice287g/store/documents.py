@@ -55,7 +55,12 @@ def documents_path(store: Store) -> Path:
 
 def read_documents(store: Store, columns: list[str] | None = None) -> pa.Table:
     """The documents table (an empty table before any PDF was read)."""
-    return read_table(documents_path(store), DOCUMENT_SCHEMA, columns)
+    return read_table(
+        documents_path(store),
+        DOCUMENT_SCHEMA,
+        columns,
+        remedy="`ice287g moa read --rebuild` rebuilds it from the stored PDFs",
+    )
 
 
 def readings_by_sha(table: pa.Table, shas: set[str]) -> dict[str, dict]:

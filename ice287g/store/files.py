@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ice287g.errors import UserError
+
 DATA_DIR_ENV = "ICE287G_DATA_DIR"
 
 
@@ -65,9 +67,52 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
     atomic_write(path, parquet_bytes(table))
 
 
-def read_table(path: Path, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
-    """A Parquet file of the store, or an empty table of its schema before the first write."""
+class StoreDamaged(UserError):
+    """A file of the store that cannot be read (truncated, overwritten): one line naming it
+    and the way out, never a traceback."""
+
+    def __init__(self, path: Path, exc: BaseException, remedy: str):
+        super().__init__(f"{path}: unreadable ({_first_line(exc)}); {remedy}")
+        self.path = path
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:160]
+
+
+REPAIR_HINT = "`ice287g repair` rebuilds it from the snapshots"
+
+
+def read_table(
+    path: Path,
+    schema: pa.Schema,
+    columns: list[str] | None = None,
+    remedy: str = REPAIR_HINT,
+) -> pa.Table:
+    """A Parquet file of the store, or an empty table of its schema before the first write.
+
+    Raises StoreDamaged (saying `remedy`) when the file is there but cannot be read."""
     if not path.exists():
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
-    return pq.read_table(path, columns=columns, schema=schema)
+    try:
+        return pq.read_table(path, columns=columns, schema=schema)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise StoreDamaged(path, exc, remedy) from None
+
+
+ERRORS_LOG = "logs/errors.log"
+
+
+def log_error(root: Path, what: str, details: str) -> str:
+    """Append an unexpected error's traceback to the store's error log (never the screen);
+    returns the log's path as the user should see it."""
+    from datetime import UTC, datetime
+
+    path = Path(root) / ERRORS_LOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"--- {stamp} {what}\n{details.rstrip()}\n")
+    return str(path)

@@ -24,10 +24,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ice287g.store.catalog import Store
-from ice287g.store.files import atomic_write_table
+from ice287g.store.files import atomic_write_table, read_table
 from ice287g.store.outcomes import (  # noqa: F401 (the vocabulary, re-exported)
     ALREADY_STORED,
     BLOCKED,
@@ -45,6 +44,8 @@ from ice287g.store.outcomes import (  # noqa: F401 (the vocabulary, re-exported)
 )
 
 Fields = list[tuple[str, pa.DataType, str]]
+# A ledger is a record of what happened, not derived: nothing can rebuild a lost part file.
+LEDGER_HINT = "a ledger is a record, not derived: restore this part file from a backup"
 
 
 class Ledger:
@@ -69,7 +70,7 @@ class Ledger:
     def read(self, store: Store, columns: list[str] | None = None) -> pa.Table:
         """Every row so far, in append order (an empty table before the first append)."""
         files = [p for p in (self.legacy_path(store),) if p.exists()] + self.parts(store)
-        tables = [pq.read_table(f, columns=columns, schema=self.schema) for f in files]
+        tables = [read_table(f, self.schema, columns, remedy=LEDGER_HINT) for f in files]
         if not tables:
             empty = self.schema.empty_table()
             return empty.select(columns) if columns else empty
