@@ -36,21 +36,3 @@ def configure() -> None:
         os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_CONFIG))
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-
-
-def log_path() -> Path:
-    """Where Prefect's log lines and tracebacks go (see flows/logging.yml)."""
-    return Path(os.environ.get("PREFECT_HOME") or prefect_home()) / "prefect.log"
-
-
-def log_traceback(exc: BaseException) -> Path:
-    """Append ``exc``'s traceback to :func:`log_path` (kept off the screen); the path."""
-    import traceback
-    from datetime import UTC, datetime
-
-    path = log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as log:
-        log.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} | ERROR | ice287g - ")
-        log.write("".join(traceback.format_exception(exc)))
-    return path

@@ -243,8 +243,16 @@ def cli(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
         text=True,
         env=env,
         cwd=tmp_path,
+        preexec_fn=default_signals,
         **popen,
     )
+
+
+def default_signals() -> None:
+    """In the child: SIGINT and SIGTERM as a shell or a service manager leaves them (a test
+    runner may have set them to be ignored, which a child would inherit)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def test_offline_refresh_command_says_why_in_one_line_and_exits_1(tmp_path):
@@ -406,8 +414,8 @@ import subprocess, sys, time
 from ice287g.cli import stops
 stops.GRACE_SECONDS = 0.5
 child = subprocess.Popen(["sleep", "60"])
-print(child.pid, flush=True)
 with stops.handled():
+    print(child.pid, flush=True)
     try:
         time.sleep(60)
     finally:
@@ -417,7 +425,10 @@ with stops.handled():
 
 def test_a_way_out_that_hangs_is_cut_after_the_grace_period(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", GRACE_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", GRACE_SCRIPT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
     )
     child = int(proc.stdout.readline())
     t0 = time.monotonic()

@@ -13,7 +13,6 @@ import click
 
 from ice287g.cli.core import Context, pass_ctx, query_errors
 from ice287g.cli.output import emit, format_options
-from ice287g.errors import UserError
 from ice287g.store.outcomes import OUTCOMES
 
 
@@ -46,16 +45,9 @@ def refresh(
     """
     from scrapers.discover import DEFAULT_SOURCE
 
-    try:
-        result = _refresh(ctx, source or DEFAULT_SOURCE, no_prefect, not no_moa, moa_limit)
-    except UserError:
-        raise
-    except Exception as exc:  # a bug, or Prefect failing: one line here, the traceback logged
-        from flows.settings import log_traceback
-
-        raise click.ClickException(
-            f"refresh failed: {type(exc).__name__}: {exc} (traceback in {log_traceback(exc)})"
-        ) from None
+    # An error nobody foresaw (Prefect failing, a bug) is one line and a logged traceback: the
+    # command group's business (ice287g.cli.core.Group), as for every command.
+    result = _refresh(ctx, source or DEFAULT_SOURCE, no_prefect, not no_moa, moa_limit)
     if result.get("publish"):
         click.echo(result["publish"])
     for line in result["warnings"]:

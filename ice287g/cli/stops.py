@@ -88,7 +88,13 @@ def handled() -> Iterator[None]:
         yield
         return
     _first, _guard = None, None
-    previous = {sig: signal.signal(sig, _on_signal) for sig in EXIT_STATUS}
+    # A signal ignored by whoever started us (`cmd &` in a script ignores SIGINT) stays ignored,
+    # as Python itself does for Ctrl-C.
+    previous = {
+        sig: signal.signal(sig, _on_signal)
+        for sig in EXIT_STATUS
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
