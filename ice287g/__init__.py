@@ -7,7 +7,8 @@
     history("taylor county", state="FL")  # one agency's timeline
 
 Every function takes ``data_dir=`` (default ./data or $ICE287G_DATA_DIR) and returns a
-pandas DataFrame.
+pandas DataFrame with pandas dtypes: datetime64 dates, nullable Int64 integers, categorical
+list/model/state/agency_type (``ice287g.query.api``).
 """
 
 from __future__ import annotations
@@ -17,20 +18,12 @@ __all__ = ["snapshots", "latest", "counts", "diff", "history", "agreements", "co
 
 def __getattr__(name: str):
     # Lazy, so `import ice287g` (and the CLI) stays light until a query is asked.
-    if name in ("snapshots", "latest", "counts", "catalog"):
+    if name in __all__:
+        from ice287g.query import api
+
+        return getattr(api, name)
+    if name == "catalog":
         from ice287g import query
 
-        return getattr(query, name)
-    if name == "status":
-        from ice287g.query.status import status
-
-        return status
-    if name == "diff":
-        from ice287g.query.diff import diff
-
-        return diff
-    if name in ("history", "agreements", "counties"):
-        from ice287g.query import history as _history
-
-        return getattr(_history, name)
+        return query.catalog
     raise AttributeError(name)

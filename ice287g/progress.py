@@ -3,12 +3,16 @@ when stderr is a terminal (never in a pipe, a log file, cron mail or a test), dr
 progress bar (click is already the command's library: no new dependency).
 
 Long steps wrap their loop in :func:`track`; a line printed while a bar is shown goes through
-:func:`echo`, which clears the bar first so the line does not land on top of it.
+:func:`echo`, which clears the bar first so the line does not land on top of it. A step
+without a count of items (a query, a chart) is wrapped in :func:`timed`: a status line after
+half a second, then the time taken when it was more than two seconds.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -16,6 +20,7 @@ from typing import TypeVar
 import click
 
 T = TypeVar("T")
+CLEAR = "\r\x1b[2K"  # back to the line's start, erase it
 MIN_ITEMS = 10  # fewer items than this: finished before a bar would help
 
 _shown = 0  # bars currently drawn (nested steps draw only the outer one)
@@ -55,8 +60,41 @@ def echo(line: str, *, err: bool = False) -> None:
     click.echo(line, err=err)
 
 
+@contextmanager
+def timed(label: str, threshold: float = 2.0, delay: float = 0.5, stream=None) -> Iterator[None]:
+    """``with timed("history"): df = build()``: on a terminal's stderr, ``label …`` after
+    `delay` seconds, replaced at the end by ``label: 3.2 s`` when it took over `threshold`.
+    The work inside must not print (print its result after the block)."""
+    stream = stream if stream is not None else sys.stderr
+    if _shown or not stream.isatty():
+        yield
+        return
+    start = time.monotonic()
+    shown = threading.Event()
+
+    def show() -> None:
+        stream.write(f"{label} …")
+        stream.flush()
+        shown.set()
+
+    timer = threading.Timer(delay, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        elapsed = time.monotonic() - start
+        if shown.is_set():
+            stream.write(CLEAR)
+        if elapsed > threshold:
+            stream.write(f"{label}: {elapsed:.1f} s\n")
+        stream.flush()
+
+
 def _clear() -> None:
-    click.echo("\r\x1b[2K", nl=False, err=True)
+    click.echo(CLEAR, nl=False, err=True)
 
 
 def _terminal() -> bool:

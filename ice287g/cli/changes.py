@@ -10,6 +10,7 @@ import click
 
 from ice287g.cli.core import list_option, pass_ctx, query_errors, suspect_option
 from ice287g.cli.output import emit, format_options, raw_option, raw_requested
+from ice287g.progress import timed
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
 SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
@@ -58,7 +59,8 @@ def history(ctx, query, state, include_suspect, fmt, output) -> None:
     from ice287g.query.history import history as q
 
     try:
-        df = q(query, state, ctx.store, include_suspect)
+        with timed("history"):
+            df = q(query, state, ctx.store, include_suspect)
     except AmbiguousQuery as exc:
         click.echo(render(exc.candidates, "table"), err=True, nl=False)
         raise click.ClickException(str(exc)) from None
@@ -182,7 +184,10 @@ def plot(ctx, lst, by, top, output, include_suspect) -> None:
     """
     from ice287g.query.plot import plot as draw
 
-    path = draw(output or f"ice287g-{lst}-by-{by}.png", lst, by, top, ctx.store, include_suspect)
+    with timed("plot"):
+        path = draw(
+            output or f"ice287g-{lst}-by-{by}.png", lst, by, top, ctx.store, include_suspect
+        )
     click.echo(f"wrote {path}", err=True)
 
 
@@ -202,7 +207,8 @@ def counties(ctx, unresolved, fmt, output) -> None:
     """
     from ice287g.query.counties import counties as q
 
-    df = q(unresolved, ctx.store)
+    with timed("counties"):
+        df = q(unresolved, ctx.store)
     what = "unresolved counties" if unresolved else "distinct counties"
     emit(df, fmt, output, header=f"# {len(df)} {what} (state, county as typed) across all versions")
 
@@ -227,7 +233,9 @@ def export(ctx, directory, fmt) -> None:
     """
     from ice287g.query.export import export as run
 
-    for path in run(directory, fmt, ctx.store, raw=raw_requested()):
+    with timed(f"export --format {fmt}"):
+        paths = run(directory, fmt, ctx.store, raw=raw_requested())
+    for path in paths:
         click.echo(str(path))
 
 

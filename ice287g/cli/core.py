@@ -11,6 +11,7 @@ import click
 
 from ice287g import progress
 from ice287g.cli.output import emit, format_options
+from ice287g.progress import timed
 from parsers.lists import LISTS
 
 LIST_CHOICE = click.Choice(LISTS)
@@ -38,6 +39,12 @@ list_option = click.option(
     default="participating",
     show_default=True,
     help="Which list.",
+)
+state_option = click.option("--state", help="Only this state (USPS code or name).")
+agency_option = click.option(
+    "--agency",
+    metavar="NAME",
+    help="Only agencies whose name matches (part of a name; case, punctuation, typos ignored).",
 )
 suspect_option = click.option(
     "--include-suspect",
@@ -208,23 +215,26 @@ def snapshots(ctx: Context, lst, include_suspect, fmt, output) -> None:
 @list_option
 @click.option("--as-of", help="Version in effect on this date (YYYY-MM-DD); default newest.")
 @click.option("--all-columns", is_flag=True, help="Include raw values and every column.")
+@state_option
+@agency_option
 @format_options(("table", "csv", "json", "parquet"))
 @pass_ctx
 @query_errors
-def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
+def latest(ctx: Context, lst, as_of, all_columns, state, agency, fmt, output) -> None:
     """Rows of the version in effect on a date (default: the newest).
 
-    Example: ice287g latest --as-of 2025-04-04 --format csv -o agencies.csv
+    Example: ice287g latest --as-of 2025-04-04 --state FL --columns agency,model,signed
     """
     from ice287g.query.status import stale_notes, version_warnings
     from ice287g.query.versions import as_date
     from ice287g.query.versions import latest as q
 
-    df = q(lst, as_of, ctx.store, all_columns=all_columns)
+    df = q(lst, as_of, ctx.store, all_columns=all_columns, state=state, agency=agency)
     v = df.attrs["version"]
+    which = " ".join(filter(None, [state and f"state {state}", agency and f"agency {agency!r}"]))
     note = (
         f"# {v['list']} version {v['date']} #{v['seq']} sha256 {v['sha256'][:12]} "
-        f"({v['file_name']}): {len(df)} rows"
+        f"({v['file_name']}): {len(df)} rows" + (f" ({which})" if which else "")
     )
     if v["suspect"]:
         note += f"  [suspect: {v['suspect_reason']}]"
@@ -246,12 +256,25 @@ def latest(ctx: Context, lst, as_of, all_columns, fmt, output) -> None:
 @click.option("--since", help="First date of the series.")
 @click.option("--until", help="Last date of the series.")
 @click.option("--all-versions", is_flag=True, help="Every version, not only each day's last.")
+@state_option
+@agency_option
 @suspect_option
 @format_options()
 @pass_ctx
 @query_errors
 def counts(
-    ctx: Context, lst, by, as_of, since, until, all_versions, include_suspect, fmt, output
+    ctx: Context,
+    lst,
+    by,
+    as_of,
+    since,
+    until,
+    all_versions,
+    state,
+    agency,
+    include_suspect,
+    fmt,
+    output,
 ) -> None:
     """Rows per version, optionally per model / state / agency type.
 
@@ -261,7 +284,10 @@ def counts(
     from ice287g.query.versions import as_date
     from ice287g.query.versions import counts as q
 
-    df = q(lst, by, as_of, since, until, all_versions, include_suspect, ctx.store)
+    with timed("counts"):
+        df = q(
+            lst, by, as_of, since, until, all_versions, include_suspect, ctx.store, state, agency
+        )
     notes = [] if include_suspect else [SUSPECT_NOTE]
     notes += stale_notes(ctx.store, [lst] if lst else LISTS, as_date(as_of or until))
     emit(df, fmt, output, header="\n".join(notes) or None)

@@ -13,6 +13,7 @@ import click
 
 from ice287g.cli.core import Context, pass_ctx, query_errors
 from ice287g.cli.output import emit, format_options
+from ice287g.store.outcomes import OUTCOMES
 
 
 @click.command()
@@ -90,7 +91,11 @@ def _refresh(ctx: Context, source: str, no_prefect: bool, moa: bool, moa_limit: 
 
 
 @click.command()
-@click.option("--outcome", help="Only observations with this outcome (e.g. 'new version').")
+@click.option(
+    "--outcome",
+    type=click.Choice(OUTCOMES),
+    help="Only observations with this outcome.",
+)
 @format_options()
 @pass_ctx
 def publications(ctx: Context, outcome: str | None, fmt, output) -> None:

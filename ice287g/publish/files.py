@@ -13,17 +13,12 @@ import json
 from pathlib import Path
 
 from ice287g.publish.tables import Table
-from ice287g.query.export import csv_bytes, resource
+from ice287g.query.export import LICENSE, csv_bytes, resource
 from ice287g.store.files import parquet_bytes
 from scrapers.discover import DEFAULT_SOURCE
 
 # Tables large enough that their CSV is published gzip-compressed.
 GZIP_CSV = frozenset({"versions"})
-LICENSE = {
-    "name": "other-pd",
-    "title": "U.S. Government Work: public domain in the United States (17 U.S.C. 105)",
-    "path": "https://www.usa.gov/government-works",
-}
 PACKAGE_NAME = "ice-287g-agreements"
 PACKAGE_TITLE = "ICE 287(g) agreements: the versioned public record"
 PACKAGE_DESCRIPTION = (
@@ -65,14 +60,8 @@ def write_tables(tables: list[Table], folder: Path) -> list[dict]:
 def _resource(path: Path, t: Table, fmt: str) -> dict:
     res = resource(path, t.table, t.fields, t.title, t.description, fmt)
     res["name"] = f"{t.name.replace('_', '-')}-{fmt}"
-    if fmt == "parquet":
-        # Frictionless reads Parquet without its bytes (so size and hash cannot be checked:
-        # checksums.sha256 has them) and as NumPy lists, which its `array` type refuses.
-        del res["bytes"], res["hash"]
-        for field in res["schema"]["fields"]:
-            if field["type"] == "array":
-                field["type"] = "any"
-                field["description"] += " (a list of text)"
+    if fmt == "parquet":  # frictionless cannot check it; checksums.sha256 has it
+        del res["hash"]
     return res
 
 

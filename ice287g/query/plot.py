@@ -37,6 +37,7 @@ STATE_COLORS = [
     "#2e8b57",
 ]
 OTHER_COLOR = "#c8c8c8"
+LEGEND_ROWS = 24  # a longer legend wraps into more columns
 LIST_TITLES = {"participating": "participating agencies", "pending": "pending agencies"}
 
 
@@ -117,20 +118,10 @@ def figure(wide, list: str = "participating", by: str = "model", include_suspect
     ax.step(x, bottom, where="post", color="#222222", lw=1.2)
     total = wide.sum(axis=1)
     first, last = wide.index[0].date(), wide.index[-1].date()
-    ax.annotate(
-        f"{int(total.iloc[-1]):,} on {last:%b} {last.day}, {last.year}",
-        xy=(x[-1], total.iloc[-1]),
-        xytext=(-4, 6),
-        textcoords="offset points",
-        ha="right",
-        va="bottom",
-        fontsize=10,
-        fontweight="bold",
-        color="#222222",
-    )
     ax.set_xlim(x[0], x[-1])
-    ax.set_ylim(0, max(total.max() * 1.1, 1))
-    locator = mdates.MonthLocator()
+    ax.set_ylim(0, max(total.max() * 1.05, 1))
+    # As many ticks as the span allows without crowding (days, weeks, months or years).
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v):,}"))
@@ -139,18 +130,24 @@ def figure(wide, list: str = "participating", by: str = "model", include_suspect
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.set_ylabel("Agreements listed" if list == "participating" else "Pending agencies listed")
-    ax.set_title(title(list, by, wide), loc="left", fontsize=14, fontweight="bold", pad=24)
-    ax.legend(
-        handles,
-        [h.get_label() for h in handles],
-        loc="lower left",
-        bbox_to_anchor=(0, 1.0),
-        borderaxespad=0.3,
-        ncol=len(handles),
+    fig.suptitle(title(list, by, wide), x=0.01, ha="left", fontsize=14, fontweight="bold")
+    # The newest total on its own line under the title: clear of the data whatever its shape.
+    ax.set_title(
+        f"{int(total.iloc[-1]):,} on {last:%b} {last.day}, {last.year}",
+        loc="left",
+        fontsize=11,
+        color="#222222",
+        pad=8,
+    )
+    # Every series in a legend beside the plot, top of the stack first (as drawn).
+    fig.legend(
+        handles[::-1],
+        [h.get_label() for h in handles[::-1]],
+        loc="outside right upper",
+        ncols=max(1, -(-len(handles) // LEGEND_ROWS)),
         frameon=False,
-        fontsize=9,
+        fontsize=9 if len(handles) <= LEGEND_ROWS else 8,
         handlelength=1.2,
-        columnspacing=1.2,
     )
     skipped = "suspect versions included" if include_suspect else "suspect versions skipped"
     fig.text(
@@ -177,9 +174,13 @@ def caption(list: str, first, last, versions: int | None, skipped: str) -> str:
 def _color(label: str, i: int, by: str) -> str:
     if label == "Other":
         return OTHER_COLOR
-    if by == "model":
-        return MODEL_COLORS.get(label, STATE_COLORS[i % len(STATE_COLORS)])
-    return STATE_COLORS[i % len(STATE_COLORS)]
+    if by == "model" and label in MODEL_COLORS:
+        return MODEL_COLORS[label]
+    if i < len(STATE_COLORS):
+        return STATE_COLORS[i]
+    from matplotlib import colormaps  # more series than the palette: a 20-colour map
+
+    return colormaps["tab20b"]((i - len(STATE_COLORS)) % 20)
 
 
 def _label(label: str, by: str) -> str:

@@ -59,6 +59,29 @@ def parse_state(text: str) -> str:
     return code
 
 
+def filter_rows(df: pd.DataFrame, state: str | None = None, agency: str | None = None):
+    """Rows of one state (USPS code or name) and/or of the agencies whose name matches
+    `agency`: the same key, else part of it, else a close spelling (``names.matching_keys``,
+    as ``history`` finds an agency). One filter for every --state/--agency option; the
+    frame's ``attrs`` are kept."""
+    if not state and not agency:
+        return df
+    keep = pd.Series(True, index=df.index)
+    if state:
+        keep &= df["state"] == parse_state(state)
+    if agency:
+        from ice287g.normalize.apply import agency_key
+        from ice287g.normalize.names import matching_keys
+
+        keys = pd.Series(
+            [agency_key(a) if isinstance(a, str) else "" for a in df["agency"]], index=df.index
+        )
+        keep &= keys.isin(matching_keys(agency_key(agency), set(keys[keep])))
+    out = df[keep].reset_index(drop=True)
+    out.attrs = df.attrs
+    return out
+
+
 def catalog(data_dir=None) -> pd.DataFrame:
     """The catalog as a DataFrame, in publication order."""
     table = store_of(data_dir).catalog_table()
@@ -96,8 +119,11 @@ def latest(
     data_dir=None,
     all_columns: bool = False,
     include_suspect: bool = True,
+    state: str | None = None,
+    agency: str | None = None,
 ) -> pd.DataFrame:
-    """Rows of the version in effect on `as_of` (default: the newest), canonical columns.
+    """Rows of the version in effect on `as_of` (default: the newest), canonical columns;
+    only one `state` and/or the agencies matching `agency` when given (``filter_rows``).
 
     The frame's ``attrs`` carry the version (list, date, seq, sha256, suspect).
     """
@@ -120,7 +146,7 @@ def latest(
     }
     for k in ("flags", "columns", "list_evidence"):  # list cells (missing in older catalogs)
         df.attrs["version"][k] = [] if version[k] is None else [*version[k]]
-    return df
+    return filter_rows(df, state, agency)
 
 
 def select_versions(
@@ -159,10 +185,14 @@ def counts(
     all_versions: bool = False,
     include_suspect: bool = False,
     data_dir=None,
+    state: str | None = None,
+    agency: str | None = None,
 ) -> pd.DataFrame:
     """Rows per version (and per `by` keys): date, list, sha256, <by...>, count.
 
-    By default one version per day (the day's last) and suspect versions skipped.
+    By default one version per day (the day's last) and suspect versions skipped. `state`
+    and `agency` count only those rows (``filter_rows``); an agency is looked up in every
+    chosen version's snapshot, the rest comes from the tallies.
     """
     check_list(list)
     by = [b for b in by]
@@ -184,8 +214,13 @@ def counts(
     columns = ["date", "list", "sha256", *by, "count"]
     if chosen.empty:
         return pd.DataFrame(columns=columns)
-    tallies = store.tallies_table()
-    tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
+    if agency:
+        tallies = _matching_rows(store, chosen, state, agency)
+    else:
+        tallies = store.tallies_table()
+        tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
+        if state:
+            tallies = tallies.filter(pc.equal(tallies["state"], parse_state(state)))
     summed = (
         tallies.group_by(["sha256", *by], use_threads=False)
         .aggregate([("rows", "sum")])
@@ -196,3 +231,15 @@ def counts(
     merged["count"] = merged["count"].fillna(0).astype("int64")  # an empty version counts 0
     merged = merged.sort_values(["date", "list", "seq", *by], na_position="last")
     return merged[columns].reset_index(drop=True)
+
+
+def _matching_rows(store: Store, chosen: pd.DataFrame, state, agency) -> pa.Table:
+    """Tallies (sha256, keys, rows = 1) of the rows of `chosen` versions that pass
+    ``filter_rows``."""
+    keys = ["state", "agency", *[k for k in COUNT_KEYS if k != "state"]]
+    frames = []
+    for snapshot, sha in zip(chosen["snapshot"], chosen["sha256"]):
+        df = store.read_snapshot(snapshot, columns=keys).to_pandas()
+        frames.append(filter_rows(df, state, agency).assign(sha256=sha, rows=1))
+    rows = pd.concat(frames, ignore_index=True)
+    return pa.Table.from_pandas(rows[["sha256", *COUNT_KEYS, "rows"]], preserve_index=False)
