@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import PARTICIPATING_HEADER, PENDING_HEADER, participating_row
+from support.workbooks import PARTICIPATING_HEADER, PENDING_HEADER, participating_row
 from test_history import write
 
 from ice287g.cli import main
@@ -247,14 +247,12 @@ def test_the_api_returns_pandas_dtypes(data):
 
 
 @pytest.mark.corpus
-def test_the_api_docstrings_show_real_calls_on_the_corpus(corpus, tmp_path_factory, monkeypatch):
+def test_the_api_docstrings_show_real_calls_on_the_corpus(corpus_scratch, monkeypatch):
     """The examples in ice287g.query.api's docstrings, run against the whole 2025 corpus."""
     import doctest
 
-    from test_changes import corpus_store_dir
-
     from ice287g.query import api
 
-    monkeypatch.setenv("ICE287G_DATA_DIR", str(corpus_store_dir(corpus, tmp_path_factory)))
+    monkeypatch.setenv("ICE287G_DATA_DIR", str(corpus_scratch))
     result = doctest.testmod(api, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 10 and result.failed == 0

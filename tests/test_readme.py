@@ -63,14 +63,14 @@ def test_readme_first_five_minutes_works_when_pasted():
     assert len(runnable_examples(section)) == 3
 
 
-def test_readme_examples_print_what_they_show(corpus, tmp_path_factory):
-    """Each runnable example, run against the whole corpus at COLUMNS=100, prints its block."""
+def test_readme_examples_print_what_they_show(corpus_scratch):
+    """Each runnable example, run against the whole corpus at COLUMNS=100, prints its block
+    (on the session's writable copy: history examples write their caches)."""
     from click.testing import CliRunner
-    from test_changes import corpus_store_dir
 
     from ice287g.cli import main
 
-    data = corpus_store_dir(corpus, tmp_path_factory)
+    data = corpus_scratch
     examples = runnable_examples(README.read_text())
     assert len(examples) >= 3
     for args, expected in examples:
