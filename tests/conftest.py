@@ -43,6 +43,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)  # stable: each file keeps its own order
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch):
+    """Tables fit ``COLUMNS`` when it is set; a test sees no width unless it sets one, so its
+    output never depends on the terminal (or the environment) that started pytest."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return corpus_or_skip()
