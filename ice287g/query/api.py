@@ -133,14 +133,30 @@ def history(query=None, state=None, data_dir=None, include_suspect=False) -> pd.
 
 
 def agreements(*args, **kwargs) -> pd.DataFrame:
-    """Every agreement ever listed, with first/last seen, gaps, MOA and pending dates
-    (``ice287g agreements``; same arguments).
+    """Every agreement ever on the participating list, in resolved identities: status,
+    first/last listed, every spelling, the evidence that joined them (``ice287g agreements``;
+    same arguments).
 
     >>> a = agreements(state="FL", status="active")
-    >>> a.dtypes[["first_seen", "versions_seen", "days_waited"]].astype(str).tolist()
-    ['datetime64[s]', 'Int64', 'Int64']
+    >>> a.dtypes[["first_listed", "last_listed"]].astype(str).tolist()
+    ['datetime64[s]', 'datetime64[s]']
     """
-    from ice287g.query.history import agreements as q
+    from ice287g.query.identity import agreements as q
+
+    return typed(q(*args, **kwargs))
+
+
+def terminations(*args, **kwargs) -> pd.DataFrame:
+    """Real removals only (renames and model switches are not), with the last version that
+    listed each and its MOA URL (``ice287g terminations``; same arguments)."""
+    from ice287g.query.identity import terminations as q
+
+    return typed(q(*args, **kwargs))
+
+
+def aliases(*args, **kwargs) -> pd.DataFrame:
+    """Every agency name ever printed, with its agency and agreement (``ice287g aliases``)."""
+    from ice287g.query.identity import aliases as q
 
     return typed(q(*args, **kwargs))
 
