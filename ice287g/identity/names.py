@@ -1,0 +1,247 @@
+"""Agency-name similarity, in one place: words, abbreviations, and when two names are alike.
+
+ICE types the same agency many ways ("Boca Raton PD", "Boca Raton Police Services
+Department", "Town of Palm Beach Police Department" / "Palm Beach Police Department"). Every
+comparison of agency names in the project should go through ``words`` and ``compare`` so the
+abbreviation and generic-word tables exist once (issue 10; today ``changes.py``, ``moa.py``,
+``history.py`` and ``normalize.py`` each keep a copy, to be folded into this one).
+
+How two names are compared (``compare``):
+
+1. Both become words (``words``): lower-case ASCII, apostrophes dropped ("Sheriff's" ->
+   sheriffs), abbreviations spelled out (``ABBREVIATIONS``: PD, SO, Co, BOCC, DPS, St, Ft,
+   ...), filler words left out (``FILLER``: office, department, services, division, of, ...),
+   and a leading "The", "City of", "Town of", ... dropped.
+2. Each word is one of three sorts: a *kind* word says what sort of agency it is (sheriff,
+   police, jail, marshal, ...; grouped in ``KIND_FAMILIES``), a *generic* word says nothing
+   about which agency (county, state, city, public, safety, the agency's own state name),
+   every other word is *distinctive* (place names, "beach", "west", "airport", "board").
+3. Two names are **similar** when they do not name different kinds of agency (a sheriff's
+   office is not a county jail) and every distinctive word of each has a counterpart in the
+   other (the same word, or one a typo away, ``EDITS``: "Albermarle" ~ "Albemarle", "Greens
+   Fork" ~ "Green Forks", by rapidfuzz's optimal-string-alignment distance). Names with no
+   distinctive word at all (state agencies: "New Hampshire State Police") are similar when
+   their generic and kind words cover each other the same way. So "Melbourne" and "West
+   Melbourne" or "Melbourne Beach" Police Departments are not similar, "Quarryville" and
+   "Quarryville Borough" Police Departments are.
+
+``score`` (0..1) ranks pairs that are not similar: the share of the shorter name's distinctive
+words that the other has (1.0 when one name contains the other).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz.distance import OSA
+
+# --- the tables (every rule as data) ----------------------------------------------------------
+# Abbreviations and misspellings -> the words they stand for.
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "co": ("county",),
+    "cnty": ("county",),
+    "cty": ("county",),
+    "so": ("sheriffs", "office"),
+    "sheriff": ("sheriffs",),
+    "sherriff": ("sheriffs",),
+    "sherriffs": ("sheriffs",),
+    "sherrifs": ("sheriffs",),
+    "sherifs": ("sheriffs",),
+    "pd": ("police", "department"),
+    "dept": ("department",),
+    "dpt": ("department",),
+    "ofc": ("office",),
+    "dps": ("department", "public", "safety"),
+    "doc": ("department", "corrections"),
+    "bocc": ("board", "county", "commissioners"),
+    "hwy": ("highway",),
+    "univ": ("university",),
+    "twp": ("township",),
+    "pct": ("precinct",),
+    "ft": ("fort",),
+    "st": ("saint",),
+    "mt": ("mount",),
+    "correction": ("corrections",),
+    "constables": ("constable",),
+    "marshals": ("marshal",),
+}
+# Words that never tell two agencies apart: the form of the organisation, not the agency.
+FILLER = frozenset(
+    "the of and at for a an in on office offices department departments service services "
+    "division bureau unit section agency law enforcement".split()
+)
+# A leading "<word> of" that does not make another agency: "City of Melbourne Police ...".
+LEADING_OF = frozenset({"city", "town", "village", "borough", "county", "township"})
+# Kinds of agency. Two names that each name a kind, and share none, are different agencies
+# (Okaloosa County Sheriff's Office is not Okaloosa County Corrections).
+KIND_FAMILIES: dict[str, str] = {
+    "sheriffs": "sheriff",
+    "police": "police",
+    "patrol": "police",
+    "trooper": "police",
+    "troopers": "police",
+    "jail": "custody",
+    "jails": "custody",
+    "detention": "custody",
+    "corrections": "custody",
+    "correctional": "custody",
+    "prison": "custody",
+    "rehabilitation": "custody",
+    "marshal": "marshal",
+    "constable": "constable",
+    "attorney": "prosecutor",
+    "attorneys": "prosecutor",
+    "prosecutor": "prosecutor",
+    "guard": "guard",
+}
+# Words that say nothing about which agency it is (besides the agency's own state name).
+GENERIC = frozenset(
+    "county counties state city town township borough village parish municipal regional "
+    "public safety highway facility center centre".split()
+)
+# Two spellings of one word: how many edits (insert, delete, substitute, swap two neighbours)
+# a word of at least this many letters may be apart. Typos in ICE's sheets are mostly one
+# edit ("Greens Fork", "Macro Island", "Minehaha"); real neighbours are often two (Marion /
+# Martin, Anderson / Henderson) but some are one (Walker / Waller): listings side by side
+# are never joined on fuzzy words alone (see link.py).
+EDITS: tuple[tuple[int, int], ...] = ((9, 2), (4, 1))
+
+_APOSTROPHE = "['`\u2019\u2018\u02bc\u00b4]"
+_POSSESSIVE = re.compile(rf"(?<=s){_APOSTROPHE}s\b")  # "Constables's" -> constables
+_DROPPED = re.compile(rf"{_APOSTROPHE}|\.")  # "Sheriff's" -> sheriffs, "P.D." -> pd
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")  # "4th District" -> 4 district
+_DIGITS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")  # "Pct.1" -> pct 1
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+# --- words -------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=32768)
+def words(name: str | None) -> tuple[str, ...]:
+    """The words of an agency name, abbreviations spelled out, filler and a leading
+    "The" / "City of" left out: "Town of Palm Beach PD" -> ("palm", "beach", "police")."""
+    if not name:
+        return ()
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = _POSSESSIVE.sub("", text.replace("&", " and "))
+    text = _DIGITS.sub(" ", _ORDINAL.sub(r"\1", _DROPPED.sub("", text)))
+    out: list[str] = []
+    for raw in _NON_WORD.split(text):
+        if raw:
+            out.extend(ABBREVIATIONS.get(raw, (raw,)))
+    while out:
+        if out[0] == "the":
+            out = out[1:]
+        elif out[0] in LEADING_OF and len(out) > 2 and out[1] == "of":
+            out = out[2:]
+        else:
+            break
+    return tuple(w for w in out if w not in FILLER)
+
+
+@functools.cache
+def state_words(state: str | None) -> frozenset[str]:
+    """Words of a state's name (for "NH": new, hampshire): generic in that state's names."""
+    if not state:
+        return frozenset()
+    import us
+
+    found = us.states.lookup(state)
+    return frozenset(words(found.name)) if found else frozenset()
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A name's words sorted by what they say."""
+
+    words: frozenset[str]
+    distinctive: frozenset[str]
+    generic: frozenset[str]
+    kinds: frozenset[str]  # kind families, e.g. {"sheriff"}
+
+
+@functools.lru_cache(maxsize=32768)
+def parts(name: str | None, state: str | None = None) -> Parts:
+    ws = frozenset(words(name))
+    own = state_words(state)
+    kinds = frozenset(KIND_FAMILIES[w] for w in ws if w in KIND_FAMILIES)
+    generic = frozenset(w for w in ws if w in GENERIC or w in own or w in KIND_FAMILIES)
+    return Parts(ws, ws - generic, generic, kinds)
+
+
+def same_word(a: str, b: str) -> bool:
+    """One word spelled two ways: equal, the same kind family, or (not numbers) within the
+    edits ``EDITS`` allows for its length."""
+    if a == b:
+        return True
+    fa, fb = KIND_FAMILIES.get(a), KIND_FAMILIES.get(b)
+    if fa or fb:
+        return fa == fb
+    if a.isdigit() or b.isdigit():
+        return False
+    return _close(a, b)
+
+
+@functools.lru_cache(maxsize=65536)
+def _close(a: str, b: str) -> bool:
+    shortest = min(len(a), len(b))
+    for length, edits in EDITS:
+        if shortest >= length:
+            return OSA.distance(a, b, score_cutoff=edits) <= edits
+    return False
+
+
+def covers(these: frozenset[str], others: frozenset[str]) -> bool:
+    """Every word of `these` has a spelling in `others`."""
+    return all(any(same_word(w, o) for o in others) for w in these)
+
+
+# --- comparing -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Match:
+    similar: bool
+    score: float  # 0..1, for ranking
+    reason: str  # why (not) similar, for review listings
+    same_words: bool = False  # the very same words (abbreviations and filler aside)
+
+
+def compare(a: str | None, b: str | None, state: str | None = None) -> Match:
+    """Whether two names of agencies in `state` are alike (see the module docstring)."""
+    return _compare(a or "", b or "", state)
+
+
+@functools.lru_cache(maxsize=65536)
+def _compare(a: str, b: str, state: str | None) -> Match:
+    pa, pb = parts(a, state), parts(b, state)
+    if not pa.words or not pb.words:
+        return Match(False, 0.0, "empty name")
+    sc = score(a, b, state)
+    if pa.kinds and pb.kinds and not pa.kinds & pb.kinds:
+        kinds = f"{'/'.join(sorted(pa.kinds))} vs {'/'.join(sorted(pb.kinds))}"
+        return Match(False, sc, f"different kinds of agency ({kinds})")
+    if pa.words == pb.words:
+        return Match(True, 1.0, "same words", same_words=True)
+    own = state_words(state)
+    if pa.distinctive or pb.distinctive:
+        da, db = pa.distinctive, pb.distinctive
+    else:  # state agencies: compare what is left once the state's own name is set aside
+        da, db = pa.generic - own, pb.generic - own
+    if covers(da, db) and covers(db, da):
+        return Match(True, sc, "same distinctive words")
+    return Match(False, sc, "different distinctive words")
+
+
+def similar(a: str | None, b: str | None, state: str | None = None) -> bool:
+    return compare(a, b, state).similar
+
+
+def score(a: str | None, b: str | None, state: str | None = None) -> float:
+    """Share of the shorter name's distinctive words found in the other (0..1)."""
+    pa, pb = parts(a, state), parts(b, state)
+    da, db = pa.distinctive or pa.words, pb.distinctive or pb.words
+    if not da or not db:
+        return 0.0
+    short, long_ = (da, db) if len(da) <= len(db) else (db, da)
+    return sum(any(same_word(w, o) for o in long_) for w in short) / len(short)

@@ -1,0 +1,342 @@
+"""Each agreement's life story, told in resolved identities: events, the agreements table,
+terminations, and the difference between two versions.
+
+Pure: ``Observations`` and ``Links`` in, frames out. One rule compares two rows of an
+agreement (``row_changes``); the events between consecutive versions and the diff between
+any two versions both use it, so they always speak the same words:
+
+- ``renamed``: the agency's name as printed changed (before / after), whatever linked the
+  spellings (the ``evidence`` column says which tier);
+- ``moa_posted``: the MOA link appeared (before: ``pending`` or ``missing``; after: URL);
+- ``re_signed``: a signing date at least ``RESIGN_MIN_DAYS`` later (a renewal; a date moved
+  by a few days is a correction, reported as ``changed`` ``signed``);
+- ``changed``: any other compared field (``observe.FIELDS``), when both versions carry its
+  column.
+
+Events only: ``listed`` (first listing), ``removed`` (absent from the next version; every
+version read is a sound one, suspect versions being left out by the adapter), ``returned``,
+``model_added`` (a new agreement of an agency that keeps its others) and ``model_switched``
+(an agency's agreement of one model ends on the version where one of another model begins:
+both agreements get the event; the one that ended is ``superseded``, not removed).
+
+When ICE lists one agreement twice (two spellings side by side), the spelling that stays
+listed longest stands for it, so a duplicate that drops out is not a rename back and forth.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ice287g.identity.link import Links
+from ice287g.identity.observe import FIELDS, LISTS, Observations
+
+# A signing date this many days or more after the previous one is a renewal (re_signed).
+RESIGN_MIN_DAYS = 30
+
+EVENT_COLUMNS = [
+    "date",
+    "seq",
+    "list",
+    "sha256",
+    "event",
+    "agreement_id",
+    "agency_id",
+    "state",
+    "agency",
+    "model",
+    "field",
+    "before",
+    "after",
+    "evidence",
+    "detail",
+]
+DIFF_COLUMNS = [
+    "change",
+    "state",
+    "agency",
+    "model",
+    "agreement_id",
+    "agency_id",
+    "field",
+    "before",
+    "after",
+    "evidence",
+]
+AGREEMENT_COLUMNS = [
+    "agreement_id",
+    "agency_id",
+    "state",
+    "agency",
+    "model",
+    "status",
+    "first_listed",
+    "last_listed",
+    "removed_on",
+    "versions_listed",
+    "returns",
+    "names",
+    "keys",
+    "evidence",
+    "signed",
+    "first_signed",
+    "moa_url",
+    "moa_posted",
+    "addendum_url",
+    "county",
+    "agency_type",
+    "pending_first_listed",
+    "days_waited",
+    "pending_match",
+    "superseded_by",
+]
+TERMINATION_COLUMNS = [
+    "removed_on",
+    "agreement_id",
+    "agency_id",
+    "state",
+    "agency",
+    "model",
+    "signed",
+    "moa_url",
+    "addendum_url",
+    "last_listed",
+    "last_seq",
+    "last_sha256",
+    "names",
+]
+ALIAS_COLUMNS = [
+    "state",
+    "name",
+    "agency_id",
+    "agreement_id",
+    "model",
+    "key",
+    "lists",
+    "first_listed",
+    "last_listed",
+    "evidence",
+]
+_CHANGE_ORDER = {"added": 0, "removed": 1, "renamed": 2, "re_signed": 3, "moa_posted": 4}
+
+
+# --- comparing two rows of one agreement --------------------------------------------------------
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def row_changes(a: dict, b: dict, fields) -> list[tuple[str, str, str | None, str | None]]:
+    """(change, field, before, after) from row `a` to row `b` of one agreement, for the
+    `fields` both versions carry."""
+    out = []
+    for f in FIELDS:
+        if f not in fields or a.get(f) == b.get(f):
+            continue
+        before, after = a.get(f), b.get(f)
+        if f == "agency":
+            out.append(("renamed", f, before, after))
+        elif f == "signed":
+            later = before and after and (after - before).days >= RESIGN_MIN_DAYS
+            out.append(("re_signed" if later else "changed", f, _text(before), _text(after)))
+        elif f == "moa_status":
+            if after == "available" and b.get("moa_url"):
+                out.append(("moa_posted", "moa_url", before, b.get("moa_url")))
+            else:
+                out.append(("changed", f, before, after))
+        elif f == "moa_url" and a.get("moa_status") != "available":
+            continue  # reported with the posting (or the status change) above
+        else:
+            out.append(("changed", f, _text(before), _text(after)))
+    return out
+
+
+# --- who stands for an agreement in each version -----------------------------------------------
+@dataclass
+class Listings:
+    """Who stands for each agreement in each version. ``rows``: one row per (list, pos,
+    agreement), integer codes ``li``, ``pos``, ``nid``, ``vid``, ``gid``, sorted by list,
+    agreement, pos. ``ids``: gid -> agreement id; per node (nid): ``gid``, ``agency`` (the
+    resolved agency id), ``node``, ``state``, ``model``."""
+
+    rows: pd.DataFrame
+    ids: np.ndarray
+    gid: np.ndarray
+    agency: np.ndarray
+    node: np.ndarray
+    state: np.ndarray
+    model: np.ndarray
+
+    def record(self, i: int, r: dict, variants: dict) -> dict:
+        nid = r["nid"]
+        return {
+            "list": LISTS[r["li"]],
+            "li": r["li"],
+            "pos": r["pos"],
+            "vid": r["vid"],
+            "nid": nid,
+            "node": self.node[nid],
+            "agreement_id": self.ids[r["gid"]],
+            "agency_id": self.agency[nid],
+            "state": self.state[nid],
+            "model": self.model[nid],
+            "agency": variants[r["vid"]]["agency"],
+        }
+
+
+def listings(ob: Observations, links: Links) -> Listings:
+    """The node standing for each agreement in each version. When ICE lists one agreement
+    twice (two spellings side by side), the spelling listed longest stands for it: latest
+    last listing, then earliest first listing, then the key."""
+    nodes = ob.nodes
+    node = nodes["node"].to_numpy(object)
+    ids = np.array(sorted(set(links.group.values())), dtype=object)
+    gid = np.searchsorted(ids, np.array([links.group[n] for n in node], dtype=object))
+    order = sorted(
+        range(len(nodes)),
+        key=lambda i: (-nodes["last"].iat[i].toordinal(), nodes["first"].iat[i], node[i]),
+    )
+    rank = np.empty(len(nodes), dtype="int64")
+    rank[order] = np.arange(len(nodes))
+    o = ob.obs
+    nid = o["nid"].to_numpy()
+    rows = pd.DataFrame(
+        {
+            "li": o["li"].to_numpy(),
+            "pos": o["pos"].to_numpy(),
+            "nid": nid,
+            "vid": o["vid"].to_numpy(),
+            "gid": gid[nid],
+            "_rank": rank[nid],
+        }
+    )
+    rows = rows.sort_values(["li", "pos", "gid", "_rank"]).drop_duplicates(["li", "pos", "gid"])
+    rows = rows.drop(columns="_rank").sort_values(["li", "gid", "pos"]).reset_index(drop=True)
+    agency = np.array([links.agency.get(k, k) for k in nodes["agency_key"]], dtype=object)
+    return Listings(
+        rows,
+        ids,
+        gid,
+        agency,
+        node,
+        nodes["state"].to_numpy(object),
+        nodes["model"].to_numpy(object),
+    )
+
+
+# --- events -------------------------------------------------------------------------------------
+def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
+    """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
+    `lists`: ``listings(ob, links)`` when already at hand."""
+    lists = listings(ob, links) if lists is None else lists
+    vrec = ob.variants.to_dict(orient="index")
+    versions = ob.versions.set_index(["li", "pos"])
+    meta = versions[["date", "seq", "sha256"]].to_dict(orient="index")
+    fields_at = versions["fields"].to_dict()
+    last = [ob.last_pos(lst) for lst in LISTS]
+    out: list[dict] = []
+
+    def emit(r: dict, pos: int, event: str, change=(None, None, None), **more) -> dict:
+        e = {
+            **meta[(r["li"], pos)],
+            "list": r["list"],
+            "event": event,
+            "agreement_id": r["agreement_id"],
+            "agency_id": r["agency_id"],
+            "state": r["state"],
+            "agency": r["agency"],
+            "model": r["model"],
+            "field": change[0],
+            "before": change[1],
+            "after": change[2],
+            "evidence": None,
+            "detail": None,
+            "_pos": pos,
+            **more,
+        }
+        out.append(e)
+        return e
+
+    rows = lists.rows
+    li, gid = rows["li"].to_numpy(), rows["gid"].to_numpy()
+    pos, vid = rows["pos"].to_numpy(), rows["vid"].to_numpy()
+    n = len(rows)
+    first = np.ones(n, dtype=bool)
+    first[1:] = (li[1:] != li[:-1]) | (gid[1:] != gid[:-1])
+    final = np.r_[first[1:], True] if n else first
+    gap = ~first & (pos - np.r_[0, pos[:-1]] > 1)
+    moved = ~first & (vid != np.r_[-1, vid[:-1]])
+    busy = np.flatnonzero(first | final | gap | moved)
+    need = np.unique(np.r_[busy, busy[~first[busy]] - 1]) if n else busy
+    raw = rows.iloc[need].to_dict(orient="records")
+    recs = {i: lists.record(i, r, vrec) for i, r in zip(need.tolist(), raw)}
+    for i in busy.tolist():
+        r, p = recs[i], int(pos[i])
+        if first[i]:
+            emit(r, p, "listed")
+        else:
+            prev = recs[i - 1]
+            if gap[i]:
+                emit(prev, prev["pos"] + 1, "removed")
+                emit(r, p, "returned")
+            if moved[i]:
+                fields = fields_at[(r["li"], prev["pos"])] & fields_at[(r["li"], p)]
+                for change, field, before, after in row_changes(
+                    vrec[prev["vid"]], vrec[r["vid"]], fields
+                ):
+                    ev = links.path(prev["node"], r["node"]) if change == "renamed" else None
+                    emit(r, p, change, (field, before, after), evidence=ev)
+        if final[i] and p < last[r["li"]]:
+            emit(r, p + 1, "removed")
+    _model_events(out, lists, vrec, emit)
+    ev = pd.DataFrame(out, columns=[*EVENT_COLUMNS, "_pos"])
+    order = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
+    ev["_o"] = ev["event"].map(order).fillna(4)
+    ev = ev.sort_values(["date", "list", "seq", "state", "agreement_id", "_o"], kind="mergesort")
+    return ev[EVENT_COLUMNS].reset_index(drop=True)
+
+
+def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
+    """``model_added`` / ``model_switched`` for each agreement's first participating listing,
+    from the agency's agreements on the version before and on that version."""
+    rows = lists.rows[lists.rows["li"] == 0]
+    agency = lists.agency[rows["nid"].to_numpy()]
+    model = lists.model[rows["nid"].to_numpy()]
+    at: dict[tuple, dict[int, str]] = defaultdict(dict)  # (agency, pos) -> {gid: model}
+    for a, p, g, m in zip(agency.tolist(), rows["pos"].tolist(), rows["gid"].tolist(), model):
+        at[(a, p)][g] = m
+    removals = {
+        (e["agreement_id"], e["_pos"]): e
+        for e in out
+        if e["event"] == "removed" and e["list"] == LISTS[0]
+    }
+    firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, pos
+    for i, raw in zip(firsts.index.tolist(), firsts.to_dict(orient="records")):
+        r = lists.record(i, raw, vrec)
+        p, me = r["pos"], raw["gid"]
+        if p == 0:
+            continue
+        before, now = at.get((r["agency_id"], p - 1), {}), at.get((r["agency_id"], p), {})
+        ended = sorted(g for g, m in before.items() if g not in now and m != r["model"])
+        kept = sorted({before[g] for g in before if g in now and g != me})
+        if ended:
+            old = lists.ids[ended[0]]
+            m_old = before[ended[0]]
+            emit(r, p, "model_switched", ("model", m_old, r["model"]), detail=f"replaces {old}")
+            gone = removals.get((old, p))
+            if gone is not None:
+                gone.update(
+                    event="model_switched",
+                    field="model",
+                    before=m_old,
+                    after=r["model"],
+                    detail=f"replaced by {r['agreement_id']}",
+                )
+        elif kept:
+            after = "; ".join(sorted({*kept, r["model"]}))
+            emit(r, p, "model_added", ("model", "; ".join(kept), after))
