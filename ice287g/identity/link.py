@@ -469,10 +469,10 @@ def _agencies(info, group, merges, agency_same, agency_distinct):
     for a, b, note in agency_same:
         state = a.split(":", 1)[0]
         join(a, b, "alias", note, first_name.get(a, a), first_name.get(b, b), state)
-    for m in merges:
+    for m in merges:  # a joined agreement joins its agencies when the names are similar
         fa, fb = info[m["a"]], info[m["b"]]
-        if fa["agency_key"] != fb["agency_key"] and (
-            m["tier"] == "alias" or names.similar(fa["name"], fb["name"], fa["state"])
+        if fa["agency_key"] != fb["agency_key"] and names.similar(
+            fa["name"], fb["name"], fa["state"]
         ):
             join(
                 fa["agency_key"],

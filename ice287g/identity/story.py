@@ -77,6 +77,7 @@ AGREEMENT_COLUMNS = [
     "first_listed",
     "last_listed",
     "removed_on",
+    "last_sha256",
     "versions_listed",
     "returns",
     "names",
@@ -105,7 +106,6 @@ TERMINATION_COLUMNS = [
     "moa_url",
     "addendum_url",
     "last_listed",
-    "last_seq",
     "last_sha256",
     "names",
 ]
@@ -340,3 +340,229 @@ def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
         elif kept:
             after = "; ".join(sorted({*kept, r["model"]}))
             emit(r, p, "model_added", ("model", "; ".join(kept), after))
+
+
+# --- the agreements table -----------------------------------------------------------------------
+def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame) -> pd.DataFrame:
+    """One record per agreement ever on the participating list (``AGREEMENT_COLUMNS``)."""
+    rows = lists.rows
+    part = rows[rows["li"] == 0]
+    if part.empty:
+        return pd.DataFrame(columns=AGREEMENT_COLUMNS)
+    versions = ob.versions.set_index(["li", "pos"])
+    dates = versions["date"].to_dict()
+    shas = versions["sha256"].to_dict()
+    vrec = ob.variants.to_dict(orient="index")
+    newest = ob.last_pos(LISTS[0])
+    span = part.groupby("gid")["pos"].agg(["min", "max", "size"])
+    last_rows = dict(zip(span.index, part.drop_duplicates("gid", keep="last").to_dict("records")))
+    first_rows = dict(zip(span.index, part.drop_duplicates("gid").to_dict("records")))
+    available = np.array([vrec[v]["moa_status"] == "available" for v in range(len(vrec))])
+    posted = part[available[part["vid"].to_numpy()]].groupby("gid")["pos"].min().to_dict()
+    # Spellings, keys and the tiers that joined them, per agreement.
+    nodes = ob.nodes
+    node_names, node_first = nodes["names"].tolist(), nodes["first"].tolist()
+    members: dict[int, list[int]] = defaultdict(list)
+    for nid in sorted(range(len(nodes)), key=lambda i: (node_first[i], lists.node[i])):
+        members[int(lists.gid[nid])].append(nid)
+    tiers = _tiers_by_agreement(links)
+    part_ev = ev[ev["list"] == LISTS[0]]
+    returns = part_ev[part_ev["event"] == "returned"].groupby("agreement_id").size().to_dict()
+    switched = part_ev[
+        (part_ev["event"] == "model_switched")
+        & part_ev["detail"].str.startswith("replaced by", na=False)
+    ]
+    superseded = dict(zip(switched["agreement_id"], switched["detail"].str[len("replaced by ") :]))
+    pending = _pending_links(rows, lists, dates, first_rows)
+    out = []
+    for gid_, pmin, pmax, n in zip(
+        span.index.tolist(), span["min"].tolist(), span["max"].tolist(), span["size"].tolist()
+    ):
+        aid = lists.ids[gid_]
+        r = lists.record(0, last_rows[gid_], vrec)
+        v = vrec[r["vid"]]
+        active = pmax == newest
+        status = "active" if active else ("superseded" if aid in superseded else "removed")
+        spell = list(dict.fromkeys(a for nid in members[gid_] for a in node_names[nid]))
+        pend = pending.get(gid_, (None, None, None))
+        out.append(
+            {
+                "agreement_id": aid,
+                "agency_id": r["agency_id"],
+                "state": r["state"],
+                "agency": v["agency"],
+                "model": r["model"],
+                "status": status,
+                "first_listed": dates[(0, pmin)],
+                "last_listed": dates[(0, pmax)],
+                "removed_on": None if active else dates[(0, pmax + 1)],
+                "last_sha256": shas[(0, pmax)],
+                "versions_listed": n,
+                "returns": int(returns.get(aid, 0)),
+                "names": "; ".join(spell),
+                "keys": "; ".join(lists.node[nid] for nid in members[gid_]),
+                "evidence": "; ".join(tiers.get(aid, ["exact"])),
+                "signed": v["signed"],
+                "first_signed": vrec[first_rows[gid_]["vid"]]["signed"],
+                "moa_url": v["moa_url"],
+                "moa_posted": dates[(0, posted[gid_])] if gid_ in posted else None,
+                "addendum_url": v["addendum_url"],
+                "county": v["county"],
+                "agency_type": v["agency_type"],
+                "pending_first_listed": pend[0],
+                "days_waited": pend[1],
+                "pending_match": pend[2],
+                "superseded_by": superseded.get(aid) if status == "superseded" else None,
+            }
+        )
+    df = pd.DataFrame(out, columns=AGREEMENT_COLUMNS)
+    df["days_waited"] = df["days_waited"].astype("Int64")
+    df = df.sort_values(["state", "agency", "model", "agreement_id"], kind="mergesort")
+    return df.reset_index(drop=True)
+
+
+def _tiers_by_agreement(links: Links) -> dict[str, list[str]]:
+    m = links.merges[links.merges["level"] == "agreement"]
+    out: dict[str, list[str]] = defaultdict(list)
+    for a, tier in zip(m["a"], m["tier"]):
+        g = links.group[a]
+        if tier not in out[g]:
+            out[g].append(tier)
+    return {g: ["exact", *t] for g, t in out.items()}
+
+
+def _pending_links(rows, lists: Listings, dates, first_rows) -> dict[int, tuple]:
+    """gid -> (first pending date, days waited, match) for agreements that were on the
+    pending list before their first participating listing: as the same agreement, else as
+    the same agency under any model. A later re-listing as pending is not a wait."""
+    pend = rows[rows["li"] == 1]
+    if pend.empty:
+        return {}
+    pdate = [dates[(1, p)] for p in pend["pos"].tolist()]
+    by_gid: dict[int, list] = defaultdict(list)
+    by_agency: dict[str, list] = defaultdict(list)
+    for g, nid, d in zip(pend["gid"].tolist(), pend["nid"].tolist(), pdate):
+        by_gid[g].append(d)
+        by_agency[lists.agency[nid]].append(d)
+    out = {}
+    for g, r in first_rows.items():
+        start = dates[(0, r["pos"])]
+        match, days = "agreement", [d for d in by_gid.get(g, ()) if d <= start]
+        if not days:
+            agency = lists.agency[r["nid"]]
+            match, days = "agency", [d for d in by_agency.get(agency, ()) if d <= start]
+        if days:
+            out[g] = (min(days), (start - min(days)).days, match)
+    return out
+
+
+def terminations(
+    agreements_df: pd.DataFrame, since=None, until=None, state: str | None = None
+) -> pd.DataFrame:
+    """Real removals: agreements whose last listing ended (status ``removed``: not merged
+    into another spelling, not superseded by another model, not back since), with the
+    removal dated between `since` and `until`, the last version that listed each, and its
+    MOA URL."""
+    df = agreements_df[agreements_df["status"] == "removed"]
+    if since is not None:
+        df = df[df["removed_on"] >= since]
+    if until is not None:
+        df = df[df["removed_on"] <= until]
+    if state:
+        df = df[df["state"] == state]
+    return df.sort_values(["removed_on", "state", "agency"], kind="mergesort")[
+        TERMINATION_COLUMNS
+    ].reset_index(drop=True)
+
+
+# --- every spelling -----------------------------------------------------------------------------
+def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
+    """Every agency name ever printed, with the agreement and agency it belongs to
+    (``ALIAS_COLUMNS``): one record per (spelling, exact key)."""
+    dates = ob.versions.set_index(["li", "pos"])["date"].to_dict()
+    span = ob.obs.groupby(["vid", "li"])["pos"].agg(["min", "max"]).reset_index()
+    agency = ob.variants["agency"].tolist()
+    nid_of = ob.variants["nid"].tolist()
+    seen: dict[tuple, list] = {}
+    for vid, li, lo, hi in zip(
+        span["vid"].tolist(), span["li"].tolist(), span["min"].tolist(), span["max"].tolist()
+    ):
+        key = (nid_of[vid], agency[vid])
+        first, last = dates[(li, lo)], dates[(li, hi)]
+        rec = seen.setdefault(key, [first, last, set()])
+        rec[0], rec[1] = min(rec[0], first), max(rec[1], last)
+        rec[2].add(li)
+    out = []
+    for (nid, name), (first, last, lis) in seen.items():
+        node = lists.node[nid]
+        out.append(
+            {
+                "state": lists.state[nid],
+                "name": name,
+                "agency_id": lists.agency[nid],
+                "agreement_id": links.group[node],
+                "model": lists.model[nid],
+                "key": node,
+                "lists": "; ".join(LISTS[i] for i in sorted(lis)),
+                "first_listed": first,
+                "last_listed": last,
+                "evidence": links.evidence.get(node, "exact"),
+            }
+        )
+    df = pd.DataFrame(out, columns=ALIAS_COLUMNS)
+    return df.sort_values(
+        ["state", "agency_id", "first_listed", "name"], kind="mergesort"
+    ).reset_index(drop=True)
+
+
+# --- the difference between two versions ----------------------------------------------------------
+def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str) -> pd.DataFrame:
+    """What changed from version `sha_a` to version `sha_b` of one list, agreement by
+    agreement in resolved identities (``DIFF_COLUMNS``): ``added``, ``removed``,
+    ``renamed``, ``re_signed``, ``moa_posted``, ``changed``."""
+    versions = ob.versions.set_index("sha256")
+    va, vb = versions.loc[sha_a], versions.loc[sha_b]
+    if va["li"] != vb["li"]:
+        raise ValueError(f"{sha_a[:12]} and {sha_b[:12]} are versions of different lists")
+    rows = lists.rows[lists.rows["li"] == va["li"]]
+    a = rows[rows["pos"] == va["pos"]].set_index("gid")
+    b = rows[rows["pos"] == vb["pos"]].set_index("gid")
+    vrec = ob.variants.to_dict(orient="index")
+    fields = va["fields"] & vb["fields"]
+    out = []
+
+    def record(change, gid_, side, field=None, before=None, after=None, evidence=None):
+        r = lists.record(0, side.loc[gid_].to_dict() | {"gid": gid_}, vrec)
+        out.append(
+            {
+                "change": change,
+                "state": r["state"],
+                "agency": r["agency"],
+                "model": r["model"],
+                "agreement_id": r["agreement_id"],
+                "agency_id": r["agency_id"],
+                "field": field,
+                "before": before,
+                "after": after,
+                "evidence": evidence,
+            }
+        )
+
+    for gid_ in b.index.difference(a.index):
+        record("added", gid_, b)
+    for gid_ in a.index.difference(b.index):
+        record("removed", gid_, a)
+    for gid_ in a.index.intersection(b.index):
+        ra, rb = a.loc[gid_], b.loc[gid_]
+        if ra["vid"] == rb["vid"]:
+            continue
+        for change, field, before, after in row_changes(vrec[ra["vid"]], vrec[rb["vid"]], fields):
+            ev = None
+            if change == "renamed":
+                ev = links.path(lists.node[ra["nid"]], lists.node[rb["nid"]])
+            record(change, gid_, b, field, before, after, ev)
+    df = pd.DataFrame(out, columns=DIFF_COLUMNS)
+    df["_o"] = df["change"].map(_CHANGE_ORDER).fillna(9)
+    df["_f"] = df["field"].map({f: i for i, f in enumerate(FIELDS)}).fillna(-1)
+    df = df.sort_values(["_o", "state", "agreement_id", "_f"], kind="mergesort")
+    return df.drop(columns=["_o", "_f"]).reset_index(drop=True)
