@@ -69,15 +69,17 @@ class Identity:
 
     def aliases(self, name: str | None = None, state: str | None = None) -> pd.DataFrame:
         """Every spelling ever printed with its agency and agreement (``ALIAS_COLUMNS``);
-        `name` keeps the spellings of the agencies that name (any spelling) belongs to."""
+        `name` keeps the spellings of the agencies that name (any spelling, case,
+        punctuation and abbreviations aside: "Parmer County SO") belongs to."""
         df = self._spellings
         if state:
             df = df[df["state"] == state]
         if name:
+            from ice287g.identity.names import words
             from ice287g.normalize import agency_key
 
-            key = agency_key(name)
-            hits = df[[agency_key(n) == key for n in df["name"]]]
+            key, ws = agency_key(name), words(name)
+            hits = df[[agency_key(n) == key or words(n) == ws for n in df["name"]]]
             df = df[df["agency_id"].isin(set(hits["agency_id"]))]
         return df.reset_index(drop=True)
 
