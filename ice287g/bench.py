@@ -124,7 +124,12 @@ PHASES = [("backfill", bench_backfill), ("fast", bench_fast_commands)]
 def _register_optional_phases() -> None:
     import importlib
 
-    for module in ("ice287g.bench_changes", "ice287g.bench_live", "ice287g.bench_moa"):
+    for module in (
+        "ice287g.bench_changes",
+        "ice287g.bench_live",
+        "ice287g.bench_moa",
+        "ice287g.bench_identity",
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

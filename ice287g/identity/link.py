@@ -44,7 +44,7 @@ from itertools import combinations
 
 import pandas as pd
 
-from ice287g.identity import names
+from ice287g.identity import columns, names
 from ice287g.identity.observe import LISTS, Observations
 
 TIERS: dict[str, str] = {
@@ -60,31 +60,8 @@ TIERS: dict[str, str] = {
 # A listing that ends within this many days after a similar one began was handed over to it.
 HANDOVER_DAYS = 30
 ORDER = ("alias", "moa_url", "signed_name", "relabel", "pending_name")
-MERGE_COLUMNS = [
-    "level",
-    "tier",
-    "state",
-    "model",
-    "a",
-    "b",
-    "name_a",
-    "name_b",
-    "detail",
-]
-CANDIDATE_COLUMNS = [
-    "state",
-    "model",
-    "a",
-    "b",
-    "name_a",
-    "name_b",
-    "score",
-    "reason",
-    "first_a",
-    "last_a",
-    "first_b",
-    "last_b",
-]
+MERGE_COLUMNS = columns.names(columns.MERGE_FIELDS)
+CANDIDATE_COLUMNS = columns.names(columns.CANDIDATE_FIELDS)
 
 
 @dataclass

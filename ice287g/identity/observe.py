@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,11 @@ class Observations:
     nodes: pd.DataFrame
     obs: pd.DataFrame
     masks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @cached_property
+    def records(self) -> dict[int, dict]:
+        """vid -> the variant's values as a dict."""
+        return self.variants.to_dict(orient="index")
 
     def last_pos(self, lst: str) -> int:
         v = self.versions

@@ -32,95 +32,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ice287g.identity import columns
 from ice287g.identity.link import Links
 from ice287g.identity.observe import FIELDS, LISTS, Observations
 
 # A signing date this many days or more after the previous one is a renewal (re_signed).
 RESIGN_MIN_DAYS = 30
 
-EVENT_COLUMNS = [
-    "date",
-    "seq",
-    "list",
-    "sha256",
-    "event",
-    "agreement_id",
-    "agency_id",
-    "state",
-    "agency",
-    "model",
-    "field",
-    "before",
-    "after",
-    "evidence",
-    "detail",
-]
-DIFF_COLUMNS = [
-    "change",
-    "state",
-    "agency",
-    "model",
-    "agreement_id",
-    "agency_id",
-    "field",
-    "before",
-    "after",
-    "evidence",
-]
-AGREEMENT_COLUMNS = [
-    "agreement_id",
-    "agency_id",
-    "state",
-    "agency",
-    "model",
-    "status",
-    "first_listed",
-    "last_listed",
-    "removed_on",
-    "last_sha256",
-    "versions_listed",
-    "returns",
-    "names",
-    "keys",
-    "evidence",
-    "signed",
-    "first_signed",
-    "moa_url",
-    "moa_posted",
-    "addendum_url",
-    "county",
-    "agency_type",
-    "pending_first_listed",
-    "days_waited",
-    "pending_match",
-    "superseded_by",
-]
-TERMINATION_COLUMNS = [
-    "removed_on",
-    "agreement_id",
-    "agency_id",
-    "state",
-    "agency",
-    "model",
-    "signed",
-    "moa_url",
-    "addendum_url",
-    "last_listed",
-    "last_sha256",
-    "names",
-]
-ALIAS_COLUMNS = [
-    "state",
-    "name",
-    "agency_id",
-    "agreement_id",
-    "model",
-    "key",
-    "lists",
-    "first_listed",
-    "last_listed",
-    "evidence",
-]
+EVENT_COLUMNS = columns.names(columns.EVENT_FIELDS)
+DIFF_COLUMNS = columns.names(columns.DIFF_FIELDS)
+AGREEMENT_COLUMNS = columns.names(columns.AGREEMENT_FIELDS)
+TERMINATION_COLUMNS = columns.names(columns.TERMINATION_FIELDS)
+ALIAS_COLUMNS = columns.names(columns.ALIAS_FIELDS)
 _CHANGE_ORDER = {"added": 0, "removed": 1, "renamed": 2, "re_signed": 3, "moa_posted": 4}
 
 
@@ -234,7 +157,7 @@ def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.
     """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
     `lists`: ``listings(ob, links)`` when already at hand."""
     lists = listings(ob, links) if lists is None else lists
-    vrec = ob.variants.to_dict(orient="index")
+    vrec = ob.records
     versions = ob.versions.set_index(["li", "pos"])
     meta = versions[["date", "seq", "sha256"]].to_dict(orient="index")
     fields_at = versions["fields"].to_dict()
@@ -305,17 +228,25 @@ def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
     """``model_added`` / ``model_switched`` for each agreement's first participating listing,
     from the agency's agreements on the version before and on that version."""
     rows = lists.rows[lists.rows["li"] == 0]
-    agency = lists.agency[rows["nid"].to_numpy()]
-    model = lists.model[rows["nid"].to_numpy()]
+    firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, pos
+    # Only the agencies and versions around a first listing matter.
+    agency_of = lists.agency[rows["nid"].to_numpy()]
+    starts = firsts["pos"].to_numpy()
+    near = np.isin(rows["pos"].to_numpy(), np.r_[starts, starts - 1]) & np.isin(
+        agency_of, lists.agency[firsts["nid"].to_numpy()]
+    )
+    around = rows[near]
+    model = lists.model[around["nid"].to_numpy()]
     at: dict[tuple, dict[int, str]] = defaultdict(dict)  # (agency, pos) -> {gid: model}
-    for a, p, g, m in zip(agency.tolist(), rows["pos"].tolist(), rows["gid"].tolist(), model):
+    for a, p, g, m in zip(
+        agency_of[near].tolist(), around["pos"].tolist(), around["gid"].tolist(), model
+    ):
         at[(a, p)][g] = m
     removals = {
         (e["agreement_id"], e["_pos"]): e
         for e in out
         if e["event"] == "removed" and e["list"] == LISTS[0]
     }
-    firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, pos
     for i, raw in zip(firsts.index.tolist(), firsts.to_dict(orient="records")):
         r = lists.record(i, raw, vrec)
         p, me = r["pos"], raw["gid"]
@@ -352,7 +283,7 @@ def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame
     versions = ob.versions.set_index(["li", "pos"])
     dates = versions["date"].to_dict()
     shas = versions["sha256"].to_dict()
-    vrec = ob.variants.to_dict(orient="index")
+    vrec = ob.records
     newest = ob.last_pos(LISTS[0])
     span = part.groupby("gid")["pos"].agg(["min", "max", "size"])
     last_rows = dict(zip(span.index, part.drop_duplicates("gid", keep="last").to_dict("records")))
@@ -527,7 +458,7 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
     rows = lists.rows[lists.rows["li"] == va["li"]]
     a = rows[rows["pos"] == va["pos"]].set_index("gid")
     b = rows[rows["pos"] == vb["pos"]].set_index("gid")
-    vrec = ob.variants.to_dict(orient="index")
+    vrec = ob.records
     fields = va["fields"] & vb["fields"]
     out = []
 
