@@ -486,3 +486,33 @@ def test_tiers_are_documented():
     assert set(TIERS) == {"exact", "alias", "moa_url", "signed_name", "relabel", "pending_name"}
     i = ident(part("2025-01-01", row("A PD")))
     assert isinstance(i.tier_counts(), pd.DataFrame)
+
+
+def test_readme_identity_dictionary_matches_the_columns():
+    from pathlib import Path
+
+    from ice287g.identity.columns import describe
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("<!-- identity-dictionary:start -->") + len(
+        "<!-- identity-dictionary:start -->"
+    )
+    end = text.index("<!-- identity-dictionary:end -->")
+    assert text[start:end].strip() == describe().strip()
+
+
+def test_every_output_has_its_described_columns():
+    from ice287g.identity import columns
+
+    i = story_identity()
+    d = i.diff(i.version_on("2025-01-01"), i.version_on("2025-01-02"))
+    for frame, fields in [
+        (i.agreements(), columns.AGREEMENT_FIELDS),
+        (i.events(), columns.EVENT_FIELDS),
+        (d, columns.DIFF_FIELDS),
+        (i.terminations(), columns.TERMINATION_FIELDS),
+        (i.aliases(), columns.ALIAS_FIELDS),
+        (i.merges(), columns.MERGE_FIELDS),
+        (i.candidates(), columns.CANDIDATE_FIELDS),
+    ]:
+        assert list(frame.columns) == columns.names(fields)
