@@ -6,21 +6,11 @@ import hashlib
 from datetime import date
 
 import pandas as pd
+from conftest import PARTICIPATING_HEADER, PENDING_HEADER
 
 from ice287g.normalize import agency_id, agreement_id
 
 URL = "https://www.ice.gov/doclib/287gMOA/{}.pdf"
-PARTICIPATING_COLUMNS = [
-    "STATE",
-    "LAW ENFORCEMENT AGENCY",
-    "TYPE",
-    "COUNTY",
-    "SUPPORT TYPE",
-    "SIGNED",
-    "MOA",
-    "ADDENDUM",
-]
-PENDING_COLUMNS = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE"]
 
 
 def row(
@@ -61,7 +51,7 @@ def frames(*versions) -> tuple[pd.DataFrame, pd.DataFrame]:
         seq, rows = (rest[0], rest[1]) if len(rest) == 2 else (1, rest[0])
         text = repr((lst, day, seq, sorted(map(repr, rows))))
         sha = hashlib.sha256(text.encode()).hexdigest()
-        cols = PARTICIPATING_COLUMNS if lst == "participating" else PENDING_COLUMNS
+        cols = PARTICIPATING_HEADER if lst == "participating" else PENDING_HEADER
         vs.append(
             {
                 "list": lst,

@@ -272,43 +272,41 @@ def _similar(a: str, b: str, info) -> names.Match:
     return names.compare(info[a]["name"], info[b]["name"], info[a]["state"])
 
 
+def _sharing(buckets, info, fact: str):
+    """(value, x, y) for every pair of nodes of one state and model whose `fact` (a set:
+    ``urls`` or ``signed``) holds that value."""
+    for members in buckets.values():
+        by_value: dict = defaultdict(list)
+        for n in members:
+            for value in info[n][fact]:
+                by_value[value].append(n)
+        for value, holders in sorted(by_value.items()):
+            for x, y in combinations(sorted(set(holders)), 2):
+                yield value, x, y
+
+
 def _url_edges(buckets, info, candidate) -> list[_Edge]:
     out = []
-    for members in buckets.values():
-        by_url: dict[str, list[str]] = defaultdict(list)
-        for n in members:
-            for u in info[n]["urls"]:
-                by_url[u].append(n)
-        for url, holders in sorted(by_url.items()):
-            for x, y in combinations(sorted(set(holders)), 2):
-                match = _similar(x, y, info)
-                same_day = info[x]["signed"] & info[y]["signed"]
-                if match.similar or same_day:
-                    why = "similar names" if match.similar else f"signed {min(same_day)}"
-                    rank = (1, -match.score, x, y)
-                    out.append(_Edge(rank, "moa_url", x, y, f"{url.rsplit('/', 1)[-1]}; {why}"))
-                else:
-                    candidate(
-                        x,
-                        y,
-                        f"same MOA URL ({url.rsplit('/', 1)[-1]}), but "
-                        f"{match.reason} and no signing date in common",
-                    )
+    for url, x, y in _sharing(buckets, info, "urls"):
+        match = _similar(x, y, info)
+        same_day = info[x]["signed"] & info[y]["signed"]
+        pdf = url.rsplit("/", 1)[-1]
+        if match.similar or same_day:
+            why = "similar names" if match.similar else f"signed {min(same_day)}"
+            out.append(_Edge((1, -match.score, x, y), "moa_url", x, y, f"{pdf}; {why}"))
+        else:
+            candidate(
+                x, y, f"same MOA URL ({pdf}), but {match.reason} and no signing date in common"
+            )
     return out
 
 
 def _signed_edges(buckets, info) -> list[_Edge]:
     out = []
-    for members in buckets.values():
-        by_day: dict = defaultdict(list)
-        for n in members:
-            for d in info[n]["signed"]:
-                by_day[d].append(n)
-        for day, holders in sorted(by_day.items()):
-            for x, y in combinations(sorted(set(holders)), 2):
-                match = _similar(x, y, info)
-                if match.similar:
-                    out.append(_Edge((2, -match.score, x, y), "signed_name", x, y, f"signed {day}"))
+    for day, x, y in _sharing(buckets, info, "signed"):
+        match = _similar(x, y, info)
+        if match.similar:
+            out.append(_Edge((2, -match.score, x, y), "signed_name", x, y, f"signed {day}"))
     return out
 
 
