@@ -119,7 +119,7 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, live, moa
+    from bench import changes, identity, live, moa
 
     return [
         ("backfill", bench_backfill),
@@ -127,6 +127,7 @@ def phases() -> list:
         *changes.PHASES,
         *live.PHASES,
         *moa.PHASES,
+        *identity.PHASES,
     ]
 
 

@@ -127,6 +127,7 @@ def _table_from_pandas(df, fields):
         "date": pa.date32(),
         "integer": pa.int64(),
         "boolean": pa.bool_(),
+        "number": pa.float64(),
     }
     schema = pa.schema([pa.field(n, types[t]) for n, t, _ in fields])
     return pa.Table.from_pandas(df[[n for n, _, _ in fields]], schema=schema, preserve_index=False)
@@ -142,7 +143,8 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     """Write every table and ``datapackage.json`` into `directory`; returns the paths."""
     import pyarrow as pa
 
-    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
+    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
+    from ice287g.query.identity import load
     from ice287g.query.versions import QueryError, catalog, counts, store_of, version_on
     from ice287g.schema import SNAPSHOT_SCHEMA
 
@@ -248,22 +250,24 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
         "and marked.",
     )
     # History.
-    agreements, events = load(store)
+    ident = load(store)
+    agreements, events = ident.agreements(), ident.events()
     add(
         "agreements",
         _table_from_pandas(agreements, AGREEMENT_FIELDS),
         {n: d for n, _, d in AGREEMENT_FIELDS},
         "Agreement history",
         "One record per agreement ever on the participating list, rebuilt from every "
-        "non-suspect version; spelling fixes followed.",
+        "non-suspect version, in resolved identities (every spelling and its evidence).",
     )
     add(
         "agreement_events",
         _table_from_pandas(events, EVENT_FIELDS),
         {n: d for n, _, d in EVENT_FIELDS},
         "Agreement timeline",
-        "Every appearance, removal, return and field change of every agreement between "
-        "consecutive non-suspect versions of each list.",
+        "The life story of every agreement (listed, renamed, moa_posted, re_signed, "
+        "model_added, model_switched, removed, returned, changed) between consecutive "
+        "non-suspect versions of each list.",
     )
     # Daily counts.
     daily = counts(data_dir=store)
