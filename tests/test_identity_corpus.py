@@ -192,3 +192,83 @@ def test_every_merge_was_reviewed(identity):
     m = identity.merges().fillna({"model": ""})
     got = set(zip(m["level"], m["tier"], m["state"], m["model"], m["name_a"], m["name_b"]))
     assert got == reviewed
+
+
+def run_cli(store_dir, *args):
+    from click.testing import CliRunner
+
+    from ice287g.cli import main
+
+    res = CliRunner().invoke(main, ["--data-dir", str(store_dir), *args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.fixture(scope="module")
+def store_dir(corpus, tmp_path_factory):
+    return corpus_store_dir(corpus, tmp_path_factory)
+
+
+def test_the_diff_command_reports_renames_not_removals(store_dir):
+    """Issue 10's done-when through the CLI: diff 2025-06-01 2025-12-31 reports no rename
+    as a removal (at most 1 allowed) and keeps the real terminations (at least 12)."""
+    import json
+
+    res = run_cli(store_dir, "diff", "2025-06-01", "2025-12-31", "--format", "json")
+    recs = json.loads(res.stdout)
+    removed = {(r["state"], r["agency"], r["model"]) for r in recs if r["change"] == "removed"}
+    renamed_old = {(s, old, m) for s, m, old, _ in RENAMES}
+    assert len(removed & renamed_old) <= 1 and removed == TERMINATED and len(removed) >= 12
+    kinds = {r["change"] for r in recs}
+    assert {"added", "removed", "renamed", "moa_posted"} <= kinds
+    assert all(
+        list(r)[:8]
+        == ["change", "state", "agency", "model", "agreement_id", "field", "before", "after"]
+        for r in recs
+    )
+    only = json.loads(
+        run_cli(
+            store_dir,
+            *("diff", "2025-06-01", "2025-12-31", "--change", "removed,renamed", "--state", "FL"),
+            *("--format", "json"),
+        ).stdout
+    )
+    assert only and {r["change"] for r in only} <= {"removed", "renamed"}
+    assert {r["state"] for r in only} == {"FL"}
+    boca = json.loads(
+        run_cli(
+            store_dir,
+            *("diff", "2025-06-01", "2025-12-31", "--agency", "boca raton", "--field", "agency"),
+            *("--format", "json"),
+        ).stdout
+    )
+    assert [(r["change"], r["before"], r["after"]) for r in boca] == [
+        ("renamed", "Boca Raton Police Department", "Boca Raton Police Services Department")
+    ]
+    table = run_cli(store_dir, "diff", "2025-06-01", "2025-12-31").stdout
+    shown = next(line for line in table.splitlines() if line.startswith("# shown: "))
+    assert shown.split(", ")[1] == f"{len(removed)} removed"
+    assert f"\n# removed ({len(removed)})\n" in table
+
+
+def test_terminations_identity_and_aliases_commands(store_dir):
+    import io
+
+    import pandas as pd
+
+    args = ("terminations", "--since", "2025-06-01", "--until", "2025-12-31")
+    out = run_cli(store_dir, *args).stdout
+    t = pd.read_csv(io.StringIO(run_cli(store_dir, *args, "--format", "csv").stdout))
+    # Every removal dated in the range, also of agreements first listed after June 1.
+    assert out.startswith(f"# {len(t)} terminations\n")
+    assert set(zip(t["state"], t["agency"], t["model"])) >= TERMINATED
+    assert "Wells Police Department" in out and "Boca Raton Police Department" not in out
+    tiers = run_cli(store_dir, "identity", "--format", "json").stdout
+    assert '"tier": "relabel"' in tiers
+    cands = run_cli(store_dir, "identity", "--candidates", "--format", "csv").stdout
+    assert "University of Central Florida Board of Trustees" in cands
+    spellings = run_cli(store_dir, "aliases", "Boca Raton PD", "--state", "FL").stdout
+    assert "Boca Raton Police Services Department" in spellings
+    assert "Boca Raton Police Department" in spellings
+    agreements = run_cli(store_dir, "agreements", "--status", "superseded", "--format", "csv")
+    assert agreements.stdout.startswith("agreement_id,")

@@ -77,7 +77,7 @@ def _emit_grouped(df, fmt, output, note) -> None:
     from ice287g.cli.output import render, write_text
 
     counts = df["change"].value_counts()
-    lines = [note, "# " + ", ".join(f"{counts.get(k, 0)} {k}" for k in CHANGE_KINDS)]
+    lines = [note, "# shown: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in CHANGE_KINDS)]
     parts = []
     for kind in CHANGE_KINDS:
         part = df[df["change"] == kind]
