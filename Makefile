@@ -4,13 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The published page's county boundaries (us-atlas) and TopoJSON decoder, from npm.
+VENDOR := ice287g/publish/vendor
+VENDOR_STAMP := $(VENDOR)/node_modules/.installed
+
 .PHONY: run backfill test bench lint contracts serve clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(VENDOR_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
+
+$(VENDOR_STAMP): $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js and npm (Debian: apt-get install -y npm)"; exit 1; }
+	cd $(VENDOR) && npm ci --no-audit --no-fund --silent
+	touch $@
 
 CORPUS ?= ../shared/ice-corpus/files
 

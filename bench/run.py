@@ -119,7 +119,7 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, identity, live, moa
+    from bench import changes, identity, live, moa, publish
 
     return [
         ("backfill", bench_backfill),
@@ -128,6 +128,7 @@ def phases() -> list:
         *live.PHASES,
         *moa.PHASES,
         *identity.PHASES,
+        *publish.PHASES,
     ]
 
 

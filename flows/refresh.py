@@ -21,6 +21,7 @@ from ice287g.jobs.refresh import (  # noqa: E402
     discover_links,
     fetch_one,
     harvest_after,
+    publish_after,
     session,
 )
 from ice287g.jobs.report import summarize  # noqa: E402
@@ -75,6 +76,12 @@ def report_task(store: Store, report: RefreshReport) -> str:
     return report.summary
 
 
+@task(cache_policy=NO_CACHE)
+def publish_task(store: Store, report: RefreshReport):
+    """Publish the site after a sound refresh when ICE287G_PUBLISH_TO is set."""
+    return publish_after(store, report)
+
+
 @flow(name="ice287g-refresh", log_prints=True)
 def refresh_flow(
     data_dir: str | None = None,
@@ -101,13 +108,13 @@ def refresh_flow(
             report.observations.append(attempts[-1])
             report.bytes_downloaded += attempts[-1].bytes
         report_task(store, report)
+        published = publish_task(store, report)
     print(report.summary)
     result = {
         "summary": report.summary,
-        "ok": report.ok,
         "new_versions": len(report.new_versions),
-        "failures": report.failures,
         "bytes_downloaded": report.bytes_downloaded,
+        **published.result(report),
     }
     plan = harvest_after(store, source, moa, moa_limit, moa_delay)
     if plan:

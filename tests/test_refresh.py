@@ -199,10 +199,14 @@ def test_wayback_backfill_from_cdx_captures(replay_server, replay_corpus, store)
         assert listing_only < 50_000  # the CDX listing, no workbook body
 
 
-def test_refresh_cli_without_prefect_and_publications(replay_server, tmp_path):
+def test_refresh_cli_without_prefect_and_publications(replay_server, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from ice287g.cli import main
+    from ice287g.publish import PUBLISH_TO
+
+    site = tmp_path / "site"
+    monkeypatch.setenv(PUBLISH_TO, str(site))  # the nightly publish step runs after it
 
     replay_server.set_time(
         datetime(
@@ -228,6 +232,8 @@ def test_refresh_cli_without_prefect_and_publications(replay_server, tmp_path):
         "## Agreements by model" in result.output
         and "| participating | 2025-04-03 |" in " ".join(result.output.split())
     )
+    assert f"published {site}:" in result.output
+    assert (site / "index.html").is_file() and (site / "data" / "datapackage.json").is_file()
     pubs = runner.invoke(main, ["--data-dir", str(data), "publications", "--format", "csv"])
     lines = pubs.output.strip().splitlines()
     assert lines[0].startswith("fetched_at,source,url")

@@ -5,10 +5,10 @@ its error instead of silently losing its commands. Add a command to one of these
 a new one) and list it in that module's ``COMMANDS``.
 """
 
-from ice287g.cli import changes, live, moa
+from ice287g.cli import changes, live, moa, publish
 from ice287g.cli.core import main
 
-for _module in (changes, live, moa):
+for _module in (changes, live, moa, publish):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -48,12 +48,12 @@ def refresh(
     data_dir = str(ctx.store.root)
     if no_prefect:
         from ice287g.jobs.harvest import harvest
-        from ice287g.jobs.refresh import harvest_after
+        from ice287g.jobs.refresh import harvest_after, publish_after
         from ice287g.jobs.refresh import refresh as run
 
         report = run(ctx.store, source)
         click.echo(report.summary or "")
-        result = {"ok": report.ok, "failures": report.failures}
+        result = publish_after(ctx.store, report).result(report)
         plan = harvest_after(ctx.store, source, not no_moa, moa_limit)
         if plan:
             click.echo(harvest(ctx.store, **plan).summary_line())
@@ -66,6 +66,8 @@ def refresh(
         click.echo(result["summary"])
         if "moa" in result:
             click.echo(result["moa"]["summary"])
+    if result.get("publish"):
+        click.echo(result["publish"])
     for failure in result["failures"]:
         click.echo(f"failed: {failure}", err=True)
     if not result["ok"]:

@@ -126,6 +126,22 @@ class Identity:
         both among this identity's versions), in resolved identities (``DIFF_COLUMNS``)."""
         return story.diff(self.observations, self.links, self._listings, a, b)
 
+    def listed(self, sha: str) -> pd.DataFrame:
+        """The agreements listed in version `sha`, one row each (the listing that stands for
+        it, as ``diff`` compares them): ``agreement_id`` (stable), ``agency_id`` and the
+        row's values (``observe.ROW_COLUMNS`` but the exact key)."""
+        from ice287g.identity.observe import ROW_COLUMNS
+
+        v = self.observations.versions.set_index("sha256").loc[sha]
+        rows = self._listings.rows
+        rows = rows[(rows["li"] == v["li"]) & (rows["pos"] == v["pos"])]
+        values = self.observations.variants
+        cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
+        var = values.loc[rows["vid"].to_numpy(), cols].reset_index(drop=True)
+        var.insert(0, "agency_id", self._listings.agency[rows["nid"].to_numpy()])
+        var.insert(0, "agreement_id", self._listings.ids[rows["gid"].to_numpy()])
+        return var.sort_values("agreement_id").reset_index(drop=True)
+
     def agreement_count(self, sha: str) -> int:
         """Agreements listed in version `sha` (each once, however many spellings)."""
         v = self.observations.versions.set_index("sha256").loc[sha]

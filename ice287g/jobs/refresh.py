@@ -218,6 +218,69 @@ def harvest_after(
     }
 
 
+@dataclass
+class Published:
+    """What the publish step after a refresh did: a line for the report (empty when no
+    destination is configured) and the failure, if publishing failed."""
+
+    line: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    def result(self, report: RefreshReport) -> dict:
+        """The refresh's ``ok``, ``failures`` and ``publish`` fields, this step included."""
+        return {
+            "ok": report.ok and not self.failures,
+            "failures": report.failures + self.failures,
+            "publish": self.line,
+        }
+
+
+def publish_after(store: Store, report: RefreshReport) -> Published:
+    """Publish the site to ``$ICE287G_PUBLISH_TO`` after a refresh (nothing when it is not set).
+
+    A failed refresh, or one that stored a suspect version, publishes nothing: the site keeps
+    the last good publication. The one place that says how "refresh, then publish" goes, for
+    the plain command and for the Prefect flow alike.
+    """
+    import os
+
+    from ice287g.publish import (
+        PUBLISH_BASE_URL,
+        PUBLISH_ENDPOINT_URL,
+        PUBLISH_TO,
+        PublishError,
+        publish,
+    )
+
+    dest = os.environ.get(PUBLISH_TO)
+    if not dest:
+        return Published()
+    if not report.ok:
+        return Published(f"not published to {dest}: the refresh failed")
+    new = {o.sha256 for o in report.new_versions if o.sha256}
+    if new:
+        from ice287g.query.versions import catalog
+
+        cat = catalog(store)
+        bad = cat[cat["sha256"].isin(new) & cat["suspect"]]
+        if len(bad):
+            v = bad.iloc[0]
+            return Published(
+                f"not published to {dest}: the new {v['list']} version {v['date']} is suspect "
+                f"({v['suspect_reason']})",
+            )
+    try:
+        done = publish(
+            dest,
+            store,
+            base_url=os.environ.get(PUBLISH_BASE_URL),
+            endpoint_url=os.environ.get(PUBLISH_ENDPOINT_URL),
+        )
+    except PublishError as exc:
+        return Published(f"publish failed: {exc}", [f"publish: {exc}"])
+    return Published(done.line())
+
+
 def mirror_of(source: str) -> str | None:
     """Where the MOA PDFs come from: ICE itself, or the origin of the mirror/test server whose
     page was read (so a refresh from a local server never reaches out to ice.gov)."""

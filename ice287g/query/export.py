@@ -5,7 +5,8 @@ Files (``.csv``, ``.parquet`` or ``.xlsx``, one table per file):
 - ``participating_latest`` / ``pending_latest``: the newest non-suspect version of each list;
 - ``versions``: every stored version of both lists as one long table, with the version's
   date, order within the day, sha256 and suspect flag on every row;
-- ``agreements`` and ``agreement_events``: the agreement history (``ice287g.query.history``);
+- ``agreements`` and ``agreement_events``: the agreement history in resolved identities
+  (``ice287g.query.identity``);
 - ``daily_counts`` and ``daily_counts_by_model``: rows per list per day (the day's last
   version, suspect versions skipped).
 
@@ -45,7 +46,8 @@ COUNT_FIELDS = [
 ]
 
 
-def _frictionless_type(arrow_type, fmt: str) -> str:
+def frictionless_type(arrow_type, fmt: str) -> str:
+    """Table Schema type of an Arrow type (list columns: arrays in Parquet, text in CSV)."""
     import pyarrow as pa
 
     if pa.types.is_boolean(arrow_type):
@@ -63,8 +65,8 @@ def _frictionless_type(arrow_type, fmt: str) -> str:
     return "string"
 
 
-def _flat(table):
-    """List columns -> `;`-joined text (for CSV and XLSX)."""
+def flat_lists(table):
+    """List columns -> `;`-joined text (for CSV, XLSX and SQLite)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -76,20 +78,35 @@ def _flat(table):
 
 
 def _write(table, path: Path, fmt: str) -> None:
-    import pyarrow.csv as pcsv
-
     from ice287g.store.files import atomic_write, parquet_bytes
 
     if fmt == "parquet":
         atomic_write(path, parquet_bytes(table), sync=False)
     elif fmt == "csv":
-        import io
-
-        buf = io.BytesIO()
-        pcsv.write_csv(_flat(table), buf)
-        atomic_write(path, buf.getvalue(), sync=False)
+        atomic_write(path, csv_bytes(table), sync=False)
     else:
-        atomic_write(path, _xlsx_bytes(_flat(table)), sync=False)
+        atomic_write(path, _xlsx_bytes(flat_lists(table)), sync=False)
+
+
+def csv_bytes(table) -> bytes:
+    """The table as UTF-8 CSV with a header row, list columns `;`-joined, timestamps as
+    ISO 8601 in UTC (``2025-04-03T18:00:00Z``, the format the datapackage declares)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    table = flat_lists(table)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            text = pc.strftime(
+                pc.cast(table.column(i), pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ"
+            )
+            table = table.set_column(i, pa.field(field.name, pa.string()), text)
+    buf = io.BytesIO()
+    pcsv.write_csv(table, buf)
+    return buf.getvalue()
 
 
 def _xlsx_bytes(table) -> bytes:
@@ -119,7 +136,8 @@ def _xlsx_bytes(table) -> bytes:
     return buf.getvalue()
 
 
-def _table_from_pandas(df, fields):
+def table_from_pandas(df, fields):
+    """An Arrow table of `df`'s columns named in `fields` ((name, type, description))."""
     import pyarrow as pa
 
     types = {
@@ -139,80 +157,51 @@ def _snapshot_descriptions() -> dict[str, str]:
     return {n: d for n, _, d in SNAPSHOT_FIELDS}
 
 
-def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
-    """Write every table and ``datapackage.json`` into `directory`; returns the paths."""
+def resource(path: Path, table, descriptions: dict[str, str], title: str, text: str, fmt: str):
+    """The Data Package resource of a written table file: format, size, sha256 and every
+    column with its Table Schema type and description."""
     import pyarrow as pa
 
-    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
-    from ice287g.query.identity import load
-    from ice287g.query.versions import QueryError, catalog, counts, store_of, version_on
+    data = path.read_bytes()
+    return {
+        "name": path.name.split(".")[0].replace("_", "-"),
+        "path": path.name,
+        "title": title,
+        "description": text,
+        "profile": "tabular-data-resource",
+        "format": fmt,
+        "mediatype": MEDIATYPES[fmt],
+        **({"encoding": "utf-8"} if fmt == "csv" else {}),
+        "bytes": len(data),
+        "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "schema": {
+            "fields": [
+                {
+                    "name": f.name,
+                    "type": frictionless_type(f.type, fmt),
+                    **(
+                        {"format": "%Y-%m-%dT%H:%M:%S%z"}
+                        if pa.types.is_timestamp(f.type) and fmt == "csv"
+                        else {}
+                    ),
+                    "description": descriptions[f.name],
+                }
+                for f in table.schema
+            ]
+        },
+    }
+
+
+def versions_table(data_dir=None, cat=None):
+    """Every stored version of both lists as one long Arrow table: each snapshot row with
+    its version's date, order within the day, sha256 and suspect flag."""
+    import pyarrow as pa
+
+    from ice287g.query.versions import catalog, store_of
     from ice287g.schema import SNAPSHOT_SCHEMA
 
-    if format not in FORMATS:
-        raise QueryError(f"unknown export format {format!r}: use {', '.join(FORMATS)}")
-    if format == "xlsx":
-        try:
-            import openpyxl  # noqa: F401
-        except ImportError:
-            raise QueryError("xlsx export needs openpyxl (pip install openpyxl)") from None
     store = store_of(data_dir)
-    cat = catalog(store)
-    if cat.empty:
-        raise QueryError(f"no versions in {store.root}: run `ice287g backfill` first")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    described = _snapshot_descriptions()
-    resources: list[dict] = []
-
-    def add(name: str, table, descriptions: dict[str, str], title: str, text: str) -> None:
-        path = out / f"{name}.{format}"
-        _write(table, path, format)
-        data = path.read_bytes()
-        resources.append(
-            {
-                "name": name.replace("_", "-"),
-                "path": path.name,
-                "title": title,
-                "description": text,
-                "profile": "tabular-data-resource",
-                "format": format,
-                "mediatype": MEDIATYPES[format],
-                **({"encoding": "utf-8"} if format == "csv" else {}),
-                "bytes": len(data),
-                "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
-                "schema": {
-                    "fields": [
-                        {
-                            "name": f.name,
-                            "type": _frictionless_type(f.type, format),
-                            **(
-                                {"format": "%Y-%m-%dT%H:%M:%S%z"}
-                                if pa.types.is_timestamp(f.type) and format == "csv"
-                                else {}
-                            ),
-                            "description": descriptions[f.name],
-                        }
-                        for f in table.schema
-                    ]
-                },
-            }
-        )
-
-    # Latest versions (non-suspect).
-    for lst in ("participating", "pending"):
-        version = version_on(cat, lst, None, include_suspect=False)
-        if version is None:
-            continue
-        table = store.read_snapshot(version["snapshot"])
-        add(
-            f"{lst}_latest",
-            table,
-            described,
-            f"Latest {lst} list",
-            f"ICE's {lst} list as published on {version['date']} (version #{version['seq']} "
-            f"of the day, sha256 {version['sha256']}); suspect versions skipped.",
-        )
-    # Every version, long.
+    cat = catalog(store) if cat is None else cat
     schema = pa.schema(
         [
             SNAPSHOT_SCHEMA.field("list"),
@@ -239,7 +228,53 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
                 [t.column("list"), *extra, *[t.column(c) for c in rest]], schema=schema
             )
         )
-    long = pa.concat_tables(tables) if tables else schema.empty_table()
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
+    """Write every table and ``datapackage.json`` into `directory`; returns the paths."""
+
+    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
+    from ice287g.query.identity import load
+    from ice287g.query.versions import QueryError, catalog, counts, store_of, version_on
+
+    if format not in FORMATS:
+        raise QueryError(f"unknown export format {format!r}: use {', '.join(FORMATS)}")
+    if format == "xlsx":
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise QueryError("xlsx export needs openpyxl (pip install openpyxl)") from None
+    store = store_of(data_dir)
+    cat = catalog(store)
+    if cat.empty:
+        raise QueryError(f"no versions in {store.root}: run `ice287g backfill` first")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    described = _snapshot_descriptions()
+    resources: list[dict] = []
+
+    def add(name: str, table, descriptions: dict[str, str], title: str, text: str) -> None:
+        path = out / f"{name}.{format}"
+        _write(table, path, format)
+        resources.append(resource(path, table, descriptions, title, text, format))
+
+    # Latest versions (non-suspect).
+    for lst in ("participating", "pending"):
+        version = version_on(cat, lst, None, include_suspect=False)
+        if version is None:
+            continue
+        table = store.read_snapshot(version["snapshot"])
+        add(
+            f"{lst}_latest",
+            table,
+            described,
+            f"Latest {lst} list",
+            f"ICE's {lst} list as published on {version['date']} (version #{version['seq']} "
+            f"of the day, sha256 {version['sha256']}); suspect versions skipped.",
+        )
+    # Every version, long.
+    long = versions_table(store, cat)
     add(
         "versions",
         long,
@@ -254,7 +289,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     agreements, events = ident.agreements(), ident.events()
     add(
         "agreements",
-        _table_from_pandas(agreements, AGREEMENT_FIELDS),
+        table_from_pandas(agreements, AGREEMENT_FIELDS),
         {n: d for n, _, d in AGREEMENT_FIELDS},
         "Agreement history",
         "One record per agreement ever on the participating list, rebuilt from every "
@@ -262,7 +297,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     )
     add(
         "agreement_events",
-        _table_from_pandas(events, EVENT_FIELDS),
+        table_from_pandas(events, EVENT_FIELDS),
         {n: d for n, _, d in EVENT_FIELDS},
         "Agreement timeline",
         "The life story of every agreement (listed, renamed, moa_posted, re_signed, "
@@ -273,7 +308,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     daily = counts(data_dir=store)
     add(
         "daily_counts",
-        _table_from_pandas(daily, COUNT_FIELDS),
+        table_from_pandas(daily, COUNT_FIELDS),
         {n: d for n, _, d in COUNT_FIELDS},
         "Daily counts",
         "Rows per list per day (the day's last version; suspect versions skipped).",
@@ -286,7 +321,7 @@ def export(directory, format: str = "csv", data_dir=None) -> list[Path]:
     ]
     add(
         "daily_counts_by_model",
-        _table_from_pandas(by_model, model_fields),
+        table_from_pandas(by_model, model_fields),
         {n: d for n, _, d in model_fields},
         "Daily counts by model",
         "Rows per list, day and support model (the day's last version; suspect versions skipped).",

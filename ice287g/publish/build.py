@@ -1,0 +1,169 @@
+"""Build the whole site into a local folder: ``data/`` first, then the page's assets, the
+feed, and ``index.html``.
+
+Layout::
+
+    index.html                      the page (refers to the assets below by content hash)
+    feed.xml                        Atom: one entry per new version that changed something
+    assets/<name>.<sha10>.<ext>     style, script, page data, county boundaries, decoder
+    assets/LICENSE-*.txt            licenses of the files installed from npm
+    data/...                        the tables (Parquet, CSV), ice287g.db, metadata.json,
+                                    datapackage.json, checksums.sha256
+
+Assets are named by their content, so a reader holding the previous ``index.html`` still
+finds every file it refers to while a new version is uploaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from html import escape
+from importlib import resources
+from pathlib import Path
+
+from ice287g.publish import PublishError, database, feed, files, page, tables
+from ice287g.query.versions import catalog
+
+SITE_PACKAGE = "ice287g.publish"
+# Files installed from npm (ice287g/publish/vendor/package.json; `make` runs npm ci).
+VENDOR = Path(__file__).resolve().parent / "vendor" / "node_modules"
+COUNTIES = VENDOR / "us-atlas" / "counties-albers-10m.json"
+TOPOJSON = VENDOR / "topojson-client" / "dist" / "topojson-client.min.js"
+VENDOR_LICENSES = {
+    "us_atlas": VENDOR / "us-atlas" / "LICENSE",
+    "topojson": VENDOR / "topojson-client" / "LICENSE",
+}
+
+
+@dataclass
+class Site:
+    root: Path
+    files: dict[str, Path] = field(default_factory=dict)  # site path -> local file
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.files.values())
+
+
+def _vendor_files() -> None:
+    missing = [p for p in (COUNTIES, TOPOJSON, *VENDOR_LICENSES.values()) if not p.is_file()]
+    if missing:
+        raise PublishError(
+            f"{missing[0]} is missing: the page's county boundaries and map decoder install "
+            "from npm (run `make`, or `npm ci` in ice287g/publish/vendor)"
+        )
+
+
+def _hashed(folder: Path, name: str, data: bytes) -> str:
+    """Write `data` as assets/<stem>.<sha10><suffix>; its site path."""
+    stem, _, suffix = name.partition(".")
+    rel = f"assets/{stem}.{hashlib.sha256(data).hexdigest()[:10]}.{suffix}"
+    files.write_bytes(folder / rel, data)
+    return rel
+
+
+def _site_text(name: str) -> str:
+    return resources.files(SITE_PACKAGE).joinpath("site", name).read_text(encoding="utf-8")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+def _files_table(data: Path, described: dict[str, str]) -> str:
+    rows = []
+    for p in sorted(data.iterdir()):
+        text = described.get(p.name, "")
+        rows.append(
+            f'<tr><td><a href="data/{escape(p.name)}">{escape(p.name)}</a></td>'
+            f"<td>{escape(text)}</td><td>{_size(p.stat().st_size)}</td></tr>"
+        )
+    return (
+        '<div class="table-wrap"><table class="rows files" id="files-table"><thead><tr>'
+        "<th>File</th><th>What it holds</th><th>Size</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+def build_site(store, out: Path, base_url: str | None = None) -> Site:
+    """Write every file of the site under `out` (an empty folder)."""
+    _vendor_files()
+    cat = catalog(store)
+    if cat.empty:
+        raise PublishError(
+            f"no versions in {store.root}: run `ice287g refresh` or `ice287g backfill` first"
+        )
+    base_url = base_url.rstrip("/") + "/" if base_url else None
+    generated = max(cat["ingested_at"]).isoformat().replace("+00:00", "Z")
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / "data"
+
+    # 1. data/
+    published = tables.published_tables(store, cat)
+    resources_ = files.write_tables(published, data)
+    database.write_database(data / database.DATABASE, published)
+    meta = database.datasette_metadata(published, base_url)
+    files.write_bytes(
+        data / "metadata.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
+    )
+    files.write_datapackage(data, resources_, generated, base_url)
+    files.write_checksums(data)
+
+    # 2. the page's assets
+    core = page.build_core(store, cat, tables.daily_counts(store), generated)
+    history = page.build_history(tables.agreements(store), tables.change_log(store))
+    assets = {
+        "style": _hashed(out, "style.css", _site_text("style.css").encode()),
+        "app": _hashed(out, "app.js", _site_text("app.js").encode()),
+        "topojson": _hashed(out, "topojson-client.min.js", TOPOJSON.read_bytes()),
+        "counties": _hashed(out, "counties-albers-10m.json", COUNTIES.read_bytes()),
+        "core": _hashed(out, "core.json", page.dumps(core)),
+        "history": _hashed(out, "history.json", page.dumps(history)),
+    }
+    licenses = {}
+    for name, path in VENDOR_LICENSES.items():
+        rel = f"assets/LICENSE-{path.parent.name}.txt"
+        files.write_bytes(out / rel, path.read_bytes())
+        licenses[f"license_{name}"] = rel
+
+    # 3. the feed, 4. the index
+    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, tables.change_log(store), base_url))
+    described = {r["path"]: r["title"] for r in resources_}
+    described.update(
+        {
+            database.DATABASE: "SQLite database of the same tables, for Datasette",
+            "metadata.json": "Datasette metadata: descriptions, license, canned queries",
+            "datapackage.json": "Frictionless Data Package: every file and column described",
+            files.CHECKSUMS: "SHA-256 of every file here",
+        }
+    )
+    config = {
+        "core": assets["core"],
+        "history": assets["history"],
+        "counties": assets["counties"],
+        "base_url": base_url,
+    }
+    html = _site_text("index.html")
+    values = {
+        **assets,
+        **licenses,
+        "config": json.dumps(config).replace("</", "<\\/"),
+        "canonical": f'<link rel="canonical" href="{escape(base_url)}">' if base_url else "",
+        "files": _files_table(data, described),
+    }
+    for key, value in values.items():
+        html = html.replace("{{" + key + "}}", value)
+    files.write_bytes(out / "index.html", html.encode())
+
+    site = Site(out)
+    for p in sorted(out.rglob("*")):
+        if p.is_file():
+            site.files[p.relative_to(out).as_posix()] = p
+    return site

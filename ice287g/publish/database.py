@@ -1,0 +1,220 @@
+"""``data/ice287g.db``: the published tables in one SQLite database ready for Datasette, with
+full-text search on agency names and a ``metadata.json`` (descriptions, license, source,
+canned queries).
+
+Built with sqlite-utils (FTS5 tables the way Datasette detects them). The long table of
+every version is stored once per distinct row: ``rows`` holds each distinct row,
+``version_rows`` says which version lists it at which sheet row, and the view ``versions``
+joins them back into the same columns as ``versions.parquet`` (a few MB instead of a
+hundred).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ice287g.publish.files import LICENSE, PACKAGE_DESCRIPTION, PACKAGE_TITLE, SOURCE_TITLE
+from ice287g.publish.tables import Table
+from ice287g.query.export import flat_lists
+from scrapers.discover import DEFAULT_SOURCE
+
+DATABASE = "ice287g.db"
+DATABASE_NAME = DATABASE.removesuffix(".db")  # Datasette names a database by its file stem
+# Tables whose agency names (and counties) are searchable.
+FULL_TEXT = {
+    "agreements": ["agency", "names", "county", "state"],
+    "participating_latest": ["agency", "county", "state"],
+    "pending_latest": ["agency", "county", "state"],
+    "rows": ["agency", "county", "state"],
+}
+# The version of a list in effect on a date: its last non-suspect version on or before it.
+_IN_EFFECT = (
+    "select id from catalog where list = :list and date <= :date and not suspect "
+    "order by date desc, seq desc limit 1"
+)
+QUERIES = {
+    "list_on_date": {
+        "title": "The list in effect on a date",
+        "description": "Rows of the version of a list (participating or pending) in effect on "
+        "a date (YYYY-MM-DD): its last non-suspect version published on or before it.",
+        "sql": "select r.state, r.agency, r.agency_type, r.county, r.model, r.signed, "
+        "r.moa_url, r.agreement_id, c.date as version_date, c.sha256 "
+        "from version_rows vr join rows r on r.id = vr.row_id "
+        "join catalog c on c.id = vr.version_id "
+        f"where vr.version_id = ({_IN_EFFECT}) order by vr.row",
+    },
+    "counts_on_date": {
+        "title": "Agreements by model on a date",
+        "description": "Rows per support model of the version in effect on a date.",
+        "sql": "select r.model, count(*) as count from version_rows vr "
+        "join rows r on r.id = vr.row_id "
+        f"where vr.version_id = ({_IN_EFFECT}) group by r.model order by r.model",
+    },
+    "changes_between": {
+        "title": "Changes between two dates",
+        "description": "Every change of the change log after the first date (YYYY-MM-DD) up "
+        "to and including the second, in resolved identities: agreements listed, removed, "
+        "returned, renamed, re-signed, MOAs posted, ..., with the field and its values "
+        "before and after.",
+        "sql": "select date, list, event, state, agency, model, field, before, after, "
+        "agreement_id from changes where date > :since and date <= :until "
+        "and date > (select min(date) from changes c0 where c0.list = changes.list) "
+        "order by date, list, seq, state, agency",
+    },
+    "agency_history": {
+        "title": "One agency's history",
+        "description": "The change log of the agencies whose name matches the search "
+        "(full-text: words of the name, e.g. `taylor sheriff`).",
+        "sql": "select c.date, c.list, c.event, c.state, c.agency, c.model, c.field, c.before, "
+        "c.after from changes c where c.agency_id in (select a.agency_id from "
+        "agreements a join agreements_fts f on f.rowid = a.rowid where agreements_fts "
+        "match :search) order by c.agency_id, c.date, c.seq",
+    },
+}
+# Columns of the long table that belong to the version, not to the row.
+PER_VERSION = ("date", "seq", "sha256", "suspect", "row")
+EXTRA_TABLES = {
+    "rows": "Every distinct row of every version (the long table stored once per distinct "
+    "row); `id` is referenced by `version_rows`.",
+    "version_rows": "Which version (`catalog.id`) lists which distinct row (`rows.id`) at "
+    "which sheet row.",
+    "versions": "View: every version, one long table (the same columns as versions.parquet).",
+}
+
+
+def _sqlite_ready(table):
+    """Lists `;`-joined, dates and timestamps as ISO text, booleans as 0/1."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = flat_lists(table)
+    for i, field in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_timestamp(field.type):
+            col = pc.strftime(col, "%Y-%m-%dT%H:%M:%SZ")
+        elif pa.types.is_date(field.type):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_boolean(field.type):
+            col = pc.cast(col, pa.int8())
+        else:
+            continue
+        table = table.set_column(i, pa.field(field.name, col.type), col)
+    return table
+
+
+def _column_types(table) -> dict[str, type]:
+    import pyarrow as pa
+
+    out = {}
+    for f in table.schema:
+        if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type):
+            out[f.name] = int
+        elif pa.types.is_floating(f.type):
+            out[f.name] = float
+        else:
+            out[f.name] = str
+    return out
+
+
+def _insert(db, name: str, table, pk: str | None = None) -> None:
+    table = _sqlite_ready(table)
+    db[name].create(_column_types(table), pk=pk)
+    db[name].insert_all(table.to_pylist(), batch_size=5000)
+
+
+def _insert_versions(db, long, catalog) -> None:
+    """``catalog`` (with an id), ``rows`` (distinct rows), ``version_rows`` and the view."""
+    import pyarrow as pa
+
+    catalog = catalog.sort_by([("list", "ascending"), ("date", "ascending"), ("seq", "ascending")])
+    ids = {sha: i for i, sha in enumerate(catalog.column("sha256").to_pylist())}
+    numbered = catalog.add_column(0, "id", pa.array(range(len(ids)), pa.int32()))
+    _insert(db, "catalog", numbered, "id")
+    row_columns = [c for c in long.column_names if c not in PER_VERSION]
+    df = _sqlite_ready(long.select(row_columns)).to_pandas()
+    codes = df.groupby(row_columns, dropna=False, sort=False).ngroup()
+    first = ~codes.duplicated()
+    distinct = df[first.values].assign(id=codes[first].values)[["id", *row_columns]]
+    _insert(db, "rows", pa.Table.from_pandas(distinct, preserve_index=False), "id")
+    links = pa.table(
+        {
+            "version_id": pa.array([ids[s] for s in long.column("sha256").to_pylist()], pa.int32()),
+            "row": long.column("row"),
+            "row_id": pa.array(codes.values, pa.int32()),
+        }
+    )
+    db.execute(
+        "create table version_rows (version_id integer, row integer, row_id integer, "
+        "primary key (version_id, row)) without rowid"
+    )
+    db["version_rows"].insert_all(links.to_pylist(), batch_size=20000)
+    select = ", ".join(
+        ["c.list", "c.date", "c.seq", "c.sha256", "c.suspect", "vr.row"]
+        + [f"r.{c}" for c in row_columns if c != "list"]
+    )
+    db.create_view(
+        "versions",
+        f"select {select} from version_rows vr join catalog c on c.id = vr.version_id "
+        "join rows r on r.id = vr.row_id",
+    )
+
+
+def write_database(path: Path, tables: list[Table]) -> Path:
+    """Build the database at `path` from the published tables (replacing any file there)."""
+    import sqlite_utils
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    by_name = {t.name: t for t in tables}
+    db = sqlite_utils.Database(path)
+    # A file built in a staging folder: no journal, no fsync per batch.
+    db.execute("pragma journal_mode = off")
+    db.execute("pragma synchronous = off")
+    try:
+        for t in tables:
+            if t.name == "versions":
+                _insert_versions(db, t.table, by_name["catalog"].table)
+            elif t.name != "catalog":
+                _insert(db, t.name, t.table)
+        for name, columns in FULL_TEXT.items():
+            if name in db.table_names():
+                db[name].enable_fts(columns, fts_version="FTS5", create_triggers=False)
+        db.vacuum()
+    finally:
+        db.close()
+    return path
+
+
+def datasette_metadata(tables: list[Table], homepage: str | None = None) -> dict:
+    """Datasette's ``metadata.json``: title, license, source, every table and column
+    described, and the canned queries."""
+    described = {
+        t.name: {"title": t.title, "description": t.description, "columns": t.fields}
+        for t in tables
+        if t.name != "versions"
+    }
+    versions = next((t for t in tables if t.name == "versions"), None)
+    for name, text in EXTRA_TABLES.items():
+        described[name] = {"description": text}
+    if versions is not None:
+        described["versions"]["columns"] = versions.fields
+        described["rows"]["columns"] = {
+            "id": "Distinct row id",
+            **{c: versions.fields[c] for c in versions.table.column_names if c not in PER_VERSION},
+        }
+    return {
+        "title": PACKAGE_TITLE,
+        "description": PACKAGE_DESCRIPTION,
+        "license": LICENSE["title"],
+        "license_url": LICENSE["path"],
+        "source": SOURCE_TITLE,
+        "source_url": DEFAULT_SOURCE,
+        **({"about": "ice287g", "about_url": homepage} if homepage else {}),
+        "databases": {
+            DATABASE_NAME: {
+                "description": PACKAGE_DESCRIPTION,
+                "tables": described,
+                "queries": QUERIES,
+            }
+        },
+    }

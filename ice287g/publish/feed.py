@@ -1,0 +1,139 @@
+"""``feed.xml``: an Atom feed with one entry per new version that changed something.
+
+An entry per non-suspect version of either list (after the first of its list) whose change
+log records anything: the agreements it lists, and how many were added, removed, returned,
+renamed, re-signed or otherwise changed, with the names. Its link opens the page's diff of
+that day with the day before. Written with feedgen; the same store gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time
+from html import escape
+
+import pandas as pd
+
+from ice287g.publish.files import PACKAGE_TITLE
+
+FEED = "feed.xml"
+ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
+# How an event of the change log is counted in a feed entry.
+KINDS = {
+    "listed": "added",
+    "removed": "removed",
+    "returned": "returned",
+    "renamed": "renamed",
+    "re_signed": "re-signed",
+}
+ORDER = ["added", "removed", "returned", "renamed", "re-signed", "other changes"]
+
+
+def _kind(event: str, field) -> str | None:
+    """Every other event (moa_posted, changed, model_added, model_switched) is an "other
+    change"."""
+    return KINDS.get(event, "other changes")
+
+
+def _count(n: int, kind: str) -> str:
+    return f"{n} {kind.removesuffix('s') if n == 1 and kind.endswith('changes') else kind}"
+
+
+def _when(day) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def _uuid(text: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'ice287g:' + text)}"
+
+
+def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
+    """One record per version that changed something, newest first: list, date, seq,
+    sha256, rows, previous date, counts per kind and the agencies named."""
+    out = []
+    ev = events  # a version's own events; the first version of each list is not an entry
+    grouped = {key: part for key, part in ev.groupby(["list", "sha256"], sort=False)}
+    for lst, versions in cat[~cat["suspect"]].groupby("list"):
+        versions = versions.sort_values(["date", "seq"]).reset_index(drop=True)
+        for i in range(1, len(versions)):
+            v, prev = versions.iloc[i], versions.iloc[i - 1]
+            part = grouped.get((lst, v["sha256"]))
+            if part is None or part.empty:
+                continue
+            kinds: dict[str, list[str]] = {}
+            for e in part.itertuples():
+                kind = _kind(e.event, e.field)
+                name = f"{e.agency} ({e.state}, {e.model})"
+                if e.event == "changed":
+                    before = "" if pd.isna(e.before) else e.before
+                    after = "" if pd.isna(e.after) else e.after
+                    name += f": {e.field} {before} → {after}"
+                kinds.setdefault(kind, []).append(name)
+            out.append(
+                {
+                    "list": lst,
+                    "date": v["date"],
+                    "seq": int(v["seq"]),
+                    "sha256": v["sha256"],
+                    "file_name": v["file_name"],
+                    "rows": int(v["rows"]),
+                    "previous": prev["date"],
+                    "kinds": {k: kinds[k] for k in ORDER if k in kinds},
+                }
+            )
+    out.sort(key=lambda e: (e["date"], e["seq"], e["list"]), reverse=True)
+    return out
+
+
+def _link(base: str, entry: dict) -> str:
+    query = (
+        f"?diff={entry['previous']}..{entry['date']}"
+        if entry["previous"] != entry["date"]
+        else f"?as_of={entry['date']}"
+    )
+    if entry["list"] != "participating":
+        query += f"&list={entry['list']}"
+    return base + query
+
+
+def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) -> bytes:
+    """The Atom document (links relative to the site unless `base_url` is given)."""
+    from feedgen.feed import FeedGenerator
+
+    base = base_url or ""
+    items = entries(cat, events)
+    fg = FeedGenerator()
+    fg.id(base + FEED if base_url else _uuid("feed"))
+    fg.title(f"{PACKAGE_TITLE}: new versions")
+    fg.subtitle("Each new version of ICE's participating or pending list that changed something.")
+    fg.author({"name": "ice287g"})
+    fg.link(href=base + FEED, rel="self")
+    fg.link(href=base or "./", rel="alternate")
+    fg.language("en")
+    newest = max((e["date"] for e in items), default=None) or cat["date"].max()
+    fg.updated(_when(newest))
+    for e in reversed(items):  # feedgen prepends: the newest ends up first
+        counts = ", ".join(_count(len(v), k) for k, v in e["kinds"].items())
+        title = (
+            f"{e['list'].capitalize()} list of {e['date']}"
+            + (f" (#{e['seq']})" if e["seq"] > 1 else "")
+            + f": {e['rows']} rows; {counts}"
+        )
+        html = [
+            f"<p>ICE's {e['list']} list published {e['date']} (file {escape(e['file_name'])}, "
+            f"sha256 {e['sha256'][:12]}) compared with the version before it "
+            f"({e['previous']}).</p>"
+        ]
+        for kind, names in e["kinds"].items():
+            shown = "".join(f"<li>{escape(n)}</li>" for n in names[:ENTRIES_NAMED])
+            rest = len(names) - ENTRIES_NAMED
+            more = f"<li>and {rest} more</li>" if rest > 0 else ""
+            html.append(f"<h3>{_count(len(names), kind)}</h3><ul>{shown}{more}</ul>")
+        item = fg.add_entry()
+        item.id(_uuid(f"{e['list']}:{e['sha256']}"))
+        item.title(title)
+        item.updated(_when(e["date"]))
+        item.published(_when(e["date"]))
+        item.link(href=_link(base, e), rel="alternate")
+        item.content("".join(html), type="html")
+    return fg.atom_str(pretty=True)

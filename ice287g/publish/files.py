@@ -1,0 +1,115 @@
+"""The files of ``data/``: each table as Parquet and CSV (the long versions table as gzip CSV),
+a Frictionless ``datapackage.json`` describing them, and ``checksums.sha256``.
+
+Every file is a pure function of the store: the same store gives the same bytes (gzip
+without a timestamp, no "created now"), so an unchanged file is never uploaded again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+from ice287g.publish.tables import Table
+from ice287g.query.export import csv_bytes, resource
+from ice287g.store.files import parquet_bytes
+from scrapers.discover import DEFAULT_SOURCE
+
+# Tables large enough that their CSV is published gzip-compressed.
+GZIP_CSV = frozenset({"versions"})
+LICENSE = {
+    "name": "other-pd",
+    "title": "U.S. Government Work: public domain in the United States (17 U.S.C. 105)",
+    "path": "https://www.usa.gov/government-works",
+}
+PACKAGE_NAME = "ice-287g-agreements"
+PACKAGE_TITLE = "ICE 287(g) agreements: the versioned public record"
+PACKAGE_DESCRIPTION = (
+    "Every version of ICE's lists of law-enforcement agencies with (participating) or "
+    "applying for (pending) a 287(g) agreement, normalized, with the agreements' life story, "
+    "the change log and daily counts. The lists are a U.S. government work; the corrections "
+    "are marked on every row and the values as ICE typed them are kept beside them."
+)
+SOURCE_TITLE = "U.S. Immigration and Customs Enforcement, 287(g) program"
+CHECKSUMS = "checksums.sha256"
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def write_tables(tables: list[Table], folder: Path) -> list[dict]:
+    """Write each table as Parquet and CSV into `folder`; their Data Package resources."""
+    resources = []
+    for t in tables:
+        parquet = folder / f"{t.name}.parquet"
+        write_bytes(parquet, parquet_bytes(t.table))
+        resources.append(_resource(parquet, t, "parquet"))
+        text = csv_bytes(t.table)
+        if t.name in GZIP_CSV:
+            csv = folder / f"{t.name}.csv.gz"
+            write_bytes(csv, gzip.compress(text, compresslevel=6, mtime=0))
+            res = _resource(csv, t, "csv")
+            res["compression"] = "gz"
+        else:
+            csv = folder / f"{t.name}.csv"
+            write_bytes(csv, text)
+            res = _resource(csv, t, "csv")
+        resources.append(res)
+    return resources
+
+
+def _resource(path: Path, t: Table, fmt: str) -> dict:
+    res = resource(path, t.table, t.fields, t.title, t.description, fmt)
+    res["name"] = f"{t.name.replace('_', '-')}-{fmt}"
+    if fmt == "parquet":
+        # Frictionless reads Parquet without its bytes (so size and hash cannot be checked:
+        # checksums.sha256 has them) and as NumPy lists, which its `array` type refuses.
+        del res["bytes"], res["hash"]
+        for field in res["schema"]["fields"]:
+            if field["type"] == "array":
+                field["type"] = "any"
+                field["description"] += " (a list of text)"
+    return res
+
+
+def write_datapackage(folder: Path, resources: list[dict], created: str, homepage: str | None):
+    """``datapackage.json`` (Data Package, tabular): the resources, license and source."""
+    package = {
+        "profile": "tabular-data-package",
+        "name": PACKAGE_NAME,
+        "title": PACKAGE_TITLE,
+        "description": PACKAGE_DESCRIPTION,
+        "created": created,
+        **({"homepage": homepage} if homepage else {}),
+        "licenses": [LICENSE],
+        "sources": [{"title": SOURCE_TITLE, "path": DEFAULT_SOURCE}],
+        "contributors": [{"title": "ice287g", "role": "author"}],
+        "resources": resources,
+    }
+    path = folder / "datapackage.json"
+    write_bytes(path, (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode())
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_checksums(folder: Path) -> Path:
+    """``checksums.sha256`` of every other file of `folder`, in ``sha256sum -c`` format."""
+    path = folder / CHECKSUMS
+    lines = [
+        f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}"
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p != path
+    ]
+    write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path

@@ -1,0 +1,147 @@
+"""The tables the site publishes under ``data/``, each built by ONE function.
+
+``change_log`` and ``agreements`` read the store's resolved identity
+(``ice287g.query.identity``: renames are not terminations, every agreement has a life
+story). They are the only two places that know where the history comes from; the files,
+the database, the feed and the page follow them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ice287g.query.export import VERSION_COLUMNS, table_from_pandas, versions_table
+from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
+from ice287g.query.identity import load
+from ice287g.query.versions import LISTS, catalog, counts, version_on
+from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
+
+# (name, type, description) of each table's columns.
+# The catalog as published: store paths (snapshot, raw) mean nothing outside the store.
+STORE_ONLY = ("snapshot", "raw")
+CHANGE_FIELDS = EVENT_FIELDS
+DAILY_COUNT_FIELDS: list[tuple[str, str, str]] = [
+    ("date", "date", "Publication date (the day's last non-suspect version)"),
+    ("list", "string", "`participating` or `pending`"),
+    ("sha256", "string", "SHA-256 of the version counted"),
+    ("state", "string", "USPS state code (empty: not given)"),
+    ("model", "string", "Support model (empty: not given)"),
+    ("count", "integer", "Rows of that state and model in that version, as ICE lists them"),
+]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One published table: its file stem, what it is, its rows and column descriptions."""
+
+    name: str
+    title: str
+    description: str
+    table: object  # pyarrow.Table
+    fields: dict[str, str]
+
+
+def change_log(store) -> pd.DataFrame:
+    """The life story of every agreement (listed, renamed, moa_posted, re_signed, changed,
+    model_added, model_switched, removed, returned) between consecutive non-suspect
+    versions of each list (columns ``CHANGE_FIELDS``)."""
+    return load(store).events()
+
+
+def agreements(store) -> pd.DataFrame:
+    """One record per agreement ever on the participating list, with its life story
+    (columns ``AGREEMENT_FIELDS``)."""
+    return load(store).agreements()
+
+
+def daily_counts(store) -> pd.DataFrame:
+    """Rows per list, day, state and model (the day's last non-suspect version)."""
+    return counts(by=["state", "model"], data_dir=store)
+
+
+def latest_versions(cat: pd.DataFrame) -> dict[str, pd.Series]:
+    """The newest non-suspect version of each list that has one."""
+    out = {}
+    for lst in LISTS:
+        version = version_on(cat, lst, None, include_suspect=False)
+        if version is not None:
+            out[lst] = version
+    return out
+
+
+def _arrow(df: pd.DataFrame, fields):
+    """An Arrow table of `df`, text columns as plain objects: pandas records each column's
+    dtype in the file, and an empty text column is `object` when the history is built but
+    `str` when read from its cache, which would change the bytes of the same table."""
+    text = {n: object for n, t, _ in fields if t == "string"}
+    return table_from_pandas(df.astype(text), fields)
+
+
+def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
+    """Every table of ``data/``, in publishing order."""
+    cat = catalog(store) if cat is None else cat
+    snapshot = {n: d for n, _, d in SNAPSHOT_FIELDS}
+    out = []
+    for lst, v in latest_versions(cat).items():
+        out.append(
+            Table(
+                f"{lst}_latest",
+                f"Newest {lst} list",
+                f"ICE's {lst} list as published on {v['date']} (version #{v['seq']} of the "
+                f"day, sha256 {v['sha256']}, file {v['file_name']}); suspect versions skipped.",
+                store.read_snapshot(v["snapshot"]),
+                snapshot,
+            )
+        )
+    out.append(
+        Table(
+            "catalog",
+            "Every version",
+            "One record per stored version of each list: publication date, order within the "
+            "day, sha256, rows, the file name, how the date was established, suspect or not.",
+            store.catalog_table().drop_columns(list(STORE_ONLY)),
+            {n: d for n, _, d in CATALOG_FIELDS if n not in STORE_ONLY},
+        )
+    )
+    out.append(
+        Table(
+            "versions",
+            "Every version, one long table",
+            f"All {len(cat)} stored versions of both lists ({cat['date'].min()} to "
+            f"{cat['date'].max()}), one row per row of each version; suspect versions "
+            "included and marked.",
+            versions_table(store, cat),
+            {**snapshot, **{n: d for n, _, d in VERSION_COLUMNS}},
+        )
+    )
+    for name, title, text, df, fields in (
+        (
+            "agreements",
+            "Agreements and their life story",
+            "One record per agreement ever on the participating list, in resolved "
+            "identities: status, first and last listed, every spelling and the evidence "
+            "that joined them, time on the pending list.",
+            agreements(store),
+            AGREEMENT_FIELDS,
+        ),
+        (
+            "changes",
+            "Change log",
+            "The life story of every agreement: listed, renamed, moa_posted, re_signed, "
+            "changed, model_added, model_switched, removed, returned.",
+            change_log(store),
+            CHANGE_FIELDS,
+        ),
+        (
+            "daily_counts",
+            "Daily counts by model and state",
+            "Rows per list, day, state and support model (the day's last version; suspect "
+            "versions skipped).",
+            daily_counts(store),
+            DAILY_COUNT_FIELDS,
+        ),
+    ):
+        out.append(Table(name, title, text, _arrow(df, fields), {n: d for n, _, d in fields}))
+    return out
