@@ -70,8 +70,9 @@ def first_batch(src: Path) -> None:
 
 
 def second_batch(src: Path) -> None:
-    """04-10: Harris re-signed, Tampa PD renamed, Beta removed, Gamma added."""
-    harris = part("Harris County Sheriff's Office", "TEXAS", "Task Force Model", date(2025, 3, 2))
+    """04-10: Harris re-signed (a renewal, 38 days later), Tampa PD renamed, Beta removed,
+    Gamma added."""
+    harris = part("Harris County Sheriff's Office", "TEXAS", "Task Force Model", date(2025, 4, 8))
     harris[3] = "Harris County"
     write(
         src,
@@ -163,7 +164,7 @@ def test_data_files_hold_the_store(site, store):
     day = daily[(daily["date"] == "2025-04-10") & (daily["list"] == "participating")]
     assert day.groupby("state")["count"].sum().to_dict() == {"FL": 3, "TX": 1}
     changes = pd.read_csv(site / "data" / "changes.csv")
-    renamed = changes[(changes["event"] == "changed") & (changes["field"] == "agency")]
+    renamed = changes[changes["event"] == "renamed"]
     assert list(renamed["after"]) == ["Tampa Police Department"]
 
 
