@@ -65,9 +65,13 @@ def summarize(store: Store, report: RefreshReport) -> str:
 
 def changes_since_previous(store: Store, sha: str) -> list[str]:
     """Markdown lines: what version `sha` changed against its list's previous sound version,
-    in the words of ``diff`` (resolved identities: a relabel is one ``renamed``)."""
-    from ice287g.query.diff import CHANGES
-    from ice287g.query.identity import load
+    in the words of ``diff`` (identity resolved over the two versions, so a relabel is one
+    ``renamed``; resolving the whole store on every new version would make a replay of a
+    year's history quadratic)."""
+    import pandas as pd
+
+    from ice287g.query.diff import CHANGES, diff_frames
+    from ice287g.query.identity import read_rows
     from ice287g.query.versions import catalog
 
     cat = catalog(store)
@@ -84,7 +88,9 @@ def changes_since_previous(store: Store, sha: str) -> list[str]:
     if earlier.empty:
         return [title, "", f"First {version['list']} version: {version['rows']} rows."]
     previous = earlier.sort_values(["date", "seq"]).iloc[-1]
-    changes = load(store, bool(version["suspect"])).diff(previous["sha256"], sha)
+    rows = read_rows(pd.DataFrame([previous, version]), store)
+    a, b = (rows[rows["sha256"] == v].drop(columns="sha256") for v in (previous["sha256"], sha))
+    changes = diff_frames(a, b, previous["columns"], version["columns"], version["list"])
     lines = [
         title,
         "",

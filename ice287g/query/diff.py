@@ -52,13 +52,13 @@ def comparable_fields(columns_a, columns_b) -> tuple[str, ...]:
     return tuple(f for f in DIFF_FIELDS if f in both)
 
 
-def two_versions(a, b, columns_a=None, columns_b=None):
+def two_versions(a, b, columns_a=None, columns_b=None, list: str = "participating"):
     """The identity resolved over two frames of rows taken as consecutive versions ``a``
-    and ``b`` of the participating list (header cells `columns_a` / `columns_b`; None:
-    compare every field)."""
+    and ``b`` of `list` (header cells `columns_a` / `columns_b`; None: compare every
+    field)."""
     versions = pd.DataFrame(
         {
-            "list": ["participating"] * 2,
+            "list": [list] * 2,
             "date": [date(2000, 1, 1), date(2000, 1, 2)],
             "seq": [1, 1],
             "sha256": ["a", "b"],
@@ -70,12 +70,12 @@ def two_versions(a, b, columns_a=None, columns_b=None):
     return resolve(versions, rows)
 
 
-def diff_frames(a, b, columns_a=None, columns_b=None) -> pd.DataFrame:
+def diff_frames(a, b, columns_a=None, columns_b=None, list: str = "participating") -> pd.DataFrame:
     """Changes from rows `a` to rows `b` (DataFrames of snapshot columns, at least
     agreement_id, state, agency, model) as a DataFrame of ``DIFF_COLUMNS``: identity
     resolved over these two versions alone (``two_versions``), so a rename needs the
     evidence of a tier (the same signing date or MOA URL)."""
-    return two_versions(a, b, columns_a, columns_b).diff("a", "b")
+    return two_versions(a, b, columns_a, columns_b, list).diff("a", "b")
 
 
 def filter_changes(
