@@ -415,7 +415,7 @@ def test_diff_command_formats(store):
     )
     # One table per kind of change, headed by its count (tabulate pads the cells).
     flat = " ".join(md.stdout.split())
-    assert "## removed (1) | state | agency | model |" in flat
-    assert "## renamed (9) | state | agency | model | field | before | after | evidence |" in flat
+    assert "**removed (1)** | state | agency | model |" in flat
+    assert "**renamed (9)** | state | agency | model | field | before | after | evidence |" in flat
     bad = runner.invoke(main, ["--data-dir", str(store), "diff", "2024-01-01", "2025-07-15"])
     assert bad.exit_code != 0 and "no participating version on or before 2024-01-01" in (bad.output)

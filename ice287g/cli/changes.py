@@ -75,7 +75,7 @@ def diff(ctx, date_a, date_b, lst, changes, field, state, agency, include_suspec
 
 def _emit_grouped(df, fmt, output, note) -> None:
     """The diff as one table per kind of change, each headed by its count."""
-    from ice287g.cli.output import render, write_text
+    from ice287g.cli.output import markdown_note, render, write_text
 
     counts = df["change"].value_counts()
     lines = [note, "# shown: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in CHANGE_KINDS)]
@@ -85,9 +85,13 @@ def _emit_grouped(df, fmt, output, note) -> None:
         if part.empty:
             continue
         cols = [c for c in DIFF_TABLE if part[c].notna().any()]
-        title = f"## {kind} ({len(part)})" if fmt == "markdown" else f"# {kind} ({len(part)})"
+        # Markdown: no ``#`` lines (they would render as headings); a bold title instead.
+        title = f"**{kind} ({len(part)})**\n" if fmt == "markdown" else f"# {kind} ({len(part)})"
         parts.append(title + "\n" + render(part[cols], fmt))
-    write_text("\n".join(lines) + "\n" + "\n".join(parts), output)
+    if fmt == "markdown":
+        write_text(markdown_note("\n".join(lines)) + "\n".join(parts), output)
+    else:
+        write_text("\n".join(lines) + "\n" + "\n".join(parts), output)
 
 
 @click.command()
