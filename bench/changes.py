@@ -30,12 +30,16 @@ def _first_last(store_dir: Path) -> tuple[str, str]:
 def bench_changes(store_dir: Path) -> None:
     print("changes over time on the full store")
     rebuild = measure(
-        "from ice287g.query.history import load\n"
-        f"a, e = load({str(store_dir)!r}, refresh=True)\n"
-        "extra = [len(a), len(e)]"
+        "from ice287g.query.identity import load\n"
+        f"i = load({str(store_dir)!r}, refresh=True)\n"
+        "extra = [len(i.agreements()), len(i.events())]"
     )
     agreements_n, events_n = rebuild["extra"]
-    line("history rebuilt from all versions", f"{rebuild['seconds']:.2f} s", "target < 5 s")
+    line(
+        "identity (history) rebuilt from all versions",
+        f"{rebuild['seconds']:.2f} s",
+        "target < 5 s",
+    )
     line("  agreements / events", f"{agreements_n} / {events_n}")
     line("  peak memory", f"{rebuild['peak_mb']:.0f} MB")
     first, last = _first_last(store_dir)
@@ -44,7 +48,13 @@ def bench_changes(store_dir: Path) -> None:
     line(f"ice287g diff {first} {last}", f"{seconds:.2f} s", "target < 1 s")
     seconds = command_seconds([*base, *HISTORY_AGENCY])
     line("ice287g " + " ".join(HISTORY_AGENCY), f"{seconds:.2f} s", "target < 1 s")
-    for args in (["agreements", "--format", "csv"], ["counties", "--unresolved"]):
+    for args in (
+        ["agreements", "--format", "csv"],
+        ["terminations", "--since", "2025-06-01"],
+        ["aliases", "Boca Raton PD"],
+        ["identity"],
+        ["counties", "--unresolved"],
+    ):
         seconds = command_seconds([*base, *args])
         line("ice287g " + " ".join(args), f"{seconds:.2f} s")
     out = Path(tempfile.mkdtemp(prefix="ice287g-bench-changes-"))

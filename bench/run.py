@@ -121,7 +121,7 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, hostile, live, moa, publish
+    from bench import changes, hostile, identity, live, moa, publish
 
     return [
         ("backfill", bench_backfill),
@@ -129,6 +129,7 @@ def phases() -> list:
         *changes.PHASES,
         *live.PHASES,
         *moa.PHASES,
+        *identity.PHASES,
         *publish.PHASES,
         *hostile.PHASES,
     ]

@@ -1,4 +1,8 @@
-"""diff: the pure core on synthetic frames (properties), then the real corpus."""
+"""diff: the pure core on synthetic frames (properties), then the real corpus.
+
+The corpus tests read the session's writable corpus copy (``corpus_scratch``: diff caches
+the identity).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from support.diff import apply_diff
+from support.diff import agreements_of, apply_diff
 
 from ice287g.normalize.apply import agency_id, agreement_id
 from ice287g.query.diff import (
@@ -19,8 +23,6 @@ from ice287g.query.diff import (
     comparable_fields,
     diff,
     diff_frames,
-    match_renames,
-    records,
 )
 
 # --- synthetic frames ------------------------------------------------------------------------
@@ -88,10 +90,6 @@ frames = st.lists(rows, max_size=14).map(
 )
 
 
-def ids(frame: pd.DataFrame) -> set[str]:
-    return set(frame["agreement_id"].dropna())
-
-
 @given(frames)
 def test_a_version_does_not_differ_from_itself(a):
     assert diff_frames(a, a).empty
@@ -106,31 +104,24 @@ def test_added_one_way_is_removed_the_other_way(a, b):
     assert set(ab[ab.change == "removed"].agreement_id) == set(
         ba[ba.change == "added"].agreement_id
     )
-    swapped = Counter(
-        zip(
-            ba[ba.change == "changed"].field,
-            ba[ba.change == "changed"].after,
-            ba[ba.change == "changed"].before,
-        )
-    )
-    assert (
-        Counter(
-            zip(
-                ab[ab.change == "changed"].field,
-                ab[ab.change == "changed"].before,
-                ab[ab.change == "changed"].after,
-            )
-        )
-        == swapped
-    )
+
+    # A rename one way is the same rename back the other way (field changes are not
+    # symmetric by kind: a posted MOA reverses into a changed status and URL).
+    def renames(d, swap=False):
+        r = d[d.change == "renamed"]
+        pairs = zip(r.after, r.before) if swap else zip(r.before, r.after)
+        return Counter(pairs)
+
+    assert renames(ab) == renames(ba, swap=True)
 
 
 @given(frames, frames)
 def test_applying_the_diff_to_a_gives_b(a, b):
-    assert apply_diff(ids(a), diff_frames(a, b)) == ids(b)
-    # Each agreement is reported at most once as added/removed, never both.
+    ids_a, ids_b = agreements_of(a, b)
     d = diff_frames(a, b)
-    moved = d[d.change != "changed"]
+    assert apply_diff(ids_a, d) == ids_b
+    # Each agreement is reported at most once as added/removed, never both.
+    moved = d[d.change.isin(["added", "removed"])]
     assert not moved.agreement_id.duplicated().any()
 
 
@@ -163,17 +154,18 @@ def test_records_are_flat_with_the_contract_columns():
         "field": None,
         "before": None,
         "after": None,
+        "agency_id": "FL:melbournepolicedepartment",
+        "evidence": None,
     }
-    changed = {(r["field"], r["before"], r["after"]) for r in recs[1:]}
+    changed = {(r["change"], r["field"], r["before"], r["after"]) for r in recs[1:]}
     assert changed == {
-        ("signed", "2025-03-01", "2025-04-02"),
-        ("moa_status", "pending", "available"),
-        ("moa_url", None, "https://www.ice.gov/doclib/1.pdf"),
+        ("re_signed", "signed", "2025-03-01", "2025-04-02"),  # 32 days later: a renewal
+        ("moa_posted", "moa_url", "pending", "https://www.ice.gov/doclib/1.pdf"),
     }
 
 
-def one(name_i, model="WSO", county=None):
-    return pd.DataFrame([make_row(name_i, model, None, county, "pending", 0)])
+def one(name_i, model="WSO", county=None, signed=date(2025, 3, 1)):
+    return pd.DataFrame([make_row(name_i, model, signed, county, "pending", 0)])
 
 
 @pytest.mark.parametrize(
@@ -187,23 +179,24 @@ def one(name_i, model="WSO", county=None):
         (17, 18),  # "City of" dropped
     ],
 )
-def test_spelling_changes_are_one_changed_record(old, new):
+def test_spelling_changes_are_one_renamed_record(old, new):
     d = diff_frames(one(old), one(new))
-    assert list(d.change) == ["changed"] and d.field[0] == "agency"
+    assert list(d.change) == ["renamed"] and d.field[0] == "agency"
     assert (d.before[0], d.after[0]) == (NAMES[old][1], NAMES[new][1])
-    assert d.agreement_id[0] == agreement_id(agency_id(*NAMES[new]), "WSO")
+    # The agreement keeps the id of its first spelling.
+    assert d.agreement_id[0] == agreement_id(agency_id(*NAMES[old]), "WSO")
+    assert d.evidence[0]  # the tier that linked the spellings
 
 
 @pytest.mark.parametrize(
-    "old, new, old_county, new_county",
+    "old, new, old_signed, new_signed",
     [
-        (2, 3, "Bailey County", "Hale County"),  # ratio 0.92 but two different counties
-        (3, 16, "Hale County", "Hall County"),  # ratio 0.96, words alike: only counties differ
-        (4, 5, None, None),  # West Melbourne is another town
+        (2, 3, date(2025, 3, 1), date(2025, 4, 2)),  # other agency, other signing date
+        (4, 5, None, None),  # West Melbourne is another town, and nothing links them
     ],
 )
-def test_look_alike_agencies_are_not_renames(old, new, old_county, new_county):
-    d = diff_frames(one(old, county=old_county), one(new, county=new_county))
+def test_look_alike_agencies_are_not_renames(old, new, old_signed, new_signed):
+    d = diff_frames(one(old, signed=old_signed), one(new, signed=new_signed))
     assert sorted(d.change) == ["added", "removed"]
 
 
@@ -212,9 +205,9 @@ def test_renames_need_the_same_model():
     assert sorted(d.change) == ["added", "removed"]
 
 
-def test_a_name_change_within_one_id_is_reported_as_agency():
+def test_a_name_change_within_one_id_is_reported_as_renamed():
     d = diff_frames(one(8), one(9))  # same agreement_id, other case and apostrophe
-    assert list(zip(d.change, d.field)) == [("changed", "agency")]
+    assert list(zip(d.change, d.field)) == [("renamed", "agency")]
 
 
 def test_duplicate_rows_with_conflicting_values_give_no_bogus_change():
@@ -253,21 +246,10 @@ def test_fields_are_compared_only_when_both_versions_have_the_column():
     assert comparable_fields(pending, pending) == ("agency", "county", "agency_type")
 
 
-def test_rename_pairs_are_taken_best_first_and_once():
-    removed = records(pd.concat([one(1), one(14)]))
-    added = records(pd.concat([one(0), one(15)]))
-    assert sorted(match_renames(removed, added)) == sorted(
-        [
-            ("NC:albermarledistrictjail:WSO", "NC:albemarledistrictjail:WSO"),
-            ("TX:dimmitcounysheriffsoffice:WSO", "TX:dimmitcountysheriffsoffice:WSO"),
-        ]
-    )
-
-
-# --- the real corpus (the session's backfilled store, read-only) -----------------------------
+# --- the real corpus ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(corpus_store):
-    return corpus_store
+def store(corpus_scratch):
+    return corpus_scratch
 
 
 def version_ids(store, day, lst="participating"):
@@ -289,25 +271,48 @@ def version_ids(store, day, lst="participating"):
     ],
 )
 def test_diff_agrees_with_plain_set_operations(store, a, b):
+    from ice287g.query.identity import load
+
+    ident = load(store)
     d = diff(a, b, data_dir=store)
-    fa, ids_a = version_ids(store, a)
-    fb, ids_b = version_ids(store, b)
-    renames = d[(d.change == "changed") & (d.field == "agency")]
-    renamed_new = set(renames.agreement_id) - ids_a
-    renamed_old = {
-        agreement_id(agency_id(r.state, r.before), r.model) for r in renames.itertuples()
-    } - ids_b
-    assert len(renamed_new) == len(renamed_old)
-    assert set(d[d.change == "added"].agreement_id) | renamed_new == ids_b - ids_a
-    assert set(d[d.change == "removed"].agreement_id) | renamed_old == ids_a - ids_b
+    fa, keys_a = version_ids(store, a)
+    fb, keys_b = version_ids(store, b)
+    # Exact keys (each row's own spelling) mapped through the identity to stable ids.
+    fa = fa.assign(stable=fa.agreement_id.map(ident.agreement_of))
+    fb = fb.assign(stable=fb.agreement_id.map(ident.agreement_of))
+    ids_a, ids_b = set(fa.stable), set(fb.stable)
+    assert set(d[d.change == "added"].agreement_id) == ids_b - ids_a
+    assert set(d[d.change == "removed"].agreement_id) == ids_a - ids_b
+    # A rename links a spelling listed only before to one listed only after, both of which
+    # resolve to the renamed agreement, listed on both sides.
+    renames = d[d.change == "renamed"]
+    assert set(renames.agreement_id) <= ids_a & ids_b
+    twice = set(fa.stable[fa.stable.duplicated()]) | set(fb.stable[fb.stable.duplicated()])
+    for r in renames.itertuples():
+        old = agreement_id(agency_id(r.state, r.before), r.model)
+        new = agreement_id(agency_id(r.state, r.after), r.model)
+        assert r.before != r.after and old in keys_a and new in keys_b
+        # The printed name changed; the key may not (case, punctuation: "St. Johns" and
+        # "St Johns"). Otherwise an old key still listed after (or a new one already
+        # before) is the second spelling of an agreement listed twice side by side.
+        if old != new and (old in keys_b or new in keys_a):
+            assert r.agreement_id in twice
+        assert ident.agreement_of(old) == ident.agreement_of(new) == r.agreement_id
+    # Plain set differences on exact keys: a key gone from b is a removal, a rename's old
+    # spelling or the second spelling of an agreement listed twice; likewise a new key.
+    gone = {ident.agreement_of(k) for k in keys_a - keys_b}
+    new_keys = {ident.agreement_of(k) for k in keys_b - keys_a}
+    assert gone <= set(d[d.change.isin(["removed", "renamed"])].agreement_id) | twice
+    assert new_keys <= set(d[d.change.isin(["added", "renamed"])].agreement_id) | twice
     # MOA status changes of agreements listed once on both sides, counted independently.
-    once_a = fa.drop_duplicates("agreement_id", keep=False).set_index("agreement_id")
-    once_b = fb.drop_duplicates("agreement_id", keep=False).set_index("agreement_id")
+    once_a = fa.drop_duplicates("stable", keep=False).set_index("stable")
+    once_b = fb.drop_duplicates("stable", keep=False).set_index("stable")
     common = once_a.index.intersection(once_b.index)
     expected = (
         once_a.loc[common, "moa_status"].fillna("") != once_b.loc[common, "moa_status"].fillna("")
     ).sum()
-    got = d[(d.field == "moa_status") & d.agreement_id.isin(common)]
+    status = (d.change == "moa_posted") | (d.field == "moa_status")
+    got = d[status & d.agreement_id.isin(common)]
     assert len(got) == expected
 
 
@@ -317,7 +322,9 @@ def test_diff_header_names_the_versions(store):
     note = d.attrs["note"]
     # The README's reference version stands for April 4, 2025 (444 agreements).
     assert "# 2025-04-04: participating version 2025-04-03 #1 sha256 81aebec4696e" in note
-    assert "(agreements: 444 -> 744)" in note
+    # 744 rows with distinct exact keys on 2025-07-01, but two agreements are listed twice
+    # side by side (St. Cloud and Zephyrhills, FL, with and without "City of"): 742.
+    assert "(agreements: 444 -> 742)" in note
     assert "not compared (column absent from a version): addendum_url" in note
     assert "suspect versions skipped" in note
     assert d.attrs["versions"]["b"]["date"] == date(2025, 7, 1)
@@ -329,17 +336,20 @@ def test_real_spelling_fixes_are_changes_not_removals(store):
     # "Albemarle District Jail" from 2025-03-27; "Macro Island" became "Marco Island" on
     # 2025-05-16.
     d = diff("2025-03-18", "2025-03-27", data_dir=store)
-    jail = d[d.agreement_id == "NC:albemarledistrictjail:WSO"]
-    assert list(zip(jail.field, jail.before, jail.after))[0] == (
-        "agency",
-        "Albermarle District Jail",
-        "Albemarle District Jail",
-    )
-    assert "NC:albermarledistrictjail:WSO" not in set(d.agreement_id)
+    # One renamed record under the stable id (the first spelling's key); no removal and no
+    # addition of either spelling.
+    jail = d[d.agreement_id == "NC:albermarledistrictjail:WSO"]
+    assert list(zip(jail.change, jail.field, jail.before, jail.after)) == [
+        ("renamed", "agency", "Albermarle District Jail", "Albemarle District Jail")
+    ]
+    assert "NC:albemarledistrictjail:WSO" not in set(d.agreement_id)
+    assert not d[d.change.isin(["added", "removed"]) & d.agency.str.contains("Albe")].size
     d = diff("2025-05-12", "2025-05-16", data_dir=store)
+    renamed = d[d.change == "renamed"]
     assert ("Macro Island Police Department", "Marco Island Police Department") in set(
-        zip(d[d.field == "agency"].before, d[d.field == "agency"].after)
+        zip(renamed.before, renamed.after)
     )
+    assert not d[d.change.isin(["added", "removed"]) & d.agency.str.contains("Island")].size
 
 
 @pytest.mark.corpus
@@ -395,13 +405,17 @@ def test_diff_command_formats(store):
     assert res.exit_code == 0, res.output
     recs = json.loads(res.stdout)
     assert recs and all(list(r) == DIFF_COLUMNS for r in recs)
-    assert {r["change"] for r in recs} == {"added", "removed", "changed"}
+    # 2025-07-15 relabelled nine Florida agreements (renamed, not removed and added again).
+    assert Counter(r["change"] for r in recs) == {"renamed": 9, "changed": 2, "removed": 1}
     assert res.stderr.startswith("# 2025-07-14: participating version 2025-07-14 #1")
     table = runner.invoke(main, ["--data-dir", str(store), "diff", "2025-07-14", "2025-07-15"])
     assert table.stdout.startswith("# 2025-07-14:") and "Indialantic" in table.stdout
     md = runner.invoke(
         main, ["--data-dir", str(store), "diff", "2025-07-14", "2025-07-15", "--format", "markdown"]
     )
-    assert "| change | state | agency |" in " ".join(md.stdout.split())  # tabulate pads
+    # One table per kind of change, headed by its count (tabulate pads the cells).
+    flat = " ".join(md.stdout.split())
+    assert "**removed (1)** | state | agency | model |" in flat
+    assert "**renamed (9)** | state | agency | model | field | before | after | evidence |" in flat
     bad = runner.invoke(main, ["--data-dir", str(store), "diff", "2024-01-01", "2025-07-15"])
     assert bad.exit_code != 0 and "no participating version on or before 2024-01-01" in (bad.output)

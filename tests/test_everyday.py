@@ -178,7 +178,7 @@ def test_markdown_output_has_no_heading_lines(data, tmp_path):
     text = out.read_text()
     assert not [line for line in text.splitlines() if line.lstrip().startswith("#")]
     assert "1 added, 0 removed" in text.split("\n\n")[0]  # the header is a paragraph
-    assert "| added " in text
+    assert "**added (1)**" in text  # each kind of change titled in bold, no heading
 
 
 def test_help_does_not_load_pandas_or_prefect():
@@ -243,7 +243,7 @@ def test_the_api_returns_pandas_dtypes(data):
     assert isinstance(ice287g.snapshots(data_dir=data)["list"].dtype, pd.CategoricalDtype)
     assert ice287g.snapshots(data_dir=data)["rows"].dtype == "Int64"
     a = ice287g.agreements(data_dir=data)
-    assert a["days_waited"].dtype == "Int64" and str(a["first_seen"].dtype).startswith("datetime")
+    assert a["days_waited"].dtype == "Int64" and str(a["first_listed"].dtype).startswith("datetime")
 
 
 @pytest.mark.corpus

@@ -29,8 +29,8 @@ from ice287g.query.history import (
     AmbiguousQuery,
     agreements,
     history,
-    load,
 )
+from ice287g.query.identity import cache_path, load
 from ice287g.store import Store
 
 URL = "https://www.ice.gov/doclib/287gMOA/{}.pdf"
@@ -147,48 +147,60 @@ def test_agreement_history_of_a_known_store(small):
     table = agreements(data_dir=small)
     assert list(table.columns) == AGREEMENT_COLUMNS
     rows = by_id(table)
+    # The jail keeps the id of its first spelling (Albermarle), its newest name, both keys.
     assert set(rows) == {
         "TX:harriscountysheriffsoffice:TFM",
         "FL:alphapolicedepartment:WSO",
-        "NC:albemarledistrictjail:WSO",
+        "NC:albermarledistrictjail:WSO",
         "FL:lakecountysheriffsoffice:TFM",
     }
     harris = rows["TX:harriscountysheriffsoffice:TFM"]
     assert (
-        harris["first_seen"],
-        harris["last_seen"],
-        harris["versions_seen"],
-        harris["gaps"],
+        harris["first_listed"],
+        harris["last_listed"],
+        harris["versions_listed"],
+        harris["returns"],
         harris["status"],
-        harris["moa_first_available"],
+        harris["moa_posted"],
         harris["signed"],
-    ) == (date(2025, 4, 3), date(2025, 4, 17), 3, 0, "active", date(2025, 4, 3), date(2025, 3, 2))
-    assert pd.isna(harris["pending_first_seen"]) and pd.isna(harris["days_waited"])
+        harris["evidence"],
+    ) == (
+        date(2025, 4, 3),
+        date(2025, 4, 17),
+        3,
+        0,
+        "active",
+        date(2025, 4, 3),
+        date(2025, 3, 2),
+        "exact",
+    )
+    assert pd.isna(harris["pending_first_listed"]) and pd.isna(harris["days_waited"])
     alpha = rows["FL:alphapolicedepartment:WSO"]
-    assert (
-        alpha["versions_seen"],
-        alpha["gaps"],
-        alpha["gap_ranges"],
-        alpha["moa_first_available"],
-    ) == (2, 1, "2025-04-10/2025-04-10", date(2025, 4, 17))
-    jail = rows["NC:albemarledistrictjail:WSO"]
-    assert (jail["agency"], jail["former_ids"], jail["versions_seen"], jail["first_seen"]) == (
+    assert (alpha["versions_listed"], alpha["returns"], alpha["moa_posted"]) == (
+        2,
+        1,
+        date(2025, 4, 17),
+    )
+    jail = rows["NC:albermarledistrictjail:WSO"]
+    assert (jail["agency"], jail["keys"], jail["versions_listed"], jail["first_listed"]) == (
         "Albemarle District Jail",
-        "NC:albermarledistrictjail:WSO",
+        "NC:albermarledistrictjail:WSO; NC:albemarledistrictjail:WSO",
         3,
         date(2025, 4, 3),
     )
+    assert jail["names"] == "Albermarle District Jail; Albemarle District Jail"
+    assert jail["evidence"] != "exact"  # joined by a tier, named
     lake = rows["FL:lakecountysheriffsoffice:TFM"]
     assert (
-        lake["pending_first_seen"],
-        lake["participating_first_seen"],
+        lake["pending_first_listed"],
+        lake["first_listed"],
         lake["days_waited"],
         lake["pending_match"],
-        lake["moa_first_available"],
+        lake["moa_posted"],
     ) == (date(2025, 4, 1), date(2025, 4, 10), 9, "agreement", None)
     assert list(agreements(status="removed", data_dir=small).agreement_id) == []
     assert list(agreements(state="North Carolina", data_dir=small).agreement_id) == [
-        "NC:albemarledistrictjail:WSO"
+        "NC:albermarledistrictjail:WSO"
     ]
     with pytest.raises(QueryError):
         agreements(state="Atlantis", data_dir=small)
@@ -198,21 +210,24 @@ def test_timeline_of_one_agency(small):
     events = history("alpha police", data_dir=small)
     assert list(events.columns) == EVENT_COLUMNS
     assert list(zip(events.date.map(str), events.event, events.field.fillna(""))) == [
-        ("2025-04-03", "present", ""),
+        ("2025-04-03", "listed", ""),
         ("2025-04-10", "removed", ""),
         ("2025-04-17", "returned", ""),
+        ("2025-04-17", "moa_posted", "moa_url"),
     ]
     jail = history("Albemarel District Jail", data_dir=small)  # typo in the question too
-    renamed = jail[jail.field == "agency"].iloc[0]
+    renamed = jail[jail.event == "renamed"].iloc[0]
     assert (str(renamed.date), renamed.before, renamed.after) == (
         "2025-04-10",
         "Albermarle District Jail",
         "Albemarle District Jail",
     )
-    assert set(jail.history_id) == {"NC:albemarledistrictjail:WSO"}
+    assert set(jail.agreement_id) == {"NC:albermarledistrictjail:WSO"}
+    # Every spelling finds the agency.
+    assert history("Albermarle District Jail", data_dir=small).equals(jail)
     # An agency only ever pending has a timeline but no agreement.
     bay = history("bay county", data_dir=small)
-    assert list(zip(bay.list, bay.event)) == [("pending", "present"), ("pending", "removed")]
+    assert list(zip(bay.list, bay.event)) == [("pending", "listed"), ("pending", "removed")]
     assert bay.attrs["agreements"].empty
     with pytest.raises(AmbiguousQuery) as err:
         history("county sheriff", data_dir=small)
@@ -234,7 +249,7 @@ def test_empty_pending_list_is_skipped_unless_asked(small):
 
 
 def test_history_is_cached_and_rebuilt_only_when_the_catalog_changes(small, tmp_path):
-    derived = small.root / "derived" / "history.parquet"
+    derived = cache_path(small, include_suspect=False)
     load(small)
     first = derived.stat().st_mtime_ns
     os.utime(derived, ns=(first - 10**9, first - 10**9))  # any rewrite would move it
@@ -249,7 +264,7 @@ def test_history_is_cached_and_rebuilt_only_when_the_catalog_changes(small, tmp_
         links={(0, "MOA"): URL.format("harris")},
     )
     ingest_paths(small, [src])
-    table, _ = load(small)
+    table = load(small).agreements()
     assert derived.stat().st_mtime_ns != first - 10**9
     assert set(table[table.status == "active"].agreement_id) == {
         "TX:harriscountysheriffsoffice:TFM"
@@ -272,9 +287,9 @@ def test_a_mass_drop_that_recovers_is_skipped_everywhere(tmp_path):
     assert d.empty and "skipped suspect version 2025-04-10 #1" in d.attrs["note"]
     raw = diff("2025-04-03", "2025-04-10", data_dir=store, include_suspect=True)
     assert list(raw.change) == ["removed"] * 5
-    assert (agreements(data_dir=store)["gaps"] == 0).all()
+    assert (agreements(data_dir=store)["returns"] == 0).all()
     with_suspect = agreements(data_dir=store, include_suspect=True)
-    assert sorted(with_suspect["gaps"]) == [0] * 5 + [1] * 5
+    assert sorted(with_suspect["returns"]) == [0] * 5 + [1] * 5
     assert list(counts("participating", data_dir=store)["count"]) == [10, 10]
 
 
@@ -299,15 +314,15 @@ def test_history_commands(small):
     # Pending from the first pending list, participating from 04-10; it leaves the pending
     # list only in the empty (suspect, skipped) 04-09 version.
     assert [(r["list"], r["event"]) for r in recs] == [
-        ("pending", "present"),
-        ("participating", "added"),
+        ("pending", "listed"),
+        ("participating", "listed"),
     ]
     assert all(list(r) == EVENT_COLUMNS for r in recs)
     res = runner.invoke(main, [*base, "agreements", "--status", "active", "--format", "csv"])
-    assert ",9,agreement\n" in res.stdout  # days waited as an integer, not 9.0
+    assert ",9,agreement," in res.stdout  # days waited as an integer, not 9.0
     frame = pd.read_csv(pd.io.common.StringIO(res.stdout))
     assert list(frame.columns) == AGREEMENT_COLUMNS and len(frame) == 4
-    assert res.stderr.startswith("# 4 agreements (4 active, 0 removed)")
+    assert res.stderr.startswith("# 4 agreements (4 active, 0 removed, 0 superseded)")
 
 
 CHANGE_COMMANDS = [["diff", "2025-04-03", "2025-04-17"], ["history", "harris"], ["agreements"]]
@@ -344,8 +359,10 @@ def table(store):
 def test_active_agreements_are_exactly_the_newest_version(store, table):
     from ice287g.query import latest
 
-    newest = set(latest(data_dir=store, include_suspect=False)["agreement_id"])
-    assert set(table[table.status == "active"].agreement_id) == newest
+    ident = load(store)
+    newest = latest(data_dir=store, include_suspect=False)["agreement_id"]
+    active = set(table[table.status == "active"].agreement_id)
+    assert active == set(map(ident.agreement_of, newest))
     assert not table.agreement_id.duplicated().any()
 
 
@@ -357,11 +374,13 @@ def test_every_id_ever_listed_is_accounted_for(store, table):
     ever = set()
     for rel in cat.snapshot:
         ever |= set(Store(store).read_snapshot(rel, ["agreement_id"]).column(0).to_pylist())
-    known = set(table.agreement_id)
-    known |= {f for fs in table.former_ids.dropna() for f in fs.split("; ")}
-    assert ever - {None} == known
-    assert (table.versions_seen <= len(cat)).all()
-    assert (table.first_seen <= table.last_seen).all()
+    known = {k for ks in table["keys"] for k in ks.split("; ")}
+    # Every key ever listed belongs to one agreement; the other keys are pending spellings.
+    assert ever - {None} <= known
+    pending = set(load(store).aliases().query("lists == 'pending'")["key"])
+    assert known - ever <= pending
+    assert (table.versions_listed <= len(cat)).all()
+    assert (table.first_listed <= table.last_listed).all()
 
 
 @pytest.mark.corpus
@@ -373,22 +392,28 @@ def test_agencies_checked_by_eye_in_the_workbooks(store, table):
     n_versions = len(snapshots("participating", store, include_suspect=False))
     # Albemarle District Jail: in every participating file; "Albermarle" through the
     # 2025-03-18 file, "Albemarle" from 2025-03-27.
-    jail = rows["NC:albemarledistrictjail:WSO"]
-    assert (jail["versions_seen"], jail["gaps"], jail["former_ids"], jail["first_seen"]) == (
+    jail = rows["NC:albermarledistrictjail:WSO"]
+    assert (jail["versions_listed"], jail["returns"], jail["keys"], jail["first_listed"]) == (
         n_versions,
         0,
-        "NC:albermarledistrictjail:WSO",
+        "NC:albermarledistrictjail:WSO; NC:albemarledistrictjail:WSO",
         date(2025, 2, 21),
     )
     # Fort Walton Beach PD: absent from both 2025-08-01 files, back on 2025-08-04.
     fwb = rows["FL:fortwaltonbeachpolicedepartment:TFM"]
-    assert (fwb["gaps"], fwb["gap_ranges"], fwb["status"]) == (1, "2025-08-01/2025-08-01", "active")
+    assert (fwb["returns"], fwb["status"]) == (1, "active")
+    fwb_events = history("Fort Walton Beach Police Department", state="FL", data_dir=store)
+    gone = fwb_events[fwb_events.event.isin(["removed", "returned"])]
+    assert list(zip(gone.date.map(str), gone.event)) == [
+        ("2025-08-01", "removed"),
+        ("2025-08-04", "returned"),
+    ]
     # Harris County Sheriff's Office (GA): pending from the 2025-05-12 file, participating
     # from 2025-05-23 (signed 2025-05-22).
     harris = rows["GA:harriscountysheriffsoffice:WSO"]
     assert (
-        harris["pending_first_seen"],
-        harris["first_seen"],
+        harris["pending_first_listed"],
+        harris["first_listed"],
         harris["days_waited"],
         harris["signed"],
     ) == (date(2025, 5, 12), date(2025, 5, 23), 11, date(2025, 5, 22))
@@ -399,7 +424,7 @@ def test_agencies_checked_by_eye_in_the_workbooks(store, table):
         rows["FL:taylorcountysheriffsoffice:JEM"]["days_waited"],
         rows["FL:taylorcountysheriffsoffice:JEM"]["pending_match"],
     ) == (10, "agreement")
-    assert pd.isna(rows["FL:taylorcountysheriffsoffice:TFM"]["pending_first_seen"])
+    assert pd.isna(rows["FL:taylorcountysheriffsoffice:TFM"]["pending_first_listed"])
     assert (table.days_waited.dropna() >= 0).all()
 
 
@@ -409,11 +434,11 @@ def test_history_skips_the_empty_pending_lists(store):
 
     cat = snapshots(data_dir=store)
     suspect = set(cat[cat.suspect].sha256)
-    _, events = load(store)
+    events = load(store).events()
     assert not set(events.sha256) & suspect
-    _, raw = load(store, include_suspect=True)
+    raw = load(store, include_suspect=True).events()
     assert set(raw.sha256) & suspect
-    assert (store / "derived" / "history-with-suspect.parquet").exists()
+    assert cache_path(Store(store), include_suspect=True).exists()
 
 
 @pytest.mark.corpus

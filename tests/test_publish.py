@@ -70,8 +70,9 @@ def first_batch(src: Path) -> None:
 
 
 def second_batch(src: Path) -> None:
-    """04-10: Harris re-signed, Tampa PD renamed, Beta removed, Gamma added."""
-    harris = part("Harris County Sheriff's Office", "TEXAS", "Task Force Model", date(2025, 3, 2))
+    """04-10: Harris re-signed (a renewal, 38 days later), Tampa PD renamed, Beta removed,
+    Gamma added."""
+    harris = part("Harris County Sheriff's Office", "TEXAS", "Task Force Model", date(2025, 4, 8))
     harris[3] = "Harris County"
     write(
         src,
@@ -163,7 +164,7 @@ def test_data_files_hold_the_store(site, store):
     day = daily[(daily["date"] == "2025-04-10") & (daily["list"] == "participating")]
     assert day.groupby("state")["count"].sum().to_dict() == {"FL": 3, "TX": 1}
     changes = pd.read_csv(site / "data" / "changes.csv")
-    renamed = changes[(changes["event"] == "changed") & (changes["field"] == "agency")]
+    renamed = changes[changes["event"] == "renamed"]
     assert list(renamed["after"]) == ["Tampa Police Department"]
 
 
@@ -212,13 +213,13 @@ def test_the_database_answers_the_canned_queries(site, store):
     assert by_model == dict(zip(expected["model"], expected["count"]))
     between = db.execute(QUERIES["changes_between"]["sql"], args).fetchall()
     assert {(r[2], r[6]) for r in between} == {
-        ("added", None),
+        ("listed", None),
         ("removed", None),
-        ("changed", "agency"),
-        ("changed", "signed"),
+        ("renamed", "agency"),
+        ("re_signed", "signed"),
     }
     tampa_events = db.execute(QUERIES["agency_history"]["sql"], args).fetchall()
-    assert [r[2] for r in tampa_events] == ["present", "changed"]
+    assert [r[2] for r in tampa_events] == ["listed", "renamed"]
     # The long table, stored once per distinct row, reads back whole through the view.
     assert db.execute("select count(*) from versions").fetchone()[0] == len(
         pq.read_table(site / "data" / "versions.parquet")

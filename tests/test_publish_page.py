@@ -15,9 +15,11 @@ from support.files import tree_digest
 
 from ice287g.cli import main
 from ice287g.publish import publish
+from ice287g.publish.page import RECORD_FIELDS as PAGE_RECORD
 from ice287g.query import counts, latest
-from ice287g.query.diff import diff, records
+from ice287g.query.diff import diff
 from ice287g.query.history import agreements
+from ice287g.query.identity import load
 
 pytestmark = pytest.mark.corpus
 
@@ -52,8 +54,11 @@ def page(browser_page):
 
 
 def newest_agreements(store, lst="participating", as_of=None):
-    """One record per agreement (as the page and `diff` fold ICE's duplicate rows)."""
-    return records(latest(lst, as_of, store, include_suspect=False))
+    """One record per resolved agreement (as the page and `diff` fold ICE's duplicate rows
+    and spellings): agreement id -> (state, agency, model, agency_id, county_fips, ...)."""
+    sha = latest(lst, as_of, store, include_suspect=False).attrs["version"]["sha256"]
+    listed = load(store).listed(sha)
+    return {r[0]: r[1:] for r in listed[PAGE_RECORD].itertuples(index=False, name=None)}
 
 
 def test_as_of_2025_04_04_shows_444(page, store):
@@ -80,13 +85,12 @@ def test_as_of_2025_04_04_shows_444(page, store):
 )
 def test_diff_address_shows_the_stores_changes(page, store, a, b, lst):
     d = diff(a, b, lst, store)
-    changed = d[d["change"] == "changed"]
     expected = {
         "added": int((d["change"] == "added").sum()),
         "removed": int((d["change"] == "removed").sum()),
-        "renamed": int((changed["field"] == "agency").sum()),
-        "resigned": int((changed["field"] == "signed").sum()),
-        "other": int((~changed["field"].isin(["agency", "signed"])).sum()),
+        "renamed": int((d["change"] == "renamed").sum()),
+        "resigned": int((d["change"] == "re_signed").sum()),
+        "other": int(d["change"].isin(["changed", "moa_posted"]).sum()),
     }
     assert expected["added"] + expected["removed"] > 0
     query = f"?diff={a}..{b}" + ("" if lst == "participating" else f"&list={lst}")

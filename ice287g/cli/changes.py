@@ -17,26 +17,81 @@ SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
 INCLUDED = "# suspect versions included"
 
 
+CHANGE_KINDS = ("added", "removed", "renamed", "re_signed", "moa_posted", "changed")
+DIFF_TABLE = ["state", "agency", "model", "field", "before", "after", "evidence"]
+
+
+def _kinds(ctx, param, value) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in CHANGE_KINDS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown change {', '.join(unknown)}: use {', '.join(CHANGE_KINDS)}"
+        )
+    return kinds
+
+
 @click.command()
 @click.argument("date_a")
 @click.argument("date_b")
 @list_option
+@click.option(
+    "--change",
+    "changes",
+    callback=_kinds,
+    help="Only these kinds, comma-separated: " + ",".join(CHANGE_KINDS) + ".",
+)
+@click.option("--field", help="Only changes of this field (agency, signed, county, moa_url, ...).")
+@click.option("--state", help="Only this state (code or name).")
+@click.option("--agency", help="Only agencies whose name (any spelling) contains this text.")
 @suspect_option
 @format_options(TEXT_AND_MARKDOWN)
 @pass_ctx
 @query_errors
-def diff(ctx, date_a, date_b, lst, include_suspect, fmt, output) -> None:
-    """Agreements added, removed and changed between the versions in effect on two dates.
+def diff(ctx, date_a, date_b, lst, changes, field, state, agency, include_suspect, fmt, output):
+    """What changed between the versions in effect on two dates, agreement by agreement.
 
-    A change names the field (agency for a spelling change, signed, county, agency_type,
-    moa_status, moa_url, addendum_url) with its value before and after.
+    Agreements are resolved identities (see `ice287g identity`): a relabel is one
+    `renamed` record, not a removal plus an addition. Kinds: added, removed, renamed,
+    re_signed (a renewal), moa_posted (the MOA link appeared), changed (another field:
+    signed, county, agency_type, moa_status, moa_url, addendum_url). The table groups the
+    records by kind, with counts first; csv and json carry every column.
 
-    Example: ice287g diff 2025-04-04 2025-07-01 --format csv
+    Example: ice287g diff 2025-06-01 2025-12-31 --change removed --state FL
     """
     from ice287g.query.diff import diff as q
+    from ice287g.query.diff import filter_changes
 
     df = q(date_a, date_b, lst, ctx.store, include_suspect)
-    emit(df, fmt, output, header=df.attrs["note"])
+    note = df.attrs["note"]
+    df = filter_changes(df, changes, field, state, agency)
+    if fmt not in ("table", "markdown"):
+        emit(df, fmt, output, header=note)
+        return
+    _emit_grouped(df, fmt, output, note)
+
+
+def _emit_grouped(df, fmt, output, note) -> None:
+    """The diff as one table per kind of change, each headed by its count."""
+    from ice287g.cli.output import markdown_note, render, write_text
+
+    counts = df["change"].value_counts()
+    lines = [note, "# shown: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in CHANGE_KINDS)]
+    parts = []
+    for kind in CHANGE_KINDS:
+        part = df[df["change"] == kind]
+        if part.empty:
+            continue
+        cols = [c for c in DIFF_TABLE if part[c].notna().any()]
+        # Markdown: no ``#`` lines (they would render as headings); a bold title instead.
+        title = f"**{kind} ({len(part)})**\n" if fmt == "markdown" else f"# {kind} ({len(part)})"
+        parts.append(title + "\n" + render(part[cols], fmt))
+    if fmt == "markdown":
+        write_text(markdown_note("\n".join(lines)) + "\n".join(parts), output)
+    else:
+        write_text("\n".join(lines) + "\n" + "\n".join(parts), output)
 
 
 @click.command()
@@ -47,10 +102,12 @@ def diff(ctx, date_a, date_b, lst, include_suspect, fmt, output) -> None:
 @pass_ctx
 @query_errors
 def history(ctx, query, state, include_suspect, fmt, output) -> None:
-    """Timeline of one agency: when each agreement appeared, changed, left or came back.
+    """Life story of one agency: each agreement listed, renamed, re-signed, removed, ...
 
-    QUERY is part of the agency's name, spelling tolerant. When several agencies match,
-    they are listed and the command exits 1: narrow the name or add --state.
+    QUERY is part of the agency's name, spelling tolerant; any spelling ICE ever printed
+    finds the agency. Events: listed, renamed, moa_posted, re_signed, changed, model_added,
+    model_switched, removed, returned. When several agencies match, they are listed and
+    the command exits 1: narrow the name or add --state.
 
     Example: ice287g history "taylor county sheriff" --state FL
     """
@@ -91,17 +148,17 @@ def _agency_title(events, agreements) -> str:
 def _agreement_line(r: dict) -> str:
     parts = [
         f"{r['model']} {r['status']}",
-        f"listed {r['first_seen']} to {r['last_seen']} ({r['versions_seen']} versions)",
+        f"listed {r['first_listed']} to {r['last_listed']} ({r['versions_listed']} versions)",
     ]
-    if r["gaps"]:
-        parts.append(f"missing {r['gap_ranges']}")
+    if r["returns"]:
+        parts.append(f"{r['returns']} return{'s' if r['returns'] != 1 else ''}")
     if r["signed"] is not None:
         parts.append(f"signed {r['signed']}")
-    parts.append(
-        f"MOA online {r['moa_first_available']}" if r["moa_first_available"] else "MOA never online"
-    )
-    if r["pending_first_seen"] is not None:
-        parts.append(f"pending from {r['pending_first_seen']} ({r['days_waited']} days)")
+    parts.append(f"MOA online {r['moa_posted']}" if r["moa_posted"] else "MOA never online")
+    if r["pending_first_listed"] is not None:
+        parts.append(f"pending from {r['pending_first_listed']} ({r['days_waited']} days)")
+    if r["evidence"] != "exact":
+        parts.append(f"joined by {r['evidence']}")
     return ", ".join(parts)
 
 
@@ -110,14 +167,15 @@ AGREEMENT_TABLE = [
     "agency",
     "model",
     "status",
-    "first_seen",
-    "last_seen",
-    "versions_seen",
-    "gaps",
-    "moa_first_available",
+    "first_listed",
+    "last_listed",
+    "versions_listed",
+    "returns",
+    "moa_posted",
     "signed",
-    "pending_first_seen",
+    "pending_first_listed",
     "days_waited",
+    "evidence",
 ]
 
 
@@ -125,31 +183,102 @@ AGREEMENT_TABLE = [
 @click.option("--state", help="Only this state (code or name).")
 @click.option(
     "--status",
-    type=click.Choice(["active", "removed"]),
-    help="Only agreements in (active) or no longer in (removed) the newest version.",
+    type=click.Choice(["active", "removed", "superseded"]),
+    help="Only agreements in the newest version (active), dropped (removed), or replaced "
+    "by the same agency's agreement of another model (superseded).",
 )
 @suspect_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
 @query_errors
 def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
-    """Every agreement ever listed, with first/last seen, gaps, MOA and pending dates.
+    """Every agreement ever listed, in resolved identities: status, first and last listed,
+    every spelling (names) and the evidence tiers that joined them, MOA and pending dates.
 
     The table view shows the main columns; csv, json and parquet carry all of them.
 
     Example: ice287g agreements --state FL --status removed
     """
-    from ice287g.query.history import agreements as q
+    from ice287g.query.identity import agreements as q
 
     df = q(state, status, ctx.store, include_suspect)
     counts = df["status"].value_counts()
     header = (
         f"# {len(df)} agreements ({counts.get('active', 0)} active, "
-        f"{counts.get('removed', 0)} removed)\n" + (INCLUDED if include_suspect else SKIPPED)
+        f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)\n"
+        + (INCLUDED if include_suspect else SKIPPED)
     )
     if fmt in ("table", "markdown"):
         df = df[AGREEMENT_TABLE]
     emit(df, fmt, output, header=header)
+
+
+TERMINATION_TABLE = ["removed_on", "state", "agency", "model", "last_listed", "moa_url"]
+
+
+@click.command()
+@click.option("--since", help="Removed on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Removed on or before this date (YYYY-MM-DD).")
+@click.option("--state", help="Only this state (code or name).")
+@suspect_option
+@format_options((*TEXT_AND_MARKDOWN, "parquet"))
+@pass_ctx
+@query_errors
+def terminations(ctx, since, until, state, include_suspect, fmt, output) -> None:
+    """Real removals only: agreements no longer listed under any spelling, and not replaced
+    by another model, with the last version that listed each and its MOA URL.
+
+    Example: ice287g terminations --since 2025-06-01 --until 2025-12-31
+    """
+    from ice287g.query.identity import terminations as q
+
+    df = q(since, until, state, ctx.store, include_suspect)
+    header = f"# {len(df)} terminations\n" + (INCLUDED if include_suspect else SKIPPED)
+    if fmt in ("table", "markdown"):
+        df = df[TERMINATION_TABLE]
+    emit(df, fmt, output, header=header)
+
+
+@click.command()
+@click.option(
+    "--candidates", is_flag=True, help="Pairs that look alike but no rule joins: for review."
+)
+@format_options((*TEXT_AND_MARKDOWN, "parquet"))
+@pass_ctx
+@query_errors
+def identity(ctx, candidates, fmt, output) -> None:
+    """How listings were joined into agreements: joins per evidence tier, or (--candidates)
+    the pairs left for review. A verdict in ice287g/identity/aliases.csv settles a pair.
+
+    Example: ice287g identity --candidates --format csv
+    """
+    from ice287g.query.identity import load
+
+    ident = load(ctx.store)
+    if candidates:
+        df = ident.candidates()
+        emit(df, fmt, output, header=f"# {len(df)} candidate pairs for review")
+        return
+    df = ident.tier_counts()
+    emit(df, fmt, output, header=f"# {int(df['merges'].sum())} joins by tier")
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--state", help="Only this state (code or name).")
+@format_options((*TEXT_AND_MARKDOWN, "parquet"))
+@pass_ctx
+@query_errors
+def aliases(ctx, name, state, fmt, output) -> None:
+    """Every spelling of an agency ever printed, with its stable agency and agreement ids;
+    NAME keeps the agency (or agencies) that name belongs to.
+
+    Example: ice287g aliases "Boca Raton PD" --state FL
+    """
+    from ice287g.query.identity import aliases as q
+
+    df = q(name, state, ctx.store)
+    emit(df, fmt, output, header=f"# {len(df)} spellings")
 
 
 @click.command()
@@ -240,4 +369,4 @@ def export(ctx, directory, fmt) -> None:
 
 
 # Registered on the `ice287g` group by ice287g.cli (explicitly, by name).
-COMMANDS = (diff, history, agreements, plot, counties, export)
+COMMANDS = (diff, history, agreements, terminations, identity, aliases, plot, counties, export)

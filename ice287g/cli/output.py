@@ -309,6 +309,11 @@ def emit(df, fmt: str, output: str | None, header: str | None = None) -> None:
             body = markdown_note(header) + body
         else:
             click.echo(header, err=True)
+    write_text(body, output)
+
+
+def write_text(body: str | bytes, output: str | None) -> None:
+    """Write a rendered result to `output` (atomically), or print it."""
     if output:
         from ice287g.store.files import atomic_write
 

@@ -64,8 +64,14 @@ def summarize(store: Store, report: RefreshReport) -> str:
 
 
 def changes_since_previous(store: Store, sha: str) -> list[str]:
-    """Markdown lines: agreements added/removed by version `sha` against its list's previous."""
-    from ice287g.query.diff import diff_versions
+    """Markdown lines: what version `sha` changed against its list's previous sound version,
+    in the words of ``diff`` (identity resolved over the two versions, so a relabel is one
+    ``renamed``; resolving the whole store on every new version would make a replay of a
+    year's history quadratic)."""
+    import pandas as pd
+
+    from ice287g.query.diff import CHANGES, diff_frames
+    from ice287g.query.identity import read_rows
     from ice287g.query.versions import catalog
 
     cat = catalog(store)
@@ -82,19 +88,25 @@ def changes_since_previous(store: Store, sha: str) -> list[str]:
     if earlier.empty:
         return [title, "", f"First {version['list']} version: {version['rows']} rows."]
     previous = earlier.sort_values(["date", "seq"]).iloc[-1]
-    changes = diff_versions(store, previous, version)[0]
+    rows = read_rows(pd.DataFrame([previous, version]), store)
+    a, b = (rows[rows["sha256"] == v].drop(columns="sha256") for v in (previous["sha256"], sha))
+    changes = diff_frames(a, b, previous["columns"], version["columns"], version["list"])
     lines = [
         title,
         "",
         f"Against {previous['date']} #{previous['seq']} "
         f"({previous['sha256'][:12]}): {version['rows'] - previous['rows']:+d} rows.",
     ]
-    for kind in ("added", "removed", "changed"):
+    for kind in CHANGES:
         part = changes[changes["change"] == kind]
         if part.empty:
             continue
         lines.append(f"- {kind}: {len(part)}")
         for r in part.head(EXAMPLES_IN_REPORT).itertuples():
-            detail = f" ({r.field}: {r.before} → {r.after})" if kind == "changed" else ""
+            detail = ""
+            if kind == "renamed":
+                detail = f" (was {r.before}; {r.evidence})"
+            elif kind not in ("added", "removed"):
+                detail = f" ({r.field}: {r.before} → {r.after})"
             lines.append(f"  - {r.state} {r.agency} {r.model}{detail}")
     return lines

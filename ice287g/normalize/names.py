@@ -1,16 +1,41 @@
-"""Agency names compared: one word list, one abbreviation table, one similarity.
+"""Agency names compared: one module, one abbreviation table, one way to split a name.
 
-Three questions use it, each with its own tolerance:
+Every comparison of agency names in the project goes through here:
 
-- is a removed and an added agreement one agreement renamed (``diff``): the same words, or
-  close keys whose distinctive words all have a close counterpart (:func:`same_words`,
-  :func:`words_agree`);
+- are two listings one agency (identity resolution, ``ice287g.identity``; the diff, history,
+  terminations and the pending -> participating links all speak in its identities):
+  :func:`compare`, :func:`similar`, :func:`score`;
 - does an MOA PDF's OCR'd agency text confirm the spreadsheet's agency
   (:func:`agency_similarity`);
 - which agencies does a user's query name (``history QUERY``: :func:`matching_keys`).
 
 Keys (``agency_key``, the name part of agency and agreement ids) are built by the normalizer
 (:mod:`ice287g.normalize.apply`); everything here only compares.
+
+How two names are compared (``compare``):
+
+1. Both become words (``words``): lower-case ASCII, apostrophes dropped ("Sheriff's" ->
+   sheriffs), abbreviations spelled out (``ABBREVIATIONS``: PD, SO, Co, BOCC, DPS, St, Ft,
+   ...), filler words left out (``FILLER``: office, department, services, division, of, ...),
+   and a leading "The", "City of", "Town of", ... dropped.
+2. Each word is one of three sorts: a *kind* word says what sort of agency it is (sheriff,
+   police, jail, marshal, ...; grouped in ``KIND_FAMILIES``), a *generic* word says nothing
+   about which agency (county, state, city, public, safety, the agency's own state name),
+   every other word is *distinctive* (place names, "beach", "west", "airport", "board").
+3. Two names are **similar** when they do not name different kinds of agency (a sheriff's
+   office is not a county jail) and every distinctive word of each has a counterpart in the
+   other (the same word, or one a typo away, ``EDITS``: "Albermarle" ~ "Albemarle", "Greens
+   Fork" ~ "Green Forks", by rapidfuzz's optimal-string-alignment distance). Names with no
+   distinctive word at all (state agencies: "New Hampshire State Police") are similar when
+   their generic and kind words cover each other the same way. So "Melbourne" and "West
+   Melbourne" or "Melbourne Beach" Police Departments are not similar, "Quarryville" and
+   "Quarryville Borough" Police Departments are.
+
+``score`` (0..1) ranks pairs that are not similar: the share of the shorter name's distinctive
+words that the other has (1.0 when one name contains the other).
+
+The MOA check and the query match tolerate more (OCR noise, a user's typing): see
+their docstrings.
 """
 
 from __future__ import annotations
@@ -20,35 +45,80 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-# Abbreviations ICE and the MOA scans use, spelled out before names are compared.
-ABBREVIATIONS: dict[str, str] = {
-    "co": "county",
-    "cnty": "county",
-    "so": "sheriffs office",
-    "pd": "police department",
-    "dept": "department",
-    "dps": "department of public safety",
-    "bocc": "board of county commissioners",
-    "ft": "fort",
-    "st": "saint",
-    "mt": "mount",
-    "twp": "township",
-    "sheriff": "sheriffs",
-    "sherriffs": "sheriffs",
-    "sherrifs": "sheriffs",
-    "sherifs": "sheriffs",
+from rapidfuzz.distance import OSA
+
+# --- the tables (every rule as data) ----------------------------------------------------------
+# Abbreviations and misspellings -> the words they stand for.
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "co": ("county",),
+    "cnty": ("county",),
+    "cty": ("county",),
+    "so": ("sheriffs", "office"),
+    "sheriff": ("sheriffs",),
+    "sherriff": ("sheriffs",),
+    "sherriffs": ("sheriffs",),
+    "sherrifs": ("sheriffs",),
+    "sherifs": ("sheriffs",),
+    "pd": ("police", "department"),
+    "dept": ("department",),
+    "dpt": ("department",),
+    "ofc": ("office",),
+    "dps": ("department", "public", "safety"),
+    "doc": ("department", "corrections"),
+    "bocc": ("board", "county", "commissioners"),
+    "hwy": ("highway",),
+    "univ": ("university",),
+    "twp": ("township",),
+    "pct": ("precinct",),
+    "ft": ("fort",),
+    "st": ("saint",),
+    "mt": ("mount",),
+    "correction": ("corrections",),
+    "constables": ("constable",),
+    "marshals": ("marshal",),
 }
-# "<word> of" at the start of a name does not make another agency ("City of Melbourne ...").
-LEADING_WORDS = frozenset({"city", "town", "village", "borough"})
-
-# --- renames (diff) ---------------------------------------------------------------------------
-# Words that do not tell two agencies apart (besides the state's own name and code).
-RENAME_GENERIC_WORDS = frozenset(
-    "the of and a an at county sheriff sheriffs office offices police department dept "
-    "state city town township borough village parish pd so".split()
+# Words that never tell two agencies apart: the form of the organisation, not the agency.
+FILLER = frozenset(
+    "the of and at for a an in on office offices department departments service services "
+    "division bureau unit section agency law enforcement".split()
 )
-WORD_CUTOFF = 0.75  # difflib ratio at which two words of two spellings count as one
+# A leading "<word> of" that does not make another agency: "City of Melbourne Police ...".
+LEADING_OF = frozenset({"city", "town", "village", "borough", "county", "township"})
+# Kinds of agency. Two names that each name a kind, and share none, are different agencies
+# (Okaloosa County Sheriff's Office is not Okaloosa County Corrections).
+KIND_FAMILIES: dict[str, str] = {
+    "sheriffs": "sheriff",
+    "police": "police",
+    "patrol": "police",
+    "trooper": "police",
+    "troopers": "police",
+    "jail": "custody",
+    "jails": "custody",
+    "detention": "custody",
+    "corrections": "custody",
+    "correctional": "custody",
+    "prison": "custody",
+    "rehabilitation": "custody",
+    "marshal": "marshal",
+    "constable": "constable",
+    "attorney": "prosecutor",
+    "attorneys": "prosecutor",
+    "prosecutor": "prosecutor",
+    "guard": "guard",
+}
+# Words that say nothing about which agency it is (besides the agency's own state name).
+GENERIC = frozenset(
+    "county counties state city town township borough village parish municipal regional "
+    "public safety highway facility center centre".split()
+)
+# Two spellings of one word: how many edits (insert, delete, substitute, swap two neighbours)
+# a word of at least this many letters may be apart. Typos in ICE's sheets are mostly one
+# edit ("Greens Fork", "Macro Island", "Minehaha"); real neighbours are often two (Marion /
+# Martin, Anderson / Henderson) but some are one (Walker / Waller): listings side by side
+# are never joined on fuzzy words alone (see link.py).
+EDITS: tuple[tuple[int, int], ...] = ((9, 2), (4, 1))
 
 # --- MOA PDFs -----------------------------------------------------------------------------------
 # The spreadsheet's name is clean; the PDF's is a scan's OCR layer. A PDF agrees when it
@@ -69,84 +139,150 @@ PDF_GENERIC_WORDS = frozenset(
 QUERY_CUTOFF = 0.8  # difflib ratio of a query's key to an agency's key
 
 
-def _ascii(name: str) -> str:
-    """Lower-case ASCII, apostrophes and periods dropped ("Sheriff's" = "Sheriffs"), & = and."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"['.`]", "", text.replace("&", " and "))
+_APOSTROPHE = "['`\u2019\u2018\u02bc\u00b4]"
+_POSSESSIVE = re.compile(rf"(?<=s){_APOSTROPHE}s\b")  # "Constables's" -> constables
+_DROPPED = re.compile(rf"{_APOSTROPHE}|\.")  # "Sheriff's" -> sheriffs, "P.D." -> pd
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")  # "4th District" -> 4 district
+_DIGITS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")  # "Pct.1" -> pct 1
+_NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
-def _expand(words: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for word in words:
-        out.extend(ABBREVIATIONS.get(word, word).split())
-    return out
-
-
-def words(name: str) -> list[str]:
-    """Words of an agency name, abbreviations spelled out ("Co" -> county, "SO" -> sheriffs
-    office, "PD" -> police department)."""
-    return _expand(re.findall(r"[a-z0-9]+", _ascii(name)))
-
-
-def similarity(x: str, y: str) -> float:
-    """difflib ratio of two strings, the same whichever order they come in."""
-    lo, hi = sorted((x, y))
-    return difflib.SequenceMatcher(None, lo, hi, autojunk=False).ratio()
-
-
-# --- renames ------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8192)
-def name_tokens(name: str | None, state: str | None) -> tuple[str, ...]:
-    """Words of a name with the agency's own state (its name or USPS code) left out, and a
-    leading "The" or "City of" dropped."""
+# --- words -------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=32768)
+def tokens(name: str | None) -> tuple[str, ...]:
+    """Every word of a name, lower-case ASCII, apostrophes and periods dropped, & = and,
+    abbreviations spelled out: "Boca Raton PD" -> ("boca", "raton", "police", "department")."""
     if not name:
         return ()
-    text = _ascii(name)
-    state_name, code = _state_names(state)
-    if state_name:
-        text = re.sub(rf"\b{re.escape(state_name)}\b", " ", text)
-    found = _expand(w for w in re.split(r"[^0-9a-z]+", text) if w and w != code)
-    while found:  # "The ...", "City of Melbourne ..." = "Melbourne ..."
-        if found[0] == "the":
-            found = found[1:]
-        elif found[0] in LEADING_WORDS and len(found) > 2 and found[1] == "of":
-            found = found[2:]
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = _POSSESSIVE.sub("", text.replace("&", " and "))
+    text = _DIGITS.sub(" ", _ORDINAL.sub(r"\1", _DROPPED.sub("", text)))
+    out: list[str] = []
+    for raw in _NON_WORD.split(text):
+        if raw:
+            out.extend(ABBREVIATIONS.get(raw, (raw,)))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=32768)
+def words(name: str | None) -> tuple[str, ...]:
+    """The words that tell agencies apart: ``tokens`` without filler and a leading
+    "The" / "City of": "Town of Palm Beach PD" -> ("palm", "beach", "police")."""
+    out = list(tokens(name))
+    while out:
+        if out[0] == "the":
+            out = out[1:]
+        elif out[0] in LEADING_OF and len(out) > 2 and out[1] == "of":
+            out = out[2:]
         else:
             break
-    return tuple(found)
+    return tuple(w for w in out if w not in FILLER)
 
 
 @functools.cache
-def _state_names(state: str | None) -> tuple[str | None, str | None]:
+def state_words(state: str | None) -> frozenset[str]:
+    """Words of a state's name (for "NH": new, hampshire): generic in that state's names."""
     if not state:
-        return None, None
+        return frozenset()
     import us
 
     found = us.states.lookup(state)
-    return (found.name.lower() if found else None), state.lower()
+    return frozenset(words(found.name)) if found else frozenset()
 
 
-def _word_sets(name: str | None, state: str | None) -> tuple[frozenset, frozenset]:
-    """(all words, distinctive words) of an agency name."""
-    found = frozenset(name_tokens(name, state))
-    return found, found - RENAME_GENERIC_WORDS
+@dataclass(frozen=True)
+class Parts:
+    """A name's words sorted by what they say."""
+
+    words: frozenset[str]
+    distinctive: frozenset[str]
+    generic: frozenset[str]
+    kinds: frozenset[str]  # kind families, e.g. {"sheriff"}
 
 
-def words_agree(name_a: str | None, name_b: str | None, state: str | None) -> bool:
-    """Every distinctive word of each name has a close word in the other."""
-    all_a, own_a = _word_sets(name_a, state)
-    all_b, own_b = _word_sets(name_b, state)
-
-    def covered(own, other) -> bool:
-        return all(w in other or any(similarity(w, o) >= WORD_CUTOFF for o in other) for w in own)
-
-    return covered(own_a, all_b) and covered(own_b, all_a)
+@functools.lru_cache(maxsize=32768)
+def parts(name: str | None, state: str | None = None) -> Parts:
+    ws = frozenset(words(name))
+    own = state_words(state)
+    kinds = frozenset(KIND_FAMILIES[w] for w in ws if w in KIND_FAMILIES)
+    generic = frozenset(w for w in ws if w in GENERIC or w in own or w in KIND_FAMILIES)
+    return Parts(ws, ws - generic, generic, kinds)
 
 
-def same_words(name_a: str | None, name_b: str | None, state: str | None) -> bool:
-    """The same words, maybe reordered, abbreviated or prefixed with the state's name."""
-    wa = sorted(name_tokens(name_a, state))
-    return bool(wa) and wa == sorted(name_tokens(name_b, state))
+def same_word(a: str, b: str) -> bool:
+    """One word spelled two ways: equal, the same kind family, or (not numbers) within the
+    edits ``EDITS`` allows for its length."""
+    if a == b:
+        return True
+    fa, fb = KIND_FAMILIES.get(a), KIND_FAMILIES.get(b)
+    if fa or fb:
+        return fa == fb
+    if a.isdigit() or b.isdigit():
+        return False
+    return _close(a, b)
+
+
+@functools.lru_cache(maxsize=65536)
+def _close(a: str, b: str) -> bool:
+    shortest = min(len(a), len(b))
+    for length, edits in EDITS:
+        if shortest >= length:
+            return OSA.distance(a, b, score_cutoff=edits) <= edits
+    return False
+
+
+def covers(these: frozenset[str], others: frozenset[str]) -> bool:
+    """Every word of `these` has a spelling in `others`."""
+    return all(any(same_word(w, o) for o in others) for w in these)
+
+
+# --- comparing -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Match:
+    similar: bool
+    score: float  # 0..1, for ranking
+    reason: str  # why (not) similar, for review listings
+    same_words: bool = False  # the very same words (abbreviations and filler aside)
+
+
+def compare(a: str | None, b: str | None, state: str | None = None) -> Match:
+    """Whether two names of agencies in `state` are alike (see the module docstring)."""
+    return _compare(a or "", b or "", state)
+
+
+@functools.lru_cache(maxsize=65536)
+def _compare(a: str, b: str, state: str | None) -> Match:
+    pa, pb = parts(a, state), parts(b, state)
+    if not pa.words or not pb.words:
+        return Match(False, 0.0, "empty name")
+    sc = score(a, b, state)
+    if pa.kinds and pb.kinds and not pa.kinds & pb.kinds:
+        kinds = f"{'/'.join(sorted(pa.kinds))} vs {'/'.join(sorted(pb.kinds))}"
+        return Match(False, sc, f"different kinds of agency ({kinds})")
+    if pa.words == pb.words:
+        return Match(True, 1.0, "same words", same_words=True)
+    own = state_words(state)
+    if pa.distinctive or pb.distinctive:
+        da, db = pa.distinctive, pb.distinctive
+    else:  # state agencies: compare what is left once the state's own name is set aside
+        da, db = pa.generic - own, pb.generic - own
+    if covers(da, db) and covers(db, da):
+        return Match(True, sc, "same distinctive words")
+    return Match(False, sc, "different distinctive words")
+
+
+def similar(a: str | None, b: str | None, state: str | None = None) -> bool:
+    return compare(a, b, state).similar
+
+
+def score(a: str | None, b: str | None, state: str | None = None) -> float:
+    """Share of the shorter name's distinctive words found in the other (0..1)."""
+    pa, pb = parts(a, state), parts(b, state)
+    da, db = pa.distinctive or pa.words, pb.distinctive or pb.words
+    if not da or not db:
+        return 0.0
+    short, long_ = (da, db) if len(da) <= len(db) else (db, da)
+    return sum(any(same_word(w, o) for o in long_) for w in short) / len(short)
 
 
 # --- MOA PDFs -----------------------------------------------------------------------------------
@@ -160,7 +296,7 @@ def agency_similarity(sheet: str, pdf: str) -> float:
     ("NASSAUCOUNlYPOUCE..."). A PDF that uses the name's initials ("HCSO" for Highlands County
     Sheriff's Office) scores 1. Agreement is a score >= AGENCY_MATCH_THRESHOLD (0.5).
     """
-    sheet_words, pdf_words = words(sheet), words(pdf)
+    sheet_words, pdf_words = list(tokens(sheet)), list(tokens(pdf))
     if not sheet_words or not pdf_words:
         return 0.0
     initials = "".join(word[0] for word in sheet_words)

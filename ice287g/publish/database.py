@@ -22,7 +22,7 @@ DATABASE = "ice287g.db"
 DATABASE_NAME = DATABASE.removesuffix(".db")  # Datasette names a database by its file stem
 # Tables whose agency names (and counties) are searchable.
 FULL_TEXT = {
-    "agreements": ["agency", "county", "state"],
+    "agreements": ["agency", "names", "county", "state"],
     "participating_latest": ["agency", "county", "state"],
     "pending_latest": ["agency", "county", "state"],
     "rows": ["agency", "county", "state"],
@@ -53,11 +53,12 @@ QUERIES = {
     "changes_between": {
         "title": "Changes between two dates",
         "description": "Every change of the change log after the first date (YYYY-MM-DD) up "
-        "to and including the second: agreements added, removed, returned, renamed, "
-        "re-signed, with the field and its values before and after.",
+        "to and including the second, in resolved identities: agreements listed, removed, "
+        "returned, renamed, re-signed, MOAs posted, ..., with the field and its values "
+        "before and after.",
         "sql": "select date, list, event, state, agency, model, field, before, after, "
         "agreement_id from changes where date > :since and date <= :until "
-        "and event != 'present' "
+        "and date > (select min(date) from changes c0 where c0.list = changes.list) "
         "order by date, list, seq, state, agency",
     },
     "agency_history": {
@@ -65,9 +66,9 @@ QUERIES = {
         "description": "The change log of the agencies whose name matches the search "
         "(full-text: words of the name, e.g. `taylor sheriff`).",
         "sql": "select c.date, c.list, c.event, c.state, c.agency, c.model, c.field, c.before, "
-        "c.after from changes c where c.history_agency_id in (select a.agency_id from "
+        "c.after from changes c where c.agency_id in (select a.agency_id from "
         "agreements a join agreements_fts f on f.rowid = a.rowid where agreements_fts "
-        "match :search) order by c.history_agency_id, c.date, c.seq",
+        "match :search) order by c.agency_id, c.date, c.seq",
     },
 }
 # Columns of the long table that belong to the version, not to the row.

@@ -20,19 +20,19 @@ FEED = "feed.xml"
 ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
 # How an event of the change log is counted in a feed entry.
 KINDS = {
-    "added": "added",
+    "listed": "added",
     "removed": "removed",
     "returned": "returned",
-    "agency": "renamed",
-    "signed": "re-signed",
+    "renamed": "renamed",
+    "re_signed": "re-signed",
 }
 ORDER = ["added", "removed", "returned", "renamed", "re-signed", "other changes"]
 
 
 def _kind(event: str, field) -> str | None:
-    if event == "changed":
-        return KINDS.get(field, "other changes")
-    return KINDS.get(event)
+    """Every other event (moa_posted, changed, model_added, model_switched) is an "other
+    change"."""
+    return KINDS.get(event, "other changes")
 
 
 def _count(n: int, kind: str) -> str:
@@ -51,7 +51,7 @@ def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
     """One record per version that changed something, newest first: list, date, seq,
     sha256, rows, previous date, counts per kind and the agencies named."""
     out = []
-    ev = events[events["event"] != "present"]
+    ev = events  # a version's own events; the first version of each list is not an entry
     grouped = {key: part for key, part in ev.groupby(["list", "sha256"], sort=False)}
     for lst, versions in cat[~cat["suspect"]].groupby("list"):
         versions = versions.sort_values(["date", "seq"]).reset_index(drop=True)

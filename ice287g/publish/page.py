@@ -2,10 +2,10 @@
 
 ``core``: for each list, the day's last non-suspect version of every day (the version "in
 effect" on a date, as ``ice287g latest --as-of`` picks it), each as ranges of indexes into
-one pool of agreement records (``ice287g.query.diff.records``: one record per agreement and
-version, duplicates folded as ``diff`` folds them); the fields each version can compare;
-the rename candidates of ``diff`` ranked as ``match_renames`` ranks them; the daily counts
-by model and state; every version of the catalog. With these the page answers ``?as_of``
+one pool of agreement records (``Identity.listed``: one record per resolved agreement and
+version, keyed by its stable id, so a relabel is the same agreement on both days, as
+``diff`` sees it); the fields each version can compare; the daily counts by model and
+state; every version of the catalog. With these the page answers ``?as_of``
 and ``?diff`` for any two dates exactly as ``ice287g latest`` and ``ice287g diff`` do,
 without a server.
 
@@ -22,19 +22,24 @@ import math
 
 import pandas as pd
 
-from ice287g.query.diff import (
-    DIFF_FIELDS,
-    READ_COLUMNS,
-    RECORD,
-    Record,
-    comparable_fields,
-    records,
-    rename_order,
-    rename_score,
-)
+from ice287g.identity.story import RESIGN_MIN_DAYS
+from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.versions import LISTS
 
-# Page record: the agreement id, then the fields of ``diff.RECORD``.
+# Page record: the stable agreement id, then the listing's values.
+RECORD = (
+    "state",
+    "agency",
+    "model",
+    "agency_id",
+    "county_fips",
+    "signed",
+    "county",
+    "agency_type",
+    "moa_status",
+    "moa_url",
+    "addendum_url",
+)
 RECORD_FIELDS = ["agreement_id", *RECORD]
 MODELS = ["JEM", "TFM", "WSO", "TTFM"]
 CATALOG_COLUMNS = ["date", "seq", "sha256", "file_name", "rows", "suspect_reason"]
@@ -50,8 +55,8 @@ EVENT_COLUMNS = [
     "field",
     "before",
     "after",
-    "history_id",
-    "history_agency_id",
+    "agency_id",
+    "evidence",
 ]
 
 
@@ -126,49 +131,11 @@ def day_versions(cat: pd.DataFrame, lst: str) -> pd.DataFrame:
     return rows.groupby("date", as_index=False).tail(1).reset_index(drop=True)
 
 
-def _rename_candidates(pool: list[tuple], days: list[list[int]]) -> list[int]:
-    """Every pair of records that ``diff`` could pair as a rename between two of `days`
-    (lists of record indexes), as [old, new, old, new, ...] in the order ``match_renames``
-    considers them.
-
-    A pair can only meet in a diff of days A and B when the old record is in A while the
-    new id is not, and the new record is in B while the old id is not: day bitmasks rule
-    out the agreements that never left the list, which are nearly all of them.
-    """
-    rec = [Record._make(p[1:]) for p in pool]
-    record_days: dict[int, int] = {}
-    id_days: dict[str, int] = {}
-    for d, members in enumerate(days):
-        bit = 1 << d
-        for i in members:
-            record_days[i] = record_days.get(i, 0) | bit
-            aid = pool[i][0]
-            id_days[aid] = id_days.get(aid, 0) | bit
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i in sorted(record_days):
-        aid = pool[i][0]
-        groups.setdefault((aid.split(":", 1)[0], aid.rsplit(":", 1)[-1]), []).append(i)
-    scored = []
-    for group in groups.values():
-        for o in group:
-            old = pool[o][0]
-            for n in group:
-                new = pool[n][0]
-                if (
-                    old == new
-                    or not record_days[o] & ~id_days[new]
-                    or not record_days[n] & ~id_days[old]
-                ):
-                    continue
-                ratio = rename_score(old, rec[o], new, rec[n])
-                if ratio is not None:
-                    scored.append((rename_order(ratio, old, new), o, n))
-    scored.sort()
-    return [i for _, o, n in scored for i in (o, n)]
-
-
 def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> dict:
     """The ``core`` JSON (see the module docstring)."""
+    from ice287g.query.identity import load
+
+    ident = load(store)
     strings = Strings()
     pool: list[tuple] = []
     where: dict[tuple, int] = {}
@@ -177,18 +144,18 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
         versions = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
         days = day_versions(cat, lst)
         position = {sha: i for i, sha in enumerate(versions["sha256"])}
-        day_rows, day_members = [], []
+        day_rows = []
         for v in days.itertuples():
-            recs = records(store.read_snapshot(v.snapshot, columns=READ_COLUMNS))
+            listed = ident.listed(v.sha256)[RECORD_FIELDS].astype(object)
+            listed = listed.where(listed.notna(), None)
             idx = []
-            for aid in sorted(recs):
-                key = (aid, *recs[aid])
+            for values in listed.itertuples(index=False, name=None):
+                key = tuple(values)
                 i = where.get(key)
                 if i is None:
                     i = where[key] = len(pool)
                     pool.append(key)
                 idx.append(i)
-            day_members.append(idx)
             fields = comparable_fields(v.columns, v.columns)
             day_rows.append(
                 {
@@ -202,7 +169,6 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
                 versions.assign(rows=versions["rows"].astype("Int64")), strings, CATALOG_COLUMNS
             ),
             "days": day_rows,
-            "renames": _rename_candidates(pool, day_members),
             "series": _series(daily[daily["list"] == lst], days),
         }
     records_frame = pd.DataFrame(pool, columns=RECORD_FIELDS, dtype=object)
@@ -211,6 +177,7 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
         "generated": generated,
         "models": MODELS,
         "diff_fields": list(DIFF_FIELDS),
+        "resign_min_days": RESIGN_MIN_DAYS,
         "records": frame(records_frame, strings, RECORD_FIELDS),
         "lists": lists,
         "strings": strings.table(),

@@ -1,10 +1,9 @@
 """The tables the site publishes under ``data/``, each built by ONE function.
 
-``change_log`` and ``agreements`` read the agreement history (``ice287g.query.history``:
-the chain of diffs between consecutive versions, renames followed). They are the only two
-places that know where the history comes from, so the identity stage (renames vs terminations,
-the agreement's life story) replaces their source here and the files, the database, the
-feed and the page follow.
+``change_log`` and ``agreements`` read the store's resolved identity
+(``ice287g.query.identity``: renames are not terminations, every agreement has a life
+story). They are the only two places that know where the history comes from; the files,
+the database, the feed and the page follow them.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ice287g.query.export import VERSION_COLUMNS, table_from_pandas, versions_table
-from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
+from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
+from ice287g.query.identity import load
 from ice287g.query.versions import LISTS, catalog, counts, version_on
 from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
 
@@ -44,15 +44,16 @@ class Table:
 
 
 def change_log(store) -> pd.DataFrame:
-    """Every appearance, removal, return and field change of every agreement between
-    consecutive non-suspect versions of each list (columns ``CHANGE_FIELDS``)."""
-    return load(store)[1]
+    """The life story of every agreement (listed, renamed, moa_posted, re_signed, changed,
+    model_added, model_switched, removed, returned) between consecutive non-suspect
+    versions of each list (columns ``CHANGE_FIELDS``)."""
+    return load(store).events()
 
 
 def agreements(store) -> pd.DataFrame:
     """One record per agreement ever on the participating list, with its life story
     (columns ``AGREEMENT_FIELDS``)."""
-    return load(store)[0]
+    return load(store).agreements()
 
 
 def daily_counts(store) -> pd.DataFrame:
@@ -119,16 +120,17 @@ def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
         (
             "agreements",
             "Agreements and their life story",
-            "One record per agreement ever on the participating list: first and last seen, "
-            "gaps, status, spelling fixes followed, time on the pending list.",
+            "One record per agreement ever on the participating list, in resolved "
+            "identities: status, first and last listed, every spelling and the evidence "
+            "that joined them, time on the pending list.",
             agreements(store),
             AGREEMENT_FIELDS,
         ),
         (
             "changes",
             "Change log",
-            "Every appearance, removal, return and field change of every agreement between "
-            "consecutive non-suspect versions of each list.",
+            "The life story of every agreement: listed, renamed, moa_posted, re_signed, "
+            "changed, model_added, model_switched, removed, returned.",
             change_log(store),
             CHANGE_FIELDS,
         ),

@@ -104,12 +104,12 @@ def status(data_dir=None) -> pd.DataFrame:
 
 
 def diff(date_a, date_b, *args, **kwargs) -> pd.DataFrame:
-    """Agreements added, removed and changed between two dates (``ice287g diff``; same
-    arguments).
+    """Agreements added, removed, renamed and changed between two dates, in resolved
+    identities (``ice287g diff``; same arguments).
 
     >>> d = diff("2025-07-14", "2025-07-15")
     >>> d["change"].value_counts().to_dict()
-    {'added': 7, 'removed': 7, 'changed': 3}
+    {'renamed': 9, 'changed': 2, 'removed': 1}
     """
     from ice287g.query.diff import diff as q
 
@@ -122,10 +122,10 @@ def history(query=None, state=None, data_dir=None, include_suspect=False) -> pd.
 
     >>> h = history("taylor county sheriff", state="FL")
     >>> h[["date", "list", "event", "model"]].head(3)
-            date           list    event model
-    0 2025-02-21  participating  present   WSO
-    1 2025-02-26  participating    added   TFM
-    2 2025-08-19  participating  changed   WSO
+            date           list        event model
+    0 2025-02-21  participating       listed   WSO
+    1 2025-02-26  participating       listed   TFM
+    2 2025-02-26  participating  model_added   TFM
     """
     from ice287g.query.history import history as q
 
@@ -133,14 +133,30 @@ def history(query=None, state=None, data_dir=None, include_suspect=False) -> pd.
 
 
 def agreements(*args, **kwargs) -> pd.DataFrame:
-    """Every agreement ever listed, with first/last seen, gaps, MOA and pending dates
-    (``ice287g agreements``; same arguments).
+    """Every agreement ever on the participating list, in resolved identities: status,
+    first/last listed, every spelling, the evidence that joined them (``ice287g agreements``;
+    same arguments).
 
     >>> a = agreements(state="FL", status="active")
-    >>> a.dtypes[["first_seen", "versions_seen", "days_waited"]].astype(str).tolist()
-    ['datetime64[s]', 'Int64', 'Int64']
+    >>> a.dtypes[["first_listed", "last_listed"]].astype(str).tolist()
+    ['datetime64[s]', 'datetime64[s]']
     """
-    from ice287g.query.history import agreements as q
+    from ice287g.query.identity import agreements as q
+
+    return typed(q(*args, **kwargs))
+
+
+def terminations(*args, **kwargs) -> pd.DataFrame:
+    """Real removals only (renames and model switches are not), with the last version that
+    listed each and its MOA URL (``ice287g terminations``; same arguments)."""
+    from ice287g.query.identity import terminations as q
+
+    return typed(q(*args, **kwargs))
+
+
+def aliases(*args, **kwargs) -> pd.DataFrame:
+    """Every agency name ever printed, with its agency and agreement (``ice287g aliases``)."""
+    from ice287g.query.identity import aliases as q
 
     return typed(q(*args, **kwargs))
 

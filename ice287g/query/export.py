@@ -5,7 +5,8 @@ Files (``.csv``, ``.parquet`` or ``.xlsx``, one table per file):
 - ``participating_latest`` / ``pending_latest``: the newest non-suspect version of each list;
 - ``versions``: every stored version of both lists as one long table, with the version's
   date, order within the day, sha256 and suspect flag on every row;
-- ``agreements`` and ``agreement_events``: the agreement history (``ice287g.query.history``);
+- ``agreements`` and ``agreement_events``: the agreement history in resolved identities
+  (``ice287g.query.identity``);
 - ``daily_counts`` and ``daily_counts_by_model``: rows per list per day (the day's last
   version, suspect versions skipped).
 
@@ -291,6 +292,7 @@ def table_from_pandas(df, fields):
         "date": pa.date32(),
         "integer": pa.int64(),
         "boolean": pa.bool_(),
+        "number": pa.float64(),
     }
     schema = pa.schema([pa.field(n, types[t]) for n, t, _ in fields])
     return pa.Table.from_pandas(df[[n for n, _, _ in fields]], schema=schema, preserve_index=False)
@@ -386,7 +388,8 @@ def export(directory, format: str = "csv", data_dir=None, raw: bool = False) -> 
     ``@``, tab, CR first) get a leading ``'``; `raw` writes the exact text instead (XLSX
     cells are text cells either way, never formulas)."""
 
-    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS, load
+    from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
+    from ice287g.query.identity import load
     from ice287g.query.versions import QueryError, catalog, counts, store_of, version_on
 
     if format not in FORMATS:
@@ -431,22 +434,24 @@ def export(directory, format: str = "csv", data_dir=None, raw: bool = False) -> 
         "and marked.",
     )
     # History.
-    agreements, events = load(store)
+    ident = load(store)
+    agreements, events = ident.agreements(), ident.events()
     add(
         "agreements",
         table_from_pandas(agreements, AGREEMENT_FIELDS),
         {n: d for n, _, d in AGREEMENT_FIELDS},
         "Agreement history",
         "One record per agreement ever on the participating list, rebuilt from every "
-        "non-suspect version; spelling fixes followed.",
+        "non-suspect version, in resolved identities (every spelling and its evidence).",
     )
     add(
         "agreement_events",
         table_from_pandas(events, EVENT_FIELDS),
         {n: d for n, _, d in EVENT_FIELDS},
         "Agreement timeline",
-        "Every appearance, removal, return and field change of every agreement between "
-        "consecutive non-suspect versions of each list.",
+        "The life story of every agreement (listed, renamed, moa_posted, re_signed, "
+        "model_added, model_switched, removed, returned, changed) between consecutive "
+        "non-suspect versions of each list.",
     )
     # Daily counts.
     daily = counts(data_dir=store)

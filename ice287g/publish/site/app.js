@@ -3,7 +3,7 @@
  * Every view is an address: ?as_of=YYYY-MM-DD, ?diff=A..B, ?agency=ID, ?state=ST (with
  * &list=pending, &q=, &model=, &type= for the list's filters). The data are two JSON files
  * written by `ice287g publish` (see ice287g/publish/page.py for their layout): the diff
- * below replays `ice287g diff` on them, with the rename candidates ranked in Python.
+ * below replays `ice287g diff` on them (agreement ids are the resolved, stable ones).
  */
 (function () {
   'use strict';
@@ -120,7 +120,7 @@
           series[state][m] = expandRuns(L.series[state][m]);
         });
       });
-      lists[name] = { name: name, versions: versions, days: days, renames: L.renames, series: series };
+      lists[name] = { name: name, versions: versions, days: days, series: series };
     });
   }
 
@@ -164,28 +164,33 @@
     var removed = new Set(), added = new Set();
     recA.forEach(function (_, id) { if (!recB.has(id)) removed.add(id); });
     recB.forEach(function (_, id) { if (!recA.has(id)) added.add(id); });
-    var pairs = [], used = new Set();
-    for (var k = 0; k < L.renames.length; k += 2) {
-      var o = L.renames[k], n = L.renames[k + 1];
-      var oid = records[o].agreement_id, nid = records[n].agreement_id;
-      if (recA.get(oid) === o && removed.has(oid) && recB.get(nid) === n && added.has(nid) &&
-          !used.has(oid) && !used.has(nid)) {
-        used.add(oid); used.add(nid);
-        pairs.push([o, n]);
-      }
-    }
     var fb = new Set(L.days[db].fields);
     var fields = L.days[da].fields.filter(function (f) { return fb.has(f); })
       .sort(function (x, y) { return x - y; }).map(function (f) { return core.diff_fields[f]; });
     var out = { added: [], removed: [], changed: [] };
-    added.forEach(function (id) { if (!used.has(id)) out.added.push(records[recB.get(id)]); });
-    removed.forEach(function (id) { if (!used.has(id)) out.removed.push(records[recA.get(id)]); });
-    var both = [];
-    recA.forEach(function (i, id) { if (recB.has(id)) both.push([i, recB.get(id)]); });
-    both.concat(pairs).forEach(function (p) {
-      var a = records[p[0]], b = records[p[1]];
+    added.forEach(function (id) { out.added.push(records[recB.get(id)]); });
+    removed.forEach(function (id) { out.removed.push(records[recA.get(id)]); });
+    // One agreement on both days (ids are stable across spellings): its changes, named as
+    // `ice287g diff` names them (ice287g/identity/story.py, row_changes).
+    var DAY = 86400000;
+    recA.forEach(function (i, id) {
+      if (!recB.has(id)) return;
+      var a = records[i], b = records[recB.get(id)];
+      var push = function (kind, field, before, after) {
+        out.changed.push({ record: b, kind: kind, field: field, before: before, after: after });
+      };
       fields.forEach(function (f) {
-        if (a[f] !== b[f]) out.changed.push({ record: b, field: f, before: a[f], after: b[f] });
+        if (a[f] === b[f]) return;
+        if (f === 'agency') push('renamed', f, a[f], b[f]);
+        else if (f === 'signed') {
+          var later = a[f] && b[f] && (Date.parse(b[f]) - Date.parse(a[f])) / DAY >= core.resign_min_days;
+          push(later ? 're_signed' : 'changed', f, a[f], b[f]);
+        } else if (f === 'moa_status') {
+          if (b[f] === 'available' && b.moa_url) push('moa_posted', 'moa_url', a[f], b.moa_url);
+          else push('changed', f, a[f], b[f]);
+        } else if (f === 'moa_url' && a.moa_status !== 'available') {
+          // reported with the posting (or the status change) above
+        } else push('changed', f, a[f], b[f]);
       });
     });
     var byPlace = function (x, y) {
@@ -197,9 +202,9 @@
     out.changed.sort(function (x, y) {
       return byPlace(x.record, y.record) || core.diff_fields.indexOf(x.field) - core.diff_fields.indexOf(y.field);
     });
-    out.renamed = out.changed.filter(function (c) { return c.field === 'agency'; });
-    out.resigned = out.changed.filter(function (c) { return c.field === 'signed'; });
-    out.other = out.changed.filter(function (c) { return c.field !== 'agency' && c.field !== 'signed'; });
+    out.renamed = out.changed.filter(function (c) { return c.kind === 'renamed'; });
+    out.resigned = out.changed.filter(function (c) { return c.kind === 're_signed'; });
+    out.other = out.changed.filter(function (c) { return c.kind === 'changed' || c.kind === 'moa_posted'; });
     out.sizes = [recA.size, recB.size];
     return out;
   }
@@ -524,7 +529,7 @@
     $('#rows-count').setAttribute('data-shown', shown.length);
   }
 
-  function agencyId(r) { return r.agreement_id.slice(0, r.agreement_id.lastIndexOf(':')); }
+  function agencyId(r) { return r.agency_id || r.agreement_id.slice(0, r.agreement_id.lastIndexOf(':')); }
 
   function moaCell(r) {
     if (r.moa_url) {
@@ -579,7 +584,7 @@
       ['added', 'added', r.added, 'newly listed'],
       ['removed', 'removed', r.removed, 'no longer listed (a spelling change is a rename, not a removal)'],
       ['renamed', 'renamed', r.renamed, 'the agency\'s name changed'],
-      ['resigned', 're-signed', r.resigned, 'the signing date changed'],
+      ['resigned', 're-signed', r.resigned, 'a new signing date (a renewal)'],
       ['other', 'other changes', r.other, 'county, type, MOA link or status']
     ];
     var tiles = el('div', { class: 'tiles diff-counts' });
@@ -618,12 +623,13 @@
     var agreements = decodeFrame(history.agreements, strings);
     var events = decodeFrame(history.events, strings);
     var id = view.agency;
-    var mine = events.filter(function (e) { return e.history_agency_id === id; });
+    var keyOf = function (name) { return (name || '').toLowerCase().replace(/[^a-z0-9]/g, ''); };
+    var mine = events.filter(function (e) { return e.agency_id === id; });
     if (!mine.length) {
-      // An older spelling: find the agency it became.
-      var prefix = id + ':';
-      var hit = events.find(function (e) { return e.agreement_id && e.agreement_id.indexOf(prefix) === 0; });
-      if (hit) { id = hit.history_agency_id; mine = events.filter(function (e) { return e.history_agency_id === id; }); }
+      // Another spelling's id (ST:name): find the agency listed under that name.
+      var st = id.split(':')[0], key = id.slice(st.length + 1);
+      var hit = events.find(function (e) { return e.state === st && keyOf(e.agency) === key; });
+      if (hit) { id = hit.agency_id; mine = events.filter(function (e) { return e.agency_id === id; }); }
     }
     var box = $('#agency');
     box.hidden = false;
@@ -636,19 +642,19 @@
     var spellings = Array.from(new Set(mine.map(function (e) { return e.agency; }))).filter(function (s) { return s !== name; });
     if (spellings.length) box.appendChild(el('p', { text: 'Also listed as: ' + spellings.join('; ') }));
     if (ags.length) {
-      var head = ['Model', 'Status', 'Listed', 'Versions', 'Gaps', 'Signed', 'MOA', 'Pending since', 'Days waited'];
+      var head = ['Model', 'Status', 'Listed', 'Versions', 'Returns', 'Signed', 'MOA', 'Pending since', 'Days waited'];
       var table = el('table', { class: 'rows', id: 'agency-agreements' }, el('thead', null, el('tr', null, head.map(function (h) { return el('th', { text: h }); }))));
       var tb = el('tbody');
       ags.forEach(function (a) {
         tb.appendChild(el('tr', null,
           el('td', { text: a.model || '' }),
           el('td', { text: a.status || '' }),
-          el('td', { text: a.first_seen + ' to ' + a.last_seen }),
-          el('td', { text: a.versions_seen === null ? '' : fmt(a.versions_seen) }),
-          el('td', { text: a.gap_ranges || (a.gaps ? String(a.gaps) : '') }),
+          el('td', { text: a.first_listed + ' to ' + a.last_listed }),
+          el('td', { text: a.versions_listed === null ? '' : fmt(a.versions_listed) }),
+          el('td', { text: a.returns ? String(a.returns) : '' }),
           el('td', { text: a.signed || '' }),
           el('td', null, a.moa_url ? el('a', { href: a.moa_url, rel: 'noopener noreferrer', text: 'MOA' }) : ''),
-          el('td', { text: a.pending_first_seen || '' }),
+          el('td', { text: a.pending_first_listed || '' }),
           el('td', { text: a.days_waited === null ? '' : String(a.days_waited) })));
       });
       table.appendChild(tb);

@@ -1,0 +1,593 @@
+"""Which exact keys are one agreement, and which agreements one agency: the tiers.
+
+Pure: ``Observations`` in, ``Links`` out. A node is an exact key (tier a). Nodes are joined
+by evidence, strongest first, each join recorded with its tier (``TIERS``):
+
+- ``alias`` (e): a ``same`` verdict of the reviewed alias table. A ``distinct`` verdict
+  forbids every join between the two names; verdicts win over every rule.
+- ``moa_url`` (b): same state and model, the same MOA or addendum URL, and either similar
+  names or a signing date in common (a URL alone is not enough: ICE has linked one
+  agency's PDF on another's row).
+- ``signed_name`` (c): same state, model and signing date, and similar names
+  (``names.compare``).
+- ``relabel`` (d): on one version a listing disappears and, on the very next version, one
+  with the same state, model and signing date appears. When several do on one day, only
+  pairs with similar names that have no other similar partner are joined. The pending list
+  has no signing dates: there a similar name takes the signing date's place.
+- ``pending_name``: a pending listing with no participating listing under its own key, and
+  a participating one of the same state and model with a similar name.
+
+Two nodes listed side by side in one version are two listings. They are joined only by a
+verdict, or as a duplicate listing: tier b or c evidence *and* similar names ("City of St.
+Cloud Police Department" beside "St. Cloud Police Department"). No join ever crosses states
+or models (evidence is only looked for within a state and model), and nodes without a state
+or model are joined by their exact key only.
+
+Agencies: the exact agency keys of two joined nodes are one agency when the names are
+similar, or by a verdict; otherwise the agreement moved between agencies (Escambia County
+Sheriff's Office's WSO agreement, relisted under the Board of County Commissioners).
+
+A pair the rules will not join alone, but that looks like one agency, is a *candidate*,
+listed for review with the reason and never joined silently.
+
+Ids: a group's id is the exact key of its first listing (earliest version, participating
+before pending on a tie, then the key): stable as versions are added, since a later version
+can only add keys to a group (the id of a group absorbed by an older one stays queryable as
+an alias).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import pandas as pd
+
+from ice287g.identity import columns
+from ice287g.identity.observe import LISTS, Observations
+from ice287g.normalize import names
+
+TIERS: dict[str, str] = {
+    "exact": "(a) the same exact key: the name with case, spacing and punctuation ignored",
+    "alias": "(e) a `same` verdict in the reviewed alias table",
+    "moa_url": "(b) same state and model, the same MOA or addendum URL",
+    "signed_name": "(c) same state, model and signing date, similar names",
+    "relabel": "(d) one listing disappears as one with the same state, model and signing "
+    "date appears on the next version",
+    "pending_name": "a pending listing and a participating one of the same state and model "
+    "with similar names",
+}
+# A listing that ends within this many days after a similar one began was handed over to it.
+HANDOVER_DAYS = 30
+ORDER = ("alias", "moa_url", "signed_name", "relabel", "pending_name")
+MERGE_COLUMNS = columns.names(columns.MERGE_FIELDS)
+CANDIDATE_COLUMNS = columns.names(columns.CANDIDATE_FIELDS)
+
+
+@dataclass
+class Links:
+    """``group``: node -> agreement id; ``agency``: exact agency key -> agency id;
+    ``evidence``: node -> tier by which it joined its group (``exact`` for the id's own
+    node); ``merges`` and ``candidates`` as frames (``MERGE_COLUMNS``,
+    ``CANDIDATE_COLUMNS``)."""
+
+    group: dict[str, str]
+    agency: dict[str, str]
+    evidence: dict[str, str]
+    merges: pd.DataFrame
+    candidates: pd.DataFrame
+    unused_aliases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _graph: dict | None = field(default=None, repr=False)
+
+    def path(self, a: str, b: str) -> str:
+        """The tiers that link nodes `a` and `b` (``exact`` for one node; tiers along the
+        chain of joins otherwise, e.g. ``moa_url+relabel``); empty when they are not one
+        agreement."""
+        if a == b:
+            return "exact"
+        if self.group.get(a) != self.group.get(b) or a not in self.group:
+            return ""
+        if self._graph is None:
+            graph: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            m = self.merges[self.merges["level"] == "agreement"]
+            for x, y, tier in zip(m["a"], m["b"], m["tier"]):
+                graph[x].append((y, tier))
+                graph[y].append((x, tier))
+            self._graph = graph
+        seen, frontier = {a: []}, [a]
+        while frontier:
+            nxt = []
+            for x in frontier:
+                for y, tier in sorted(self._graph.get(x, ())):
+                    if y not in seen:
+                        seen[y] = [*seen[x], tier]
+                        nxt.append(y)
+            frontier = nxt
+        return "+".join(dict.fromkeys(seen.get(b, [])))
+
+
+@dataclass(order=True)
+class _Edge:
+    rank: tuple
+    tier: str = field(compare=False)
+    a: str = field(compare=False)
+    b: str = field(compare=False)
+    detail: str = field(compare=False, default="")
+
+
+class _Groups:
+    """Union-find over nodes that keeps each group's listing masks and forbidden nodes."""
+
+    def __init__(self, nodes: list[str], masks: dict[str, dict[str, int]]):
+        self.parent = {n: n for n in nodes}
+        self.members = {n: [n] for n in nodes}
+        lists = sorted(masks)
+        self.masks = {n: tuple(masks[lst].get(n, 0) for lst in lists) for n in nodes}
+        self.forbid: dict[str, set[str]] = defaultdict(set)
+
+    def find(self, x: str) -> str:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def forbidden(self, rx: str, ry: str) -> bool:
+        fx = self.forbid.get(rx)
+        return bool(fx) and any(m in fx for m in self.members[ry])
+
+    def side_by_side(self, rx: str, ry: str) -> bool:
+        return any(a & b for a, b in zip(self.masks[rx], self.masks[ry]))
+
+    def union(self, rx: str, ry: str) -> None:
+        keep, drop = sorted((rx, ry))
+        self.parent[drop] = keep
+        self.members[keep] += self.members.pop(drop)
+        self.masks[keep] = tuple(a | b for a, b in zip(self.masks[keep], self.masks.pop(drop)))
+        self.forbid[keep] |= self.forbid.pop(drop, set())
+
+
+def link(ob: Observations, aliases: pd.DataFrame | None = None) -> Links:
+    """Join the nodes of `ob` by the tiers, with the verdicts of `aliases` (``aliases.load``)."""
+    nodes = ob.nodes.set_index("node")
+    info = nodes.to_dict(orient="index")
+    eligible = {n for n, f in info.items() if _known(f["state"]) and _known(f["model"])}
+    buckets: dict[tuple, list[str]] = defaultdict(list)
+    for n in sorted(eligible):
+        buckets[(info[n]["state"], info[n]["model"])].append(n)
+    groups = _Groups(sorted(info), ob.masks)
+    candidates: dict[tuple[str, str], str] = {}
+
+    def candidate(a: str, b: str, reason: str) -> None:
+        candidates.setdefault(tuple(sorted((a, b))), reason)
+
+    aliases = aliases if aliases is not None else pd.DataFrame(columns=["verdict"])
+    alias_edges, agency_same, agency_distinct, verdict_pairs, unused = _alias_rules(
+        aliases, info, eligible, groups
+    )
+    edges = [
+        *alias_edges,
+        *_url_edges(buckets, info, candidate),
+        *_signed_edges(buckets, info),
+        *_relabel_edges(ob, info, eligible, candidate),
+        *_pending_edges(buckets, info, ob.masks, candidate),
+    ]
+    merges = []
+    evidence: dict[str, tuple[str, str]] = {}
+    for e in sorted(edges):
+        rx, ry = groups.find(e.a), groups.find(e.b)
+        if rx == ry or groups.forbidden(rx, ry) or groups.forbidden(ry, rx):
+            continue
+        detail = e.detail
+        if e.tier != "alias" and groups.side_by_side(rx, ry):
+            duplicate = e.tier in ("moa_url", "signed_name") and _similar(e.a, e.b, info).same_words
+            if not duplicate:
+                candidate(e.a, e.b, f"listed side by side; {_reason(e)}")
+                continue
+            detail = f"{detail}; a duplicate listing (both listed in one version)"
+        groups.union(rx, ry)
+        evidence.setdefault(e.b, (e.tier, e.a))
+        evidence.setdefault(e.a, (e.tier, e.b))
+        merges.append(_merge_record("agreement", e.tier, e.a, e.b, detail, info))
+    # Groups and their ids: the exact key of the first listing.
+    group: dict[str, str] = {}
+    by_root: dict[str, list[str]] = defaultdict(list)
+    for n in info:
+        by_root[groups.find(n)].append(n)
+    for members in by_root.values():
+        gid = min(members, key=lambda m: (info[m]["first"], m))
+        for m in members:
+            group[m] = gid
+    node_evidence = {
+        n: ("exact" if group[n] == n else evidence.get(n, ("exact", ""))[0]) for n in info
+    }
+    agency, agency_merges = _agencies(info, group, merges, agency_same, agency_distinct)
+    merges_df = pd.DataFrame(merges + agency_merges, columns=MERGE_COLUMNS)
+    _review_pairs(buckets, info, ob.masks, group, candidate)
+    return Links(
+        group,
+        agency,
+        node_evidence,
+        merges_df,
+        _candidates_frame(candidates, info, group, verdict_pairs),
+        unused,
+    )
+
+
+def _reason(e: _Edge) -> str:
+    return f"{e.tier} evidence" + (f" ({e.detail})" if e.detail else "")
+
+
+def _merge_record(level: str, tier: str, a: str, b: str, detail: str, info) -> dict:
+    fa, fb = info[a], info[b]
+    return {
+        "level": level,
+        "tier": tier,
+        "state": fa["state"],
+        "model": fa["model"] if level == "agreement" else None,
+        "a": a if level == "agreement" else fa["agency_key"],
+        "b": b if level == "agreement" else fb["agency_key"],
+        "name_a": fa["name"],
+        "name_b": fb["name"],
+        "detail": detail,
+    }
+
+
+# --- evidence ----------------------------------------------------------------------------------
+def _known(value) -> bool:
+    """A state or model to join on: text, not missing (None or NaN) and not ``unknown``."""
+    return isinstance(value, str) and value not in ("", "unknown")
+
+
+def _alias_rules(aliases: pd.DataFrame, info, eligible, groups: _Groups):
+    """Edges of `same` verdicts; `distinct` verdicts as forbidden node pairs; agency-level
+    verdicts; every judged pair (to keep it off the candidate list); verdicts that match no
+    listing."""
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for n in sorted(eligible):
+        by_key[info[n]["agency_key"]].append(n)
+    edges, agency_same, agency_distinct, judged, unused = [], [], [], set(), []
+    for rec in aliases.to_dict(orient="records") if len(aliases) else []:
+        left, right = by_key.get(rec["key_a"], []), by_key.get(rec["key_b"], [])
+        model = rec.get("model") or None
+        pairs = [
+            (x, y)
+            for x in left
+            for y in right
+            if info[x]["model"] == info[y]["model"] and model in (None, info[x]["model"])
+        ]
+        if not model:
+            judged.add(tuple(sorted((rec["key_a"], rec["key_b"]))))
+            (agency_same if rec["verdict"] == "same" else agency_distinct).append(
+                (rec["key_a"], rec["key_b"], rec.get("note") or "")
+            )
+        if not pairs and not (left and right and not model):
+            unused.append(rec)
+        for x, y in pairs:
+            judged.add(tuple(sorted((x, y))))
+            if rec["verdict"] == "same":
+                edges.append(_Edge((0, x, y), "alias", x, y, rec.get("note") or ""))
+            else:
+                groups.forbid[x].add(y)
+                groups.forbid[y].add(x)
+    unused_df = pd.DataFrame(unused, columns=list(aliases.columns))
+    return edges, agency_same, agency_distinct, judged, unused_df
+
+
+def _similar(a: str, b: str, info) -> names.Match:
+    return names.compare(info[a]["name"], info[b]["name"], info[a]["state"])
+
+
+def _sharing(buckets, info, fact: str):
+    """(value, x, y) for every pair of nodes of one state and model whose `fact` (a set:
+    ``urls`` or ``signed``) holds that value."""
+    for members in buckets.values():
+        by_value: dict = defaultdict(list)
+        for n in members:
+            for value in info[n][fact]:
+                by_value[value].append(n)
+        for value, holders in sorted(by_value.items()):
+            for x, y in combinations(sorted(set(holders)), 2):
+                yield value, x, y
+
+
+def _url_edges(buckets, info, candidate) -> list[_Edge]:
+    out = []
+    for url, x, y in _sharing(buckets, info, "urls"):
+        match = _similar(x, y, info)
+        same_day = info[x]["signed"] & info[y]["signed"]
+        pdf = url.rsplit("/", 1)[-1]
+        if match.similar or same_day:
+            why = "similar names" if match.similar else f"signed {min(same_day)}"
+            out.append(_Edge((1, -match.score, x, y), "moa_url", x, y, f"{pdf}; {why}"))
+        else:
+            candidate(
+                x, y, f"same MOA URL ({pdf}), but {match.reason} and no signing date in common"
+            )
+    return out
+
+
+def _signed_edges(buckets, info) -> list[_Edge]:
+    out = []
+    for day, x, y in _sharing(buckets, info, "signed"):
+        match = _similar(x, y, info)
+        if match.similar:
+            out.append(_Edge((2, -match.score, x, y), "signed_name", x, y, f"signed {day}"))
+    return out
+
+
+def _relabel_edges(ob: Observations, info, eligible, candidate) -> list[_Edge]:
+    """Listings that end on one version while one of the same state and model starts on the
+    next: with the same signing date on the participating list; with a similar name on the
+    pending list (which has no signing dates)."""
+    out = []
+    for lst in ("participating", "pending"):
+        out += _relabels(ob, lst, info, eligible, candidate)
+    return out
+
+
+def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Edge]:
+    masks = ob.masks.get(lst, {})
+    last = ob.last_pos(lst)
+    if last < 1:
+        return []
+    dated = lst == "participating"
+    o = ob.obs[ob.obs["li"] == LISTS.index(lst)]
+    node_of = ob.nodes["node"].to_numpy()
+    signed = ob.variants["signed"].to_numpy()
+    signed_at = dict(
+        zip(zip(node_of[o["nid"].to_numpy()], o["pos"].tolist()), signed[o["vid"].to_numpy()])
+    )
+    dates = ob.versions[ob.versions["list"] == lst].set_index("pos")["date"]
+    gone: dict[tuple, list[str]] = defaultdict(list)
+    new: dict[tuple, list[str]] = defaultdict(list)
+    for n in sorted(eligible):
+        m = masks.get(n, 0)
+        bucket = (info[n]["state"], info[n]["model"])
+        for e in _bits(m & ~(m >> 1)):  # last position of each run
+            day = signed_at.get((n, e)) if dated else "-"
+            if e < last and day is not None:
+                gone[(e, *bucket, day)].append(n)
+        for s in _bits(m & ~(m << 1)):  # first position of each run
+            day = signed_at.get((n, s)) if dated else "-"
+            if s > 0 and day is not None:
+                new[(s - 1, *bucket, day)].append(n)
+    out = []
+    for key in sorted(gone.keys() & new.keys()):
+        g, nw = gone[key], new[key]
+        when = f"on {dates[key[0] + 1]}" + (f", signed {key[3]}" if dated else f" ({lst} list)")
+        if dated and len(g) == 1 and len(nw) == 1:
+            out.append(_Edge((3, 0.0, g[0], nw[0]), "relabel", g[0], nw[0], when))
+            continue
+        sim = {(x, y) for x in g for y in nw if _similar(x, y, info).similar}
+        for x, y in sorted(sim):
+            if sum(1 for p in sim if p[0] == x) == 1 and sum(1 for p in sim if p[1] == y) == 1:
+                out.append(_Edge((3, -1.0, x, y), "relabel", x, y, when + "; similar names"))
+        if not dated:
+            continue
+        for x in g:
+            for y in nw:
+                if (x, y) not in sim and _similar(x, y, info).score == 1.0:
+                    candidate(
+                        x, y, f"relabel ambiguous ({len(g)} listings ended, {len(nw)} began {when})"
+                    )
+    return out
+
+
+def _bits(m: int) -> list[int]:
+    """Positions of the set bits of `m`."""
+    return [i for i, c in enumerate(reversed(bin(m)[2:])) if c == "1"]
+
+
+def _pending_edges(buckets, info, masks, candidate) -> list[_Edge]:
+    """Pending listings whose key never reached the participating list, joined to the
+    participating listing with a similar name (the best one; a tie is a candidate)."""
+    part, pend = masks.get("participating", {}), masks.get("pending", {})
+    out = []
+    for members in buckets.values():
+        signed = [n for n in members if part.get(n)]
+        waiting = [n for n in members if pend.get(n) and not part.get(n)]
+        for w in waiting:
+            scored = [(_similar(w, s, info), s) for s in signed]
+            best = sorted(((-m.score, s) for m, s in scored if m.similar))
+            if not best:
+                continue
+            if len(best) > 1 and best[0][0] == best[1][0]:
+                for _, s in best:
+                    candidate(w, s, "pending listing like several participating ones")
+                continue
+            s = best[0][1]
+            out.append(_Edge((4, best[0][0], w, s), "pending_name", w, s, "similar names"))
+    return out
+
+
+# --- agencies ---------------------------------------------------------------------------------
+def _agencies(info, group, merges, agency_same, agency_distinct):
+    """Exact agency key -> agency id: keys joined by a verdict, or by a joined agreement
+    whose two names are similar."""
+    keys = sorted({f["agency_key"] for f in info.values() if f["agency_key"]})
+    parent = {k: k for k in keys}
+
+    def find(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    members = {k: {k} for k in keys}
+    distinct = defaultdict(set)
+    for a, b, _ in agency_distinct:
+        distinct[a].add(b)
+        distinct[b].add(a)
+    out = []
+
+    def join(a, b, tier, detail, na, nb, state):
+        if a not in parent or b not in parent:
+            return
+        ra, rb = find(a), find(b)
+        if ra == rb or any(d in members[rb] for m in members[ra] for d in distinct[m]):
+            return
+        keep, drop = sorted((ra, rb))
+        parent[drop] = keep
+        members[keep] |= members.pop(drop)
+        out.append(
+            {
+                "level": "agency",
+                "tier": tier,
+                "state": state,
+                "model": None,
+                "a": a,
+                "b": b,
+                "name_a": na,
+                "name_b": nb,
+                "detail": detail,
+            }
+        )
+
+    first_name = {}
+    for _, f in sorted(info.items(), key=lambda kv: (kv[1]["first"], kv[0])):
+        first_name.setdefault(f["agency_key"], f["name"])
+    for a, b, note in agency_same:
+        state = a.split(":", 1)[0]
+        join(a, b, "alias", note, first_name.get(a, a), first_name.get(b, b), state)
+    for m in merges:  # a joined agreement joins its agencies when the names are similar
+        fa, fb = info[m["a"]], info[m["b"]]
+        if fa["agency_key"] != fb["agency_key"] and names.similar(
+            fa["name"], fb["name"], fa["state"]
+        ):
+            join(
+                fa["agency_key"],
+                fb["agency_key"],
+                m["tier"],
+                m["detail"],
+                fa["name"],
+                fb["name"],
+                fa["state"],
+            )
+    first_of: dict[str, tuple] = {}
+    for f in info.values():
+        k = f["agency_key"]
+        if k and (k not in first_of or f["first"] < first_of[k]):
+            first_of[k] = f["first"]
+    roots: dict[str, list[str]] = defaultdict(list)
+    for k in keys:
+        roots[find(k)].append(k)
+    agency = {}
+    for ks in roots.values():
+        aid = min(ks, key=lambda k: (first_of[k], k))
+        for k in ks:
+            agency[k] = aid
+    return agency, out
+
+
+# --- candidates -------------------------------------------------------------------------------
+def _review_pairs(buckets, info, masks, group, candidate) -> None:
+    """Pairs of agreements of one state and model that look like one: similar names listed
+    one after the other (or the very same words side by side); one name inside the other,
+    listed one after the other with a signing date in common; or one listing handed over to
+    a similar one within ``HANDOVER_DAYS``. Judged on whole agreements (every spelling, every
+    listing), shown by their closest pair of spellings."""
+    lists = sorted(masks)
+    for members in buckets.values():
+        agreements: dict[str, list[str]] = defaultdict(list)
+        for n in members:
+            agreements[group[n]].append(n)
+        facts = {g: _group_facts(ns, info, masks, lists) for g, ns in agreements.items()}
+        for gx, gy in _blocked_pairs(agreements, info):
+            (x, y), match = _closest(agreements[gx], agreements[gy], info)
+            fx, fy = facts[gx], facts[gy]
+            together = any(a & b for a, b in zip(fx["masks"], fy["masks"]))
+            common = fx["signed"] & fy["signed"]
+            if match.same_words or (match.similar and not together):
+                candidate(x, y, "similar names, but no MOA URL, signing date or relabel joins them")
+            elif match.score == 1.0 and common and not together:
+                candidate(
+                    x, y, f"one name within the other, both signed {min(common)}; {match.reason}"
+                )
+            elif match.score == 1.0 and together and _handover(fx, fy):
+                candidate(
+                    x,
+                    y,
+                    f"one listing gave way to the other within {HANDOVER_DAYS} days "
+                    f"(a new agreement, or the same one re-signed?); {match.reason}",
+                )
+
+
+def _blocked_pairs(agreements: dict[str, list[str]], info) -> list[tuple[str, str]]:
+    """Pairs of agreements that share the start or the end of a word (a typo seldom hits
+    both), so that a large state and model is not compared pair by pair."""
+    blocks: dict[str, set[str]] = defaultdict(set)
+    for g, ns in agreements.items():
+        for n in ns:
+            p = names.parts(info[n]["name"], info[n]["state"])
+            ws = p.distinctive or p.generic
+            for w in ws or ("",):
+                blocks[w[:3]].add(g)
+                blocks["~" + w[-3:]].add(g)
+    pairs = set()
+    for members in blocks.values():
+        pairs.update(combinations(sorted(members), 2))
+    return sorted(pairs)
+
+
+def _group_facts(nodes, info, masks, lists) -> dict:
+    return {
+        "first": min(info[n]["first"] for n in nodes),
+        "last": max(info[n]["last"] for n in nodes),
+        "signed": frozenset().union(*(info[n]["signed"] for n in nodes)),
+        "masks": [_or(masks[lst].get(n, 0) for n in nodes) for lst in lists],
+    }
+
+
+def _or(values) -> int:
+    out = 0
+    for v in values:
+        out |= v
+    return out
+
+
+def _closest(xs, ys, info) -> tuple[tuple[str, str], names.Match]:
+    """The pair of nodes whose names match best (similar first, then by score)."""
+    best = None
+    for x in xs:
+        for y in ys:
+            m = _similar(x, y, info)
+            key = (m.same_words, m.similar, m.score)
+            if best is None or key > best[0]:
+                best = (key, (x, y), m)
+    return best[1], best[2]
+
+
+def _handover(fx, fy) -> bool:
+    """One began while the other was listed, and the other ended soon after."""
+    old, new = sorted((fx, fy), key=lambda f: f["first"])
+    start = new["first"][0]
+    return old["last"] < new["last"] and 0 <= (old["last"] - start).days <= HANDOVER_DAYS
+
+
+def _candidates_frame(candidates, info, group, judged) -> pd.DataFrame:
+    rows = []
+    for (a, b), reason in sorted(candidates.items()):
+        if group[a] == group[b]:
+            continue
+        fa, fb = info[a], info[b]
+        pair_keys = tuple(sorted((fa["agency_key"], fb["agency_key"])))
+        if tuple(sorted((a, b))) in judged or pair_keys in judged:
+            continue
+        rows.append(
+            {
+                "state": fa["state"],
+                "model": fa["model"],
+                "a": a,
+                "b": b,
+                "name_a": fa["name"],
+                "name_b": fb["name"],
+                "score": round(_similar(a, b, info).score, 2),
+                "reason": reason,
+                "first_a": fa["first"][0],
+                "last_a": fa["last"],
+                "first_b": fb["first"][0],
+                "last_b": fb["last"],
+            }
+        )
+    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)

@@ -1,0 +1,224 @@
+"""The identity of every agreement and agency across versions: ``resolve`` and ``Identity``.
+
+``resolve(versions, rows)`` is pure (frames in, an ``Identity`` out); reading a store and
+caching the result is the query stage's (``ice287g.query.identity.load``); ``Resolver`` takes
+versions one at a time (see its docstring for how it grows into issue 14's incremental
+update).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+import pandas as pd
+
+from ice287g.identity import aliases as alias_table
+from ice287g.identity import story
+from ice287g.identity.link import TIERS, Links, link
+from ice287g.identity.observe import LISTS, Observations, observe
+
+
+@dataclass
+class Identity:
+    """Resolved identities of one set of versions. Every answer is a DataFrame."""
+
+    observations: Observations
+    links: Links
+
+    @cached_property
+    def _listings(self) -> story.Listings:
+        return story.listings(self.observations, self.links)
+
+    @cached_property
+    def _events(self) -> pd.DataFrame:
+        return story.events(self.observations, self.links, self._listings)
+
+    @cached_property
+    def _agreements(self) -> pd.DataFrame:
+        return story.agreements(self.observations, self.links, self._listings, self._events)
+
+    @cached_property
+    def _spellings(self) -> pd.DataFrame:
+        return story.spellings(self.observations, self.links, self._listings)
+
+    def prepare(self) -> Identity:
+        """Build every table now (before caching, so a cached identity only answers)."""
+        for name in ("_listings", "_events", "_agreements", "_spellings"):
+            getattr(self, name)
+        return self
+
+    # --- tables ----------------------------------------------------------------------------
+    def agreements(self, state: str | None = None, status: str | None = None) -> pd.DataFrame:
+        """One record per agreement ever on the participating list (``AGREEMENT_COLUMNS``):
+        ``status`` is ``active``, ``removed`` or ``superseded``."""
+        df = self._agreements
+        if state:
+            df = df[df["state"] == state]
+        if status:
+            df = df[df["status"] == status]
+        return df.reset_index(drop=True)
+
+    def events(
+        self, agreement_id: str | None = None, state: str | None = None, list: str | None = None
+    ) -> pd.DataFrame:
+        """The life story of every agreement (``EVENT_COLUMNS``), in time order."""
+        df = self._events
+        if agreement_id:
+            df = df[df["agreement_id"] == self.agreement_of(agreement_id)]
+        if state:
+            df = df[df["state"] == state]
+        if list:
+            df = df[df["list"] == list]
+        return df.reset_index(drop=True)
+
+    def aliases(self, name: str | None = None, state: str | None = None) -> pd.DataFrame:
+        """Every spelling ever printed with its agency and agreement (``ALIAS_COLUMNS``);
+        `name` keeps the spellings of the agencies that name (any spelling, case,
+        punctuation and abbreviations aside: "Parmer County SO") belongs to."""
+        df = self._spellings
+        if state:
+            df = df[df["state"] == state]
+        if name:
+            from ice287g.normalize.apply import agency_key
+            from ice287g.normalize.names import words
+
+            key, ws = agency_key(name), words(name)
+            hits = df[[agency_key(n) == key or words(n) == ws for n in df["name"]]]
+            df = df[df["agency_id"].isin(set(hits["agency_id"]))]
+        return df.reset_index(drop=True)
+
+    def merges(self, level: str | None = None, tier: str | None = None) -> pd.DataFrame:
+        """Every join the rules made, with its tier and evidence (``MERGE_COLUMNS``)."""
+        df = self.links.merges
+        if level:
+            df = df[df["level"] == level]
+        if tier:
+            df = df[df["tier"] == tier]
+        return df.reset_index(drop=True)
+
+    def candidates(self) -> pd.DataFrame:
+        """Pairs that look like one agency but that no rule may join alone: for review,
+        never merged (``CANDIDATE_COLUMNS``). A verdict in the alias table settles each."""
+        return self.links.candidates.reset_index(drop=True)
+
+    def tier_counts(self) -> pd.DataFrame:
+        """Joins per level and tier; ``exact`` counts the spellings folded into an exact key
+        beyond the first."""
+        m = self.links.merges.groupby(["level", "tier"]).size().rename("merges").reset_index()
+        extra = sum(len(n) - 1 for n in self.observations.nodes["names"])
+        exact = pd.DataFrame([{"level": "spelling", "tier": "exact", "merges": extra}])
+        return pd.concat([exact, m], ignore_index=True)
+
+    # --- questions -------------------------------------------------------------------------
+    def terminations(
+        self,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        state: str | None = None,
+    ) -> pd.DataFrame:
+        """Real removals dated `since`..`until` (``TERMINATION_COLUMNS``)."""
+        return story.terminations(self._agreements, _day(since), _day(until), state)
+
+    def diff(self, a: str, b: str) -> pd.DataFrame:
+        """What changed from version `a` to version `b` (sha256 of two versions of one list,
+        both among this identity's versions), in resolved identities (``DIFF_COLUMNS``)."""
+        return story.diff(self.observations, self.links, self._listings, a, b)
+
+    def listed(self, sha: str) -> pd.DataFrame:
+        """The agreements listed in version `sha`, one row each (the listing that stands for
+        it, as ``diff`` compares them): ``agreement_id`` (stable), ``agency_id`` and the
+        row's values (``observe.ROW_COLUMNS`` but the exact key)."""
+        from ice287g.identity.observe import ROW_COLUMNS
+
+        v = self.observations.versions.set_index("sha256").loc[sha]
+        rows = self._listings.rows
+        rows = rows[(rows["li"] == v["li"]) & (rows["pos"] == v["pos"])]
+        values = self.observations.variants
+        cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
+        var = values.loc[rows["vid"].to_numpy(), cols].reset_index(drop=True)
+        var.insert(0, "agency_id", self._listings.agency[rows["nid"].to_numpy()])
+        var.insert(0, "agreement_id", self._listings.ids[rows["gid"].to_numpy()])
+        return var.sort_values("agreement_id").reset_index(drop=True)
+
+    def agreement_count(self, sha: str) -> int:
+        """Agreements listed in version `sha` (each once, however many spellings)."""
+        v = self.observations.versions.set_index("sha256").loc[sha]
+        rows = self._listings.rows
+        return int(((rows["li"] == v["li"]) & (rows["pos"] == v["pos"])).sum())
+
+    def version_on(self, day: str | date, list: str = "participating") -> str | None:
+        """sha256 of the version of `list` in effect on `day` among this identity's versions
+        (the last one published on or before it)."""
+        v = self.observations.versions
+        v = v[(v["list"] == list) & (v["date"] <= _day(day))]
+        return None if v.empty else v.iloc[-1]["sha256"]
+
+    def agreement_of(self, key: str) -> str:
+        """The agreement id of an exact key (``ST:name:MODEL``, old or current)."""
+        return self.links.group.get(key, key)
+
+    def agency_of(self, key: str) -> str:
+        """The agency id of an exact agency key (``ST:name``)."""
+        return self.links.agency.get(key, key)
+
+
+def _day(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def resolve(
+    versions: pd.DataFrame, rows: pd.DataFrame, aliases: pd.DataFrame | None = None
+) -> Identity:
+    """Resolve identities across `versions` (``list``, ``date``, ``seq``, ``sha256``, and
+    ``columns`` when known) from their snapshot `rows` (with ``sha256``). `aliases`: the
+    verdicts to apply (default: the reviewed table, ``aliases.load()``). The result depends
+    only on the set of versions and rows, never on their order."""
+    table = alias_table.load() if aliases is None else aliases
+    ob = observe(versions, rows)
+    return Identity(ob, link(ob, table))
+
+
+@dataclass
+class Resolver:
+    """Identity grown version by version: ``add`` versions as they are stored, ask for the
+    ``identity()`` when needed. The answer equals ``resolve`` of everything added, in any
+    order.
+
+    How it becomes incremental (issue 14): what ``add`` keeps is append-only per version —
+    each node's facts are unions (spellings, signing dates, URLs) and its listings a bitmask
+    — and every join is decided inside one state and model (the relabel tier looks only at
+    one version and the next). So a new version at the end of its list touches only the
+    states and models of the keys it adds, drops or changes; the links of the others, and
+    the events of agreements it does not touch (their last listing simply moves on), can be
+    kept. Today ``identity()`` re-resolves everything (about a second for 2025); a version
+    published before the last one stored always needs that, since it shifts positions.
+    """
+
+    aliases: pd.DataFrame | None = None
+    _versions: list[pd.DataFrame] = field(default_factory=list)
+    _rows: list[pd.DataFrame] = field(default_factory=list)
+    _cached: Identity | None = None
+
+    def add(self, versions: pd.DataFrame, rows: pd.DataFrame) -> None:
+        """Take one or more versions and their rows (same shapes as ``resolve``)."""
+        self._versions.append(versions)
+        self._rows.append(rows[rows["sha256"].isin(set(versions["sha256"]))])
+        self._cached = None
+
+    def identity(self) -> Identity:
+        if self._cached is None:
+            if not self._versions:
+                raise ValueError("no version added yet")
+            self._cached = resolve(
+                pd.concat(self._versions, ignore_index=True),
+                pd.concat(self._rows, ignore_index=True),
+                self.aliases,
+            )
+        return self._cached
+
+
+__all__ = ["Identity", "Resolver", "resolve", "TIERS", "LISTS"]
