@@ -332,12 +332,12 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
     if last < 1:
         return []
     dated = lst == "participating"
-    o = ob.obs[ob.obs["li"] == LISTS.index(lst)]
-    node_of = ob.nodes["node"].to_numpy()
-    signed = ob.variants["signed"].to_numpy()
-    signed_at = dict(
-        zip(zip(node_of[o["nid"].to_numpy()], o["pos"].tolist()), signed[o["vid"].to_numpy()])
-    )
+    runs = ob.runs[ob.runs["li"] == LISTS.index(lst)]
+    node_of = ob.nodes["node"].to_numpy()[runs["nid"].to_numpy()]
+    signed = ob.variants["signed"].to_numpy()[runs["vid"].to_numpy()]
+    # The first and last position of every listing run are ends of runs of one row.
+    signed_at = dict(zip(zip(node_of, runs["start"].tolist()), signed))
+    signed_at.update(zip(zip(node_of, runs["end"].tolist()), signed))
     dates = ob.versions[ob.versions["list"] == lst].set_index("pos")["date"]
     gone: dict[tuple, list[str]] = defaultdict(list)
     new: dict[tuple, list[str]] = defaultdict(list)

@@ -17,7 +17,7 @@ import pandas as pd
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
 from ice287g.identity.link import TIERS, Links, link
-from ice287g.identity.observe import LISTS, Observations, observe
+from ice287g.identity.observe import LISTS, Observations, covering, observe
 
 
 @dataclass
@@ -133,8 +133,7 @@ class Identity:
         from ice287g.identity.observe import ROW_COLUMNS
 
         v = self.observations.versions.set_index("sha256").loc[sha]
-        rows = self._listings.rows
-        rows = rows[(rows["li"] == v["li"]) & (rows["pos"] == v["pos"])]
+        rows = covering(self._listings.rows, v["li"], v["pos"])
         values = self.observations.variants
         cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
         var = values.loc[rows["vid"].to_numpy(), cols].reset_index(drop=True)
@@ -145,8 +144,7 @@ class Identity:
     def agreement_count(self, sha: str) -> int:
         """Agreements listed in version `sha` (each once, however many spellings)."""
         v = self.observations.versions.set_index("sha256").loc[sha]
-        rows = self._listings.rows
-        return int(((rows["li"] == v["li"]) & (rows["pos"] == v["pos"])).sum())
+        return len(covering(self._listings.rows, v["li"], v["pos"]))
 
     def version_on(self, day: str | date, list: str = "participating") -> str | None:
         """sha256 of the version of `list` in effect on `day` among this identity's versions

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ice287g.identity import columns
 from ice287g.identity.link import Links
-from ice287g.identity.observe import FIELDS, LISTS, Observations
+from ice287g.identity.observe import FIELDS, LISTS, Observations, covering
 
 # A signing date this many days or more after the previous one is a renewal (re_signed).
 RESIGN_MIN_DAYS = 30
@@ -83,10 +83,11 @@ def row_changes(a: dict, b: dict, fields) -> list[tuple[str, str, str | None, st
 # --- who stands for an agreement in each version -----------------------------------------------
 @dataclass
 class Listings:
-    """Who stands for each agreement in each version. ``rows``: one row per (list, pos,
-    agreement), integer codes ``li``, ``pos``, ``nid``, ``vid``, ``gid``, sorted by list,
-    agreement, pos. ``ids``: gid -> agreement id; per node (nid): ``gid``, ``agency`` (the
-    resolved agency id), ``node``, ``state``, ``model``."""
+    """Who stands for each agreement in each version. ``rows``: runs of consecutive
+    versions of one list in which one row stands for an agreement: integer codes ``li``,
+    ``gid``, ``nid``, ``vid``, ``start``, ``end`` (positions, inclusive), sorted by list,
+    agreement, start. ``ids``: gid -> agreement id; per node (nid): ``gid``, ``agency``
+    (the resolved agency id), ``node``, ``state``, ``model``."""
 
     rows: pd.DataFrame
     ids: np.ndarray
@@ -101,7 +102,7 @@ class Listings:
         return {
             "list": LISTS[r["li"]],
             "li": r["li"],
-            "pos": r["pos"],
+            "pos": r["start"],
             "vid": r["vid"],
             "nid": nid,
             "node": self.node[nid],
@@ -127,20 +128,19 @@ def listings(ob: Observations, links: Links) -> Listings:
     )
     rank = np.empty(len(nodes), dtype="int64")
     rank[order] = np.arange(len(nodes))
-    o = ob.obs
-    nid = o["nid"].to_numpy()
+    r = ob.runs
+    nid = r["nid"].to_numpy()
     rows = pd.DataFrame(
         {
-            "li": o["li"].to_numpy(),
-            "pos": o["pos"].to_numpy(),
-            "nid": nid,
-            "vid": o["vid"].to_numpy(),
+            "li": r["li"].to_numpy(),
             "gid": gid[nid],
-            "_rank": rank[nid],
+            "nid": nid,
+            "vid": r["vid"].to_numpy(),
+            "start": r["start"].to_numpy(),
+            "end": r["end"].to_numpy(),
         }
     )
-    rows = rows.sort_values(["li", "pos", "gid", "_rank"]).drop_duplicates(["li", "pos", "gid"])
-    rows = rows.drop(columns="_rank").sort_values(["li", "gid", "pos"]).reset_index(drop=True)
+    rows = _one_per_version(rows.sort_values(["li", "gid", "start"]), rank)
     agency = np.array([links.agency.get(k, k) for k in nodes["agency_key"]], dtype=object)
     return Listings(
         rows,
@@ -151,6 +151,48 @@ def listings(ob: Observations, links: Links) -> Listings:
         nodes["state"].to_numpy(object),
         nodes["model"].to_numpy(object),
     )
+
+
+def _one_per_version(rows: pd.DataFrame, rank: np.ndarray) -> pd.DataFrame:
+    """Runs (sorted by list, agreement, start) cut so that in each version one node stands
+    for its agreement: where runs of one agreement overlap (two spellings side by side),
+    the best-ranked node (lowest `rank`) covering each version."""
+    li, gid = rows["li"].to_numpy(), rows["gid"].to_numpy()
+    start, end = rows["start"].to_numpy(), rows["end"].to_numpy()
+    same = np.r_[False, (li[1:] == li[:-1]) & (gid[1:] == gid[:-1])]
+    reach = pd.Series(end).groupby([li, gid]).cummax().to_numpy()
+    overlap = same & (start <= np.r_[-1, reach[:-1]])
+    if not overlap.any():
+        return rows.reset_index(drop=True)
+    key = pd.Series(list(zip(li.tolist(), gid.tolist())), index=rows.index)
+    crowded = set(key[overlap])
+    mask = key.isin(crowded).to_numpy()
+    cut = [_sweep(group, rank) for _, group in rows[mask].groupby(["li", "gid"], sort=False)]
+    out = pd.concat([rows[~mask], *cut], ignore_index=True)
+    return out.sort_values(["li", "gid", "start"]).reset_index(drop=True)
+
+
+def _sweep(runs: pd.DataFrame, rank: np.ndarray) -> pd.DataFrame:
+    """One agreement's overlapping runs as disjoint runs of the best-ranked node."""
+    recs = runs.to_dict("records")
+    points = sorted({r["start"] for r in recs} | {r["end"] + 1 for r in recs})
+    out: list[dict] = []
+    for a, b in zip(points, points[1:]):
+        here = [r for r in recs if r["start"] <= a and r["end"] >= b - 1]
+        if not here:
+            continue
+        best = min(here, key=lambda r: rank[r["nid"]])
+        last = out[-1] if out else None
+        if (
+            last
+            and last["nid"] == best["nid"]
+            and last["vid"] == best["vid"]
+            and last["end"] == a - 1
+        ):
+            last["end"] = b - 1
+        else:
+            out.append({**best, "start": a, "end": b - 1})
+    return pd.DataFrame(out, columns=runs.columns)
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -188,35 +230,32 @@ def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.
 
     rows = lists.rows
     li, gid = rows["li"].to_numpy(), rows["gid"].to_numpy()
-    pos, vid = rows["pos"].to_numpy(), rows["vid"].to_numpy()
+    start, end = rows["start"].to_numpy(), rows["end"].to_numpy()
     n = len(rows)
     first = np.ones(n, dtype=bool)
     first[1:] = (li[1:] != li[:-1]) | (gid[1:] != gid[:-1])
     final = np.r_[first[1:], True] if n else first
-    gap = ~first & (pos - np.r_[0, pos[:-1]] > 1)
-    moved = ~first & (vid != np.r_[-1, vid[:-1]])
-    busy = np.flatnonzero(first | final | gap | moved)
-    need = np.unique(np.r_[busy, busy[~first[busy]] - 1]) if n else busy
-    raw = rows.iloc[need].to_dict(orient="records")
-    recs = {i: lists.record(i, r, vrec) for i, r in zip(need.tolist(), raw)}
-    for i in busy.tolist():
-        r, p = recs[i], int(pos[i])
+    gap = ~first & (start - np.r_[0, end[:-1]] > 1)
+    # Every other run begins where the row standing for its agreement changed.
+    recs = [lists.record(i, r, vrec) for i, r in enumerate(rows.to_dict(orient="records"))]
+    for i, r in enumerate(recs):
+        p = int(start[i])
         if first[i]:
             emit(r, p, "listed")
         else:
-            prev = recs[i - 1]
+            prev, prev_end = recs[i - 1], int(end[i - 1])
             if gap[i]:
-                emit(prev, prev["pos"] + 1, "removed")
+                emit(prev, prev_end + 1, "removed")
                 emit(r, p, "returned")
-            if moved[i]:
-                fields = fields_at[(r["li"], prev["pos"])] & fields_at[(r["li"], p)]
+            if prev["vid"] != r["vid"]:
+                fields = fields_at[(r["li"], prev_end)] & fields_at[(r["li"], p)]
                 for change, field, before, after in row_changes(
                     vrec[prev["vid"]], vrec[r["vid"]], fields
                 ):
                     ev = links.path(prev["node"], r["node"]) if change == "renamed" else None
                     emit(r, p, change, (field, before, after), evidence=ev)
-        if final[i] and p < last[r["li"]]:
-            emit(r, p + 1, "removed")
+        if final[i] and end[i] < last[r["li"]]:
+            emit(r, int(end[i]) + 1, "removed")
     _model_events(out, lists, vrec, emit)
     ev = pd.DataFrame(out, columns=[*EVENT_COLUMNS, "_pos"])
     order = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
@@ -229,20 +268,23 @@ def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
     """``model_added`` / ``model_switched`` for each agreement's first participating listing,
     from the agency's agreements on the version before and on that version."""
     rows = lists.rows[lists.rows["li"] == 0]
-    firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, pos
-    # Only the agencies and versions around a first listing matter.
+    firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, start
+    # Only the agencies of a first listing matter: their runs, by agency.
     agency_of = lists.agency[rows["nid"].to_numpy()]
-    starts = firsts["pos"].to_numpy()
-    near = np.isin(rows["pos"].to_numpy(), np.r_[starts, starts - 1]) & np.isin(
-        agency_of, lists.agency[firsts["nid"].to_numpy()]
-    )
-    around = rows[near]
-    model = lists.model[around["nid"].to_numpy()]
-    at: dict[tuple, dict[int, str]] = defaultdict(dict)  # (agency, pos) -> {gid: model}
-    for a, p, g, m in zip(
-        agency_of[near].tolist(), around["pos"].tolist(), around["gid"].tolist(), model
+    near = np.isin(agency_of, lists.agency[firsts["nid"].to_numpy()])
+    runs_of: dict[str, list[tuple[int, int, int, str]]] = defaultdict(list)
+    for a, lo, hi, g, m in zip(
+        agency_of[near].tolist(),
+        rows["start"].to_numpy()[near].tolist(),
+        rows["end"].to_numpy()[near].tolist(),
+        rows["gid"].to_numpy()[near].tolist(),
+        lists.model[rows["nid"].to_numpy()[near]].tolist(),
     ):
-        at[(a, p)][g] = m
+        runs_of[a].append((lo, hi, g, m))
+
+    def at(agency: str, p: int) -> dict[int, str]:  # the agency's agreements listed at p
+        return {g: m for lo, hi, g, m in runs_of.get(agency, ()) if lo <= p <= hi}
+
     removals = {
         (e["agreement_id"], e["_pos"]): e
         for e in out
@@ -253,7 +295,7 @@ def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
         p, me = r["pos"], raw["gid"]
         if p == 0:
             continue
-        before, now = at.get((r["agency_id"], p - 1), {}), at.get((r["agency_id"], p), {})
+        before, now = at(r["agency_id"], p - 1), at(r["agency_id"], p)
         ended = sorted(g for g, m in before.items() if g not in now and m != r["model"])
         kept = sorted({before[g] for g in before if g in now and g != me})
         if ended:
@@ -286,11 +328,14 @@ def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame
     shas = versions["sha256"].to_dict()
     vrec = ob.records
     newest = ob.last_pos(LISTS[0])
-    span = part.groupby("gid")["pos"].agg(["min", "max", "size"])
+    span = part.assign(size=part["end"] - part["start"] + 1).groupby("gid")
+    span = pd.DataFrame(
+        {"min": span["start"].min(), "max": span["end"].max(), "size": span["size"].sum()}
+    )
     last_rows = dict(zip(span.index, part.drop_duplicates("gid", keep="last").to_dict("records")))
     first_rows = dict(zip(span.index, part.drop_duplicates("gid").to_dict("records")))
     available = np.array([vrec[v]["moa_status"] == "available" for v in range(len(vrec))])
-    posted = part[available[part["vid"].to_numpy()]].groupby("gid")["pos"].min().to_dict()
+    posted = part[available[part["vid"].to_numpy()]].groupby("gid")["start"].min().to_dict()
     # Spellings, keys and the tiers that joined them, per agreement.
     nodes = ob.nodes
     node_names, node_first = nodes["names"].tolist(), nodes["first"].tolist()
@@ -370,7 +415,7 @@ def _pending_links(rows, lists: Listings, dates, first_rows) -> dict[int, tuple]
     pend = rows[rows["li"] == 1]
     if pend.empty:
         return {}
-    pdate = [dates[(1, p)] for p in pend["pos"].tolist()]
+    pdate = [dates[(1, p)] for p in pend["start"].tolist()]  # a run's first date
     by_gid: dict[int, list] = defaultdict(list)
     by_agency: dict[str, list] = defaultdict(list)
     for g, nid, d in zip(pend["gid"].tolist(), pend["nid"].tolist(), pdate):
@@ -378,7 +423,7 @@ def _pending_links(rows, lists: Listings, dates, first_rows) -> dict[int, tuple]
         by_agency[lists.agency[nid]].append(d)
     out = {}
     for g, r in first_rows.items():
-        start = dates[(0, r["pos"])]
+        start = dates[(0, r["start"])]
         match, days = "agreement", [d for d in by_gid.get(g, ()) if d <= start]
         if not days:
             agency = lists.agency[r["nid"]]
@@ -412,7 +457,8 @@ def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
     """Every agency name ever printed, with the agreement and agency it belongs to
     (``ALIAS_COLUMNS``): one record per (spelling, exact key)."""
     dates = ob.versions.set_index(["li", "pos"])["date"].to_dict()
-    span = ob.obs.groupby(["vid", "li"])["pos"].agg(["min", "max"]).reset_index()
+    span = ob.runs.groupby(["vid", "li"]).agg(min=("start", "min"), max=("end", "max"))
+    span = span.reset_index()
     agency = ob.variants["agency"].tolist()
     nid_of = ob.variants["nid"].tolist()
     seen: dict[tuple, list] = {}
@@ -457,8 +503,8 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
     if va["li"] != vb["li"]:
         raise ValueError(f"{sha_a[:12]} and {sha_b[:12]} are versions of different lists")
     rows = lists.rows[lists.rows["li"] == va["li"]]
-    a = rows[rows["pos"] == va["pos"]].set_index("gid")
-    b = rows[rows["pos"] == vb["pos"]].set_index("gid")
+    a = covering(rows, va["li"], va["pos"]).set_index("gid")
+    b = covering(rows, vb["li"], vb["pos"]).set_index("gid")
     vrec = ob.records
     fields = va["fields"] & vb["fields"]
     out = []
