@@ -42,6 +42,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
 from ice287g.identity import columns
@@ -327,31 +328,32 @@ def _relabel_edges(ob: Observations, info, eligible, candidate) -> list[_Edge]:
 
 
 def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Edge]:
-    masks = ob.masks.get(lst, {})
     last = ob.last_pos(lst)
     if last < 1:
         return []
     dated = lst == "participating"
-    runs = ob.runs[ob.runs["li"] == LISTS.index(lst)]
-    node_of = ob.nodes["node"].to_numpy()[runs["nid"].to_numpy()]
+    runs = ob.runs[ob.runs["li"] == LISTS.index(lst)]  # sorted by node (key order), start
+    nid, start, end = (runs[c].to_numpy() for c in ("nid", "start", "end"))
+    # A listing is a chain of runs of one node, each beginning where the last one ended.
+    same = np.r_[False, (nid[1:] == nid[:-1]) & (start[1:] == end[:-1] + 1)]
+    begins, ends = ~same, np.r_[~same[1:], True]
+    node_of = ob.nodes["node"].to_numpy()[nid]
     signed = ob.variants["signed"].to_numpy()[runs["vid"].to_numpy()]
-    # The first and last position of every listing run are ends of runs of one row.
-    signed_at = dict(zip(zip(node_of, runs["start"].tolist()), signed))
-    signed_at.update(zip(zip(node_of, runs["end"].tolist()), signed))
     dates = ob.versions[ob.versions["list"] == lst].set_index("pos")["date"]
     gone: dict[tuple, list[str]] = defaultdict(list)
     new: dict[tuple, list[str]] = defaultdict(list)
-    for n in sorted(eligible):
-        m = masks.get(n, 0)
+    for i in np.flatnonzero(begins | ends).tolist():
+        n = node_of[i]
+        if n not in eligible:
+            continue
         bucket = (info[n]["state"], info[n]["model"])
-        for e in _bits(m & ~(m >> 1)):  # last position of each run
-            day = signed_at.get((n, e)) if dated else "-"
-            if e < last and day is not None:
-                gone[(e, *bucket, day)].append(n)
-        for s in _bits(m & ~(m << 1)):  # first position of each run
-            day = signed_at.get((n, s)) if dated else "-"
-            if s > 0 and day is not None:
-                new[(s - 1, *bucket, day)].append(n)
+        day = signed[i] if dated else "-"
+        if day is None:
+            continue
+        if ends[i] and end[i] < last:  # the last position of a listing
+            gone[(int(end[i]), *bucket, day)].append(n)
+        if begins[i] and start[i] > 0:  # the first position of a listing
+            new[(int(start[i]) - 1, *bucket, day)].append(n)
     out = []
     for key in sorted(gone.keys() & new.keys()):
         g, nw = gone[key], new[key]
@@ -372,11 +374,6 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
                         x, y, f"relabel ambiguous ({len(g)} listings ended, {len(nw)} began {when})"
                     )
     return out
-
-
-def _bits(m: int) -> list[int]:
-    """Positions of the set bits of `m`."""
-    return [i for i, c in enumerate(reversed(bin(m)[2:])) if c == "1"]
 
 
 def _pending_edges(buckets, info, masks, candidate) -> list[_Edge]:

@@ -165,6 +165,7 @@ def _variants(r: pd.DataFrame) -> pd.DataFrame:
 
 
 def _assemble(v, variants, node_ids, runs, seen) -> Observations:
+    runs = runs.sort_values(["li", "nid", "start"]).reset_index(drop=True)
     nodes = _nodes(seen, variants, v, node_ids)  # every row's facts, duplicates included
     return Observations(v, variants, nodes, runs, seen, _masks(runs, node_ids))
 

@@ -489,7 +489,7 @@ def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
         )
     df = pd.DataFrame(out, columns=ALIAS_COLUMNS)
     return df.sort_values(
-        ["state", "agency_id", "first_listed", "name"], kind="mergesort"
+        ["state", "agency_id", "first_listed", "name", "key"], kind="mergesort"
     ).reset_index(drop=True)
 
 
