@@ -382,12 +382,18 @@ def _nodes(
         sp = spellings[nid].setdefault(agency, [0, 0])
         sp[0] += n
         sp[1] = max(sp[1], lastday)
+    first_of = dict(
+        zip(
+            first.index.tolist(),
+            zip(first["day"].tolist(), first["seq"].tolist(), first["li"].tolist()),
+        )
+    )
     out = []
     for nid in sorted(facts):
         state, model, key, signed, urls, lastday = facts[nid]
         ranked = sorted(spellings[nid].items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
         names = tuple(a for a, _ in ranked)
-        fr = first.loc[nid]
+        fr = first_of[nid]
         out.append(
             (
                 node_ids[nid],
@@ -398,7 +404,7 @@ def _nodes(
                 names,
                 frozenset(signed),
                 frozenset(urls),
-                (date.fromordinal(int(fr["day"])), int(fr["seq"]), int(fr["li"])),
+                (date.fromordinal(fr[0]), fr[1], fr[2]),
                 date.fromordinal(lastday),
             )
         )

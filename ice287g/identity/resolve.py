@@ -26,14 +26,19 @@ class Identity:
 
     observations: Observations
     links: Links
+    verdicts: pd.DataFrame | None = None  # the alias table the links applied
 
     @cached_property
     def _listings(self) -> story.Listings:
         return story.listings(self.observations, self.links)
 
     @cached_property
+    def _event_table(self) -> pd.DataFrame:
+        return story.event_table(self.observations, self.links, self._listings)
+
+    @cached_property
     def _events(self) -> pd.DataFrame:
-        return story.events(self.observations, self.links, self._listings)
+        return self._event_table[story.EVENT_COLUMNS]
 
     @cached_property
     def _agreements(self) -> pd.DataFrame:
@@ -48,6 +53,25 @@ class Identity:
         for name in ("_listings", "_events", "_agreements", "_spellings"):
             getattr(self, name)
         return self
+
+    def extend(self, versions: pd.DataFrame, rows: pd.DataFrame) -> Identity | None:
+        """This identity with `versions` (and their `rows`) added, or None when one of them
+        is older than the newest stored version of its list (then ``resolve`` everything).
+        Costs the new rows, the joins (within each state and model) and the events of the
+        agreements they touch: not the versions already resolved."""
+        ob = self.observations.extend(versions, rows)
+        if ob is None:
+            return None
+        if ob is self.observations:
+            return self
+        table = alias_table.load() if self.verdicts is None else self.verdicts
+        new = Identity(ob, link(ob, table), table)
+        if "_event_table" in self.__dict__:  # told already: tell only what is new
+            since = tuple(self.observations.last_pos(lst) + 1 for lst in LISTS)
+            new.__dict__["_event_table"] = story.events_after(
+                self._event_table, self.links, since, ob, new.links, new._listings
+            )
+        return new
 
     # --- tables ----------------------------------------------------------------------------
     def agreements(self, state: str | None = None, status: str | None = None) -> pd.DataFrame:
@@ -177,7 +201,7 @@ def resolve(
     only on the set of versions and rows, never on their order."""
     table = alias_table.load() if aliases is None else aliases
     ob = observe(versions, rows)
-    return Identity(ob, link(ob, table))
+    return Identity(ob, link(ob, table), table)
 
 
 @dataclass

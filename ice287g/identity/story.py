@@ -96,6 +96,7 @@ class Listings:
     node: np.ndarray
     state: np.ndarray
     model: np.ndarray
+    crowded: frozenset = frozenset()  # gids listed under two keys at once (see listings)
 
     def record(self, i: int, r: dict, variants: dict) -> dict:
         nid = r["nid"]
@@ -122,10 +123,8 @@ def listings(ob: Observations, links: Links) -> Listings:
     node = nodes["node"].to_numpy(object)
     ids = np.array(sorted(set(links.group.values())), dtype=object)
     gid = np.searchsorted(ids, np.array([links.group[n] for n in node], dtype=object))
-    order = sorted(
-        range(len(nodes)),
-        key=lambda i: (-nodes["last"].iat[i].toordinal(), nodes["first"].iat[i], node[i]),
-    )
+    last, first = nodes["last"].tolist(), nodes["first"].tolist()
+    order = sorted(range(len(nodes)), key=lambda i: (-last[i].toordinal(), first[i], node[i]))
     rank = np.empty(len(nodes), dtype="int64")
     rank[order] = np.arange(len(nodes))
     r = ob.runs
@@ -140,7 +139,7 @@ def listings(ob: Observations, links: Links) -> Listings:
             "end": r["end"].to_numpy(),
         }
     )
-    rows = _one_per_version(rows.sort_values(["li", "gid", "start"]), rank)
+    rows, crowded = _one_per_version(rows.sort_values(["li", "gid", "start"]), rank)
     agency = np.array([links.agency.get(k, k) for k in nodes["agency_key"]], dtype=object)
     return Listings(
         rows,
@@ -150,26 +149,29 @@ def listings(ob: Observations, links: Links) -> Listings:
         node,
         nodes["state"].to_numpy(object),
         nodes["model"].to_numpy(object),
+        crowded,
     )
 
 
 def _one_per_version(rows: pd.DataFrame, rank: np.ndarray) -> pd.DataFrame:
     """Runs (sorted by list, agreement, start) cut so that in each version one node stands
     for its agreement: where runs of one agreement overlap (two spellings side by side),
-    the best-ranked node (lowest `rank`) covering each version."""
+    the best-ranked node (lowest `rank`) covering each version. Also the gids where runs
+    overlap: a later version can change which node stands for them at earlier ones."""
     li, gid = rows["li"].to_numpy(), rows["gid"].to_numpy()
     start, end = rows["start"].to_numpy(), rows["end"].to_numpy()
     same = np.r_[False, (li[1:] == li[:-1]) & (gid[1:] == gid[:-1])]
     reach = pd.Series(end).groupby([li, gid]).cummax().to_numpy()
     overlap = same & (start <= np.r_[-1, reach[:-1]])
     if not overlap.any():
-        return rows.reset_index(drop=True)
+        return rows.reset_index(drop=True), frozenset()
     key = pd.Series(list(zip(li.tolist(), gid.tolist())), index=rows.index)
     crowded = set(key[overlap])
     mask = key.isin(crowded).to_numpy()
     cut = [_sweep(group, rank) for _, group in rows[mask].groupby(["li", "gid"], sort=False)]
     out = pd.concat([rows[~mask], *cut], ignore_index=True)
-    return out.sort_values(["li", "gid", "start"]).reset_index(drop=True)
+    crowded_gids = frozenset(g for _, g in crowded)
+    return out.sort_values(["li", "gid", "start"]).reset_index(drop=True), crowded_gids
 
 
 def _sweep(runs: pd.DataFrame, rank: np.ndarray) -> pd.DataFrame:
@@ -199,7 +201,96 @@ def _sweep(runs: pd.DataFrame, rank: np.ndarray) -> pd.DataFrame:
 def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
     """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
     `lists`: ``listings(ob, links)`` when already at hand."""
+    return event_table(ob, links, lists)[EVENT_COLUMNS]
+
+
+def event_table(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
+    """``events`` with each event's list index and position (``EVENT_TABLE_COLUMNS``), as
+    kept for ``events_after``."""
     lists = listings(ob, links) if lists is None else lists
+    return order_events(pd.DataFrame(_events(ob, links, lists), columns=EVENT_TABLE_COLUMNS))
+
+
+def events_after(
+    table: pd.DataFrame,
+    old: Links,
+    since: tuple[int, ...],
+    ob: Observations,
+    links: Links,
+    lists: Listings,
+) -> pd.DataFrame:
+    """The event table of `ob` and `links` from `table`, the event table of the versions
+    before positions `since` (per list) linked by `old`: the agreements whose spellings,
+    joins or agencies changed (and every agreement of their agencies) are told again from
+    their beginning, the others only from `since`. Equal to ``event_table``."""
+    changed = _changed_agreements(old, links)
+    agencies = {links.agency.get(k, k) for k in _agency_keys(old, changed)}
+    agencies |= {old.agency.get(k, k) for k in _agency_keys(old, changed)}
+    agencies |= {links.agency.get(k, k) for k in _agency_keys(links, changed)}
+    whole = set(changed) | {lists.ids[g] for g in lists.crowded}
+    for node, gid in links.group.items():
+        key = node.rsplit(":", 1)[0]
+        if links.agency.get(key, key) in agencies or old.agency.get(key, key) in agencies:
+            whole.add(gid)
+    keep = table[~table["agreement_id"].isin(whole) & ~table["agency_id"].isin(agencies)]
+    new = pd.DataFrame(_events(ob, links, lists, since, whole), columns=EVENT_TABLE_COLUMNS)
+    new = new.astype(table.dtypes.to_dict()) if len(new) and len(keep) else new
+    return order_events(pd.concat([keep, new], ignore_index=True))
+
+
+def _signatures(links: Links) -> dict[str, tuple]:
+    """Agreement id -> what its events depend on besides its rows: its keys, the joins
+    among them and their agencies."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for node, gid in links.group.items():
+        members[gid].append(node)
+    m = links.merges[links.merges["level"] == "agreement"]
+    joins: dict[str, list[tuple]] = defaultdict(list)
+    for a, b, tier, detail in zip(m["a"], m["b"], m["tier"], m["detail"]):
+        joins[links.group[a]].append((a, b, tier, detail))
+    return {
+        g: (
+            tuple(sorted(ns)),
+            tuple(sorted(joins.get(g, ()))),
+            tuple(sorted(links.agency.get(k, k) for k in (n.rsplit(":", 1)[0] for n in ns))),
+        )
+        for g, ns in members.items()
+    }
+
+
+def _changed_agreements(old: Links, new: Links) -> set[str]:
+    a, b = _signatures(old), _signatures(new)
+    return {g for g in a.keys() | b.keys() if a.get(g) != b.get(g)}
+
+
+def _agency_keys(links: Links, agreements: set[str]) -> set[str]:
+    return {n.rsplit(":", 1)[0] for n, g in links.group.items() if g in agreements}
+
+
+# Events as kept between updates: with the list's index and the event's position in it.
+EVENT_TABLE_COLUMNS = [*EVENT_COLUMNS, "_li", "_pos"]
+_EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
+
+
+def order_events(ev: pd.DataFrame) -> pd.DataFrame:
+    """Events in time order (stable: an agreement's events on one version keep the order
+    they were told in)."""
+    o = ev["event"].map(_EVENT_ORDER).fillna(4)
+    ev = ev.assign(_o=o).sort_values(
+        ["date", "list", "seq", "state", "agreement_id", "_o"], kind="mergesort"
+    )
+    return ev.drop(columns="_o").reset_index(drop=True)
+
+
+def _events(
+    ob: Observations,
+    links: Links,
+    lists: Listings,
+    since: tuple[int, ...] | None = None,
+    whole: set[str] | None = None,
+) -> list[dict]:
+    """Event records (``EVENT_TABLE_COLUMNS``). `since`: per list, the first position to
+    tell (None: all); the agreements in `whole` are told from their beginning."""
     vrec = ob.records
     versions = ob.versions.set_index(["li", "pos"])
     meta = versions[["date", "seq", "sha256"]].to_dict(orient="index")
@@ -222,6 +313,7 @@ def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.
             "after": change[2],
             "evidence": None,
             "detail": None,
+            "_li": r["li"],
             "_pos": pos,
             **more,
         }
@@ -236,39 +328,50 @@ def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.
     first[1:] = (li[1:] != li[:-1]) | (gid[1:] != gid[:-1])
     final = np.r_[first[1:], True] if n else first
     gap = ~first & (start - np.r_[0, end[:-1]] > 1)
-    # Every other run begins where the row standing for its agreement changed.
-    recs = [lists.record(i, r, vrec) for i, r in enumerate(rows.to_dict(orient="records"))]
-    for i, r in enumerate(recs):
-        p = int(start[i])
+    if since is None:
+        told = np.zeros(n, dtype="int64")  # per run: the first position to tell
+    else:
+        told = np.asarray(since, dtype="int64")[li]
+        if whole:
+            told[np.isin(lists.ids[gid], list(whole))] = 0
+    # The runs with something to tell (and the run before each, for what changed).
+    take = np.flatnonzero(end >= told - 1)
+    need = np.unique(np.r_[take, take[~first[take]] - 1]) if n else take
+    raw = rows.iloc[need].to_dict(orient="records")
+    recs = {i: lists.record(i, r, vrec) for i, r in zip(need.tolist(), raw)}
+    for i in take.tolist():
+        r, p, t = recs[i], int(start[i]), int(told[i])
         if first[i]:
-            emit(r, p, "listed")
+            if p >= t:
+                emit(r, p, "listed")
         else:
             prev, prev_end = recs[i - 1], int(end[i - 1])
-            if gap[i]:
+            if gap[i] and prev_end + 1 >= t:
                 emit(prev, prev_end + 1, "removed")
+            if gap[i] and p >= t:
                 emit(r, p, "returned")
-            if prev["vid"] != r["vid"]:
+            # Every other run begins where the row standing for its agreement changed.
+            if prev["vid"] != r["vid"] and p >= t:
                 fields = fields_at[(r["li"], prev_end)] & fields_at[(r["li"], p)]
                 for change, field, before, after in row_changes(
                     vrec[prev["vid"]], vrec[r["vid"]], fields
                 ):
                     ev = links.path(prev["node"], r["node"]) if change == "renamed" else None
                     emit(r, p, change, (field, before, after), evidence=ev)
-        if final[i] and end[i] < last[r["li"]]:
+        if final[i] and end[i] < last[r["li"]] and end[i] + 1 >= t:
             emit(r, int(end[i]) + 1, "removed")
-    _model_events(out, lists, vrec, emit)
-    ev = pd.DataFrame(out, columns=[*EVENT_COLUMNS, "_pos"])
-    order = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
-    ev["_o"] = ev["event"].map(order).fillna(4)
-    ev = ev.sort_values(["date", "list", "seq", "state", "agreement_id", "_o"], kind="mergesort")
-    return ev[EVENT_COLUMNS].reset_index(drop=True)
+    _model_events(out, lists, vrec, emit, told)
+    return out
 
 
-def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
+def _model_events(out: list[dict], lists: Listings, vrec: dict, emit, told) -> None:
     """``model_added`` / ``model_switched`` for each agreement's first participating listing,
-    from the agency's agreements on the version before and on that version."""
-    rows = lists.rows[lists.rows["li"] == 0]
+    from the agency's agreements on the version before and on that version (for the
+    listings at or after the run's `told` position)."""
+    part = (lists.rows["li"] == 0).to_numpy()
+    rows = lists.rows[part]
     firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, start
+    firsts = firsts[firsts["start"].to_numpy() >= told[part][rows.index.get_indexer(firsts.index)]]
     # Only the agencies of a first listing matter: their runs, by agency.
     agency_of = lists.agency[rows["nid"].to_numpy()]
     near = np.isin(agency_of, lists.agency[firsts["nid"].to_numpy()])
