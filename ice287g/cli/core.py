@@ -150,6 +150,7 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
     Example: ice287g backfill ../shared/ice-corpus/files
     """
+    from ice287g.jobs import derived
     from ice287g.jobs.ingest import expand_paths, ingest_paths
 
     files = expand_paths(paths)
@@ -164,6 +165,9 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
         outcomes = ingest_paths(ctx.store, files, workers=workers, on_result=report)
     new = sum(o.status == "new" for o in outcomes)
+    if new:
+        with progress.timed("identities"):
+            derived.update(ctx.store)
     click.echo(
         f"{len(outcomes)} files: {new} new, {len(outcomes) - new - failed} already "
         f"stored, {failed} failed",

@@ -338,22 +338,45 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
     same = np.r_[False, (nid[1:] == nid[:-1]) & (start[1:] == end[:-1] + 1)]
     begins, ends = ~same, np.r_[~same[1:], True]
     node_of = ob.nodes["node"].to_numpy()[nid]
-    signed = ob.variants["signed"].to_numpy()[runs["vid"].to_numpy()]
+    signed = ob.variants["signed"].to_numpy()[runs["vid"].to_numpy()] if dated else None
+    ok = ob.nodes["node"].isin(eligible).to_numpy()
+    keep = ok[nid] & (~pd.isna(signed) if dated else True)
+    state = ob.nodes["state"].to_numpy(object)[nid]
+    model = ob.nodes["model"].to_numpy(object)[nid]
+    day = signed if dated else np.full(len(runs), "-", dtype=object)
+    ended = keep & ends & (end < last)  # the last position of a listing
+    began = keep & begins & (start > 0)  # the first position of a listing
+    g = pd.DataFrame(
+        {
+            "at": end[ended],
+            "state": state[ended],
+            "model": model[ended],
+            "day": day[ended],
+            "node": node_of[ended],
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "at": start[began] - 1,
+            "state": state[began],
+            "model": model[began],
+            "day": day[began],
+            "node": node_of[began],
+        }
+    )
+    # Only the boundaries where a listing ended and another began matter.
+    both = (
+        g[["at", "state", "model", "day"]]
+        .merge(b[["at", "state", "model", "day"]])
+        .drop_duplicates()
+    )
+    g, b = g.merge(both), b.merge(both)
     dates = ob.versions[ob.versions["list"] == lst].set_index("pos")["date"]
     gone: dict[tuple, list[str]] = defaultdict(list)
     new: dict[tuple, list[str]] = defaultdict(list)
-    for i in np.flatnonzero(begins | ends).tolist():
-        n = node_of[i]
-        if n not in eligible:
-            continue
-        bucket = (info[n]["state"], info[n]["model"])
-        day = signed[i] if dated else "-"
-        if day is None:
-            continue
-        if ends[i] and end[i] < last:  # the last position of a listing
-            gone[(int(end[i]), *bucket, day)].append(n)
-        if begins[i] and start[i] > 0:  # the first position of a listing
-            new[(int(start[i]) - 1, *bucket, day)].append(n)
+    for frame, into in ((g, gone), (b, new)):
+        for at, st, md, d, n in frame.sort_values("node", kind="mergesort").itertuples(index=False):
+            into[(int(at), st, md, d)].append(n)
     out = []
     for key in sorted(gone.keys() & new.keys()):
         g, nw = gone[key], new[key]

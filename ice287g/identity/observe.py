@@ -82,6 +82,12 @@ class Observations:
     masks: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @cached_property
+    def index(self) -> dict[tuple, int]:
+        """A variant's values (``ROW_COLUMNS``, missing as None) -> its vid."""
+        rows = self.variants[list(ROW_COLUMNS)].itertuples(index=False, name=None)
+        return {tuple(_key(x) for x in t): i for i, t in enumerate(rows)}
+
+    @cached_property
     def records(self) -> dict[int, dict]:
         """vid -> the variant's values as a dict."""
         return self.variants.to_dict(orient="index")
@@ -164,10 +170,11 @@ def _variants(r: pd.DataFrame) -> pd.DataFrame:
     return variants
 
 
-def _assemble(v, variants, node_ids, runs, seen) -> Observations:
+def _assemble(v, variants, node_ids, runs, seen, masks=None) -> Observations:
     runs = runs.sort_values(["li", "nid", "start"]).reset_index(drop=True)
     nodes = _nodes(seen, variants, v, node_ids)  # every row's facts, duplicates included
-    return Observations(v, variants, nodes, runs, seen, _masks(runs, node_ids))
+    masks = _masks(runs, node_ids) if masks is None else masks
+    return Observations(v, variants, nodes, runs, seen, masks)
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -195,23 +202,21 @@ def segments(obs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out.astype("int64")
 
 
-def extend_segments(runs: pd.DataFrame, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """`runs` (``segments``) with the rows `new` (`keys` and ``pos``; at most one position
-    per list, after every run's end) added: a run that ended just before goes on, any
-    other row starts a run. Equal to ``segments`` of everything."""
-    if new.empty:
+def stitch(runs: pd.DataFrame, added: pd.DataFrame, keys: list[str], first: dict) -> pd.DataFrame:
+    """`runs` (``segments``) and `added` (``segments`` of later positions; ``first``: list
+    index -> the first added position) as one: an added run that begins at its list's first
+    added position continues a run with the same keys that ended just before it. Equal to
+    ``segments`` of everything."""
+    if added.empty:
         return runs
-    prev = new[["li", "pos"]].drop_duplicates().assign(end=lambda d: d["pos"] - 1)
-    open_ = runs.reset_index().merge(prev[["li", "end"]], on=["li", "end"])
-    hit = new.merge(open_[[*keys, "index"]], on=keys, how="left")
-    grown = hit["index"].dropna().astype("int64").to_numpy()
+    begin = added["li"].map(first).to_numpy()
+    head = added[added["start"].to_numpy() == begin].assign(end_before=lambda d: d["start"] - 1)
+    old = runs.reset_index().rename(columns={"end": "end_before"})
+    hit = head.reset_index().merge(old, on=[*keys, "end_before"], suffixes=("_new", ""))
     runs = runs.copy()
-    runs.loc[grown, "end"] = hit.loc[hit["index"].notna(), "pos"].to_numpy()
-    fresh = hit[hit["index"].isna()]
-    started = pd.DataFrame(
-        {**{k: fresh[k] for k in keys}, "start": fresh["pos"], "end": fresh["pos"]}
-    )
-    out = pd.concat([runs, started.astype("int64")], ignore_index=True)
+    runs.loc[hit["index"].to_numpy(), "end"] = hit["end"].to_numpy()
+    rest = added.drop(index=hit["index_new"].to_numpy())
+    out = pd.concat([runs, rest], ignore_index=True)
     return out.sort_values([*keys, "start"]).reset_index(drop=True)
 
 
@@ -245,10 +250,7 @@ def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Obse
     r = _usable(rows, v)
     cols = list(ROW_COLUMNS)
     # Variants: the known ones by their values, the others appended.
-    known = {
-        tuple(_key(x) for x in t): i
-        for i, t in enumerate(ob.variants[cols].itertuples(index=False, name=None))
-    }
+    known = dict(ob.index)
     fresh = _variants(r.drop_duplicates(cols))
     fresh_keys = [tuple(_key(x) for x in t) for t in fresh[cols].itertuples(index=False, name=None)]
     add = [i for i, k in enumerate(fresh_keys) if k not in known]
@@ -274,14 +276,22 @@ def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Obse
     )
     runs = ob.runs.copy()
     runs["nid"] = renumber[runs["vid"].to_numpy()] if len(runs) else runs["nid"]
-    seen = ob.seen
-    for _, one in obs.groupby(["li", "pos"], sort=True):
-        seen = extend_segments(
-            seen, one.drop_duplicates("vid")[["li", "vid", "pos"]], ["li", "vid"]
-        )
-        best = _best_rows(one, variants)
-        runs = extend_segments(runs, best[["li", "nid", "vid", "pos"]], ["li", "nid", "vid"])
-    return _assemble(allv, variants, node_ids, runs, seen)
+    first = v.groupby("li")["pos"].min().to_dict()
+    seen = stitch(
+        ob.seen,
+        segments(obs.drop_duplicates(["li", "pos", "vid"]), ["li", "vid"]),
+        ["li", "vid"],
+        first,
+    )
+    best = _best_rows(obs, variants)
+    runs = stitch(runs, segments(best, ["li", "nid", "vid"]), ["li", "nid", "vid"], first)
+    masks = {lst: dict(m) for lst, m in ob.masks.items()}
+    for li, pos, nid in zip(best["li"].tolist(), best["pos"].tolist(), best["nid"].tolist()):
+        m = masks.setdefault(LISTS[li], {})
+        m[node_ids[nid]] = m.get(node_ids[nid], 0) | (1 << pos)
+    out = _assemble(allv, variants, node_ids, runs, seen, masks)
+    out.__dict__["index"] = known
+    return out
 
 
 def _key(value):

@@ -234,7 +234,6 @@ def events_after(
             whole.add(gid)
     keep = table[~table["agreement_id"].isin(whole) & ~table["agency_id"].isin(agencies)]
     new = pd.DataFrame(_events(ob, links, lists, since, whole), columns=EVENT_TABLE_COLUMNS)
-    new = new.astype(table.dtypes.to_dict()) if len(new) and len(keep) else new
     return order_events(pd.concat([keep, new], ignore_index=True))
 
 
@@ -275,6 +274,8 @@ _EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 
 def order_events(ev: pd.DataFrame) -> pd.DataFrame:
     """Events in time order (stable: an agreement's events on one version keep the order
     they were told in)."""
+    text = [c for c in EVENT_COLUMNS if c not in ("date", "seq")]
+    ev = ev.astype(dict.fromkeys(text, "str"))  # one dtype however the table was put together
     o = ev["event"].map(_EVENT_ORDER).fillna(4)
     ev = ev.assign(_o=o).sort_values(
         ["date", "list", "seq", "state", "agreement_id", "_o"], kind="mergesort"
@@ -446,12 +447,11 @@ def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame
     for nid in sorted(range(len(nodes)), key=lambda i: (node_first[i], lists.node[i])):
         members[int(lists.gid[nid])].append(nid)
     tiers = _tiers_by_agreement(links)
-    part_ev = ev[ev["list"] == LISTS[0]]
-    returns = part_ev[part_ev["event"] == "returned"].groupby("agreement_id").size().to_dict()
-    switched = part_ev[
-        (part_ev["event"] == "model_switched")
-        & part_ev["detail"].str.startswith("replaced by", na=False)
-    ]
+    e = ev[["list", "event", "agreement_id", "detail"]]
+    part_ev = e["list"] == LISTS[0]
+    returns = e[part_ev & (e["event"] == "returned")].groupby("agreement_id").size().to_dict()
+    switched = e[part_ev & (e["event"] == "model_switched")]
+    switched = switched[switched["detail"].str.startswith("replaced by", na=False)]
     superseded = dict(zip(switched["agreement_id"], switched["detail"].str[len("replaced by ") :]))
     pending = _pending_links(rows, lists, dates, first_rows)
     out = []
