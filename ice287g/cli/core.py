@@ -351,7 +351,7 @@ def verify(ctx: Context, fmt, output) -> None:
 @pass_ctx
 @query_errors
 def repair(ctx: Context) -> None:
-    """Rebuild what is derived (catalog, tallies) from the snapshots.
+    """Rebuild what is derived (catalog, tallies, identities) from the snapshots.
 
     Raw files, snapshots and ledgers are left byte for byte. Prints what it rewrote and
     what it cannot fix (a missing raw file: backfill the same workbook to restore it; a
@@ -359,9 +359,12 @@ def repair(ctx: Context) -> None:
 
     Example: ice287g repair && ice287g verify
     """
+    from ice287g.jobs import derived
     from ice287g.store.repair import repair as run
 
     for line in run(ctx.store):
+        click.echo(line)
+    for line in derived.rebuild(ctx.store):
         click.echo(line)
 
 

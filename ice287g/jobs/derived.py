@@ -31,3 +31,19 @@ def update(store: Store) -> float | None:
         log.warning("derived state not updated (the next read rebuilds it): %s", exc)
         return None
     return time.perf_counter() - started
+
+
+def rebuild(store: Store) -> list[str]:
+    """Derive everything again from scratch (``repair``): the lines to print."""
+    from ice287g.query import identity
+
+    started = time.perf_counter()
+    try:
+        ident = identity.load(store, refresh=True)
+    except Exception as exc:  # noqa: BLE001 - named, and left for the next read to retry
+        return [f"derived/identity.pickle: not rebuilt ({exc})"]
+    runs = len(ident.observations.runs)
+    return [
+        f"derived/identity.pickle: resolved again from {len(ident.observations.versions)} "
+        f"versions ({runs} runs) in {time.perf_counter() - started:.1f} s"
+    ]
