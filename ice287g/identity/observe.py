@@ -231,19 +231,11 @@ def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Obse
     v = v[~v["sha256"].isin(ob.versions["sha256"])]
     if v.empty:
         return ob
+    if not newer(ob.versions, v):
+        return None
     old = ob.versions
     for lst, group in v.groupby("list"):
-        mine = old[old["list"] == lst]
-        if not mine.empty:
-            last = mine.iloc[-1]
-            first = group.iloc[0]
-            if (first["date"], first["seq"], first["sha256"]) <= (
-                last["date"],
-                last["seq"],
-                last["sha256"],
-            ):
-                return None
-        base = len(mine)
+        base = int((old["list"] == lst).sum())
         v.loc[group.index, "pos"] = np.arange(base, base + len(group), dtype="int64")
     allv = pd.concat([old, v], ignore_index=True)
     allv = allv.sort_values(["li", "pos"]).reset_index(drop=True)
@@ -292,6 +284,20 @@ def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Obse
     out = _assemble(allv, variants, node_ids, runs, seen, masks)
     out.__dict__["index"] = known
     return out
+
+
+def newer(have: pd.DataFrame, versions: pd.DataFrame) -> bool:
+    """Whether every one of `versions` comes after every version of its list in `have`
+    (both ordered as ``order_versions`` orders them), so that adding them shifts nothing."""
+    for lst, group in order_versions(versions).groupby("list"):
+        mine = have[have["list"] == lst]
+        if mine.empty:
+            continue
+        last, first = mine.iloc[-1], group.iloc[0]
+        order = ("date", "seq", "sha256")
+        if tuple(first[k] for k in order) <= tuple(last[k] for k in order):
+            return False
+    return True
 
 
 def _key(value):

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ice287g.identity import Identity, resolve
-from ice287g.identity.observe import ROW_COLUMNS
+from ice287g.identity.observe import ROW_COLUMNS, newer
 from ice287g.query.versions import QueryError, as_date, catalog, parse_state, store_of
 
 VERSION_COLUMNS = ["list", "date", "seq", "sha256", "columns", "suspect", "suspect_reason"]
@@ -128,6 +128,8 @@ def _extended(ident: Identity, versions: pd.DataFrame, store) -> Identity | None
     if not same[["list", "date", "seq"]].equals(have[["list", "date", "seq"]]):
         return None
     new = versions[~versions["sha256"].isin(have["sha256"])]
+    if not newer(ident.observations.versions, new):
+        return None
     return ident.extend(new.drop(columns=["snapshot"]), read_rows(new, store))
 
 
