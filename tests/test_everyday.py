@@ -156,6 +156,44 @@ def test_state_and_agency_filters(data):
 
 
 @pytest.mark.parametrize(
+    "command, filters, text",
+    [
+        (["latest"], ["--state", "florida", "--agency", "tampa"], "(state FL, agency 'tampa')"),
+        (
+            ["counts"],
+            ["--state", "florida", "--agency", "tampa"],
+            "# filter: state FL, agency 'tampa'",
+        ),
+        (
+            ["diff", "2025-04-03", "2025-04-17"],
+            ["--change", "added", "--state", "fl"],
+            "# filter: change added, state FL",
+        ),
+        (
+            ["agreements"],
+            ["--state", "Florida", "--status", "active"],
+            "# filter: state FL, status active",
+        ),
+        (
+            ["history", "tampa police"],
+            ["--state", "FL"],
+            "# filter: agency 'tampa police', state FL",
+        ),
+    ],
+)
+def test_headers_name_the_filter_applied(data, command, filters, text):
+    table = run(data, *command, *filters)
+    assert table.exit_code == 0, table.output
+    assert any(text in line for line in table.stdout.splitlines() if line.startswith("#"))
+    csv = run(data, *command, *filters, "--format", "csv")  # machine formats: header on stderr
+    assert csv.exit_code == 0 and text in csv.stderr and text not in csv.stdout
+    plain = run(data, *command)
+    named = [line for line in plain.stdout.splitlines() if "filter" in line or "state FL" in line]
+    searched = ["# filter: agency 'tampa police'"]  # history names its search itself
+    assert plain.exit_code == 0 and named == (searched if command[0] == "history" else [])
+
+
+@pytest.mark.parametrize(
     "args, valid",
     [
         (["publications", "--outcome", "bogus"], "'new version', 'same bytes'"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ice287g.cli.core import list_option, pass_ctx, query_errors, suspect_option
+from ice287g.cli.core import filter_lines, list_option, pass_ctx, query_errors, suspect_option
 from ice287g.cli.output import emit, format_options, raw_option, raw_requested
 from ice287g.progress import timed
 
@@ -65,7 +65,8 @@ def diff(ctx, date_a, date_b, lst, changes, field, state, agency, include_suspec
     from ice287g.query.diff import filter_changes
 
     df = q(date_a, date_b, lst, ctx.store, include_suspect)
-    note = df.attrs["note"]
+    lines = filter_lines(change=changes, field=field, state=state, agency=agency)
+    note = "\n".join([df.attrs["note"], *lines])
     df = filter_changes(df, changes, field, state, agency)
     if fmt not in ("table", "markdown"):
         emit(df, fmt, output, header=note)
@@ -122,7 +123,7 @@ def history(ctx, query, state, include_suspect, fmt, output) -> None:
         click.echo(render(exc.candidates, "table"), err=True, nl=False)
         raise click.ClickException(str(exc)) from None
     agreements = df.attrs["agreements"]
-    lines = [f"# {_agency_title(df, agreements)}"]
+    lines = [f"# {_agency_title(df, agreements)}", *filter_lines(agency=query, state=state)]
     lines += [f"#   {_agreement_line(r)}" for r in agreements.to_dict(orient="records")]
     lines.append(INCLUDED if include_suspect else SKIPPED)
     if fmt in ("table", "markdown"):
@@ -203,10 +204,13 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
 
     df = q(state, status, ctx.store, include_suspect)
     counts = df["status"].value_counts()
-    header = (
-        f"# {len(df)} agreements ({counts.get('active', 0)} active, "
-        f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)\n"
-        + (INCLUDED if include_suspect else SKIPPED)
+    header = "\n".join(
+        [
+            f"# {len(df)} agreements ({counts.get('active', 0)} active, "
+            f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)",
+            *filter_lines(state=state, status=status),
+            INCLUDED if include_suspect else SKIPPED,
+        ]
     )
     if fmt in ("table", "markdown"):
         df = df[AGREEMENT_TABLE]

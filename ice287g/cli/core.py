@@ -53,6 +53,31 @@ suspect_option = click.option(
 )
 
 
+def filters_text(**filters) -> str:
+    """The filters a command applied, as its header names them (``state FL, agency
+    'broward'``; empty when none): a state as its USPS code, a name search quoted."""
+    parts = []
+    for name, value in filters.items():
+        if not value:
+            continue
+        if name == "state":
+            from ice287g.query.versions import parse_state
+
+            value = parse_state(value)
+        elif name == "agency":
+            value = repr(value)
+        elif isinstance(value, (tuple, list)):
+            value = ",".join(value)
+        parts.append(f"{name} {value}")
+    return ", ".join(parts)
+
+
+def filter_lines(**filters) -> list[str]:
+    """``# filter: ...`` for a command's header, or nothing when no filter is applied."""
+    text = filters_text(**filters)
+    return [f"# filter: {text}"] if text else []
+
+
 DEBUG_ENV = "ICE287G_DEBUG"
 
 
@@ -231,7 +256,7 @@ def latest(ctx: Context, lst, as_of, all_columns, state, agency, fmt, output) ->
 
     df = q(lst, as_of, ctx.store, all_columns=all_columns, state=state, agency=agency)
     v = df.attrs["version"]
-    which = " ".join(filter(None, [state and f"state {state}", agency and f"agency {agency!r}"]))
+    which = filters_text(state=state, agency=agency)
     note = (
         f"# {v['list']} version {v['date']} #{v['seq']} sha256 {v['sha256'][:12]} "
         f"({v['file_name']}): {len(df)} rows" + (f" ({which})" if which else "")
@@ -288,7 +313,8 @@ def counts(
         df = q(
             lst, by, as_of, since, until, all_versions, include_suspect, ctx.store, state, agency
         )
-    notes = [] if include_suspect else [SUSPECT_NOTE]
+    notes = filter_lines(state=state, agency=agency)
+    notes += [] if include_suspect else [SUSPECT_NOTE]
     notes += stale_notes(ctx.store, [lst] if lst else LISTS, as_date(as_of or until))
     emit(df, fmt, output, header="\n".join(notes) or None)
 
