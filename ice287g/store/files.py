@@ -97,6 +97,9 @@ def read_table(
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
     try:
+        with pq.ParquetFile(path) as source:
+            if source.schema_arrow.equals(schema):  # as written: half the cost of a dataset read
+                return source.read(columns=columns)
         return pq.read_table(path, columns=columns, schema=schema)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise StoreDamaged(path, exc, remedy) from None
