@@ -16,13 +16,12 @@ inline strings and references, and so, roughly, is the time to compress it (``ve
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 from ice287g.safetext import spreadsheet_safe_array
+from ice287g.store.files import atomic_file
 from parsers.sheet_xml import col_letters
 
 _SHEET = "xl/worksheets/sheet1.xml"
@@ -58,38 +57,30 @@ def write_xlsx(table, path: Path, raw: bool = False) -> None:
         ws.freeze_panes(1, 0)
     styles = {"date": day.xf_index, "timestamp": moment.xf_index}
     last = f"{col_letters(max(table.num_columns - 1, 0))}{table.num_rows + 1}"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with (
-            zipfile.ZipFile(skeleton) as src,
-            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst,
-        ):
-            header = _read_strings(src.read(_STRINGS))
-            strings, coded, texts = _shared_strings(table, header)
-            if not raw:
-                strings = spreadsheet_safe_array(strings)
-            for info in src.infolist():
-                data = src.read(info.filename)
-                if info.filename == _STRINGS:
-                    dst.writestr(info.filename, _strings_xml(strings, coded, texts, len(header)))
-                elif info.filename == _SHEET:
-                    text = re.sub(
-                        r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', data.decode()
-                    )
-                    head, tail = text.split("</sheetData>")
-                    with dst.open(info.filename, "w", force_zip64=True) as out:
-                        out.write(head.encode())
-                        for chunk in _ahead(_rows_xml(coded, texts, styles)):
-                            out.write(chunk)  # compressed while the next rows are built
-                        out.write(("</sheetData>" + tail).encode())
-                else:
-                    dst.writestr(info, data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_file(path) as tmp,
+        zipfile.ZipFile(skeleton) as src,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst,
+    ):
+        header = _read_strings(src.read(_STRINGS))
+        strings, coded, texts = _shared_strings(table, header)
+        if not raw:
+            strings = spreadsheet_safe_array(strings)
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == _STRINGS:
+                dst.writestr(info.filename, _strings_xml(strings, coded, texts, len(header)))
+            elif info.filename == _SHEET:
+                dimension = f'<dimension ref="A1:{last}"/>'
+                text = re.sub(r'<dimension ref="[^"]*"/>', dimension, data.decode())
+                head, tail = text.split("</sheetData>")
+                with dst.open(info.filename, "w", force_zip64=True) as out:
+                    out.write(head.encode())
+                    for chunk in _ahead(_rows_xml(coded, texts, styles)):
+                        out.write(chunk)  # compressed while the next rows are built
+                    out.write(("</sheetData>" + tail).encode())
+            else:
+                dst.writestr(info, data)
 
 
 def _typed(table):
