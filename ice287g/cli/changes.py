@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import click
 
-from ice287g.cli.core import filter_lines, list_option, pass_ctx, query_errors, suspect_option
+from ice287g.cli.core import pass_ctx, query_errors
+from ice287g.cli.options import (
+    filter_lines,
+    list_option,
+    state_option,
+    suspect_note,
+    suspect_option,
+)
 from ice287g.cli.output import emit, format_options, raw_option, raw_requested
 from ice287g.progress import timed
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
-SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
-INCLUDED = "# suspect versions included"
 
 
 CHANGE_KINDS = ("added", "removed", "renamed", "re_signed", "moa_posted", "changed")
@@ -44,7 +49,7 @@ def _kinds(ctx, param, value) -> tuple[str, ...] | None:
     help="Only these kinds, comma-separated: " + ",".join(CHANGE_KINDS) + ".",
 )
 @click.option("--field", help="Only changes of this field (agency, signed, county, moa_url, ...).")
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @click.option("--agency", help="Only agencies whose name (any spelling) contains this text.")
 @suspect_option
 @format_options(TEXT_AND_MARKDOWN)
@@ -97,7 +102,7 @@ def _emit_grouped(df, fmt, output, note) -> None:
 
 @click.command()
 @click.argument("query")
-@click.option("--state", help="Only agencies of this state (code or name).")
+@state_option
 @suspect_option
 @format_options(TEXT_AND_MARKDOWN)
 @pass_ctx
@@ -123,9 +128,10 @@ def history(ctx, query, state, include_suspect, fmt, output) -> None:
         click.echo(render(exc.candidates, "table"), err=True, nl=False)
         raise click.ClickException(str(exc)) from None
     agreements = df.attrs["agreements"]
-    lines = [f"# {_agency_title(df, agreements)}", *filter_lines(agency=query, state=state)]
+    lines = [f"# {_agency_title(df, agreements)}"]
     lines += [f"#   {_agreement_line(r)}" for r in agreements.to_dict(orient="records")]
-    lines.append(INCLUDED if include_suspect else SKIPPED)
+    lines += filter_lines(agency=query, state=state)
+    lines.append(suspect_note(include_suspect))
     if fmt in ("table", "markdown"):
         df = df[TIMELINE_COLUMNS]
     emit(df, fmt, output, header="\n".join(lines))
@@ -181,7 +187,7 @@ AGREEMENT_TABLE = [
 
 
 @click.command()
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @click.option(
     "--status",
     type=click.Choice(["active", "removed", "superseded"]),
@@ -209,7 +215,7 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
             f"# {len(df)} agreements ({counts.get('active', 0)} active, "
             f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)",
             *filter_lines(state=state, status=status),
-            INCLUDED if include_suspect else SKIPPED,
+            suspect_note(include_suspect),
         ]
     )
     if fmt in ("table", "markdown"):
@@ -223,7 +229,7 @@ TERMINATION_TABLE = ["removed_on", "state", "agency", "model", "last_listed", "m
 @click.command()
 @click.option("--since", help="Removed on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Removed on or before this date (YYYY-MM-DD).")
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @suspect_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
@@ -237,7 +243,7 @@ def terminations(ctx, since, until, state, include_suspect, fmt, output) -> None
     from ice287g.query.identity import terminations as q
 
     df = q(since, until, state, ctx.store, include_suspect)
-    header = f"# {len(df)} terminations\n" + (INCLUDED if include_suspect else SKIPPED)
+    header = f"# {len(df)} terminations\n" + (suspect_note(include_suspect))
     if fmt in ("table", "markdown"):
         df = df[TERMINATION_TABLE]
     emit(df, fmt, output, header=header)
@@ -269,7 +275,7 @@ def identity(ctx, candidates, fmt, output) -> None:
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
 @query_errors
