@@ -151,6 +151,11 @@ def test_state_and_agency_filters(data):
         "date,count",
     )
     assert by_agency.stdout.splitlines()[1:] == ["2025-04-03,0", "2025-04-17,1"]
+    one = run(data, "agreements", "--agency", "Tampa Polise Department", "--format", "csv")
+    assert [line.split(",")[3] for line in one.stdout.splitlines()] == [
+        "agency",
+        "Tampa Police Department",
+    ]
     bad = run(data, "latest", "--state", "Atlantis")
     assert bad.exit_code == 1 and "unknown state 'Atlantis'" in bad.output
 
@@ -171,8 +176,8 @@ def test_state_and_agency_filters(data):
         ),
         (
             ["agreements"],
-            ["--state", "Florida", "--status", "active"],
-            "# filter: state FL, status active",
+            ["--state", "Florida", "--agency", "tampa police", "--status", "active"],
+            "# filter: state FL, agency 'tampa police', status active",
         ),
         (
             ["history", "tampa police"],

@@ -10,6 +10,7 @@ import click
 
 from ice287g.cli.core import pass_ctx, query_errors
 from ice287g.cli.options import (
+    agency_option,
     filter_lines,
     list_option,
     state_option,
@@ -194,11 +195,12 @@ AGREEMENT_TABLE = [
     help="Only agreements in the newest version (active), dropped (removed), or replaced "
     "by the same agency's agreement of another model (superseded).",
 )
+@agency_option
 @suspect_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
 @query_errors
-def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
+def agreements(ctx, state, status, agency, include_suspect, fmt, output) -> None:
     """Every agreement ever listed, in resolved identities: status, first and last listed,
     every spelling (names) and the evidence tiers that joined them, MOA and pending dates.
 
@@ -207,14 +209,15 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
     Example: ice287g agreements --state FL --status removed
     """
     from ice287g.query.identity import agreements as q
+    from ice287g.query.versions import filter_rows
 
-    df = q(state, status, ctx.store, include_suspect)
+    df = filter_rows(q(state, status, ctx.store, include_suspect), agency=agency)
     counts = df["status"].value_counts()
     header = "\n".join(
         [
             f"# {len(df)} agreements ({counts.get('active', 0)} active, "
             f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)",
-            *filter_lines(state=state, status=status),
+            *filter_lines(state=state, agency=agency, status=status),
             suspect_note(include_suspect),
         ]
     )
