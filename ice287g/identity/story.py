@@ -178,21 +178,21 @@ def _pending_links(rows, lists: Listings, dates, first_rows) -> dict[int, tuple]
     pend = rows[rows["li"] == 1]
     if pend.empty:
         return {}
-    pdate = [dates[(1, p)] for p in pend["start"].tolist()]  # a run's first date
-    by_gid: dict[int, list] = defaultdict(list)
-    by_agency: dict[str, list] = defaultdict(list)
-    for g, nid, d in zip(pend["gid"].tolist(), pend["nid"].tolist(), pdate):
-        by_gid[g].append(d)
-        by_agency[lists.agency[nid]].append(d)
+    # The first pending date is all that matters: a wait began on it when it is on or
+    # before the first participating listing (then so is the earliest of all).
+    first = pend.assign(agency=lists.agency[pend["nid"].to_numpy()])
+    by_gid = first.groupby("gid")["start"].min().to_dict()
+    by_agency = first.groupby("agency")["start"].min().to_dict()
     out = {}
     for g, r in first_rows.items():
         start = dates[(0, r["start"])]
-        match, days = "agreement", [d for d in by_gid.get(g, ()) if d <= start]
-        if not days:
-            agency = lists.agency[r["nid"]]
-            match, days = "agency", [d for d in by_agency.get(agency, ()) if d <= start]
-        if days:
-            out[g] = (min(days), (start - min(days)).days, match)
+        for match, pos in (
+            ("agreement", by_gid.get(g)),
+            ("agency", by_agency.get(lists.agency[r["nid"]])),
+        ):
+            if pos is not None and dates[(1, pos)] <= start:
+                out[g] = (dates[(1, pos)], (start - dates[(1, pos)]).days, match)
+                break
     return out
 
 
