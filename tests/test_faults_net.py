@@ -225,7 +225,8 @@ def test_an_unresolvable_source_fails_fast_and_skips_the_harvest(tmp_path):
 
 
 def cli(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
-    """The real `ice287g` command in a subprocess, with its own Prefect home."""
+    """The real `ice287g` command in a subprocess, with its own Prefect home
+    (``tmp_path/prefect``: the ``prefect_home`` fixture puts a migrated database there)."""
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect"),
@@ -274,7 +275,9 @@ def test_offline_refresh_command_says_why_in_one_line_and_exits_1(tmp_path):
 
 
 @pytest.mark.prefect
-def test_offline_refresh_under_prefect_fails_within_two_minutes_without_traceback(tmp_path):
+def test_offline_refresh_under_prefect_fails_within_two_minutes_without_traceback(
+    tmp_path, prefect_home
+):
     store = seeded_store(tmp_path / "data", moas=20)
     before = versions(store.root)
     source = f"http://127.0.0.1:{closed_port()}{PAGE_PATH}"
@@ -292,7 +295,7 @@ def test_offline_refresh_under_prefect_fails_within_two_minutes_without_tracebac
 
 
 @pytest.mark.prefect
-def test_blocked_refresh_under_prefect_finishes_quickly(server, tmp_path):
+def test_blocked_refresh_under_prefect_finishes_quickly(server, tmp_path, prefect_home):
     """Both workbooks and every PDF blocked (403 HTML): each workbook asked once, the harvest
     stopped by its breaker (it took 316 s before)."""
     store = seeded_store(tmp_path / "data", moas=20)
@@ -355,7 +358,7 @@ def test_a_signal_stops_a_refresh_waiting_on_a_hanging_server(server, tmp_path, 
 
 @pytest.mark.prefect
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(server, tmp_path, sig):
+def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(server, tmp_path, prefect_home, sig):
     """The case of the issue: `refresh` under Prefect, in the MOA harvest (a subflow), with a
     PDF download hanging."""
     store = seeded_store(tmp_path / "data", moas=20)
