@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 from support.files import tree_digest
-from support.hostile_server import PAGE_PATH, XLSX, HostileServer, Route, blocked, page
+from support.hostile_server import HostileServer, Route, blocked, page
+from support.local_server import PAGE_PATH, XLSX_TYPE
 from support.shared import samples_or_skip
 from support.workbooks import PARTICIPATING_HEADER, build_workbook, participating_row
 
@@ -107,7 +108,7 @@ def server():
 def test_a_dripping_or_silent_download_ends_at_its_deadline(server, tmp_path, mode):
     store = seeded_store(tmp_path / "data", moas=0)
     # 10 bytes a second: the workbook would take minutes, each byte well within the read timeout.
-    site(server, Route(workbook(), content_type=XLSX, mode=mode, interval=0.1))
+    site(server, Route(workbook(), content_type=XLSX_TYPE, mode=mode, interval=0.1))
     before = versions(store.root)
     t0 = time.monotonic()
     with fetcher(deadline=1.0, read_timeout=30) as f:
