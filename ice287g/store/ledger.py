@@ -20,6 +20,7 @@ The ``outcome`` column says what became of an observation or attempt; its words 
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
@@ -90,7 +91,11 @@ class Ledger:
 
     def parts(self, store: Store) -> list[Path]:
         folder = self.folder(store)
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        try:
+            names = os.listdir(folder)  # a plain listing: a refresh asks once per link
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [folder / n for n in sorted(names) if n.endswith(".parquet") and n[0] != "."]
 
     def read(self, store: Store, columns: list[str] | None = None) -> pa.Table:
         """Every row so far, in append order (an empty table before the first append)."""
