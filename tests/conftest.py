@@ -32,9 +32,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 # `make test` hands whole files to its workers in collection order; the files with the longest
-# single pieces (the whole-year replay, the Prefect engine, the 16 real MOAs, the corpus store)
-# go first so that both workers finish at about the same time.
-LONGEST_FIRST = ("test_refresh.py", "test_flows.py", "test_moa_read.py", "test_changes.py")
+# single pieces (the commands under Prefect, the Prefect engine, the corpus store and the diff
+# properties, the 16 real MOAs, the whole-year replay) go first so that both workers finish at
+# about the same time.
+LONGEST_FIRST = (
+    "test_faults_stop.py",
+    "test_flows.py",
+    "test_changes.py",
+    "test_moa_read.py",
+    "test_refresh.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
