@@ -151,11 +151,16 @@ def write_year(corpus: Path, out: Path, years: int) -> Path:
                 "source_repo": f"bench/decade.py: {row['file']} {years:+d} years",
             }
         )
-    with open(out / "MANIFEST.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(manifest[0]))
-        writer.writeheader()
-        writer.writerows(manifest)
+    write_csv(out / "MANIFEST.csv", manifest)
     return out
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """A manifest-style CSV: a header from the first row's keys, then the rows."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def decade(

@@ -25,7 +25,6 @@ whatever derived state the refresh left stale).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -201,11 +200,8 @@ def write_replay_site(folder: Path, out: Path) -> date:
                 "sha256": row["sha256"],
             }
         )
-    for name, table in (("MANIFEST.csv", rows), ("publications.csv", publications)):
-        with open(out / name, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
+    decade.write_csv(out / "MANIFEST.csv", rows)
+    decade.write_csv(out / "publications.csv", publications)
     return max(date.fromisoformat(row["date"]) for row in rows)
 
 

@@ -3,7 +3,6 @@ new bytes, the same rows, and the shifted date in their names and in their own s
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from datetime import UTC, date, datetime
 
@@ -54,10 +53,7 @@ def _corpus(folder):
                 "workbook_modified_utc": f"{saved:%Y-%m-%dT%H:%M:%SZ}",
             }
         )
-    with open(folder / "MANIFEST.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(manifest[0]))
-        writer.writeheader()
-        writer.writerows(manifest)
+    decade.write_csv(folder / "MANIFEST.csv", manifest)
     return folder
 
 
