@@ -39,8 +39,8 @@ from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ICE287G_SHARED") or REPO.parent / "shared")
+from bench.run import REPO, SHARED
+
 CORPUS = SHARED / "ice-corpus"
 # Where generated inputs and bench stores are kept between runs (never the repo's data/).
 CACHE = Path(os.environ.get("ICE287G_BENCH_CACHE") or REPO / ".bench-cache")
