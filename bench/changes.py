@@ -5,8 +5,7 @@ Run after the backfill phase, on the full corpus store:
 - rebuilding the agreement history from every version, in a fresh interpreter (target < 5 s);
 - `ice287g diff` of the first and last 2025 participating versions and `ice287g history` of
   one agency, as commands with interpreter start (target < 1 s each, history from its cache);
-- for information: `agreements`, `counties --unresolved`, `plot` and `export --format csv`;
-  `export --format xlsx` (target: 10x faster than the 271 s of issue 13).
+- for information: `agreements`, `counties --unresolved` and `plot` (export: bench/export.py).
 """
 
 from __future__ import annotations
@@ -61,13 +60,6 @@ def bench_changes(store_dir: Path) -> None:
     try:
         seconds = command_seconds([*base, "plot", "-o", str(out / "chart.png")], runs=1)
         line("ice287g plot -o chart.png", f"{seconds:.2f} s")
-        seconds = command_seconds([*base, "export", str(out / "csv")], runs=1)
-        line("ice287g export DIR (csv)", f"{seconds:.2f} s")
-        seconds = command_seconds([*base, "export", str(out / "xlsx"), "--format", "xlsx"], runs=1)
-        size = (out / "xlsx" / "versions.xlsx").stat().st_size / 1e6
-        # 271 s in issue 13 (openpyxl, one cell at a time); 10x faster is the target.
-        line("ice287g export DIR --format xlsx", f"{seconds:.2f} s", "target <= 27 s")
-        line("  versions.xlsx", f"{size:.1f} MB")
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

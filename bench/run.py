@@ -123,12 +123,13 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, growth, hostile, identity, live, moa, publish
+    from bench import changes, export, growth, hostile, identity, live, moa, publish
 
     return [
         ("backfill", bench_backfill),
         ("fast", bench_fast_commands),
         *changes.PHASES,
+        *export.PHASES,
         *live.PHASES,
         *moa.PHASES,
         *identity.PHASES,

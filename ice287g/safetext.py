@@ -23,19 +23,24 @@ def spreadsheet_safe(value):
     return value
 
 
-def spreadsheet_safe_table(table):
-    """`spreadsheet_safe` applied to every text column of a pyarrow Table (the same rule,
-    vectorized)."""
+def spreadsheet_safe_array(array):
+    """`spreadsheet_safe` applied to a pyarrow string array (the same rule, vectorized); the
+    array itself when no cell needs it (the common case: only the match is paid)."""
     import re
 
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    pattern = "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
+    risky = pc.match_substring_regex(array, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+    if not pc.any(risky).as_py():
+        return array
+    return pc.if_else(risky, pc.binary_join_element_wise(SAFE_PREFIX, array, ""), array)
+
+
+def spreadsheet_safe_table(table):
+    """`spreadsheet_safe_array` applied to every text column of a pyarrow Table."""
+    import pyarrow as pa
+
     for i, field in enumerate(table.schema):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            column = table.column(i)
-            risky = pc.match_substring_regex(column, pattern)
-            safe = pc.binary_join_element_wise(SAFE_PREFIX, column, "")
-            table = table.set_column(i, field, pc.if_else(risky, safe, column))
+            table = table.set_column(i, field, spreadsheet_safe_array(table.column(i)))
     return table

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
-
 from parsers.lists import LIST_WORDS, named_list
 
 ListHint = Literal["participating", "pending"]
@@ -63,6 +61,8 @@ def discover(html: str, base_url: str) -> list[WorkbookLink]:
     Relative hrefs resolve against the page's ``<base href>`` if present, else ``base_url``.
     When the same URL is linked twice, the first link with text wins, so the hint can use it.
     """
+    from bs4 import BeautifulSoup  # here: DEFAULT_SOURCE alone is wanted by quick commands
+
     soup = BeautifulSoup(html, "html.parser")
     base_tag = soup.find("base", href=True)
     base = urljoin(base_url, str(base_tag["href"])) if base_tag else base_url

@@ -151,8 +151,51 @@ def test_state_and_agency_filters(data):
         "date,count",
     )
     assert by_agency.stdout.splitlines()[1:] == ["2025-04-03,0", "2025-04-17,1"]
+    one = run(data, "agreements", "--agency", "Tampa Polise Department", "--format", "csv")
+    assert [line.split(",")[3] for line in one.stdout.splitlines()] == [
+        "agency",
+        "Tampa Police Department",
+    ]
     bad = run(data, "latest", "--state", "Atlantis")
     assert bad.exit_code == 1 and "unknown state 'Atlantis'" in bad.output
+
+
+@pytest.mark.parametrize(
+    "command, filters, text",
+    [
+        (["latest"], ["--state", "florida", "--agency", "tampa"], "(state FL, agency 'tampa')"),
+        (
+            ["counts"],
+            ["--state", "florida", "--agency", "tampa"],
+            "# filter: state FL, agency 'tampa'",
+        ),
+        (
+            ["diff", "2025-04-03", "2025-04-17"],
+            ["--change", "added", "--state", "fl"],
+            "# filter: change added, state FL",
+        ),
+        (
+            ["agreements"],
+            ["--state", "Florida", "--agency", "tampa police", "--status", "active"],
+            "# filter: state FL, agency 'tampa police', status active",
+        ),
+        (
+            ["history", "tampa police"],
+            ["--state", "FL"],
+            "# filter: agency 'tampa police', state FL",
+        ),
+    ],
+)
+def test_headers_name_the_filter_applied(data, command, filters, text):
+    table = run(data, *command, *filters)
+    assert table.exit_code == 0, table.output
+    assert any(text in line for line in table.stdout.splitlines() if line.startswith("#"))
+    csv = run(data, *command, *filters, "--format", "csv")  # machine formats: header on stderr
+    assert csv.exit_code == 0 and text in csv.stderr and text not in csv.stdout
+    plain = run(data, *command)
+    named = [line for line in plain.stdout.splitlines() if "filter" in line or "state FL" in line]
+    searched = ["# filter: agency 'tampa police'"]  # history names its search itself
+    assert plain.exit_code == 0 and named == (searched if command[0] == "history" else [])
 
 
 @pytest.mark.parametrize(

@@ -306,6 +306,20 @@ def test_xlsx_cells_are_typed_under_a_frozen_header(store, tmp_path):
     date_cell = next(ws.iter_rows(min_row=2, max_row=2))[header.index("date")]
     assert date_cell.number_format == "yyyy-mm-dd"
     assert len(rows) == 8 and ws.max_row == 9
+    # Cell for cell the store's table: every value in its column, missing ones empty (cells
+    # carry no reference, so a missing value must not shift the ones after it).
+    from datetime import date
+
+    from ice287g.query.export import flat_lists, versions_table
+
+    expected = flat_lists(versions_table(store)).to_pylist()
+    assert header == list(expected[0])
+    as_read = [
+        {k: datetime(*v.timetuple()[:3]) if isinstance(v, date) else v for k, v in r.items()}
+        for r in expected
+    ]
+    assert rows == as_read
+    assert any(v is None for r in rows for v in list(r.values())[:-1])  # a gap before the end
 
 
 def test_exported_tables_hold_the_store(store, tmp_path):

@@ -224,3 +224,19 @@ def test_zip_bomb_is_not_stored(store, monkeypatch):
     out = ingest_bytes(store, buf.getvalue(), "participatingAgencies04032025pm.xlsx")
     assert out.status == "failed" and "past the 262144-byte limit" in out.reason
     assert not store.root.joinpath("raw").exists()
+
+
+def test_a_parquet_file_is_read_as_the_store_schema_whatever_it_holds(tmp_path):
+    """A file as written is read directly; one of another shape (an older layout) still comes
+    back in the store's schema: missing columns as nulls, requested columns in their order."""
+    import pyarrow as pa
+
+    from ice287g.store.files import read_table
+
+    schema = pa.schema([("a", pa.string()), ("b", pa.int32())])
+    pq.write_table(pa.table({"a": ["x", "y"], "b": pa.array([1, 2], pa.int32())}), tmp_path / "n")
+    pq.write_table(pa.table({"a": ["x", "y"], "c": [True, False]}), tmp_path / "o")
+    assert read_table(tmp_path / "n", schema).to_pydict() == {"a": ["x", "y"], "b": [1, 2]}
+    assert read_table(tmp_path / "n", schema, ["b", "a"]).column_names == ["b", "a"]
+    older = read_table(tmp_path / "o", schema)
+    assert older.schema.equals(schema) and older.column("b").to_pylist() == [None, None]

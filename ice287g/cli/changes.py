@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import click
 
-from ice287g.cli.core import list_option, pass_ctx, query_errors, suspect_option
+from ice287g.cli.core import pass_ctx, query_errors
+from ice287g.cli.options import (
+    agency_option,
+    filter_lines,
+    list_option,
+    state_option,
+    suspect_note,
+    suspect_option,
+)
 from ice287g.cli.output import emit, format_options, raw_option, raw_requested
 from ice287g.progress import timed
 
 TEXT_AND_MARKDOWN = ("table", "csv", "json", "markdown")
-SKIPPED = "# suspect versions skipped (--include-suspect keeps them)"
-INCLUDED = "# suspect versions included"
 
 
 CHANGE_KINDS = ("added", "removed", "renamed", "re_signed", "moa_posted", "changed")
@@ -44,7 +50,7 @@ def _kinds(ctx, param, value) -> tuple[str, ...] | None:
     help="Only these kinds, comma-separated: " + ",".join(CHANGE_KINDS) + ".",
 )
 @click.option("--field", help="Only changes of this field (agency, signed, county, moa_url, ...).")
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @click.option("--agency", help="Only agencies whose name (any spelling) contains this text.")
 @suspect_option
 @format_options(TEXT_AND_MARKDOWN)
@@ -65,7 +71,8 @@ def diff(ctx, date_a, date_b, lst, changes, field, state, agency, include_suspec
     from ice287g.query.diff import filter_changes
 
     df = q(date_a, date_b, lst, ctx.store, include_suspect)
-    note = df.attrs["note"]
+    lines = filter_lines(change=changes, field=field, state=state, agency=agency)
+    note = "\n".join([df.attrs["note"], *lines])
     df = filter_changes(df, changes, field, state, agency)
     if fmt not in ("table", "markdown"):
         emit(df, fmt, output, header=note)
@@ -96,7 +103,7 @@ def _emit_grouped(df, fmt, output, note) -> None:
 
 @click.command()
 @click.argument("query")
-@click.option("--state", help="Only agencies of this state (code or name).")
+@state_option
 @suspect_option
 @format_options(TEXT_AND_MARKDOWN)
 @pass_ctx
@@ -124,7 +131,8 @@ def history(ctx, query, state, include_suspect, fmt, output) -> None:
     agreements = df.attrs["agreements"]
     lines = [f"# {_agency_title(df, agreements)}"]
     lines += [f"#   {_agreement_line(r)}" for r in agreements.to_dict(orient="records")]
-    lines.append(INCLUDED if include_suspect else SKIPPED)
+    lines += filter_lines(agency=query, state=state)
+    lines.append(suspect_note(include_suspect))
     if fmt in ("table", "markdown"):
         df = df[TIMELINE_COLUMNS]
     emit(df, fmt, output, header="\n".join(lines))
@@ -180,18 +188,19 @@ AGREEMENT_TABLE = [
 
 
 @click.command()
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @click.option(
     "--status",
     type=click.Choice(["active", "removed", "superseded"]),
     help="Only agreements in the newest version (active), dropped (removed), or replaced "
     "by the same agency's agreement of another model (superseded).",
 )
+@agency_option
 @suspect_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
 @query_errors
-def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
+def agreements(ctx, state, status, agency, include_suspect, fmt, output) -> None:
     """Every agreement ever listed, in resolved identities: status, first and last listed,
     every spelling (names) and the evidence tiers that joined them, MOA and pending dates.
 
@@ -200,13 +209,17 @@ def agreements(ctx, state, status, include_suspect, fmt, output) -> None:
     Example: ice287g agreements --state FL --status removed
     """
     from ice287g.query.identity import agreements as q
+    from ice287g.query.versions import filter_rows
 
-    df = q(state, status, ctx.store, include_suspect)
+    df = filter_rows(q(state, status, ctx.store, include_suspect), agency=agency)
     counts = df["status"].value_counts()
-    header = (
-        f"# {len(df)} agreements ({counts.get('active', 0)} active, "
-        f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)\n"
-        + (INCLUDED if include_suspect else SKIPPED)
+    header = "\n".join(
+        [
+            f"# {len(df)} agreements ({counts.get('active', 0)} active, "
+            f"{counts.get('removed', 0)} removed, {counts.get('superseded', 0)} superseded)",
+            *filter_lines(state=state, agency=agency, status=status),
+            suspect_note(include_suspect),
+        ]
     )
     if fmt in ("table", "markdown"):
         df = df[AGREEMENT_TABLE]
@@ -219,7 +232,7 @@ TERMINATION_TABLE = ["removed_on", "state", "agency", "model", "last_listed", "m
 @click.command()
 @click.option("--since", help="Removed on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Removed on or before this date (YYYY-MM-DD).")
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @suspect_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
@@ -233,7 +246,7 @@ def terminations(ctx, since, until, state, include_suspect, fmt, output) -> None
     from ice287g.query.identity import terminations as q
 
     df = q(since, until, state, ctx.store, include_suspect)
-    header = f"# {len(df)} terminations\n" + (INCLUDED if include_suspect else SKIPPED)
+    header = f"# {len(df)} terminations\n" + (suspect_note(include_suspect))
     if fmt in ("table", "markdown"):
         df = df[TERMINATION_TABLE]
     emit(df, fmt, output, header=header)
@@ -265,7 +278,7 @@ def identity(ctx, candidates, fmt, output) -> None:
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--state", help="Only this state (code or name).")
+@state_option
 @format_options((*TEXT_AND_MARKDOWN, "parquet"))
 @pass_ctx
 @query_errors

@@ -1,6 +1,6 @@
-"""The `ice287g` group, its shared options, and the store commands (backfill, snapshots, latest,
-counts, status, schema, verify, repair, rebuild). Read commands share --format and -o; none imports
-Prefect."""
+"""The `ice287g` group and the store commands (backfill, snapshots, latest, counts, status,
+schema, verify, repair, rebuild). Shared options are declared once in ``ice287g.cli.options``;
+read commands share --format and -o; none imports Prefect."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ from pathlib import Path
 import click
 
 from ice287g import progress
+from ice287g.cli.options import (
+    SUSPECT_SKIPPED,
+    agency_option,
+    any_list_option,
+    filter_lines,
+    filters_text,
+    list_option,
+    state_option,
+    suspect_option,
+)
 from ice287g.cli.output import emit, format_options
 from ice287g.progress import timed
 from parsers.lists import LISTS
-
-LIST_CHOICE = click.Choice(LISTS)
-SUSPECT_NOTE = "# suspect versions skipped (--include-suspect keeps them)"
 
 
 class Context:
@@ -30,28 +37,6 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
-
-# Options shared by several commands, declared once.
-list_option = click.option(
-    "--list",
-    "lst",
-    type=LIST_CHOICE,
-    default="participating",
-    show_default=True,
-    help="Which list.",
-)
-state_option = click.option("--state", help="Only this state (USPS code or name).")
-agency_option = click.option(
-    "--agency",
-    metavar="NAME",
-    help="Only agencies whose name matches (part of a name; case, punctuation, typos ignored).",
-)
-suspect_option = click.option(
-    "--include-suspect",
-    is_flag=True,
-    help="Keep versions flagged suspect (skipped by default).",
-)
-
 
 DEBUG_ENV = "ICE287G_DEBUG"
 
@@ -174,7 +159,7 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
 
 @main.command()
-@click.option("--list", "lst", type=LIST_CHOICE, help="Only this list.")
+@any_list_option
 @click.option(
     "--include-suspect/--no-suspect",
     default=True,
@@ -231,7 +216,7 @@ def latest(ctx: Context, lst, as_of, all_columns, state, agency, fmt, output) ->
 
     df = q(lst, as_of, ctx.store, all_columns=all_columns, state=state, agency=agency)
     v = df.attrs["version"]
-    which = " ".join(filter(None, [state and f"state {state}", agency and f"agency {agency!r}"]))
+    which = filters_text(state=state, agency=agency)
     note = (
         f"# {v['list']} version {v['date']} #{v['seq']} sha256 {v['sha256'][:12]} "
         f"({v['file_name']}): {len(df)} rows" + (f" ({which})" if which else "")
@@ -244,7 +229,7 @@ def latest(ctx: Context, lst, as_of, all_columns, state, agency, fmt, output) ->
 
 
 @main.command()
-@click.option("--list", "lst", type=LIST_CHOICE, help="Only this list (default: both).")
+@any_list_option
 @click.option(
     "--by",
     "by",
@@ -288,7 +273,8 @@ def counts(
         df = q(
             lst, by, as_of, since, until, all_versions, include_suspect, ctx.store, state, agency
         )
-    notes = [] if include_suspect else [SUSPECT_NOTE]
+    notes = filter_lines(state=state, agency=agency)
+    notes += [] if include_suspect else [SUSPECT_SKIPPED]
     notes += stale_notes(ctx.store, [lst] if lst else LISTS, as_date(as_of or until))
     emit(df, fmt, output, header="\n".join(notes) or None)
 

@@ -12,17 +12,13 @@ import sys
 import click
 
 from ice287g.cli.core import Context, pass_ctx, query_errors
+from ice287g.cli.options import outcome_option, source_option
 from ice287g.cli.output import emit, format_options
 from ice287g.store.outcomes import OUTCOMES
 
 
 @click.command()
-@click.option(
-    "--source",
-    default=None,
-    metavar="URL",
-    help="Page to read instead of ICE's 287(g) page (a mirror, a local test server).",
-)
+@source_option
 @click.option(
     "--no-prefect", is_flag=True, help="Run the plain refresh function, without starting Prefect."
 )
@@ -91,11 +87,7 @@ def _refresh(ctx: Context, source: str, no_prefect: bool, moa: bool, moa_limit: 
 
 
 @click.command()
-@click.option(
-    "--outcome",
-    type=click.Choice(OUTCOMES),
-    help="Only observations with this outcome.",
-)
+@outcome_option(OUTCOMES, "observations")
 @format_options()
 @pass_ctx
 def publications(ctx: Context, outcome: str | None, fmt, output) -> None:
@@ -161,7 +153,7 @@ def wayback(
 @click.option(
     "--cron", default="0 6 * * *", show_default=True, help="Schedule of the refresh (cron, UTC)."
 )
-@click.option("--source", default=None, metavar="URL", help="Page to read (default ICE's).")
+@source_option
 @click.option(
     "--port",
     type=int,

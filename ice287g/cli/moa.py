@@ -12,6 +12,7 @@ import click
 
 from ice287g import progress
 from ice287g.cli.core import Context, pass_ctx, query_errors
+from ice287g.cli.options import ocr_option, outcome_option, state_option, workers_option
 from ice287g.cli.output import emit, format_options
 from ice287g.store.outcomes import MOA_OUTCOMES
 
@@ -65,14 +66,8 @@ def _warn_ocr(ocr: bool) -> None:
     help="Fetch https://www.ice.gov/... from this base URL instead (a mirror, or a "
     "local test server); the ledger keeps ICE's URLs.",
 )
-@click.option("--ocr", is_flag=True, help="OCR pages without a text layer (needs tesseract).")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes reading the new PDFs.",
-)
+@ocr_option
+@workers_option
 @click.option(
     "--prefect",
     "use_prefect",
@@ -140,10 +135,8 @@ def fetch(
 
 @moa.command(name="read")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--ocr", is_flag=True, help="OCR pages without a text layer (needs tesseract).")
-@click.option(
-    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Reader processes."
-)
+@ocr_option
+@workers_option
 @click.option(
     "--rebuild",
     is_flag=True,
@@ -241,7 +234,7 @@ def check(ctx: Context, fmt: str, output: str | None) -> None:
 
 @moa.command()
 @click.argument("text")
-@click.option("--state", default=None, metavar="XX", help="Only agreements in this state.")
+@state_option
 @format_options()
 @pass_ctx
 @query_errors
@@ -260,11 +253,7 @@ def search(ctx: Context, text: str, state: str | None, fmt: str, output: str | N
 
 
 @moa.command()
-@click.option(
-    "--outcome",
-    type=click.Choice(MOA_OUTCOMES),
-    help="Only attempts with this outcome.",
-)
+@outcome_option(MOA_OUTCOMES, "attempts")
 @format_options()
 @pass_ctx
 def ledger(ctx: Context, outcome: str | None, fmt: str, output: str | None) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from ice287g.publish import PublishError
 from ice287g.publish.files import sha256_file
+from ice287g.store.files import atomic_file
 
 MANIFEST = "manifest.json"
 CONTENT_TYPES = {
@@ -117,17 +117,8 @@ def _listing(fs, root: str) -> dict[str, int]:
 def _put(fs, local: Path, root: str, rel: str) -> None:
     target = f"{root}/{rel}"
     if _is_local(fs):
-        dest = Path(target)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-        os.close(fd)
-        try:
+        with atomic_file(Path(target)) as tmp:
             shutil.copyfile(local, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return
     suffix = Path(rel).suffix
     content_type = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(rel)[0]
