@@ -113,3 +113,14 @@ def test_a_damaged_or_altered_piece_is_rebuilt_never_trusted(tmp_path):
     publish(str(tmp_path / "www2"), store)
     assert site_files(tmp_path / "www2") == good
     assert len(list(folder.iterdir())) == 9  # three pieces, three files each
+
+
+def test_a_store_whose_derived_folder_cannot_be_written_still_publishes(tmp_path):
+    store = make_store(tmp_path / "s", first_batch, next_year)
+    publish(str(tmp_path / "www"), store)
+    good = site_files(tmp_path / "www")
+    shutil.rmtree(store.root / "derived" / "publish")
+    (store.root / "derived" / "publish").write_text("in the way")  # no folder can go here
+    publish(str(tmp_path / "www2"), store)
+    assert site_files(tmp_path / "www2") == good
+    assert (store.root / "derived" / "publish").read_text() == "in the way"

@@ -106,7 +106,8 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     data = out / "data"
 
     # 1. data/
-    published = tables.published_tables(store, cat, pieces.long_table(store, cat))
+    long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
+    published = tables.published_tables(store, cat, long)
     resources_ = files.write_tables(published, data)
     database.write_database(data / database.DATABASE, published)
     meta = database.datasette_metadata(published, base_url)

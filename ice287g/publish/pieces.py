@@ -30,6 +30,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +136,21 @@ class LongTable:
     members: list[Path]  # gzip members of versions.csv.gz (after the header), in order
     built: int  # pieces built (not found in the cache)
     reused: int
+    scratch: object = None  # the temporary folder of the pieces of a read-only store
+
+
+def _folder(store) -> tuple[Path, object]:
+    """The pieces' folder under the store; a temporary one (removed with its LongTable)
+    when the store cannot be written."""
+    folder = store.root / FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder, None
+    except OSError:
+        pass
+    scratch = tempfile.TemporaryDirectory(prefix="ice287g-pieces-")
+    return Path(scratch.name), scratch
 
 
 def long_table(store, cat: pd.DataFrame) -> LongTable:
@@ -141,8 +158,7 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = store.root / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    folder, scratch = _folder(store)
     tables, members, keep, built = [], [], set(), 0
     wanted = pieces(cat)
     for piece in wanted:
@@ -159,4 +175,4 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
         if stale.name not in keep:
             stale.unlink(missing_ok=True)
     table = pa.concat_tables(tables) if tables else versions_table(store, cat.iloc[:0])
-    return LongTable(table, members, built, len(wanted) - built)
+    return LongTable(table, members, built, len(wanted) - built, scratch)
