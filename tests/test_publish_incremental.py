@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+from frictionless import Resource
 from support.workbooks import PARTICIPATING_HEADER
 from test_history import part, write
 from test_publish import first_batch, make_store, second_batch
@@ -83,6 +84,8 @@ def test_a_new_version_rebuilds_its_piece_only_and_equals_a_build_from_scratch(t
         lines = fh.read().splitlines()
     assert len(lines) == rows + 1 and lines[0].startswith('"list","date"')
     assert sum(line.startswith('"list"') for line in lines) == 1  # one header
+    with Resource(path="versions.csv.gz", basepath=str(data)) as resource:
+        assert sum(1 for _ in resource.row_stream) == rows
 
 
 def test_a_version_of_an_earlier_year_rebuilds_that_piece(tmp_path):
