@@ -14,21 +14,20 @@ Every download is bounded: a total ``deadline`` covers all its attempts, waits a
 times out), and only transient trouble is retried (a connection error, 429, a 5xx that is not
 a block page); a block page or any other 4xx is final at once. This is the one retry layer:
 callers (jobs, flows) never retry on top of it.
+
+What an answer means (outcome, block pages) is decided in :mod:`scrapers.answers`; which hosts
+may be asked, and when to stop asking one, in :mod:`scrapers.hosts`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
-from urllib.parse import urlsplit
 
 import httpx
 from tenacity import (
@@ -39,62 +38,28 @@ from tenacity import (
     stop_before_delay,
 )
 
-from parsers.sniff import PDF_MAGIC, ZIP_MAGIC, looks_like_html
+from parsers.sniff import ZIP_MAGIC
+from scrapers.answers import (
+    ACCEPT_PAGE,
+    ERROR_BODY_CAP,
+    RETRY_STATUSES,
+    Exchange,
+    FetchError,
+    FetchResult,
+    is_block_page,
+    judge,
+    kinds,
+    text_or_raise,
+)
+from scrapers.hosts import ARCHIVE_HOST, DEFAULT_SOURCE_HOST, refusal
 
-Outcome = Literal["ok", "not_modified", "blocked", "failed"]
-
-DEFAULT_SOURCE_HOST = "www.ice.gov"
-ARCHIVE_HOST = "web.archive.org"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+# What a fetch gives back, importable from here with the Fetcher itself.
+__all__ = ["DEFAULT_DEADLINE", "Fetcher", "FetchError", "FetchResult", "parse_retry_after"]
 
 BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-ACCEPT_WORKBOOK = (
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
-    "application/vnd.ms-excel;q=0.9,*/*;q=0.8"
-)
-ACCEPT_PAGE = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-ACCEPT_PDF = "application/pdf,*/*;q=0.8"
-# What a body must start with, as named in errors and asked for in the Accept header.
-_KINDS = {ZIP_MAGIC: ("workbook", ACCEPT_WORKBOOK), PDF_MAGIC: ("PDF", ACCEPT_PDF)}
-
-# Transient answers, retried with backoff: "too many requests" (429 asks to come back later,
-# the one 4xx that is not final) and server errors, unless the body is a block page.
-RETRY_STATUSES = frozenset({429} | set(range(500, 600)))
 DEFAULT_DEADLINE = 60.0  # seconds for one download, every attempt and wait included
 _RETRY_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _DEADLINE_SLACK = 0.05  # a timeout this close to the deadline is the deadline's
-_ERROR_BODY_CAP = 64 * 1024  # enough of a non-200 body to recognise a block page
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_BLOCK_TITLE = re.compile(r"access denied|request rejected|forbidden|blocked", re.IGNORECASE)
-_BLOCK_HOST = re.compile(rb"errors\.edgesuite\.net", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """One observation of a URL: what was asked, what came back, and what it means.
-
-    ``body`` and ``sha256`` are set only for ``ok``; ``bytes`` counts the body bytes received
-    (also for a block page, to show what was refused). ``error`` names the URL and the problem
-    for ``blocked`` and ``failed``.
-    """
-
-    url: str
-    final_url: str
-    status: int | None
-    etag: str | None
-    last_modified: str | None
-    content_type: str | None
-    body: bytes | None
-    bytes: int
-    sha256: str | None
-    fetched_at: datetime
-    outcome: Outcome
-    error: str | None
-    refused: bool = False  # the allowlist (or a bad URL) stopped it: nothing was sent
-
-
-class FetchError(RuntimeError):
-    """A page or listing could not be fetched (blocked, refused, HTTP error, timeout...)."""
 
 
 class _Refused(Exception):
@@ -104,22 +69,6 @@ class _Refused(Exception):
         super().__init__(reason)
         self.url = url
         self.reason = reason
-
-
-@dataclass
-class _Exchange:
-    """The last response (or transport error) of a request after redirects and retries."""
-
-    url: str
-    final_url: str
-    attempts: int = 1
-    status: int | None = None
-    headers: httpx.Headers = field(default_factory=httpx.Headers)
-    body: bytes = b""
-    encoding: str | None = None
-    error: str | None = None
-    retryable: bool = False
-    refused: bool = False  # not requested: off the allowlist, or not a valid URL
 
 
 class Fetcher:
@@ -189,14 +138,14 @@ class Fetcher:
         the request conditional: an unchanged file then costs one bodiless 304. ``expect`` is
         the magic prefix a body must start with to be ``ok``.
         """
-        _, accept = _kinds(expect)
+        _, accept = kinds(expect)
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         exchange = self._exchange(url, headers)
-        outcome, error = _judge_workbook(exchange, expect)
+        outcome, error = judge(exchange, expect)
         ok = outcome == "ok"
         return FetchResult(
             url=url,
@@ -217,13 +166,13 @@ class Fetcher:
 
     def fetch_page(self, url: str) -> str:
         """Fetch an HTML page as text; raise :class:`FetchError` when blocked or failed."""
-        return _text_or_raise(self._exchange(url, {"Accept": ACCEPT_PAGE}))
+        return text_or_raise(self._exchange(url, {"Accept": ACCEPT_PAGE}))
 
     def fetch_text(self, url: str, *, accept: str = "*/*") -> str:
         """Fetch a text document (e.g. a CDX listing); raise :class:`FetchError` unless HTTP 200."""
-        return _text_or_raise(self._exchange(url, {"Accept": accept}))
+        return text_or_raise(self._exchange(url, {"Accept": accept}))
 
-    def _exchange(self, url: str, headers: dict[str, str]) -> _Exchange:
+    def _exchange(self, url: str, headers: dict[str, str]) -> Exchange:
         """Run the request with retries: 429, 5xx and transport errors back off and retry,
         all within one deadline (no attempt or wait starts that would end past it)."""
         self._ends_at = time.monotonic() + self.deadline
@@ -253,14 +202,14 @@ class Fetcher:
         if refusal:
             raise _Refused(str(request.url), refusal)
 
-    def _follow(self, url: str, headers: dict[str, str]) -> _Exchange:
+    def _follow(self, url: str, headers: dict[str, str]) -> Exchange:
         """One attempt: GET ``url``, following redirects only to allowed hosts."""
         refusal = self._refusal(url)
         if refusal:
-            return _Exchange(url, url, error=f"{url}: refused: {refusal}", refused=True)
+            return Exchange(url, url, error=f"{url}: refused: {refusal}", refused=True)
         left = self._ends_at - time.monotonic()
         if left <= 0:
-            return _Exchange(url, url, error=f"{url}: {self._past_deadline()}")
+            return Exchange(url, url, error=f"{url}: {self._past_deadline()}")
         timeout = httpx.Timeout(
             min(self.read_timeout, left), connect=min(self.connect_timeout, left)
         )
@@ -269,13 +218,13 @@ class Fetcher:
                 return self._read(url, str(response.url) if response.history else url, response)
         except _Refused as exc:
             hop = "" if exc.url == url else f" (redirected from {url})"
-            return _Exchange(
+            return Exchange(
                 url, exc.url, error=f"{exc.url}{hop}: refused: {exc.reason}", refused=True
             )
         except httpx.InvalidURL as exc:
-            return _Exchange(url, url, error=f"{url}: refused: invalid URL ({exc})", refused=True)
+            return Exchange(url, url, error=f"{url}: refused: invalid URL ({exc})", refused=True)
         except httpx.TooManyRedirects as exc:
-            return _Exchange(
+            return Exchange(
                 url,
                 _request_url(exc, url),
                 error=f"{url}: more than {self.max_redirects} redirects",
@@ -283,17 +232,17 @@ class Fetcher:
         except httpx.TransportError as exc:
             current = _request_url(exc, url)
             if time.monotonic() >= self._ends_at - _DEADLINE_SLACK:  # the timeout was the deadline
-                return _Exchange(url, current, error=f"{current}: {self._past_deadline()}")
-            return _Exchange(
+                return Exchange(url, current, error=f"{current}: {self._past_deadline()}")
+            return Exchange(
                 url,
                 current,
                 error=f"{current}: {_describe(exc)}",
                 retryable=isinstance(exc, _RETRY_TRANSPORT_ERRORS),
             )
 
-    def _read(self, url: str, current: str, response: httpx.Response) -> _Exchange:
+    def _read(self, url: str, current: str, response: httpx.Response) -> Exchange:
         """Stream the body under the size cap; a non-200 body is kept only in part."""
-        exchange = _Exchange(
+        exchange = Exchange(
             url,
             current,
             status=response.status_code,
@@ -303,7 +252,7 @@ class Fetcher:
         )
         if response.status_code == 304:
             return exchange
-        cap = self.max_bytes if response.status_code == 200 else _ERROR_BODY_CAP
+        cap = self.max_bytes if response.status_code == 200 else ERROR_BODY_CAP
         declared = response.headers.get("content-length", "")
         too_large = f"{current}: body larger than the {self.max_bytes}-byte cap"
         if response.status_code == 200 and declared.isdigit() and int(declared) > cap:
@@ -343,7 +292,7 @@ class Fetcher:
         elif late or watchdog.fired:  # the deadline cut the body short
             exchange.error = f"{current}: {self._past_deadline()} ({size} bytes received)"
             exchange.retryable = False
-        if exchange.retryable and _is_block_page(body):
+        if exchange.retryable and is_block_page(body):
             exchange.retryable = False  # a CDN refusal under 5xx: asking again will not help
         exchange.body = body[:cap]
         return exchange
@@ -353,67 +302,7 @@ class Fetcher:
 
     def _refusal(self, url: str) -> str | None:
         """Why ``url`` may not be fetched, or None when it is on the allowlist."""
-        try:
-            parts = urlsplit(url)
-            host = (parts.hostname or "").lower()
-        except ValueError as exc:
-            return f"not a valid URL ({exc})"
-        if parts.scheme == "http" and host not in LOCAL_HOSTS:
-            return "plain http:// is allowed only for 127.0.0.1 and localhost"
-        if parts.scheme not in ("http", "https"):
-            return f"unsupported scheme {parts.scheme!r}"
-        if host not in self.allowed_hosts:
-            return f"host {host!r} is not on the allowlist {sorted(self.allowed_hosts)}"
-        return None
-
-
-def host_trouble(result: FetchResult) -> bool:
-    """True when a result says its host refuses us or cannot be reached (a block page, no
-    connection, a timeout or deadline, 429 or 5xx after the retries), as opposed to an answer
-    about this one URL (stored, 404, not a PDF)."""
-    if result.outcome == "blocked":
-        return True
-    if result.outcome != "failed" or result.refused:
-        return False
-    return result.status is None or result.status in RETRY_STATUSES
-
-
-class CircuitBreaker:
-    """Stop asking a host after ``threshold`` consecutive troubles (:func:`host_trouble`).
-
-    For a run of many downloads from one host (the MOA harvest): a host that blocks us or
-    cannot be reached is left alone for the rest of the run instead of being asked for every
-    remaining URL. Any other answer from the host resets its count.
-    """
-
-    def __init__(self, threshold: int = 3) -> None:
-        self.threshold = threshold
-        self._streak: dict[str, int] = {}
-        self.tripped: dict[str, str] = {}  # host -> why it is left alone
-
-    def allows(self, url: str) -> bool:
-        return _host(url) not in self.tripped
-
-    def record(self, url: str, trouble: bool, error: str | None = None) -> str | None:
-        """Count one answer from ``url``'s host; the reason when this answer trips the breaker."""
-        host = _host(url)
-        if not trouble:
-            self._streak[host] = 0
-            return None
-        self._streak[host] = self._streak.get(host, 0) + 1
-        if self._streak[host] < self.threshold or host in self.tripped:
-            return None
-        self.tripped[host] = (
-            f"{self.threshold} consecutive failures on {host} (last: {error or 'no answer'})"
-        )
-        return self.tripped[host]
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+        return refusal(url, self.allowed_hosts)
 
 
 class _Watchdog:
@@ -456,65 +345,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
-
-
-def _kinds(expect: bytes) -> tuple[str, str]:
-    """(name of the expected kind of file, Accept header) for a magic prefix."""
-    if not expect:
-        raise ValueError("expect must be a non-empty magic prefix")
-    return _KINDS.get(expect, (f"file starting with {expect!r}", "*/*"))
-
-
-def _judge_workbook(exchange: _Exchange, expect: bytes = ZIP_MAGIC) -> tuple[Outcome, str | None]:
-    """Classify a response; ``ok`` only for a 200 whose body starts with ``expect``
-    (``PK`` for a workbook, ``%PDF`` for a PDF)."""
-    kind, _ = _kinds(expect)
-    url, status, body = exchange.url, exchange.status, exchange.body
-    if exchange.error:
-        return "failed", exchange.error + _tries(exchange)
-    if status == 304:
-        return "not_modified", None
-    html = looks_like_html(body, exchange.headers.get("content-type"))
-    if status in (401, 403) or (status == 200 and html) or (html and _is_block_page(body)):
-        found = f"an HTML page titled {_title(body)!r}" if html else f"{len(body)} bytes"
-        return "blocked", f"{url}: blocked: HTTP {status} with {found} instead of a {kind}"
-    if status != 200:
-        return "failed", f"{url}: HTTP {status}{_tries(exchange)}"
-    if not body.startswith(expect):
-        return "failed", f"{url}: not a {kind}: body starts with {body[:16]!r}"
-    return "ok", None
-
-
-def _text_or_raise(exchange: _Exchange) -> str:
-    """Decode a 200 text response, or raise :class:`FetchError` naming the URL and problem.
-
-    A CDN block page (HTTP 401/403, or an "Access Denied" page under 200) is reported as
-    blocked, so the caller does not go on to parse it as the real page.
-    """
-    url, status, body = exchange.url, exchange.status, exchange.body
-    if exchange.error:
-        raise FetchError(exchange.error + _tries(exchange))
-    if status in (401, 403) or _is_block_page(body):
-        raise FetchError(f"{url}: blocked: HTTP {status} with a page titled {_title(body)!r}")
-    if status != 200:
-        raise FetchError(f"{url}: HTTP {status}{_tries(exchange)}")
-    return body.decode(exchange.encoding or "utf-8", errors="replace")
-
-
-def _is_block_page(body: bytes) -> bool:
-    """True for a CDN refusal page served in place of the real page (Akamai style)."""
-    return bool(_BLOCK_TITLE.search(_title(body)) or _BLOCK_HOST.search(body[:_ERROR_BODY_CAP]))
-
-
-def _tries(exchange: _Exchange) -> str:
-    """The retry note for error messages: empty after a single attempt."""
-    return f" after {exchange.attempts} attempts" if exchange.attempts > 1 else ""
-
-
-def _title(body: bytes) -> str:
-    """The HTML title of a body ("" when none), whitespace collapsed."""
-    match = _TITLE.search(body[:_ERROR_BODY_CAP])
-    return " ".join(match.group(1).decode("utf-8", "replace").split()) if match else ""
 
 
 def _request_url(exc: httpx.RequestError, default: str) -> str:

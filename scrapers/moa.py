@@ -10,7 +10,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from parsers.sniff import PDF_MAGIC
-from scrapers.http import DEFAULT_SOURCE_HOST, Fetcher, FetchResult
+from scrapers.hosts import DEFAULT_SOURCE_HOST
+from scrapers.http import Fetcher, FetchResult
 
 ICE_ORIGIN = "https://www.ice.gov"
 

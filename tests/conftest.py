@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import os
 import pickle
-import sqlite3
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +32,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 # `make test` hands whole files to its workers in collection order; the files with the longest
-# single pieces (the whole-year replay, the Prefect engine, the 16 real MOAs, the corpus store)
-# go first so that both workers finish at about the same time.
-LONGEST_FIRST = ("test_refresh.py", "test_flows.py", "test_moa_read.py", "test_changes.py")
+# single pieces (the commands under Prefect, the Prefect engine, the corpus store and the diff
+# properties, the 16 real MOAs, the whole-year replay) go first so that both workers finish at
+# about the same time.
+LONGEST_FIRST = (
+    "test_faults_stop.py",
+    "test_flows.py",
+    "test_changes.py",
+    "test_moa_read.py",
+    "test_refresh.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -126,6 +135,52 @@ def corpus_scratch(corpus_store, tmp_path_factory) -> Path:
     return copy_store(corpus_store, tmp_path_factory.mktemp("corpus-scratch") / "data")
 
 
+@pytest.fixture(scope="session")
+def prefect_database(tmp_path_factory) -> Path:
+    """An empty Prefect database, migrated once per run and shared by the run's workers.
+
+    Migrating a fresh database is most of a temporary Prefect server's start-up (about 20 s
+    of small SQLite commits, ../shared/PREFECT.md); every test that starts Prefect begins
+    from a copy of this one instead, so its server finds the schema already there. The real
+    migration command makes it (`prefect server database upgrade`).
+    """
+    from filelock import FileLock
+
+    folder = _run_dir(tmp_path_factory) / "prefect-database"
+    database = folder / "prefect.db"
+    with FileLock(folder.with_suffix(".lock")):
+        if not database.exists():
+            folder.mkdir(exist_ok=True)
+            home = folder / "home"
+            env = {**os.environ, **PREFECT_QUIET, "PREFECT_HOME": str(home)}
+            env.pop("PREFECT_API_URL", None)
+            env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
+            done = subprocess.run(
+                [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            (home / "prefect.db").rename(database)
+    return database
+
+
+@pytest.fixture
+def prefect_home(prefect_database, tmp_path) -> Path:
+    """``tmp_path/prefect``: a Prefect home for a test's own Prefect process (a command in a
+    subprocess), holding a copy of the run's migrated database."""
+    home = tmp_path / "prefect"
+    home.mkdir()
+    shutil.copyfile(prefect_database, home / "prefect.db")
+    return home
+
+
+# Prefect settings of the project (flows/settings.py) that keep a test's Prefect offline.
+PREFECT_QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+
+
 @dataclass(frozen=True)
 class PrefectEngine:
     """The session's temporary Prefect API, and an empty database already migrated."""
@@ -135,12 +190,13 @@ class PrefectEngine:
 
 
 @pytest.fixture(scope="session")
-def prefect_engine(tmp_path_factory):
+def prefect_engine(prefect_database, tmp_path_factory):
     """One temporary Prefect API (prefect_test_harness) shared by every real-engine test.
 
-    Its start-up is the dear part (../shared/PREFECT.md), so it happens once. A copy of its
-    freshly migrated database is kept so a test that starts its own Prefect server skips the
-    migrations too. The environment is restored afterwards.
+    Its start-up is the dear part (../shared/PREFECT.md), so it happens once, and its
+    database is a copy of the run's migrated one (:func:`prefect_database`): the harness
+    makes its database in a fresh temporary folder, which is handed one already holding it.
+    The environment is restored afterwards.
     """
     saved = dict(os.environ)
     home = tmp_path_factory.mktemp("prefect-home")
@@ -149,20 +205,17 @@ def prefect_engine(tmp_path_factory):
     from flows.settings import configure
 
     configure()
-    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+    import prefect.testing.utilities as harness
     from prefect.testing.utilities import prefect_test_harness
 
+    seeded = tmp_path_factory.mktemp("prefect-harness")
+    shutil.copyfile(prefect_database, seeded / "prefect-test.db")  # the harness's file name
     try:
-        with prefect_test_harness(server_startup_timeout=120):
-            database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
-            migrated = home / "migrated-empty.db"
-            src, dst = sqlite3.connect(database), sqlite3.connect(migrated)
-            try:
-                src.backup(dst)
-            finally:
-                src.close()
-                dst.close()
-            yield PrefectEngine(home, migrated)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(harness, "mkdtemp", lambda: str(seeded))
+            with prefect_test_harness(server_startup_timeout=120):
+                patch.undo()
+                yield PrefectEngine(home, prefect_database)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -9,7 +9,6 @@ directly in test_refresh.py and test_moa_harvest.py. The refresh flow reads the 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -131,17 +130,14 @@ def _post(url: str, body: dict) -> list:
     return httpx.post(url, json=body, timeout=5).json()
 
 
-def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_engine, tmp_path):
+def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_home, tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    # A database already migrated (a copy of the session engine's empty one): the server
-    # `serve` starts skips the migrations, the slow part of a first start.
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    shutil.copyfile(prefect_engine.migrated_database, home / "prefect.db")
+    # A database already migrated (prefect_home, conftest.py): the server `serve` starts
+    # skips the migrations, the slow part of a first start.
     env = {
         **os.environ,
-        "PREFECT_HOME": str(home),
+        "PREFECT_HOME": str(prefect_home),
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
     }
     env.pop("PREFECT_API_URL", None)

@@ -31,8 +31,8 @@ from ice287g.normalize.names import AGENCY_MATCH_THRESHOLD, agency_similarity
 from ice287g.store import Store
 from ice287g.store.documents import DOCUMENT_SCHEMA, documents_path, read_documents
 from ice287g.store.ledger import MOA_LEDGER
+from parsers.sniff import PDF_MAGIC
 from parsers.sniff import pdf_problem as incomplete
-from scrapers.http import PDF_MAGIC
 from scrapers.moa import harvest_host, mirror_map, rewrite
 
 ICE = "https://www.ice.gov"

@@ -14,7 +14,7 @@ host allowlist (www.ice.gov and the Internet Archive by default) on every redire
 refused requests are recorded as ``refused``.
 
 With a ``mirror``, the ledger keeps ICE's URL as the key and the URL actually fetched as
-``final_url``. A circuit breaker (:class:`~scrapers.http.CircuitBreaker`) stops the run after
+``final_url``. A circuit breaker (:class:`~scrapers.hosts.CircuitBreaker`) stops the run after
 ``BREAKER_THRESHOLD`` consecutive blocks or connection failures on a host, and leaves the
 rest for the next run.
 """
@@ -38,7 +38,8 @@ from ice287g.query.moa import agreements, pending_urls
 from ice287g.store import Store, StoreError, ledger
 from ice287g.store.ledger import MOA_LEDGER
 from parsers.sniff import pdf_problem
-from scrapers.http import CircuitBreaker, Fetcher, FetchResult, host_trouble
+from scrapers.hosts import CircuitBreaker, host_trouble
+from scrapers.http import Fetcher, FetchResult
 from scrapers.moa import fetch_pdf, harvest_host, mirror_map, rewrite
 
 DEFAULT_LIMIT = 200

@@ -337,7 +337,7 @@ def _version(store: Store, sha: str | None) -> dict | None:
         return None
     import pyarrow.compute as pc
 
-    cat = store.catalog_table()
+    cat = store.catalog_table(["sha256", "list", "date"])
     rows = cat.filter(pc.equal(cat["sha256"], sha)).to_pylist()
     return rows[0] if rows else None
 

@@ -96,11 +96,11 @@ class Store:
         return self.root / self.raw_relpath(sha, ext)
 
     # --- catalog -------------------------------------------------------------------------
-    def catalog_table(self) -> pa.Table:
-        return read_table(self.catalog_path, CATALOG_SCHEMA)
+    def catalog_table(self, columns: list[str] | None = None) -> pa.Table:
+        return read_table(self.catalog_path, CATALOG_SCHEMA, columns)
 
     def known_shas(self) -> set[str]:
-        return set(self.catalog_table().column("sha256").to_pylist())
+        return set(self.catalog_table(["sha256"]).column("sha256").to_pylist())
 
     def read_snapshot(self, relpath: str, columns: list[str] | None = None) -> pa.Table:
         return read_table(

@@ -20,10 +20,13 @@ The ``outcome`` column says what became of an observation or attempt; its words 
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ice287g.store.catalog import Store
 from ice287g.store.files import atomic_write_table, read_table
@@ -47,6 +50,29 @@ Fields = list[tuple[str, pa.DataType, str]]
 # A ledger is a record of what happened, not derived: nothing can rebuild a lost part file.
 LEDGER_HINT = "a ledger is a record, not derived: restore this part file from a backup"
 
+# Part files are never rewritten (an append writes a new one under a new name, atomically),
+# so a part read once is kept, keyed by what identifies the file on disk: a refresh reads the
+# ledger once per link, and a year of nightly parts then costs a `stat` each, not a Parquet
+# read each. A file replaced or changed in place (a restore, damage) has a new key.
+_PARTS_KEPT = 8192
+_parts: OrderedDict[tuple, pa.Table] = OrderedDict()
+
+
+def _read_part(path: Path, name: str, schema: pa.Schema) -> pa.Table:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return read_table(path, schema, remedy=LEDGER_HINT)  # an empty table
+    key = (name, str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    table = _parts.get(key)
+    if table is None:
+        table = _parts[key] = read_table(path, schema, remedy=LEDGER_HINT)
+        if len(_parts) > _PARTS_KEPT:
+            _parts.popitem(last=False)
+    else:
+        _parts.move_to_end(key)
+    return table
+
 
 class Ledger:
     """An append-only table of the store, kept as part files under ``<root>/<name>/``."""
@@ -65,16 +91,18 @@ class Ledger:
 
     def parts(self, store: Store) -> list[Path]:
         folder = self.folder(store)
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        try:
+            names = os.listdir(folder)  # a plain listing: a refresh asks once per link
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [folder / n for n in sorted(names) if n.endswith(".parquet") and n[0] != "."]
 
     def read(self, store: Store, columns: list[str] | None = None) -> pa.Table:
         """Every row so far, in append order (an empty table before the first append)."""
         files = [p for p in (self.legacy_path(store),) if p.exists()] + self.parts(store)
-        tables = [read_table(f, self.schema, columns, remedy=LEDGER_HINT) for f in files]
-        if not tables:
-            empty = self.schema.empty_table()
-            return empty.select(columns) if columns else empty
-        return pa.concat_tables(tables)
+        tables = [_read_part(f, self.name, self.schema) for f in files]
+        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        return table.select(columns) if columns else table
 
     def append(self, store: Store, rows: list[dict]) -> None:
         """Add rows as one new part file (call with the store lock held).
@@ -145,9 +173,8 @@ LEDGERS = (PUBLICATIONS, MOA_LEDGER)
 def validators(store: Store, url: str, known_shas: set[str]) -> tuple[str | None, str | None]:
     """(etag, last_modified) of the newest successful observation of `url` whose bytes the
     store still holds; (None, None) when there is none, so the next fetch is unconditional."""
-    rows = PUBLICATIONS.read(store).to_pylist()
-    for row in reversed(rows):
-        if row["url"] != url or row["outcome"] not in (NEW_VERSION, SAME_BYTES, NOT_MODIFIED):
+    for row in reversed(_observations_of(store, url)):
+        if row["outcome"] not in (NEW_VERSION, SAME_BYTES, NOT_MODIFIED):
             continue
         if row["sha256"] in known_shas:
             return row["etag"], row["last_modified"]
@@ -159,15 +186,16 @@ def sha_for_validators(
     store: Store, url: str, etag: str | None, last_modified: str | None
 ) -> str | None:
     """The bytes a 304 refers to: those of the observation that gave these validators."""
-    for row in reversed(PUBLICATIONS.read(store).to_pylist()):
-        if (
-            row["url"] == url
-            and row["sha256"]
-            and row["etag"] == etag
-            and row["last_modified"] == last_modified
-        ):
+    for row in reversed(_observations_of(store, url)):
+        if row["sha256"] and row["etag"] == etag and row["last_modified"] == last_modified:
             return row["sha256"]
     return None
+
+
+def _observations_of(store: Store, url: str) -> list[dict]:
+    """The publications rows of `url`, in append order (the columns the validators need)."""
+    table = PUBLICATIONS.read(store, ["url", "outcome", "sha256", "etag", "last_modified"])
+    return table.filter(pc.equal(table["url"], url)).to_pylist()
 
 
 # --- MOA ledger: what is done ---------------------------------------------------------------

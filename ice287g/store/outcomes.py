@@ -3,7 +3,7 @@
 One vocabulary for both ledgers (``blocked`` and ``failed`` mean the same in each). Plain
 strings, so the CLI can offer them as choices without loading the store. (A file given to
 ``backfill`` has a ``status`` instead: new, stored or failed; a fetch, a verdict:
-``scrapers.http.FetchResult.outcome``.)
+``scrapers.answers.FetchResult.outcome``.)
 """
 
 from __future__ import annotations

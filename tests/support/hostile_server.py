@@ -12,18 +12,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Literal
 
-HTML = "text/html; charset=utf-8"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PDF = "application/pdf"
-PAGE_PATH = "/identify-and-arrest/287g"
-BLOCK_PAGE = (
-    b"<HTML><HEAD>\n<TITLE>Access Denied</TITLE>\n</HEAD><BODY>\n<H1>Access Denied</H1>\n"
-    b"You don't have permission to access this resource on this server.<P>\n"
-    b"<P>https&#58;&#47;&#47;errors&#46;edgesuite&#46;net&#47;18&#46;0</P>\n</BODY>\n</HTML>\n"
-)
+from support.local_server import BLOCK_PAGE, HTML_TYPE, LocalServer
 
 
 @dataclass
@@ -34,7 +26,7 @@ class Route:
 
     body: bytes = b""
     status: int = 200
-    content_type: str = HTML
+    content_type: str = HTML_TYPE
     mode: Literal["send", "drip", "hang"] = "send"
     interval: float = 1.0
 
@@ -51,40 +43,14 @@ def blocked(status: int = 403) -> Route:
     return Route(BLOCK_PAGE, status)
 
 
-class HostileServer:
+class HostileServer(LocalServer):
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.default = Route(b"not found", 404, "text/plain")
         self.hits: Counter[str] = Counter()
         self.arrived = threading.Event()
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> HostileServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    @property
-    def page_url(self) -> str:
-        return self.base_url + PAGE_PATH
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
+        super().__init__(_handler(self))
 
     def hits_under(self, prefix: str) -> int:
         with self._lock:

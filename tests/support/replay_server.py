@@ -32,17 +32,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-PAGE_PATH = "/identify-and-arrest/287g"
+from support.local_server import BLOCK_PAGE, HTML_TYPE, PAGE_PATH, XLSX_TYPE, LocalServer
+
 DOCLIB_PATH = "/doclib/about/offices/ero/287g/"
 CDX_PATH = "/cdx/search/cdx"
 ICE_ORIGIN = "https://www.ice.gov"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-HTML_TYPE = "text/html; charset=utf-8"
 
 Slot = Literal["participating", "pending"]
 
@@ -54,13 +53,6 @@ _NAME = re.compile(
 _PART_HOUR = {"am": 9, "": 12, "mid": 13, "pm": 18}
 _MAX_NAME_LAG = timedelta(days=60)
 _CAPTURE = re.compile(r"^/web/(?P<ts>\d{14})id_/(?P<original>.+)$")
-
-BLOCK_PAGE = (
-    b"<HTML><HEAD>\n<TITLE>Access Denied</TITLE>\n</HEAD><BODY>\n<H1>Access Denied</H1>\n"
-    b"You don't have permission to access this resource on this server.<P>\n"
-    b"Reference&#32;&#35;18&#46;0&#46;0&#46;0\n"
-    b"<P>https&#58;&#47;&#47;errors&#46;edgesuite&#46;net&#47;18&#46;0</P>\n</BODY>\n</HTML>\n"
-)
 
 
 @dataclass(frozen=True)
@@ -266,7 +258,7 @@ class RequestRecord:
     headers: dict[str, str]
 
 
-class ReplayServer:
+class ReplayServer(LocalServer):
     """ICE's page, workbooks and a Wayback CDX endpoint, replayed on 127.0.0.1 (port 0).
 
     Set the moment with :meth:`set_day` / :meth:`set_time` (default: the end of the last
@@ -274,8 +266,6 @@ class ReplayServer:
     (Counters keyed by path) to assert what was downloaded. Past ``max_requests`` requests the
     server answers 503 and sets :attr:`over_budget`, so a runaway retry loop stays bounded.
     """
-
-    host = "127.0.0.1"
 
     def __init__(self, corpus: ReplayCorpus, *, max_requests: int = 300) -> None:
         self.corpus = corpus
@@ -289,42 +279,11 @@ class ReplayServer:
         self._faults: dict[str, list[Fault]] = {}
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer((self.host, 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Stop serving, wake any handler sleeping in a slow fault, and close the socket."""
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self._httpd.server_address[1]}"
-
-    @property
-    def page_url(self) -> str:
-        return self.base_url + PAGE_PATH
+        super().__init__(_handler_for(self))
 
     @property
     def cdx_url(self) -> str:
         return self.base_url + CDX_PATH
-
-    def url(self, path: str) -> str:
-        """The absolute URL of a path on this server."""
-        return self.base_url + path
 
     def workbook_url(self, name: str) -> str:
         """The local URL of an ICE workbook name."""
