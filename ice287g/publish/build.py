@@ -23,7 +23,7 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 
-from ice287g.publish import PublishError, database, feed, files, page, tables
+from ice287g.publish import PublishError, database, feed, files, page, pieces, tables
 from ice287g.query.versions import catalog
 
 SITE_PACKAGE = "ice287g.publish"
@@ -106,7 +106,8 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     data = out / "data"
 
     # 1. data/
-    published = tables.published_tables(store, cat)
+    long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
+    published = tables.published_tables(store, cat, long)
     resources_ = files.write_tables(published, data)
     database.write_database(data / database.DATABASE, published)
     meta = database.datasette_metadata(published, base_url)

@@ -119,7 +119,17 @@ def _column_types(table) -> dict[str, type]:
 def _insert(db, name: str, table, pk: str | None = None) -> None:
     table = _sqlite_ready(table)
     db[name].create(_column_types(table), pk=pk)
-    db[name].insert_all(table.to_pylist(), batch_size=5000)
+    _insert_rows(db, name, table)
+
+
+def _insert_rows(db, name: str, table) -> None:
+    """The rows of an Arrow table of SQLite-ready values, as tuples straight to SQLite
+    (sqlite-utils' insert_all builds a dict and a statement per batch: 10x slower)."""
+    columns = ", ".join(f"[{c}]" for c in table.column_names)
+    marks = ", ".join("?" * table.num_columns)
+    rows = zip(*(col.to_pylist() for col in table.columns), strict=True)
+    db.conn.executemany(f"insert into [{name}] ({columns}) values ({marks})", rows)
+    db.conn.commit()
 
 
 def _insert_versions(db, long, catalog) -> None:
@@ -147,7 +157,7 @@ def _insert_versions(db, long, catalog) -> None:
         "create table version_rows (version_id integer, row integer, row_id integer, "
         "primary key (version_id, row)) without rowid"
     )
-    db["version_rows"].insert_all(links.to_pylist(), batch_size=20000)
+    _insert_rows(db, "version_rows", links)
     select = ", ".join(
         ["c.list", "c.date", "c.seq", "c.sha256", "c.suspect", "vr.row"]
         + [f"r.{c}" for c in row_columns if c != "list"]

@@ -54,9 +54,8 @@ def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
     ev = events  # a version's own events; the first version of each list is not an entry
     grouped = {key: part for key, part in ev.groupby(["list", "sha256"], sort=False)}
     for lst, versions in cat[~cat["suspect"]].groupby("list"):
-        versions = versions.sort_values(["date", "seq"]).reset_index(drop=True)
-        for i in range(1, len(versions)):
-            v, prev = versions.iloc[i], versions.iloc[i - 1]
+        versions = versions.sort_values(["date", "seq"]).to_dict("records")
+        for prev, v in zip(versions, versions[1:], strict=False):
             part = grouped.get((lst, v["sha256"]))
             if part is None or part.empty:
                 continue

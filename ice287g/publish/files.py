@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 from ice287g.publish.tables import Table
@@ -19,6 +20,7 @@ from scrapers.discover import DEFAULT_SOURCE
 
 # Tables large enough that their CSV is published gzip-compressed.
 GZIP_CSV = frozenset({"versions"})
+GZIP_LEVEL = 6
 PACKAGE_NAME = "ice-287g-agreements"
 PACKAGE_TITLE = "ICE 287(g) agreements: the versioned public record"
 PACKAGE_DESCRIPTION = (
@@ -43,18 +45,30 @@ def write_tables(tables: list[Table], folder: Path) -> list[dict]:
         parquet = folder / f"{t.name}.parquet"
         write_bytes(parquet, parquet_bytes(t.table))
         resources.append(_resource(parquet, t, "parquet"))
-        text = csv_bytes(t.table)
         if t.name in GZIP_CSV:
             csv = folder / f"{t.name}.csv.gz"
-            write_bytes(csv, gzip.compress(text, compresslevel=6, mtime=0))
+            write_gzip_members(csv, t.table.schema, t.gzip_members)
             res = _resource(csv, t, "csv")
             res["compression"] = "gz"
         else:
             csv = folder / f"{t.name}.csv"
-            write_bytes(csv, text)
+            write_bytes(csv, csv_bytes(t.table))
             res = _resource(csv, t, "csv")
         resources.append(res)
     return resources
+
+
+def write_gzip_members(path: Path, schema, members: list[Path]) -> None:
+    """A gzip CSV made of parts: the header's gzip member, then each part's member (rows
+    without a header, compressed once when the part was made). A multi-member gzip is one
+    file to every gzip reader (RFC 1952)."""
+    header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(header)
+        for member in members:
+            with open(member, "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
 
 
 def _resource(path: Path, t: Table, fmt: str) -> dict:

@@ -137,30 +137,31 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
 
     ident = load(store)
     strings = Strings()
-    pool: list[tuple] = []
-    where: dict[tuple, int] = {}
-    lists = {}
+    lists, days_of, listed = {}, {}, []
+    for lst in LISTS:
+        days_of[lst] = day_versions(cat, lst)
+        listed += [ident.listed(sha)[RECORD_FIELDS] for sha in days_of[lst]["sha256"]]
+    # The pool: each distinct record once, numbered in order of first appearance.
+    every = pd.concat(listed, ignore_index=True) if listed else pd.DataFrame(columns=RECORD_FIELDS)
+    every = every.astype(object)
+    every = every.where(every.notna(), None)
+    codes = every.groupby(RECORD_FIELDS, sort=False, dropna=False).ngroup().to_numpy()
+    first = ~pd.Series(codes).duplicated().to_numpy()
+    pool = every[first]
+    ends = pd.Series([len(x) for x in listed], dtype="int64").cumsum().tolist()
+    spans = iter(zip([0, *ends], ends, strict=False))
     for lst in LISTS:
         versions = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
-        days = day_versions(cat, lst)
+        days = days_of[lst]
         position = {sha: i for i, sha in enumerate(versions["sha256"])}
         day_rows = []
         for v in days.itertuples():
-            listed = ident.listed(v.sha256)[RECORD_FIELDS].astype(object)
-            listed = listed.where(listed.notna(), None)
-            idx = []
-            for values in listed.itertuples(index=False, name=None):
-                key = tuple(values)
-                i = where.get(key)
-                if i is None:
-                    i = where[key] = len(pool)
-                    pool.append(key)
-                idx.append(i)
+            start, end = next(spans)
             fields = comparable_fields(v.columns, v.columns)
             day_rows.append(
                 {
                     "version": position[v.sha256],
-                    "members": ranges(idx),
+                    "members": ranges(codes[start:end].tolist()),
                     "fields": [DIFF_FIELDS.index(f) for f in fields],
                 }
             )
@@ -171,7 +172,7 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
             "days": day_rows,
             "series": _series(daily[daily["list"] == lst], days),
         }
-    records_frame = pd.DataFrame(pool, columns=RECORD_FIELDS, dtype=object)
+    records_frame = pool.reset_index(drop=True)
     return {
         "format": 1,
         "generated": generated,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ice287g.query.export import VERSION_COLUMNS, table_from_pandas, versions_table
+from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
 from ice287g.query.identity import load
-from ice287g.query.versions import LISTS, catalog, counts, version_on
+from ice287g.query.versions import LISTS, counts, version_on
 from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
 
 # (name, type, description) of each table's columns.
@@ -41,6 +41,8 @@ class Table:
     description: str
     table: object  # pyarrow.Table
     fields: dict[str, str]
+    # A table published as gzip CSV (files.GZIP_CSV): its rows' gzip members, in order.
+    gzip_members: tuple = ()
 
 
 def change_log(store) -> pd.DataFrame:
@@ -79,9 +81,9 @@ def _arrow(df: pd.DataFrame, fields):
     return table_from_pandas(df.astype(text), fields)
 
 
-def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
-    """Every table of ``data/``, in publishing order."""
-    cat = catalog(store) if cat is None else cat
+def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
+    """Every table of ``data/``, in publishing order; `long` is the long table of every
+    version with its CSV's gzip members (``pieces.long_table``)."""
     snapshot = {n: d for n, _, d in SNAPSHOT_FIELDS}
     out = []
     for lst, v in latest_versions(cat).items():
@@ -112,8 +114,9 @@ def published_tables(store, cat: pd.DataFrame | None = None) -> list[Table]:
             f"All {len(cat)} stored versions of both lists ({cat['date'].min()} to "
             f"{cat['date'].max()}), one row per row of each version; suspect versions "
             "included and marked.",
-            versions_table(store, cat),
+            long.table,
             {**snapshot, **{n: d for n, _, d in VERSION_COLUMNS}},
+            tuple(long.members),
         )
     )
     for name, title, text, df, fields in (

@@ -38,9 +38,10 @@ def write_table(table, path: Path, fmt: str, raw: bool = False) -> None:
         write_xlsx(flat_lists(table), path, raw)
 
 
-def csv_bytes(table, raw: bool = False) -> bytes:
+def csv_bytes(table, raw: bool = False, header: bool = True) -> bytes:
     """The table as UTF-8 CSV with a header row, list columns `;`-joined, timestamps as
     ISO 8601 in UTC (``2025-04-03T18:00:00Z``, the format the datapackage declares).
+    Without `header`, the rows only (a part of a longer CSV).
 
     Spreadsheet-safe (``ice287g.safetext``): a text cell a spreadsheet would run as a formula
     gets a leading ``'``, unless `raw`. The one CSV writer of ``export`` and ``publish``."""
@@ -62,5 +63,5 @@ def csv_bytes(table, raw: bool = False) -> bytes:
 
         table = spreadsheet_safe_table(table)
     buf = io.BytesIO()
-    pcsv.write_csv(table, buf)
+    pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=header))
     return buf.getvalue()

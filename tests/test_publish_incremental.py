@@ -1,0 +1,129 @@
+"""publish keeps the long table of every version as derived state (``ice287g.publish.pieces``):
+a new version rebuilds only the newest piece of its list, and the site equals the one a
+from-scratch build of the same store writes, byte for byte."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from frictionless import Resource
+from support.workbooks import PARTICIPATING_HEADER
+from test_history import part, write
+from test_publish import first_batch, make_store, second_batch
+
+from ice287g.jobs.ingest import ingest_paths
+from ice287g.publish import publish
+from ice287g.publish.pieces import FOLDER
+from ice287g.store import Store
+
+
+def next_year(src: Path) -> None:
+    """2026-01-05: a participating list of the next year (a new piece)."""
+    write(
+        src,
+        "participatingAgencies01052026pm.xlsx",
+        PARTICIPATING_HEADER,
+        [part("Alpha Police Department"), part("Delta Police Department")],
+    )
+
+
+def add(store: Store, base: Path, batch, name: str) -> None:
+    src = base / name
+    batch(src)
+    assert all(o.status == "new" for o in ingest_paths(store, [src]))
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every published file but the manifest (which records the previous generation)."""
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def pieces_state(store: Store) -> dict[str, tuple[int, int]]:
+    """Each cached piece file with its inode and modification time (a rewrite changes them)."""
+    folder = store.root / FOLDER
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+def scratch_site(store: Store, tmp_path: Path, name: str) -> dict[str, bytes]:
+    """The site of a copy of the store without its derived state."""
+    copy = tmp_path / f"{name}-store"
+    shutil.copytree(store.root, copy)
+    shutil.rmtree(copy / "derived", ignore_errors=True)
+    publish(str(tmp_path / name), copy)
+    return site_files(tmp_path / name)
+
+
+def test_a_new_version_rebuilds_its_piece_only_and_equals_a_build_from_scratch(tmp_path):
+    base = tmp_path / "s"
+    store = make_store(base, first_batch, second_batch)
+    publish(str(tmp_path / "www"), store)
+    before = pieces_state(store)
+    assert {n.split("-")[0] for n in before} == {"participating", "pending"}
+
+    add(store, base, next_year, "in-2026")
+    publish(str(tmp_path / "www2"), store)  # a new folder: the site holds no old generation
+    after = pieces_state(store)
+    # The 2025 pieces are reused as they were; the 2026 piece is new.
+    assert {n: s for n, s in after.items() if "-2025-" in n} == before
+    assert any(n.startswith("participating-2026-") for n in after)
+    assert site_files(tmp_path / "www2") == scratch_site(store, tmp_path, "scratch")
+
+    # Every gzip reader sees one CSV in the multi-member versions.csv.gz.
+    data = tmp_path / "www2" / "data"
+    rows = pq.read_table(data / "versions.parquet").num_rows
+    assert len(pd.read_csv(data / "versions.csv.gz")) == rows
+    with gzip.open(data / "versions.csv.gz", "rt") as fh:
+        lines = fh.read().splitlines()
+    assert len(lines) == rows + 1 and lines[0].startswith('"list","date"')
+    assert sum(line.startswith('"list"') for line in lines) == 1  # one header
+    with Resource(path="versions.csv.gz", basepath=str(data)) as resource:
+        assert sum(1 for _ in resource.row_stream) == rows
+
+
+def test_a_version_of_an_earlier_year_rebuilds_that_piece(tmp_path):
+    base = tmp_path / "s"
+    store = make_store(base, first_batch, next_year)
+    publish(str(tmp_path / "www"), store)
+    before = pieces_state(store)
+    add(store, base, second_batch, "in-late")  # 2025 versions after 2026 was published
+    publish(str(tmp_path / "www2"), store)
+    after = pieces_state(store)
+    stale = {n for n in before if n.startswith("participating-2025-")}
+    assert stale and not stale & set(after)  # that piece's files of the old key are gone
+    kept = {n: s for n, s in before.items() if n.startswith(("pending-", "participating-2026-"))}
+    assert {n: s for n, s in after.items() if n in kept} == kept
+    assert site_files(tmp_path / "www2") == scratch_site(store, tmp_path, "scratch")
+
+
+def test_a_damaged_or_altered_piece_is_rebuilt_never_trusted(tmp_path):
+    store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
+    publish(str(tmp_path / "www"), store)
+    good = site_files(tmp_path / "www")
+    folder = store.root / FOLDER
+    parquet = next(folder.glob("participating-2025-*.parquet"))
+    parquet.write_bytes(parquet.read_bytes()[:100])  # truncated
+    member = next(folder.glob("participating-2026-*.csv.gz"))
+    member.write_bytes(gzip.compress(b'"x"\n', mtime=0))  # whole gzip, wrong rows
+    (next(folder.glob("pending-2025-*.json"))).unlink()  # its record of hashes lost
+    publish(str(tmp_path / "www2"), store)
+    assert site_files(tmp_path / "www2") == good
+    assert len(list(folder.iterdir())) == 9  # three pieces, three files each
+
+
+def test_a_store_whose_derived_folder_cannot_be_written_still_publishes(tmp_path):
+    store = make_store(tmp_path / "s", first_batch, next_year)
+    publish(str(tmp_path / "www"), store)
+    good = site_files(tmp_path / "www")
+    shutil.rmtree(store.root / "derived" / "publish")
+    (store.root / "derived" / "publish").write_text("in the way")  # no folder can go here
+    publish(str(tmp_path / "www2"), store)
+    assert site_files(tmp_path / "www2") == good
+    assert (store.root / "derived" / "publish").read_text() == "in the way"
