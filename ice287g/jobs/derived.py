@@ -1,7 +1,8 @@
 """What is derived from the stored versions, brought up to date after new versions arrive.
 
-Today that is the store's identity (``ice287g.query.identity``: agreements, their life
-stories, every spelling), cached under ``<data_dir>/derived/``. A new version at the end of
+The store's identity (``ice287g.query.identity``: agreements, their life stories, every
+spelling), cached under ``<data_dir>/derived/``; the site's cached pieces (``publish``)
+check themselves when a site is built. A new version at the end of
 its list extends the cached identity (its rows are read, not the older versions'), so a
 nightly refresh costs about the same in year ten as in year one, and the reads after it only
 read. The cache is keyed to the catalog: a reader that finds it stale or missing rebuilds it
@@ -12,6 +13,7 @@ correctness; it is logged, and the versions stay stored.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 
 from ice287g.store import Store
@@ -37,13 +39,20 @@ def rebuild(store: Store) -> list[str]:
     """Derive everything again from scratch (``repair``): the lines to print."""
     from ice287g.query import identity
 
+    lines = []
+    pieces = store.root / "derived" / "publish"  # the site's cached pieces (``publish``)
+    if pieces.exists():
+        shutil.rmtree(pieces, ignore_errors=True)
+        lines.append("derived/publish/: cleared (the next publish builds its pieces again)")
     started = time.perf_counter()
     try:
         ident = identity.load(store, refresh=True)
     except Exception as exc:  # noqa: BLE001 - named, and left for the next read to retry
-        return [f"derived/identity.pickle: not rebuilt ({exc})"]
-    runs = len(ident.observations.runs)
+        return [*lines, f"derived/identity.pickle: not rebuilt ({exc})"]
+    versions, runs = len(ident.observations.versions), len(ident.observations.runs)
+    seconds = time.perf_counter() - started
     return [
-        f"derived/identity.pickle: resolved again from {len(ident.observations.versions)} "
-        f"versions ({runs} runs) in {time.perf_counter() - started:.1f} s"
+        *lines,
+        f"derived/identity.pickle: resolved again from {versions} versions ({runs} runs) "
+        f"in {seconds:.1f} s",
     ]
