@@ -8,7 +8,9 @@ own. Figures:
   is <= 0.25, peak memory < 500 MB;
 - the fast read commands on the full store, including interpreter start (target < 1 s);
 - the other stages register their own phases below (hostile: peak memory of the
-  hyperlink-range workbook).
+  hyperlink-range workbook; growth: every read and a refresh at one and at ten years).
+
+``python -m bench PHASE...`` runs only the named phases (``python -m bench growth``).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def bench_fast_commands(store_dir: Path) -> None:
 
 def phases() -> list:
     """Every phase, in order (listed by name: a broken phase fails loudly)."""
-    from bench import changes, export, hostile, identity, live, moa, publish
+    from bench import changes, export, growth, hostile, identity, live, moa, publish
 
     return [
         ("backfill", bench_backfill),
@@ -133,17 +135,29 @@ def phases() -> list:
         *identity.PHASES,
         *publish.PHASES,
         *hostile.PHASES,
+        *growth.PHASES,
     ]
 
 
-def main() -> None:
+def main(names: list[str] | None = None) -> None:
+    """Every phase, or only the named ones (``python -m bench growth``). A phase that reads
+    the corpus store needs ``backfill`` before it; ``growth`` builds its own stores."""
     if not CORPUS_FILES.is_dir():
         sys.exit(f"bench needs the shared corpus at {CORPUS_FILES}")
+    chosen = phases()
+    if names:
+        unknown = set(names) - {name for name, _ in chosen}
+        if unknown:
+            sys.exit(
+                f"unknown bench phase {', '.join(sorted(unknown))}; phases: "
+                + ", ".join(name for name, _ in chosen)
+            )
+        chosen = [(name, phase) for name, phase in chosen if name in names]
     print(f"ice287g bench on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     workdir = Path(tempfile.mkdtemp(prefix="ice287g-bench-"))
     try:
         store_dir = workdir / "data"
-        for _, phase in phases():
+        for _, phase in chosen:
             phase(store_dir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

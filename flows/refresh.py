@@ -20,13 +20,13 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from flows.moa import moa_flow  # noqa: E402
 from ice287g.jobs.refresh import (  # noqa: E402
     RefreshReport,
+    conclude,
     discover_links,
     fetch_isolated,
     harvest_after,
     publish_after,
     session,
 )
-from ice287g.jobs.report import summarize  # noqa: E402
 from ice287g.store import Store  # noqa: E402
 from scrapers.discover import DEFAULT_SOURCE  # noqa: E402
 
@@ -44,7 +44,7 @@ def fetch_task(store: Store, fetcher, link):
 
 @task(cache_policy=NO_CACHE)
 def report_task(store: Store, report: RefreshReport) -> str:
-    report.summary = summarize(store, report)
+    conclude(store, report)
     create_markdown_artifact(
         key="ice287g-refresh",
         markdown=report.summary,
@@ -96,9 +96,13 @@ def refresh_flow(
 @flow(name="ice287g-backfill", log_prints=True)
 def backfill_flow(paths: list[str], data_dir: str | None = None) -> dict:
     """Ingest archived workbooks (files and folders) in one run."""
+    from ice287g.jobs import derived
     from ice287g.jobs.ingest import ingest_paths
 
-    outcomes = ingest_paths(Store(data_dir), paths)
+    store = Store(data_dir)
+    outcomes = ingest_paths(store, paths)
+    if any(o.status == "new" for o in outcomes):
+        derived.update(store)
     lines = [o.line() for o in outcomes]
     failed = [line for line in lines if line.startswith("failed")]
     create_markdown_artifact(

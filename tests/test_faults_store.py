@@ -372,6 +372,7 @@ def test_truncated_derived_file_is_reported_then_repaired(loaded, name):
     assert "ice287g repair" in counts.output
     result = _cli(loaded, "repair")
     assert result.exit_code == 0 and "rewritten from 3 snapshots" in result.output
+    assert "derived/identity.pickle: resolved again from 3 versions" in result.output
     assert verify(loaded) == []
     assert _counts(loaded) == expected
     assert loaded.catalog_table().equals(catalog_before)

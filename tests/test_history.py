@@ -271,6 +271,59 @@ def test_history_is_cached_and_rebuilt_only_when_the_catalog_changes(small, tmp_
     }
 
 
+def _tables(ident) -> dict:
+    return {t: getattr(ident, t)() for t in ("agreements", "events", "aliases", "merges")}
+
+
+def test_a_newer_version_extends_the_cached_identity_reading_only_its_rows(
+    small, tmp_path, monkeypatch
+):
+    """Issue 14: a version newer than every stored one of its list extends the cache (its
+    rows are read, nothing is resolved again) and gives what a rebuild gives; a version
+    older than its list's newest, or a cache from other code, is resolved again."""
+    import ice287g.query.identity as source
+
+    load(small)  # the cache of the first six versions
+    write(
+        tmp_path / "later",
+        "participatingAgencies04242025pm.xlsx",
+        PARTICIPATING_HEADER,
+        [part("Harris County Sheriff's Office", "TEXAS", "Task Force Model", date(2025, 3, 2))],
+        links={(0, "MOA"): URL.format("harris")},
+    )
+    write(
+        tmp_path / "earlier",
+        "pendingAgencies04032025am.xlsx",
+        PENDING_HEADER,
+        [["FLORIDA", "Bay County Sheriff's Office", "County", "Bay County", "Task Force Model"]],
+    )
+    ingest_paths(small, [tmp_path / "later"])
+    newest = small.catalog_table().to_pandas().sort_values(["date", "seq"]).iloc[-1]
+    read, resolved = [], []
+    real_read, real_resolve = source.read_rows, source.resolve
+    monkeypatch.setattr(
+        source, "read_rows", lambda v, d=None: read.append(set(v["sha256"])) or real_read(v, d)
+    )
+    monkeypatch.setattr(source, "resolve", lambda *a: resolved.append(1) or real_resolve(*a))
+    kept = load(small)
+    assert read == [{newest["sha256"]}] and resolved == []
+    rebuilt = _tables(load(small, refresh=True))
+    for name, table in _tables(kept).items():
+        pd.testing.assert_frame_equal(table, rebuilt[name], check_dtype=False, obj=name)
+    # Older than the newest pending version: positions shift, so resolve again.
+    ingest_paths(small, [tmp_path / "earlier"])
+    read.clear(), resolved.clear()
+    load(small)
+    sound = (~small.catalog_table().to_pandas()["suspect"]).sum()
+    assert resolved == [1] and [len(shas) for shas in read] == [sound]
+    # A cache written by other code (here: damaged) is never trusted.
+    path = cache_path(small, include_suspect=False)
+    path.write_bytes(b"x" + path.read_bytes()[1:])
+    read.clear(), resolved.clear()
+    load(small)
+    assert resolved == [1]
+
+
 def test_a_mass_drop_that_recovers_is_skipped_everywhere(tmp_path):
     src = tmp_path / "in"
     names = [f"Agency {c} Police Department" for c in "ABCDEFGHIJ"]

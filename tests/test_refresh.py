@@ -27,9 +27,12 @@ from scrapers.http import Fetcher
 
 
 def versions_only(root) -> dict[str, str]:
-    """Digest of what makes versions (raw, snapshots, catalog), not the observation ledger."""
+    """Digest of what makes versions (raw, snapshots, catalog), not the observation ledger
+    nor the derived state kept current after new versions (``derived/``)."""
     return {
-        k: v for k, v in tree_digest(root).items() if not k.startswith(("publications", ".refresh"))
+        k: v
+        for k, v in tree_digest(root).items()
+        if not k.startswith(("publications", ".refresh", "derived/"))
     }
 
 

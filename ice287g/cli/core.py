@@ -135,6 +135,7 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
     Example: ice287g backfill ../shared/ice-corpus/files
     """
+    from ice287g.jobs import derived
     from ice287g.jobs.ingest import expand_paths, ingest_paths
 
     files = expand_paths(paths)
@@ -149,6 +150,9 @@ def backfill(ctx: Context, paths: tuple[str, ...], workers: int | None) -> None:
 
         outcomes = ingest_paths(ctx.store, files, workers=workers, on_result=report)
     new = sum(o.status == "new" for o in outcomes)
+    if new:
+        with progress.timed("identities"):
+            derived.update(ctx.store)
     click.echo(
         f"{len(outcomes)} files: {new} new, {len(outcomes) - new - failed} already "
         f"stored, {failed} failed",
@@ -333,7 +337,7 @@ def verify(ctx: Context, fmt, output) -> None:
 @pass_ctx
 @query_errors
 def repair(ctx: Context) -> None:
-    """Rebuild what is derived (catalog, tallies) from the snapshots.
+    """Rebuild what is derived (catalog, tallies, identities) from the snapshots.
 
     Raw files, snapshots and ledgers are left byte for byte. Prints what it rewrote and
     what it cannot fix (a missing raw file: backfill the same workbook to restore it; a
@@ -341,9 +345,12 @@ def repair(ctx: Context) -> None:
 
     Example: ice287g repair && ice287g verify
     """
+    from ice287g.jobs import derived
     from ice287g.store.repair import repair as run
 
     for line in run(ctx.store):
+        click.echo(line)
+    for line in derived.rebuild(ctx.store):
         click.echo(line)
 
 

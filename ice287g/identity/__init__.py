@@ -17,11 +17,16 @@ alone is listed for review. From there every agreement gets a life story.
     ident.candidates()                         # pairs waiting for a verdict (aliases.csv)
     ident.merges(tier="relabel")               # every join with its evidence
 
+    ident = ident.extend(new_versions, new_rows)  # newer versions: costs what they touch
+
 Agency names are compared by ``ice287g.normalize.names`` (the one copy). Modules:
-``observe`` (versions and rows -> observations), ``link`` (the tiers), ``story`` (events,
-agreements, terminations, diff), ``aliases`` (the reviewed table, ``aliases.csv``),
-``columns`` (what every output column means). The stage never reads the store:
-``ice287g.query.identity`` does, and caches it.
+``observe`` (versions and rows -> observations kept as runs of versions), ``link`` (the
+tiers), ``agencies`` (agency keys -> agencies), ``review`` (candidates for review),
+``listings`` (who stands for an agreement in each version), ``events`` (the life stories,
+told whole or from the new versions on), ``story`` (the words of a change, agreements,
+terminations, spellings, diff), ``resolve`` (``Identity``, ``Resolver``), ``aliases`` (the
+reviewed table, ``aliases.csv``), ``columns`` (what every output column means). The stage
+never reads the store: ``ice287g.query.identity`` does, and caches it.
 """
 
 from __future__ import annotations

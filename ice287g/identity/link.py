@@ -23,12 +23,12 @@ Cloud Police Department" beside "St. Cloud Police Department"). No join ever cro
 or models (evidence is only looked for within a state and model), and nodes without a state
 or model are joined by their exact key only.
 
-Agencies: the exact agency keys of two joined nodes are one agency when the names are
+Agencies (``agencies``): the exact agency keys of two joined nodes are one agency when the names are
 similar, or by a verdict; otherwise the agreement moved between agencies (Escambia County
 Sheriff's Office's WSO agreement, relisted under the Board of County Commissioners).
 
-A pair the rules will not join alone, but that looks like one agency, is a *candidate*,
-listed for review with the reason and never joined silently.
+A pair the rules will not join alone, but that looks like one agency, is a *candidate*
+(``review``), listed for review with the reason and never joined silently.
 
 Ids: a group's id is the exact key of its first listing (earliest version, participating
 before pending on a tie, then the key): stable as versions are added, since a later version
@@ -42,11 +42,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
 from ice287g.identity import columns
+from ice287g.identity.agencies import agencies_of
 from ice287g.identity.observe import LISTS, Observations
-from ice287g.normalize import names
+from ice287g.identity.review import candidates_frame, review_pairs, similar
 
 TIERS: dict[str, str] = {
     "exact": "(a) the same exact key: the name with case, spacing and punctuation ignored",
@@ -58,11 +60,8 @@ TIERS: dict[str, str] = {
     "pending_name": "a pending listing and a participating one of the same state and model "
     "with similar names",
 }
-# A listing that ends within this many days after a similar one began was handed over to it.
-HANDOVER_DAYS = 30
 ORDER = ("alias", "moa_url", "signed_name", "relabel", "pending_name")
 MERGE_COLUMNS = columns.names(columns.MERGE_FIELDS)
-CANDIDATE_COLUMNS = columns.names(columns.CANDIDATE_FIELDS)
 
 
 @dataclass
@@ -180,7 +179,7 @@ def link(ob: Observations, aliases: pd.DataFrame | None = None) -> Links:
             continue
         detail = e.detail
         if e.tier != "alias" and groups.side_by_side(rx, ry):
-            duplicate = e.tier in ("moa_url", "signed_name") and _similar(e.a, e.b, info).same_words
+            duplicate = e.tier in ("moa_url", "signed_name") and similar(e.a, e.b, info).same_words
             if not duplicate:
                 candidate(e.a, e.b, f"listed side by side; {_reason(e)}")
                 continue
@@ -201,15 +200,15 @@ def link(ob: Observations, aliases: pd.DataFrame | None = None) -> Links:
     node_evidence = {
         n: ("exact" if group[n] == n else evidence.get(n, ("exact", ""))[0]) for n in info
     }
-    agency, agency_merges = _agencies(info, group, merges, agency_same, agency_distinct)
+    agency, agency_merges = agencies_of(info, group, merges, agency_same, agency_distinct)
     merges_df = pd.DataFrame(merges + agency_merges, columns=MERGE_COLUMNS)
-    _review_pairs(buckets, info, ob.masks, group, candidate)
+    review_pairs(buckets, info, ob.masks, group, candidate)
     return Links(
         group,
         agency,
         node_evidence,
         merges_df,
-        _candidates_frame(candidates, info, group, verdict_pairs),
+        candidates_frame(candidates, info, group, verdict_pairs),
         unused,
     )
 
@@ -274,10 +273,6 @@ def _alias_rules(aliases: pd.DataFrame, info, eligible, groups: _Groups):
     return edges, agency_same, agency_distinct, judged, unused_df
 
 
-def _similar(a: str, b: str, info) -> names.Match:
-    return names.compare(info[a]["name"], info[b]["name"], info[a]["state"])
-
-
 def _sharing(buckets, info, fact: str):
     """(value, x, y) for every pair of nodes of one state and model whose `fact` (a set:
     ``urls`` or ``signed``) holds that value."""
@@ -294,7 +289,7 @@ def _sharing(buckets, info, fact: str):
 def _url_edges(buckets, info, candidate) -> list[_Edge]:
     out = []
     for url, x, y in _sharing(buckets, info, "urls"):
-        match = _similar(x, y, info)
+        match = similar(x, y, info)
         same_day = info[x]["signed"] & info[y]["signed"]
         pdf = url.rsplit("/", 1)[-1]
         if match.similar or same_day:
@@ -310,7 +305,7 @@ def _url_edges(buckets, info, candidate) -> list[_Edge]:
 def _signed_edges(buckets, info) -> list[_Edge]:
     out = []
     for day, x, y in _sharing(buckets, info, "signed"):
-        match = _similar(x, y, info)
+        match = similar(x, y, info)
         if match.similar:
             out.append(_Edge((2, -match.score, x, y), "signed_name", x, y, f"signed {day}"))
     return out
@@ -327,31 +322,55 @@ def _relabel_edges(ob: Observations, info, eligible, candidate) -> list[_Edge]:
 
 
 def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Edge]:
-    masks = ob.masks.get(lst, {})
     last = ob.last_pos(lst)
     if last < 1:
         return []
     dated = lst == "participating"
-    o = ob.obs[ob.obs["li"] == LISTS.index(lst)]
-    node_of = ob.nodes["node"].to_numpy()
-    signed = ob.variants["signed"].to_numpy()
-    signed_at = dict(
-        zip(zip(node_of[o["nid"].to_numpy()], o["pos"].tolist()), signed[o["vid"].to_numpy()])
+    runs = ob.runs[ob.runs["li"] == LISTS.index(lst)]  # sorted by node (key order), start
+    nid, start, end = (runs[c].to_numpy() for c in ("nid", "start", "end"))
+    # A listing is a chain of runs of one node, each beginning where the last one ended.
+    same = np.r_[False, (nid[1:] == nid[:-1]) & (start[1:] == end[:-1] + 1)]
+    begins, ends = ~same, np.r_[~same[1:], True]
+    node_of = ob.nodes["node"].to_numpy()[nid]
+    signed = ob.variants["signed"].to_numpy()[runs["vid"].to_numpy()] if dated else None
+    ok = ob.nodes["node"].isin(eligible).to_numpy()
+    keep = ok[nid] & (~pd.isna(signed) if dated else True)
+    state = ob.nodes["state"].to_numpy(object)[nid]
+    model = ob.nodes["model"].to_numpy(object)[nid]
+    day = signed if dated else np.full(len(runs), "-", dtype=object)
+    ended = keep & ends & (end < last)  # the last position of a listing
+    began = keep & begins & (start > 0)  # the first position of a listing
+    g = pd.DataFrame(
+        {
+            "at": end[ended],
+            "state": state[ended],
+            "model": model[ended],
+            "day": day[ended],
+            "node": node_of[ended],
+        }
     )
+    b = pd.DataFrame(
+        {
+            "at": start[began] - 1,
+            "state": state[began],
+            "model": model[began],
+            "day": day[began],
+            "node": node_of[began],
+        }
+    )
+    # Only the boundaries where a listing ended and another began matter.
+    both = (
+        g[["at", "state", "model", "day"]]
+        .merge(b[["at", "state", "model", "day"]])
+        .drop_duplicates()
+    )
+    g, b = g.merge(both), b.merge(both)
     dates = ob.versions[ob.versions["list"] == lst].set_index("pos")["date"]
     gone: dict[tuple, list[str]] = defaultdict(list)
     new: dict[tuple, list[str]] = defaultdict(list)
-    for n in sorted(eligible):
-        m = masks.get(n, 0)
-        bucket = (info[n]["state"], info[n]["model"])
-        for e in _bits(m & ~(m >> 1)):  # last position of each run
-            day = signed_at.get((n, e)) if dated else "-"
-            if e < last and day is not None:
-                gone[(e, *bucket, day)].append(n)
-        for s in _bits(m & ~(m << 1)):  # first position of each run
-            day = signed_at.get((n, s)) if dated else "-"
-            if s > 0 and day is not None:
-                new[(s - 1, *bucket, day)].append(n)
+    for frame, into in ((g, gone), (b, new)):
+        for at, st, md, d, n in frame.sort_values("node", kind="mergesort").itertuples(index=False):
+            into[(int(at), st, md, d)].append(n)
     out = []
     for key in sorted(gone.keys() & new.keys()):
         g, nw = gone[key], new[key]
@@ -359,7 +378,7 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
         if dated and len(g) == 1 and len(nw) == 1:
             out.append(_Edge((3, 0.0, g[0], nw[0]), "relabel", g[0], nw[0], when))
             continue
-        sim = {(x, y) for x in g for y in nw if _similar(x, y, info).similar}
+        sim = {(x, y) for x in g for y in nw if similar(x, y, info).similar}
         for x, y in sorted(sim):
             if sum(1 for p in sim if p[0] == x) == 1 and sum(1 for p in sim if p[1] == y) == 1:
                 out.append(_Edge((3, -1.0, x, y), "relabel", x, y, when + "; similar names"))
@@ -367,16 +386,11 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
             continue
         for x in g:
             for y in nw:
-                if (x, y) not in sim and _similar(x, y, info).score == 1.0:
+                if (x, y) not in sim and similar(x, y, info).score == 1.0:
                     candidate(
                         x, y, f"relabel ambiguous ({len(g)} listings ended, {len(nw)} began {when})"
                     )
     return out
-
-
-def _bits(m: int) -> list[int]:
-    """Positions of the set bits of `m`."""
-    return [i for i, c in enumerate(reversed(bin(m)[2:])) if c == "1"]
 
 
 def _pending_edges(buckets, info, masks, candidate) -> list[_Edge]:
@@ -388,7 +402,7 @@ def _pending_edges(buckets, info, masks, candidate) -> list[_Edge]:
         signed = [n for n in members if part.get(n)]
         waiting = [n for n in members if pend.get(n) and not part.get(n)]
         for w in waiting:
-            scored = [(_similar(w, s, info), s) for s in signed]
+            scored = [(similar(w, s, info), s) for s in signed]
             best = sorted(((-m.score, s) for m, s in scored if m.similar))
             if not best:
                 continue
@@ -399,195 +413,3 @@ def _pending_edges(buckets, info, masks, candidate) -> list[_Edge]:
             s = best[0][1]
             out.append(_Edge((4, best[0][0], w, s), "pending_name", w, s, "similar names"))
     return out
-
-
-# --- agencies ---------------------------------------------------------------------------------
-def _agencies(info, group, merges, agency_same, agency_distinct):
-    """Exact agency key -> agency id: keys joined by a verdict, or by a joined agreement
-    whose two names are similar."""
-    keys = sorted({f["agency_key"] for f in info.values() if f["agency_key"]})
-    parent = {k: k for k in keys}
-
-    def find(k):
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    members = {k: {k} for k in keys}
-    distinct = defaultdict(set)
-    for a, b, _ in agency_distinct:
-        distinct[a].add(b)
-        distinct[b].add(a)
-    out = []
-
-    def join(a, b, tier, detail, na, nb, state):
-        if a not in parent or b not in parent:
-            return
-        ra, rb = find(a), find(b)
-        if ra == rb or any(d in members[rb] for m in members[ra] for d in distinct[m]):
-            return
-        keep, drop = sorted((ra, rb))
-        parent[drop] = keep
-        members[keep] |= members.pop(drop)
-        out.append(
-            {
-                "level": "agency",
-                "tier": tier,
-                "state": state,
-                "model": None,
-                "a": a,
-                "b": b,
-                "name_a": na,
-                "name_b": nb,
-                "detail": detail,
-            }
-        )
-
-    first_name = {}
-    for _, f in sorted(info.items(), key=lambda kv: (kv[1]["first"], kv[0])):
-        first_name.setdefault(f["agency_key"], f["name"])
-    for a, b, note in agency_same:
-        state = a.split(":", 1)[0]
-        join(a, b, "alias", note, first_name.get(a, a), first_name.get(b, b), state)
-    for m in merges:  # a joined agreement joins its agencies when the names are similar
-        fa, fb = info[m["a"]], info[m["b"]]
-        if fa["agency_key"] != fb["agency_key"] and names.similar(
-            fa["name"], fb["name"], fa["state"]
-        ):
-            join(
-                fa["agency_key"],
-                fb["agency_key"],
-                m["tier"],
-                m["detail"],
-                fa["name"],
-                fb["name"],
-                fa["state"],
-            )
-    first_of: dict[str, tuple] = {}
-    for f in info.values():
-        k = f["agency_key"]
-        if k and (k not in first_of or f["first"] < first_of[k]):
-            first_of[k] = f["first"]
-    roots: dict[str, list[str]] = defaultdict(list)
-    for k in keys:
-        roots[find(k)].append(k)
-    agency = {}
-    for ks in roots.values():
-        aid = min(ks, key=lambda k: (first_of[k], k))
-        for k in ks:
-            agency[k] = aid
-    return agency, out
-
-
-# --- candidates -------------------------------------------------------------------------------
-def _review_pairs(buckets, info, masks, group, candidate) -> None:
-    """Pairs of agreements of one state and model that look like one: similar names listed
-    one after the other (or the very same words side by side); one name inside the other,
-    listed one after the other with a signing date in common; or one listing handed over to
-    a similar one within ``HANDOVER_DAYS``. Judged on whole agreements (every spelling, every
-    listing), shown by their closest pair of spellings."""
-    lists = sorted(masks)
-    for members in buckets.values():
-        agreements: dict[str, list[str]] = defaultdict(list)
-        for n in members:
-            agreements[group[n]].append(n)
-        facts = {g: _group_facts(ns, info, masks, lists) for g, ns in agreements.items()}
-        for gx, gy in _blocked_pairs(agreements, info):
-            (x, y), match = _closest(agreements[gx], agreements[gy], info)
-            fx, fy = facts[gx], facts[gy]
-            together = any(a & b for a, b in zip(fx["masks"], fy["masks"]))
-            common = fx["signed"] & fy["signed"]
-            if match.same_words or (match.similar and not together):
-                candidate(x, y, "similar names, but no MOA URL, signing date or relabel joins them")
-            elif match.score == 1.0 and common and not together:
-                candidate(
-                    x, y, f"one name within the other, both signed {min(common)}; {match.reason}"
-                )
-            elif match.score == 1.0 and together and _handover(fx, fy):
-                candidate(
-                    x,
-                    y,
-                    f"one listing gave way to the other within {HANDOVER_DAYS} days "
-                    f"(a new agreement, or the same one re-signed?); {match.reason}",
-                )
-
-
-def _blocked_pairs(agreements: dict[str, list[str]], info) -> list[tuple[str, str]]:
-    """Pairs of agreements that share the start or the end of a word (a typo seldom hits
-    both), so that a large state and model is not compared pair by pair."""
-    blocks: dict[str, set[str]] = defaultdict(set)
-    for g, ns in agreements.items():
-        for n in ns:
-            p = names.parts(info[n]["name"], info[n]["state"])
-            ws = p.distinctive or p.generic
-            for w in ws or ("",):
-                blocks[w[:3]].add(g)
-                blocks["~" + w[-3:]].add(g)
-    pairs = set()
-    for members in blocks.values():
-        pairs.update(combinations(sorted(members), 2))
-    return sorted(pairs)
-
-
-def _group_facts(nodes, info, masks, lists) -> dict:
-    return {
-        "first": min(info[n]["first"] for n in nodes),
-        "last": max(info[n]["last"] for n in nodes),
-        "signed": frozenset().union(*(info[n]["signed"] for n in nodes)),
-        "masks": [_or(masks[lst].get(n, 0) for n in nodes) for lst in lists],
-    }
-
-
-def _or(values) -> int:
-    out = 0
-    for v in values:
-        out |= v
-    return out
-
-
-def _closest(xs, ys, info) -> tuple[tuple[str, str], names.Match]:
-    """The pair of nodes whose names match best (similar first, then by score)."""
-    best = None
-    for x in xs:
-        for y in ys:
-            m = _similar(x, y, info)
-            key = (m.same_words, m.similar, m.score)
-            if best is None or key > best[0]:
-                best = (key, (x, y), m)
-    return best[1], best[2]
-
-
-def _handover(fx, fy) -> bool:
-    """One began while the other was listed, and the other ended soon after."""
-    old, new = sorted((fx, fy), key=lambda f: f["first"])
-    start = new["first"][0]
-    return old["last"] < new["last"] and 0 <= (old["last"] - start).days <= HANDOVER_DAYS
-
-
-def _candidates_frame(candidates, info, group, judged) -> pd.DataFrame:
-    rows = []
-    for (a, b), reason in sorted(candidates.items()):
-        if group[a] == group[b]:
-            continue
-        fa, fb = info[a], info[b]
-        pair_keys = tuple(sorted((fa["agency_key"], fb["agency_key"])))
-        if tuple(sorted((a, b))) in judged or pair_keys in judged:
-            continue
-        rows.append(
-            {
-                "state": fa["state"],
-                "model": fa["model"],
-                "a": a,
-                "b": b,
-                "name_a": fa["name"],
-                "name_b": fb["name"],
-                "score": round(_similar(a, b, info).score, 2),
-                "reason": reason,
-                "first_a": fa["first"][0],
-                "last_a": fa["last"],
-                "first_b": fb["first"][0],
-                "last_b": fb["last"],
-            }
-        )
-    return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)

@@ -56,25 +56,36 @@ _MOA_RANK = {"available": 0, "pending": 1, "missing": 2}
 
 @dataclass
 class Observations:
-    """What was listed where.
+    """What was listed where, as runs of versions: the size grows with what changes, not
+    with the number of versions (ICE repeats nearly every row from one version to the next,
+    so the 150,000 rows of 2025 are 3,700 variants in a few thousand runs).
 
     - ``versions``: one row per version, ordered, with ``li`` (the list's index in
       ``LISTS``), ``pos`` (its place in its list, 0 = first) and ``fields`` (the FIELDS it
       can be compared on).
     - ``variants``: each distinct row (``ROW_COLUMNS``) once, indexed by ``vid``, with
-      ``nid``: ICE repeats nearly every row from one version to the next, so the 150,000
-      rows of 2025 are 3,700 variants.
+      ``nid``.
     - ``nodes``: one row per node (exact key ``node``), indexed by ``nid`` (see ``_nodes``).
-    - ``obs``: one row per (list, pos, node), integer codes only: ``li``, ``pos``, ``nid``
-      and ``vid`` (the row that stands for the node in that version).
+    - ``runs``: the row standing for each node (``vid``), as runs of consecutive versions
+      of one list: ``li``, ``nid``, ``vid``, ``start``, ``end`` (positions, inclusive),
+      sorted by list, node and start.
+    - ``seen``: every row ICE printed, duplicates of a key included, as runs: ``li``,
+      ``vid``, ``start``, ``end`` (the node facts count them).
     - ``masks``: list -> node -> bitmask of the positions listing it.
     """
 
     versions: pd.DataFrame
     variants: pd.DataFrame
     nodes: pd.DataFrame
-    obs: pd.DataFrame
+    runs: pd.DataFrame
+    seen: pd.DataFrame
     masks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @cached_property
+    def index(self) -> dict[tuple, int]:
+        """A variant's values (``ROW_COLUMNS``, missing as None) -> its vid."""
+        rows = self.variants[list(ROW_COLUMNS)].itertuples(index=False, name=None)
+        return {tuple(_key(x) for x in t): i for i, t in enumerate(rows)}
 
     @cached_property
     def records(self) -> dict[int, dict]:
@@ -85,14 +96,12 @@ class Observations:
         v = self.versions
         return int(v.loc[v["list"] == lst, "pos"].max()) if (v["list"] == lst).any() else -1
 
-    def rows(self, li: int, pos: int) -> pd.DataFrame:
-        """The rows standing for each node in one version, with ``node`` and ``nid``."""
-        o = self.obs[(self.obs["li"] == li) & (self.obs["pos"] == pos)]
-        values = self.variants.loc[o["vid"].to_numpy()].reset_index(drop=True)
-        values.insert(0, "node", self.nodes["node"].to_numpy()[o["nid"].to_numpy()])
-        values.insert(1, "nid", o["nid"].to_numpy())
-        values.insert(2, "vid", o["vid"].to_numpy())
-        return values
+    def extend(self, versions: pd.DataFrame, rows: pd.DataFrame) -> Observations | None:
+        """These observations with `versions` (and their `rows`) added, or None when one of
+        them is not newer than every stored version of its list (a version published
+        earlier shifts positions: observe everything again). Costs the new rows and the
+        runs, never the versions already seen."""
+        return extend(self, versions, rows)
 
 
 def order_versions(versions: pd.DataFrame) -> pd.DataFrame:
@@ -121,20 +130,13 @@ def fields_of(columns) -> frozenset[str]:
 def observe(versions: pd.DataFrame, rows: pd.DataFrame) -> Observations:
     """Observations of `rows` (snapshot rows with ``sha256``) in `versions`."""
     v = order_versions(versions)
-    r = rows.reset_index(drop=True)
-    for c in ROW_COLUMNS:
-        if c not in r.columns:
-            r[c] = None
-    r = r[r["agreement_id"].notna() & r["sha256"].isin(v["sha256"])]
+    r = _usable(rows, v)
     cols = list(ROW_COLUMNS)
     vid = r.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(r))).groupby(vid).first().to_numpy()
-    variants = r.iloc[first][cols].astype(object).reset_index(drop=True)
-    variants = variants.where(variants.notna(), None)
-    variants["signed"] = [_day(x) for x in variants["signed"]]
+    variants = _variants(r.iloc[first])
     node_ids = np.array(sorted(set(variants["agreement_id"])), dtype=object)
     variants["nid"] = np.searchsorted(node_ids, variants["agreement_id"].to_numpy(object))
-    variants.index.name = "vid"
     at = v.set_index("sha256")
     obs = pd.DataFrame(
         {
@@ -144,10 +146,165 @@ def observe(versions: pd.DataFrame, rows: pd.DataFrame) -> Observations:
             "vid": vid.astype("int64"),
         }
     )
-    nodes = _nodes(obs, variants, v, node_ids)  # every row's facts, duplicates included
-    obs = _best_rows(obs, variants)
-    obs = obs.sort_values(["li", "pos", "nid"]).reset_index(drop=True)
-    return Observations(v, variants, nodes, obs, _masks(obs, node_ids))
+    seen = segments(obs.drop_duplicates(["li", "pos", "vid"]), ["li", "vid"])
+    runs = segments(_best_rows(obs, variants), ["li", "nid", "vid"])
+    return _assemble(v, variants, node_ids, runs, seen)
+
+
+def _usable(rows: pd.DataFrame, v: pd.DataFrame) -> pd.DataFrame:
+    """The rows of versions `v` that have an exact key, every ROW_COLUMNS present."""
+    r = rows.reset_index(drop=True)
+    for c in ROW_COLUMNS:
+        if c not in r.columns:
+            r[c] = None
+    return r[r["agreement_id"].notna() & r["sha256"].isin(v["sha256"])].reset_index(drop=True)
+
+
+def _variants(r: pd.DataFrame) -> pd.DataFrame:
+    """Distinct rows as variants: ROW_COLUMNS as Python objects (None for missing, dates
+    for signing dates), indexed by ``vid``."""
+    variants = r[list(ROW_COLUMNS)].astype(object).reset_index(drop=True)
+    variants = variants.where(variants.notna(), None)
+    variants["signed"] = [_day(x) for x in variants["signed"]]
+    variants.index.name = "vid"
+    return variants
+
+
+def _assemble(v, variants, node_ids, runs, seen, masks=None) -> Observations:
+    runs = runs.sort_values(["li", "nid", "start"]).reset_index(drop=True)
+    nodes = _nodes(seen, variants, v, node_ids)  # every row's facts, duplicates included
+    masks = _masks(runs, node_ids) if masks is None else masks
+    return Observations(v, variants, nodes, runs, seen, masks)
+
+
+# --- runs ---------------------------------------------------------------------------------------
+RUN_COLUMNS = ("start", "end")
+
+
+def segments(obs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Maximal runs of consecutive positions (``pos``) per `keys` value: `keys`, ``start``,
+    ``end`` (inclusive), sorted by `keys` and start. One row per (keys, pos) expected."""
+    if obs.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in (*keys, *RUN_COLUMNS)})
+    o = obs.sort_values([*keys, "pos"])
+    pos = o["pos"].to_numpy()
+    new = np.ones(len(o), dtype=bool)
+    same = np.ones(len(o) - 1, dtype=bool)
+    for k in keys:
+        col = o[k].to_numpy()
+        same &= col[1:] == col[:-1]
+    new[1:] = ~same | (pos[1:] != pos[:-1] + 1)
+    run = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    out = o.iloc[starts][keys].reset_index(drop=True)
+    out["start"] = pos[starts]
+    out["end"] = pd.Series(pos).groupby(run).max().to_numpy()
+    return out.astype("int64")
+
+
+def stitch(runs: pd.DataFrame, added: pd.DataFrame, keys: list[str], first: dict) -> pd.DataFrame:
+    """`runs` (``segments``) and `added` (``segments`` of later positions; ``first``: list
+    index -> the first added position) as one: an added run that begins at its list's first
+    added position continues a run with the same keys that ended just before it. Equal to
+    ``segments`` of everything."""
+    if added.empty:
+        return runs
+    begin = added["li"].map(first).to_numpy()
+    head = added[added["start"].to_numpy() == begin].assign(end_before=lambda d: d["start"] - 1)
+    old = runs.reset_index().rename(columns={"end": "end_before"})
+    hit = head.reset_index().merge(old, on=[*keys, "end_before"], suffixes=("_new", ""))
+    runs = runs.copy()
+    runs.loc[hit["index"].to_numpy(), "end"] = hit["end"].to_numpy()
+    rest = added.drop(index=hit["index_new"].to_numpy())
+    out = pd.concat([runs, rest], ignore_index=True)
+    return out.sort_values([*keys, "start"]).reset_index(drop=True)
+
+
+def covering(runs: pd.DataFrame, li: int, pos: int) -> pd.DataFrame:
+    """The runs of list `li` that cover position `pos`."""
+    return runs[(runs["li"] == li) & (runs["start"] <= pos) & (runs["end"] >= pos)]
+
+
+def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Observations | None:
+    """``Observations.extend``."""
+    v = order_versions(versions)
+    v = v[~v["sha256"].isin(ob.versions["sha256"])]
+    if v.empty:
+        return ob
+    if not newer(ob.versions, v):
+        return None
+    old = ob.versions
+    for lst, group in v.groupby("list"):
+        base = int((old["list"] == lst).sum())
+        v.loc[group.index, "pos"] = np.arange(base, base + len(group), dtype="int64")
+    allv = pd.concat([old, v], ignore_index=True)
+    allv = allv.sort_values(["li", "pos"]).reset_index(drop=True)
+    r = _usable(rows, v)
+    cols = list(ROW_COLUMNS)
+    # Variants: the known ones by their values, the others appended.
+    known = dict(ob.index)
+    fresh = _variants(r.drop_duplicates(cols))
+    fresh_keys = [tuple(_key(x) for x in t) for t in fresh[cols].itertuples(index=False, name=None)]
+    add = [i for i, k in enumerate(fresh_keys) if k not in known]
+    variants = pd.concat([ob.variants.drop(columns="nid"), fresh.iloc[add]], ignore_index=True)
+    variants.index.name = "vid"
+    for n, i in enumerate(add):
+        known[fresh_keys[i]] = len(ob.variants) + n
+    row_vid = _variants(r)[cols].itertuples(index=False, name=None)
+    vid = np.array([known[tuple(_key(x) for x in t)] for t in row_vid], dtype="int64")
+    # Nodes: renumbered in key order, as ``observe`` numbers them.
+    old_ids = ob.nodes["node"].to_numpy(object) if len(ob.nodes) else np.array([], dtype=object)
+    node_ids = np.array(sorted(set(old_ids) | set(variants["agreement_id"])), dtype=object)
+    variants["nid"] = np.searchsorted(node_ids, variants["agreement_id"].to_numpy(object))
+    renumber = np.searchsorted(node_ids, ob.variants["agreement_id"].to_numpy(object))
+    at = v.set_index("sha256")
+    obs = pd.DataFrame(
+        {
+            "li": r["sha256"].map(at["li"]).to_numpy().astype("int64"),
+            "pos": r["sha256"].map(at["pos"]).to_numpy().astype("int64"),
+            "nid": variants["nid"].to_numpy()[vid] if len(vid) else np.array([], dtype="int64"),
+            "vid": vid,
+        }
+    )
+    runs = ob.runs.copy()
+    runs["nid"] = renumber[runs["vid"].to_numpy()] if len(runs) else runs["nid"]
+    first = v.groupby("li")["pos"].min().to_dict()
+    seen = stitch(
+        ob.seen,
+        segments(obs.drop_duplicates(["li", "pos", "vid"]), ["li", "vid"]),
+        ["li", "vid"],
+        first,
+    )
+    best = _best_rows(obs, variants)
+    runs = stitch(runs, segments(best, ["li", "nid", "vid"]), ["li", "nid", "vid"], first)
+    masks = {lst: dict(m) for lst, m in ob.masks.items()}
+    for li, pos, nid in zip(best["li"].tolist(), best["pos"].tolist(), best["nid"].tolist()):
+        m = masks.setdefault(LISTS[li], {})
+        m[node_ids[nid]] = m.get(node_ids[nid], 0) | (1 << pos)
+    out = _assemble(allv, variants, node_ids, runs, seen, masks)
+    out.__dict__["index"] = known
+    return out
+
+
+def newer(have: pd.DataFrame, versions: pd.DataFrame) -> bool:
+    """Whether every one of `versions` comes after every version of its list in `have`
+    (both ordered as ``order_versions`` orders them), so that adding them shifts nothing."""
+    for lst, group in order_versions(versions).groupby("list"):
+        mine = have[have["list"] == lst]
+        if mine.empty:
+            continue
+        last, first = mine.iloc[-1], group.iloc[0]
+        order = ("date", "seq", "sha256")
+        if tuple(first[k] for k in order) <= tuple(last[k] for k in order):
+            return False
+    return True
+
+
+def _key(value):
+    """A cell as a hashable, comparable value (NaN and None alike)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
 
 
 def _day(value):
@@ -164,33 +321,38 @@ def _best_rows(obs: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
         return obs
     cols = list(ROW_COLUMNS)
     moa, county, typ = (cols.index(c) for c in ("moa_status", "county", "agency_type"))
-    records = list(variants[cols].itertuples(index=False, name=None))
-    ranked = sorted(
-        range(len(records)),
-        key=lambda i: (
-            _MOA_RANK.get(records[i][moa], 3),
-            records[i][county] is None,
-            records[i][typ] is None,
-            tuple("" if x is None else str(x) for x in records[i]),
-        ),
-    )
-    rank = np.empty(len(variants), dtype="int64")
-    rank[ranked] = np.arange(len(variants))
-    d = obs[dup].assign(_rank=rank[obs.loc[dup, "vid"].to_numpy()])
+    vids = np.unique(obs.loc[dup, "vid"].to_numpy())
+    records = dict(zip(vids.tolist(), variants.loc[vids, cols].itertuples(index=False, name=None)))
+    rank = {
+        v: i
+        for i, v in enumerate(
+            sorted(
+                records,
+                key=lambda v: (
+                    _MOA_RANK.get(records[v][moa], 3),
+                    records[v][county] is None,
+                    records[v][typ] is None,
+                    tuple("" if x is None else str(x) for x in records[v]),
+                ),
+            )
+        )
+    }
+    d = obs[dup].assign(_rank=[rank[v] for v in obs.loc[dup, "vid"].tolist()])
     best = d.sort_values([*keys, "_rank"]).drop_duplicates(keys).drop(columns="_rank")
     return pd.concat([obs[~dup], best])
 
 
 def _nodes(
-    obs: pd.DataFrame, variants: pd.DataFrame, versions: pd.DataFrame, node_ids: np.ndarray
+    seen: pd.DataFrame, variants: pd.DataFrame, versions: pd.DataFrame, node_ids: np.ndarray
 ) -> pd.DataFrame:
     """One row per node (exact key), indexed by ``nid``: ``node``, ``state``, ``model``,
     ``agency_key`` (exact agency key), ``name`` (the spelling listed most often) and
     ``names`` (every spelling, most listed first), ``signed`` and ``urls`` (every signing
     date and MOA/addendum URL it was listed with), ``first`` (sort key of its first
-    listing: date, seq, list index) and ``last`` (date of its last listing)."""
+    listing: date, seq, list index) and ``last`` (date of its last listing). From `seen`,
+    every row ICE printed."""
     columns = ["node", "state", "model", "agency_key", "name", "names", "signed", "urls"]
-    if obs.empty:
+    if seen.empty:
         return pd.DataFrame(columns=[*columns, "first", "last"])
     stride = int(versions["pos"].max()) + 1
     vkey = versions["li"].to_numpy() * stride + versions["pos"].to_numpy()
@@ -198,9 +360,20 @@ def _nodes(
     seq = np.zeros(len(LISTS) * stride, dtype="int64")
     ordinal[vkey] = [d.toordinal() for d in versions["date"]]
     seq[vkey] = versions["seq"].to_numpy()
-    k = obs["li"].to_numpy() * stride + obs["pos"].to_numpy()
-    o = obs.assign(day=ordinal[k], seq=seq[k])
-    per_vid = o.groupby("vid").agg(n=("pos", "size"), last=("day", "max"))
+    li = seen["li"].to_numpy()
+    ks, ke = li * stride + seen["start"].to_numpy(), li * stride + seen["end"].to_numpy()
+    o = pd.DataFrame(
+        {
+            "vid": seen["vid"].to_numpy(),
+            "nid": variants["nid"].to_numpy()[seen["vid"].to_numpy()],
+            "li": li,
+            "n": seen["end"].to_numpy() - seen["start"].to_numpy() + 1,
+            "day": ordinal[ks],
+            "seq": seq[ks],
+            "lastday": ordinal[ke],
+        }
+    )
+    per_vid = o.groupby("vid").agg(n=("n", "sum"), last=("lastday", "max"))
     used = variants.loc[per_vid.index].assign(n=per_vid["n"], lastday=per_vid["last"])
     first = o.sort_values(["nid", "day", "seq", "li"]).drop_duplicates("nid").set_index("nid")
     facts: dict[int, list] = {}
@@ -225,12 +398,18 @@ def _nodes(
         sp = spellings[nid].setdefault(agency, [0, 0])
         sp[0] += n
         sp[1] = max(sp[1], lastday)
+    first_of = dict(
+        zip(
+            first.index.tolist(),
+            zip(first["day"].tolist(), first["seq"].tolist(), first["li"].tolist()),
+        )
+    )
     out = []
     for nid in sorted(facts):
         state, model, key, signed, urls, lastday = facts[nid]
         ranked = sorted(spellings[nid].items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
         names = tuple(a for a, _ in ranked)
-        fr = first.loc[nid]
+        fr = first_of[nid]
         out.append(
             (
                 node_ids[nid],
@@ -241,7 +420,7 @@ def _nodes(
                 names,
                 frozenset(signed),
                 frozenset(urls),
-                (date.fromordinal(int(fr["day"])), int(fr["seq"]), int(fr["li"])),
+                (date.fromordinal(fr[0]), fr[1], fr[2]),
                 date.fromordinal(lastday),
             )
         )
@@ -250,11 +429,13 @@ def _nodes(
     return nodes
 
 
-def _masks(obs: pd.DataFrame, node_ids: np.ndarray) -> dict[str, dict[str, int]]:
+def _masks(runs: pd.DataFrame, node_ids: np.ndarray) -> dict[str, dict[str, int]]:
     """list -> node -> bitmask of the positions of that list where the node is listed."""
     out: dict[str, dict[str, int]] = {lst: {} for lst in LISTS}
-    for li, nid, pos in zip(obs["li"].tolist(), obs["nid"].tolist(), obs["pos"].tolist()):
+    for li, nid, start, end in zip(
+        runs["li"].tolist(), runs["nid"].tolist(), runs["start"].tolist(), runs["end"].tolist()
+    ):
         m = out[LISTS[li]]
         node = node_ids[nid]
-        m[node] = m.get(node, 0) | (1 << pos)
+        m[node] = m.get(node, 0) | (((1 << (end - start + 1)) - 1) << start)
     return out

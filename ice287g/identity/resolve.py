@@ -1,9 +1,9 @@
 """The identity of every agreement and agency across versions: ``resolve`` and ``Identity``.
 
 ``resolve(versions, rows)`` is pure (frames in, an ``Identity`` out); reading a store and
-caching the result is the query stage's (``ice287g.query.identity.load``); ``Resolver`` takes
-versions one at a time (see its docstring for how it grows into issue 14's incremental
-update).
+caching the result is the query stage's (``ice287g.query.identity.load``);
+``Identity.extend`` adds newer versions to a resolved identity at the cost of what they
+touch, and ``Resolver`` keeps an identity current version by version.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import pandas as pd
 
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
+from ice287g.identity.events import event_table, events_after
 from ice287g.identity.link import TIERS, Links, link
-from ice287g.identity.observe import LISTS, Observations, observe
+from ice287g.identity.listings import Listings, listings
+from ice287g.identity.observe import LISTS, Observations, covering, observe
 
 
 @dataclass
@@ -26,14 +28,19 @@ class Identity:
 
     observations: Observations
     links: Links
+    verdicts: pd.DataFrame | None = None  # the alias table the links applied
 
     @cached_property
-    def _listings(self) -> story.Listings:
-        return story.listings(self.observations, self.links)
+    def _listings(self) -> Listings:
+        return listings(self.observations, self.links)
+
+    @cached_property
+    def _event_table(self) -> pd.DataFrame:
+        return event_table(self.observations, self.links, self._listings)
 
     @cached_property
     def _events(self) -> pd.DataFrame:
-        return story.events(self.observations, self.links, self._listings)
+        return self._event_table[story.EVENT_COLUMNS]
 
     @cached_property
     def _agreements(self) -> pd.DataFrame:
@@ -48,6 +55,25 @@ class Identity:
         for name in ("_listings", "_events", "_agreements", "_spellings"):
             getattr(self, name)
         return self
+
+    def extend(self, versions: pd.DataFrame, rows: pd.DataFrame) -> Identity | None:
+        """This identity with `versions` (and their `rows`) added, or None when one of them
+        is older than the newest stored version of its list (then ``resolve`` everything).
+        Costs the new rows, the joins (within each state and model) and the events of the
+        agreements they touch: not the versions already resolved."""
+        ob = self.observations.extend(versions, rows)
+        if ob is None:
+            return None
+        if ob is self.observations:
+            return self
+        table = alias_table.load() if self.verdicts is None else self.verdicts
+        new = Identity(ob, link(ob, table), table)
+        if "_event_table" in self.__dict__:  # told already: tell only what is new
+            since = tuple(self.observations.last_pos(lst) + 1 for lst in LISTS)
+            new.__dict__["_event_table"] = events_after(
+                self._event_table, self.links, since, ob, new.links, new._listings
+            )
+        return new
 
     # --- tables ----------------------------------------------------------------------------
     def agreements(self, state: str | None = None, status: str | None = None) -> pd.DataFrame:
@@ -133,8 +159,7 @@ class Identity:
         from ice287g.identity.observe import ROW_COLUMNS
 
         v = self.observations.versions.set_index("sha256").loc[sha]
-        rows = self._listings.rows
-        rows = rows[(rows["li"] == v["li"]) & (rows["pos"] == v["pos"])]
+        rows = covering(self._listings.rows, v["li"], v["pos"])
         values = self.observations.variants
         cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
         var = values.loc[rows["vid"].to_numpy(), cols].reset_index(drop=True)
@@ -145,8 +170,7 @@ class Identity:
     def agreement_count(self, sha: str) -> int:
         """Agreements listed in version `sha` (each once, however many spellings)."""
         v = self.observations.versions.set_index("sha256").loc[sha]
-        rows = self._listings.rows
-        return int(((rows["li"] == v["li"]) & (rows["pos"] == v["pos"])).sum())
+        return len(covering(self._listings.rows, v["li"], v["pos"]))
 
     def version_on(self, day: str | date, list: str = "participating") -> str | None:
         """sha256 of the version of `list` in effect on `day` among this identity's versions
@@ -179,46 +203,56 @@ def resolve(
     only on the set of versions and rows, never on their order."""
     table = alias_table.load() if aliases is None else aliases
     ob = observe(versions, rows)
-    return Identity(ob, link(ob, table))
+    return Identity(ob, link(ob, table), table)
 
 
 @dataclass
 class Resolver:
-    """Identity grown version by version: ``add`` versions as they are stored, ask for the
-    ``identity()`` when needed. The answer equals ``resolve`` of everything added, in any
-    order.
+    """Identity kept current version by version: ``add`` versions as they are stored, ask
+    for the ``identity()`` when needed. The answer equals ``resolve`` of everything added,
+    in any order.
 
-    How it becomes incremental (issue 14): what ``add`` keeps is append-only per version —
-    each node's facts are unions (spellings, signing dates, URLs) and its listings a bitmask
-    — and every join is decided inside one state and model (the relabel tier looks only at
-    one version and the next). So a new version at the end of its list touches only the
-    states and models of the keys it adds, drops or changes; the links of the others, and
-    the events of agreements it does not touch (their last listing simply moves on), can be
-    kept. Today ``identity()`` re-resolves everything (about a second for 2025); a version
-    published before the last one stored always needs that, since it shifts positions.
+    A version newer than every version of its list already added extends the identity
+    (``Identity.extend``: its rows, the joins, and the events of what it touches). One
+    published before the newest of its list shifts positions, so the next ``identity()``
+    resolves everything again. ``extended`` and ``resolved`` count the two.
     """
 
     aliases: pd.DataFrame | None = None
     _versions: list[pd.DataFrame] = field(default_factory=list)
     _rows: list[pd.DataFrame] = field(default_factory=list)
-    _cached: Identity | None = None
+    _current: Identity | None = None
+    _stale: bool = False
+    extended: int = 0
+    resolved: int = 0
 
     def add(self, versions: pd.DataFrame, rows: pd.DataFrame) -> None:
         """Take one or more versions and their rows (same shapes as ``resolve``)."""
+        rows = rows[rows["sha256"].isin(set(versions["sha256"]))]
         self._versions.append(versions)
-        self._rows.append(rows[rows["sha256"].isin(set(versions["sha256"]))])
-        self._cached = None
+        self._rows.append(rows)
+        if self._current is None or self._stale:
+            self._stale = True
+            return
+        ident = self._current.extend(versions, rows)
+        if ident is None:
+            self._stale = True
+        else:
+            self._current = ident.prepare()
+            self.extended += 1
 
     def identity(self) -> Identity:
-        if self._cached is None:
+        if self._current is None or self._stale:
             if not self._versions:
                 raise ValueError("no version added yet")
-            self._cached = resolve(
+            self._current = resolve(
                 pd.concat(self._versions, ignore_index=True),
                 pd.concat(self._rows, ignore_index=True),
                 self.aliases,
-            )
-        return self._cached
+            ).prepare()
+            self._stale = False
+            self.resolved += 1
+        return self._current
 
 
 __all__ = ["Identity", "Resolver", "resolve", "TIERS", "LISTS"]

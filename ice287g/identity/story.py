@@ -26,7 +26,6 @@ listed longest stands for it, so a duplicate that drops out is not a rename back
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -34,7 +33,8 @@ import pandas as pd
 
 from ice287g.identity import columns
 from ice287g.identity.link import Links
-from ice287g.identity.observe import FIELDS, LISTS, Observations
+from ice287g.identity.listings import Listings
+from ice287g.identity.observe import FIELDS, LISTS, Observations, covering
 
 # A signing date this many days or more after the previous one is a renewal (re_signed).
 RESIGN_MIN_DAYS = 30
@@ -80,200 +80,6 @@ def row_changes(a: dict, b: dict, fields) -> list[tuple[str, str, str | None, st
     return out
 
 
-# --- who stands for an agreement in each version -----------------------------------------------
-@dataclass
-class Listings:
-    """Who stands for each agreement in each version. ``rows``: one row per (list, pos,
-    agreement), integer codes ``li``, ``pos``, ``nid``, ``vid``, ``gid``, sorted by list,
-    agreement, pos. ``ids``: gid -> agreement id; per node (nid): ``gid``, ``agency`` (the
-    resolved agency id), ``node``, ``state``, ``model``."""
-
-    rows: pd.DataFrame
-    ids: np.ndarray
-    gid: np.ndarray
-    agency: np.ndarray
-    node: np.ndarray
-    state: np.ndarray
-    model: np.ndarray
-
-    def record(self, i: int, r: dict, variants: dict) -> dict:
-        nid = r["nid"]
-        return {
-            "list": LISTS[r["li"]],
-            "li": r["li"],
-            "pos": r["pos"],
-            "vid": r["vid"],
-            "nid": nid,
-            "node": self.node[nid],
-            "agreement_id": self.ids[r["gid"]],
-            "agency_id": self.agency[nid],
-            "state": self.state[nid],
-            "model": self.model[nid],
-            "agency": variants[r["vid"]]["agency"],
-        }
-
-
-def listings(ob: Observations, links: Links) -> Listings:
-    """The node standing for each agreement in each version. When ICE lists one agreement
-    twice (two spellings side by side), the spelling listed longest stands for it: latest
-    last listing, then earliest first listing, then the key."""
-    nodes = ob.nodes
-    node = nodes["node"].to_numpy(object)
-    ids = np.array(sorted(set(links.group.values())), dtype=object)
-    gid = np.searchsorted(ids, np.array([links.group[n] for n in node], dtype=object))
-    order = sorted(
-        range(len(nodes)),
-        key=lambda i: (-nodes["last"].iat[i].toordinal(), nodes["first"].iat[i], node[i]),
-    )
-    rank = np.empty(len(nodes), dtype="int64")
-    rank[order] = np.arange(len(nodes))
-    o = ob.obs
-    nid = o["nid"].to_numpy()
-    rows = pd.DataFrame(
-        {
-            "li": o["li"].to_numpy(),
-            "pos": o["pos"].to_numpy(),
-            "nid": nid,
-            "vid": o["vid"].to_numpy(),
-            "gid": gid[nid],
-            "_rank": rank[nid],
-        }
-    )
-    rows = rows.sort_values(["li", "pos", "gid", "_rank"]).drop_duplicates(["li", "pos", "gid"])
-    rows = rows.drop(columns="_rank").sort_values(["li", "gid", "pos"]).reset_index(drop=True)
-    agency = np.array([links.agency.get(k, k) for k in nodes["agency_key"]], dtype=object)
-    return Listings(
-        rows,
-        ids,
-        gid,
-        agency,
-        node,
-        nodes["state"].to_numpy(object),
-        nodes["model"].to_numpy(object),
-    )
-
-
-# --- events -------------------------------------------------------------------------------------
-def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
-    """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
-    `lists`: ``listings(ob, links)`` when already at hand."""
-    lists = listings(ob, links) if lists is None else lists
-    vrec = ob.records
-    versions = ob.versions.set_index(["li", "pos"])
-    meta = versions[["date", "seq", "sha256"]].to_dict(orient="index")
-    fields_at = versions["fields"].to_dict()
-    last = [ob.last_pos(lst) for lst in LISTS]
-    out: list[dict] = []
-
-    def emit(r: dict, pos: int, event: str, change=(None, None, None), **more) -> dict:
-        e = {
-            **meta[(r["li"], pos)],
-            "list": r["list"],
-            "event": event,
-            "agreement_id": r["agreement_id"],
-            "agency_id": r["agency_id"],
-            "state": r["state"],
-            "agency": r["agency"],
-            "model": r["model"],
-            "field": change[0],
-            "before": change[1],
-            "after": change[2],
-            "evidence": None,
-            "detail": None,
-            "_pos": pos,
-            **more,
-        }
-        out.append(e)
-        return e
-
-    rows = lists.rows
-    li, gid = rows["li"].to_numpy(), rows["gid"].to_numpy()
-    pos, vid = rows["pos"].to_numpy(), rows["vid"].to_numpy()
-    n = len(rows)
-    first = np.ones(n, dtype=bool)
-    first[1:] = (li[1:] != li[:-1]) | (gid[1:] != gid[:-1])
-    final = np.r_[first[1:], True] if n else first
-    gap = ~first & (pos - np.r_[0, pos[:-1]] > 1)
-    moved = ~first & (vid != np.r_[-1, vid[:-1]])
-    busy = np.flatnonzero(first | final | gap | moved)
-    need = np.unique(np.r_[busy, busy[~first[busy]] - 1]) if n else busy
-    raw = rows.iloc[need].to_dict(orient="records")
-    recs = {i: lists.record(i, r, vrec) for i, r in zip(need.tolist(), raw)}
-    for i in busy.tolist():
-        r, p = recs[i], int(pos[i])
-        if first[i]:
-            emit(r, p, "listed")
-        else:
-            prev = recs[i - 1]
-            if gap[i]:
-                emit(prev, prev["pos"] + 1, "removed")
-                emit(r, p, "returned")
-            if moved[i]:
-                fields = fields_at[(r["li"], prev["pos"])] & fields_at[(r["li"], p)]
-                for change, field, before, after in row_changes(
-                    vrec[prev["vid"]], vrec[r["vid"]], fields
-                ):
-                    ev = links.path(prev["node"], r["node"]) if change == "renamed" else None
-                    emit(r, p, change, (field, before, after), evidence=ev)
-        if final[i] and p < last[r["li"]]:
-            emit(r, p + 1, "removed")
-    _model_events(out, lists, vrec, emit)
-    ev = pd.DataFrame(out, columns=[*EVENT_COLUMNS, "_pos"])
-    order = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
-    ev["_o"] = ev["event"].map(order).fillna(4)
-    ev = ev.sort_values(["date", "list", "seq", "state", "agreement_id", "_o"], kind="mergesort")
-    return ev[EVENT_COLUMNS].reset_index(drop=True)
-
-
-def _model_events(out: list[dict], lists: Listings, vrec: dict, emit) -> None:
-    """``model_added`` / ``model_switched`` for each agreement's first participating listing,
-    from the agency's agreements on the version before and on that version."""
-    rows = lists.rows[lists.rows["li"] == 0]
-    firsts = rows.drop_duplicates("gid")  # rows are sorted by agreement, pos
-    # Only the agencies and versions around a first listing matter.
-    agency_of = lists.agency[rows["nid"].to_numpy()]
-    starts = firsts["pos"].to_numpy()
-    near = np.isin(rows["pos"].to_numpy(), np.r_[starts, starts - 1]) & np.isin(
-        agency_of, lists.agency[firsts["nid"].to_numpy()]
-    )
-    around = rows[near]
-    model = lists.model[around["nid"].to_numpy()]
-    at: dict[tuple, dict[int, str]] = defaultdict(dict)  # (agency, pos) -> {gid: model}
-    for a, p, g, m in zip(
-        agency_of[near].tolist(), around["pos"].tolist(), around["gid"].tolist(), model
-    ):
-        at[(a, p)][g] = m
-    removals = {
-        (e["agreement_id"], e["_pos"]): e
-        for e in out
-        if e["event"] == "removed" and e["list"] == LISTS[0]
-    }
-    for i, raw in zip(firsts.index.tolist(), firsts.to_dict(orient="records")):
-        r = lists.record(i, raw, vrec)
-        p, me = r["pos"], raw["gid"]
-        if p == 0:
-            continue
-        before, now = at.get((r["agency_id"], p - 1), {}), at.get((r["agency_id"], p), {})
-        ended = sorted(g for g, m in before.items() if g not in now and m != r["model"])
-        kept = sorted({before[g] for g in before if g in now and g != me})
-        if ended:
-            old = lists.ids[ended[0]]
-            m_old = before[ended[0]]
-            emit(r, p, "model_switched", ("model", m_old, r["model"]), detail=f"replaces {old}")
-            gone = removals.get((old, p))
-            if gone is not None:
-                gone.update(
-                    event="model_switched",
-                    field="model",
-                    before=m_old,
-                    after=r["model"],
-                    detail=f"replaced by {r['agreement_id']}",
-                )
-        elif kept:
-            after = "; ".join(sorted({*kept, r["model"]}))
-            emit(r, p, "model_added", ("model", "; ".join(kept), after))
-
-
 # --- the agreements table -----------------------------------------------------------------------
 def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame) -> pd.DataFrame:
     """One record per agreement ever on the participating list (``AGREEMENT_COLUMNS``)."""
@@ -286,11 +92,14 @@ def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame
     shas = versions["sha256"].to_dict()
     vrec = ob.records
     newest = ob.last_pos(LISTS[0])
-    span = part.groupby("gid")["pos"].agg(["min", "max", "size"])
+    span = part.assign(size=part["end"] - part["start"] + 1).groupby("gid")
+    span = pd.DataFrame(
+        {"min": span["start"].min(), "max": span["end"].max(), "size": span["size"].sum()}
+    )
     last_rows = dict(zip(span.index, part.drop_duplicates("gid", keep="last").to_dict("records")))
     first_rows = dict(zip(span.index, part.drop_duplicates("gid").to_dict("records")))
     available = np.array([vrec[v]["moa_status"] == "available" for v in range(len(vrec))])
-    posted = part[available[part["vid"].to_numpy()]].groupby("gid")["pos"].min().to_dict()
+    posted = part[available[part["vid"].to_numpy()]].groupby("gid")["start"].min().to_dict()
     # Spellings, keys and the tiers that joined them, per agreement.
     nodes = ob.nodes
     node_names, node_first = nodes["names"].tolist(), nodes["first"].tolist()
@@ -298,12 +107,11 @@ def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame
     for nid in sorted(range(len(nodes)), key=lambda i: (node_first[i], lists.node[i])):
         members[int(lists.gid[nid])].append(nid)
     tiers = _tiers_by_agreement(links)
-    part_ev = ev[ev["list"] == LISTS[0]]
-    returns = part_ev[part_ev["event"] == "returned"].groupby("agreement_id").size().to_dict()
-    switched = part_ev[
-        (part_ev["event"] == "model_switched")
-        & part_ev["detail"].str.startswith("replaced by", na=False)
-    ]
+    e = ev[["list", "event", "agreement_id", "detail"]]
+    part_ev = e["list"] == LISTS[0]
+    returns = e[part_ev & (e["event"] == "returned")].groupby("agreement_id").size().to_dict()
+    switched = e[part_ev & (e["event"] == "model_switched")]
+    switched = switched[switched["detail"].str.startswith("replaced by", na=False)]
     superseded = dict(zip(switched["agreement_id"], switched["detail"].str[len("replaced by ") :]))
     pending = _pending_links(rows, lists, dates, first_rows)
     out = []
@@ -370,21 +178,21 @@ def _pending_links(rows, lists: Listings, dates, first_rows) -> dict[int, tuple]
     pend = rows[rows["li"] == 1]
     if pend.empty:
         return {}
-    pdate = [dates[(1, p)] for p in pend["pos"].tolist()]
-    by_gid: dict[int, list] = defaultdict(list)
-    by_agency: dict[str, list] = defaultdict(list)
-    for g, nid, d in zip(pend["gid"].tolist(), pend["nid"].tolist(), pdate):
-        by_gid[g].append(d)
-        by_agency[lists.agency[nid]].append(d)
+    # The first pending date is all that matters: a wait began on it when it is on or
+    # before the first participating listing (then so is the earliest of all).
+    first = pend.assign(agency=lists.agency[pend["nid"].to_numpy()])
+    by_gid = first.groupby("gid")["start"].min().to_dict()
+    by_agency = first.groupby("agency")["start"].min().to_dict()
     out = {}
     for g, r in first_rows.items():
-        start = dates[(0, r["pos"])]
-        match, days = "agreement", [d for d in by_gid.get(g, ()) if d <= start]
-        if not days:
-            agency = lists.agency[r["nid"]]
-            match, days = "agency", [d for d in by_agency.get(agency, ()) if d <= start]
-        if days:
-            out[g] = (min(days), (start - min(days)).days, match)
+        start = dates[(0, r["start"])]
+        for match, pos in (
+            ("agreement", by_gid.get(g)),
+            ("agency", by_agency.get(lists.agency[r["nid"]])),
+        ):
+            if pos is not None and dates[(1, pos)] <= start:
+                out[g] = (dates[(1, pos)], (start - dates[(1, pos)]).days, match)
+                break
     return out
 
 
@@ -412,7 +220,8 @@ def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
     """Every agency name ever printed, with the agreement and agency it belongs to
     (``ALIAS_COLUMNS``): one record per (spelling, exact key)."""
     dates = ob.versions.set_index(["li", "pos"])["date"].to_dict()
-    span = ob.obs.groupby(["vid", "li"])["pos"].agg(["min", "max"]).reset_index()
+    span = ob.runs.groupby(["vid", "li"]).agg(min=("start", "min"), max=("end", "max"))
+    span = span.reset_index()
     agency = ob.variants["agency"].tolist()
     nid_of = ob.variants["nid"].tolist()
     seen: dict[tuple, list] = {}
@@ -443,7 +252,7 @@ def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
         )
     df = pd.DataFrame(out, columns=ALIAS_COLUMNS)
     return df.sort_values(
-        ["state", "agency_id", "first_listed", "name"], kind="mergesort"
+        ["state", "agency_id", "first_listed", "name", "key"], kind="mergesort"
     ).reset_index(drop=True)
 
 
@@ -457,8 +266,8 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
     if va["li"] != vb["li"]:
         raise ValueError(f"{sha_a[:12]} and {sha_b[:12]} are versions of different lists")
     rows = lists.rows[lists.rows["li"] == va["li"]]
-    a = rows[rows["pos"] == va["pos"]].set_index("gid")
-    b = rows[rows["pos"] == vb["pos"]].set_index("gid")
+    a = covering(rows, va["li"], va["pos"]).set_index("gid")
+    b = covering(rows, vb["li"], vb["pos"]).set_index("gid")
     vrec = ob.records
     fields = va["fields"] & vb["fields"]
     out = []

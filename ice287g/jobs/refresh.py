@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from filelock import FileLock, Timeout
 
 from ice287g.errors import UserError
+from ice287g.jobs import derived
 from ice287g.jobs.ingest import FileResult, ingest_bytes
 from ice287g.jobs.report import summarize
 from ice287g.store import Store, ledger
@@ -85,9 +86,17 @@ def refresh(
             obs = fetch_isolated(store, fetcher, link)
             report.observations.append(obs)
             report.bytes_downloaded += obs.bytes
-        if summary:
-            report.summary = summarize(store, report)
+        conclude(store, report, summary)
     return report
+
+
+def conclude(store: Store, report: RefreshReport, summary: bool = True) -> None:
+    """After the downloads: bring the derived state up to date with the new versions (so
+    the reads that follow only read), then write the summary."""
+    if report.new_versions:
+        derived.update(store)
+    if summary:
+        report.summary = summarize(store, report)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ice287g.jobs import derived
 from ice287g.jobs.ingest import WORKBOOK_SUFFIXES
 from ice287g.jobs.refresh import Observation, fetch_one, host_of
 from ice287g.store import Store, ledger
@@ -69,6 +70,8 @@ def wayback(
                     captured_at=capture.captured_at,
                 )
             )
+        if any(o.outcome == ledger.NEW_VERSION for o in out):
+            derived.update(store)
         return out
     finally:
         if own:

@@ -21,13 +21,13 @@ import pandas as pd
 import pyarrow as pa
 
 from ice287g.identity import Identity, resolve
-from ice287g.identity.observe import ROW_COLUMNS
+from ice287g.identity.observe import ROW_COLUMNS, newer
 from ice287g.query.versions import QueryError, as_date, catalog, parse_state, store_of
 
 VERSION_COLUMNS = ["list", "date", "seq", "sha256", "columns", "suspect", "suspect_reason"]
 STATUSES = ("active", "removed", "superseded")
-CACHE_FORMAT = "1"  # bump when the cache file's layout changes
-_KEY_BYTES = 64  # a sha256 in hex, then a newline, then the pickled Identity
+CACHE_FORMAT = "2"  # bump when the cache file's layout changes
+_KEY_BYTES = 64  # the code's digest and the versions' key (sha256 in hex), a line each
 
 
 # --- reading a store ---------------------------------------------------------------------------
@@ -70,14 +70,15 @@ def _code_digest() -> str:
 
     folder = Path(stage.__file__).parent
     files = sorted(folder.glob("*.py")) + [folder / "aliases.csv", Path(names_module.__file__)]
-    h = hashlib.sha256()
+    h = hashlib.sha256(CACHE_FORMAT.encode())
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
-def cache_key(versions: pd.DataFrame) -> str:
-    lines = [CACHE_FORMAT, _code_digest()]
+def cache_key(versions: pd.DataFrame, base: str | None = None) -> str:
+    """The key of an identity of exactly `versions`, under this code (`base`)."""
+    lines = [base or _code_digest()]
     lines += [f"{r.list} {r.date} {r.seq} {r.sha256}" for r in versions.itertuples()]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
@@ -87,42 +88,75 @@ def cache_path(store, include_suspect: bool) -> Path:
     return store.root / "derived" / f"identity{suffix}.pickle"
 
 
-def _read_cached(path: Path, key: str) -> Identity | None:
+def _read_cached(path: Path, base: str) -> tuple[str, Identity] | None:
+    """(key, identity) of the cache file when it was written by this code (`base`)."""
     try:
         with open(path, "rb") as f:
-            if f.read(_KEY_BYTES + 1) != key.encode() + b"\n":
+            head = f.read(2 * (_KEY_BYTES + 1)).split(b"\n")
+            if len(head) < 2 or head[0] != base.encode():
                 return None
+            key = head[1].decode()
             found = pickle.load(f)
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
         return None
-    return found if isinstance(found, Identity) else None
+    except Exception:  # noqa: BLE001 - a cache is never trusted: any damage means rebuild
+        return None
+    return (key, found) if isinstance(found, Identity) else None
 
 
-def _write_cached(path: Path, ident: Identity, key: str) -> None:
+def _write_cached(path: Path, ident: Identity, base: str, key: str) -> None:
     from ice287g.store.files import atomic_write
 
     ident.prepare()  # the tables go into the cache, so the fast commands only read
-    data = key.encode() + b"\n" + pickle.dumps(ident, protocol=pickle.HIGHEST_PROTOCOL)
+    data = b"%s\n%s\n" % (base.encode(), key.encode())
+    data += pickle.dumps(ident, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         atomic_write(path, data, sync=False)
     except OSError:
         pass  # a read-only store still answers, from memory
 
 
+def _extended(ident: Identity, versions: pd.DataFrame, store) -> Identity | None:
+    """`ident` brought up to `versions` when they are its versions and newer ones (read:
+    only the new versions' rows); None when a version it holds is gone or renumbered, or a
+    new one is older than the newest it holds of its list."""
+    have = ident.observations.versions[["list", "date", "seq", "sha256"]]
+    now = versions.set_index("sha256")
+    if not have["sha256"].isin(now.index).all():
+        return None
+    same = now.loc[have["sha256"], ["list", "date", "seq"]].reset_index()
+    if not same[["list", "date", "seq"]].equals(have[["list", "date", "seq"]]):
+        return None
+    new = versions[~versions["sha256"].isin(have["sha256"])]
+    if not newer(ident.observations.versions, new):
+        return None
+    return ident.extend(new.drop(columns=["snapshot"]), read_rows(new, store))
+
+
 def load(data_dir=None, include_suspect: bool = False, refresh: bool = False) -> Identity:
-    """The resolved identity of a store (suspect versions left out unless asked): from the
-    cache when it matches the catalog, the alias table and the code, else resolved again."""
+    """The resolved identity of a store (suspect versions left out unless asked).
+
+    From the cache when it matches the catalog, the alias table and the code. When the
+    catalog has only gained versions newer than the cache's, the cached identity is
+    extended by them (``Identity.extend``: the new rows are read, not the old ones);
+    otherwise (`refresh`, a cache that is missing, damaged or written by other code, a
+    version removed or published out of order) everything is resolved again."""
     store = store_of(data_dir)
     versions = read_versions(store, include_suspect)
-    key = cache_key(versions)
+    base = _code_digest()
+    key = cache_key(versions, base)
     path = cache_path(store, include_suspect)
+    ident = None
     if not refresh:
-        cached = _read_cached(path, key)
+        cached = _read_cached(path, base)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         if cached is not None:
-            return cached
-    ident = resolve(versions.drop(columns=["snapshot"]), read_rows(versions, store))
+            ident = _extended(cached[1], versions, store)
+    if ident is None:
+        ident = resolve(versions.drop(columns=["snapshot"]), read_rows(versions, store))
     if not versions.empty:
-        _write_cached(path, ident, key)
+        _write_cached(path, ident, base, key)
     return ident
 
 

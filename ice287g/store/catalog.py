@@ -277,12 +277,7 @@ def _derive(rows: list[dict]) -> list[dict]:
                 r["suspect"], r["suspect_reason"] = True, "pending list is empty"
             if lst == "participating" and sound:
                 floor = sound * (1 - SUSPECT_DROP)
-                window = [
-                    v["rows"]
-                    for v in versions[i + 1 :]
-                    if (v["date"] - r["date"]).days <= SUSPECT_RECOVERY_DAYS
-                ]
-                if r["rows"] < floor and any(rows >= floor for rows in window):
+                if r["rows"] < floor and _recovers(versions, i, floor):
                     r["suspect"] = True
                     r["suspect_reason"] = (
                         f"participating rows fell from {sound} to {r['rows']} "
@@ -292,6 +287,18 @@ def _derive(rows: list[dict]) -> list[dict]:
             if lst == "participating" and not r["suspect"]:
                 sound = r["rows"]
     return sorted(rows, key=lambda r: (r["date"], r["list"], r["seq"]))
+
+
+def _recovers(versions: list[dict], i: int, floor: float) -> bool:
+    """Whether a version within SUSPECT_RECOVERY_DAYS after version `i` (the versions are in
+    date order) has at least `floor` rows."""
+    day = versions[i]["date"]
+    for v in versions[i + 1 :]:
+        if (v["date"] - day).days > SUSPECT_RECOVERY_DAYS:
+            return False
+        if v["rows"] >= floor:
+            return True
+    return False
 
 
 def _jsonable(record: dict) -> dict:
