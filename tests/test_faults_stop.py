@@ -3,9 +3,12 @@ reached, everything blocked, SIGINT and SIGTERM, each with and without Prefect.
 
 Every case asserts the clean outcome, that it came quickly, and what the store holds
 afterwards (for an interrupted command: the whole store byte-identical). The tests marked
-``prefect`` run the command under Prefect, which starts its temporary server each time (from
-a database already migrated: ``prefect_home`` in conftest.py). The store, site and server
-helpers are those of test_faults_net.py (the same faults, in-process).
+``prefect`` run the command under Prefect. One of them (SIGINT in the MOA harvest) lets the
+command start and stop its own temporary server, as a night without an API URL does (from a
+database already migrated: ``prefect_home`` in conftest.py); the others point the command at
+the session's Prefect API (``prefect_engine``), so the run pays one server start-up instead of
+four (each is about 10 s of CPU). The store, site and server helpers are those of
+test_faults_net.py (the same faults, in-process).
 """
 
 from __future__ import annotations
@@ -45,15 +48,28 @@ def server():
         yield s
 
 
-def cli(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
+@pytest.fixture
+def prefect_api(prefect_engine) -> str:
+    """The URL of the session's Prefect API, for a command that should not start its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url and url.startswith("http://127.0.0.1:"), url
+    return url
+
+
+def cli(args: list[str], tmp_path: Path, api_url: str | None = None, **popen) -> subprocess.Popen:
     """The real `ice287g` command in a subprocess, with its own Prefect home
-    (``tmp_path/prefect``: the ``prefect_home`` fixture puts a migrated database there)."""
+    (``tmp_path/prefect``: the ``prefect_home`` fixture puts a migrated database there); with
+    ``api_url`` it uses that Prefect API instead of starting a temporary server."""
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PYTHONWARNINGS": "ignore",
     }
     env.pop("PREFECT_API_URL", None)
+    if api_url is not None:
+        env["PREFECT_API_URL"] = api_url
     return subprocess.Popen(
         [sys.executable, "-m", "ice287g", *args],
         stdout=subprocess.PIPE,
@@ -97,13 +113,15 @@ def test_offline_refresh_command_says_why_in_one_line_and_exits_1(tmp_path):
 
 @pytest.mark.prefect
 def test_offline_refresh_under_prefect_fails_within_two_minutes_without_traceback(
-    tmp_path, prefect_home
+    tmp_path, prefect_home, prefect_api
 ):
     store = seeded_store(tmp_path / "data", moas=20)
     before = versions(store.root)
     source = f"http://127.0.0.1:{closed_port()}{PAGE_PATH}"
     t0 = time.monotonic()
-    proc = cli(["--data-dir", str(store.root), "refresh", "--source", source], tmp_path)
+    proc = cli(
+        ["--data-dir", str(store.root), "refresh", "--source", source], tmp_path, prefect_api
+    )
     out, err = proc.communicate(timeout=180)
     assert time.monotonic() - t0 < 120
     assert proc.returncode == 1, err
@@ -116,7 +134,9 @@ def test_offline_refresh_under_prefect_fails_within_two_minutes_without_tracebac
 
 
 @pytest.mark.prefect
-def test_blocked_refresh_under_prefect_finishes_quickly(server, tmp_path, prefect_home):
+def test_blocked_refresh_under_prefect_finishes_quickly(
+    server, tmp_path, prefect_home, prefect_api
+):
     """Both workbooks and every PDF blocked (403 HTML): each workbook asked once, the harvest
     stopped by its breaker (it took 316 s before)."""
     store = seeded_store(tmp_path / "data", moas=20)
@@ -124,7 +144,8 @@ def test_blocked_refresh_under_prefect_finishes_quickly(server, tmp_path, prefec
     server.default = blocked(403)
     before = versions(store.root)
     t0 = time.monotonic()
-    proc = cli(["--data-dir", str(store.root), "refresh", "--source", server.page_url], tmp_path)
+    args = ["--data-dir", str(store.root), "refresh", "--source", server.page_url]
+    proc = cli(args, tmp_path, prefect_api)
     out, err = proc.communicate(timeout=180)
     assert time.monotonic() - t0 < 120
     assert proc.returncode == 1 and "Traceback" not in out + err, err
@@ -179,13 +200,18 @@ def test_a_signal_stops_a_refresh_waiting_on_a_hanging_server(server, tmp_path, 
 
 @pytest.mark.prefect
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(server, tmp_path, prefect_home, sig):
+def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(
+    server, tmp_path, prefect_home, request, sig
+):
     """The case of the issue: `refresh` under Prefect, in the MOA harvest (a subflow), with a
-    PDF download hanging."""
+    PDF download hanging. SIGINT with the command's own temporary server (started and stopped
+    by the command), SIGTERM against the session's Prefect API."""
     store = seeded_store(tmp_path / "data", moas=20)
     site(server, Route(b"gone", 404, "text/plain"))  # the page is read: the harvest follows
     server.default = Route(mode="hang")
-    proc = cli(["--data-dir", str(store.root), "refresh", "--source", server.page_url], tmp_path)
+    api_url = None if sig == signal.SIGINT else request.getfixturevalue("prefect_api")
+    args = ["--data-dir", str(store.root), "refresh", "--source", server.page_url]
+    proc = cli(args, tmp_path, api_url)
     # The ledger rows of the two 404s are written before the harvest starts.
     deadline = time.monotonic() + 150
     while server.hits_under(MOA_DIR) == 0 and proc.poll() is None:
