@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Literal
 
-from support.local_server import BLOCK_PAGE, HTML_TYPE, LocalServer
+from .local_server import BLOCK_PAGE, HTML_TYPE, LocalServer
 
 
 @dataclass

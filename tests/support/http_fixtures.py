@@ -15,9 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from scrapers.http import Fetcher
-from support.replay_server import ReplayCorpus, ReplayServer
-from support.shared import corpus_or_skip
-from support.site import write_site
+
+from .replay_server import ReplayCorpus, ReplayServer
+from .shared import corpus_or_skip
+from .site import write_site
 
 # Long enough for any answer of a local server on a loaded machine; the tests that trip a
 # timeout on purpose use their own, much shorter one.

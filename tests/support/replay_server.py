@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from support.local_server import BLOCK_PAGE, HTML_TYPE, PAGE_PATH, XLSX_TYPE, LocalServer
+from .local_server import BLOCK_PAGE, HTML_TYPE, PAGE_PATH, XLSX_TYPE, LocalServer
 
 DOCLIB_PATH = "/doclib/about/offices/ero/287g/"
 CDX_PATH = "/cdx/search/cdx"

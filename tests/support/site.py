@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from support.workbooks import build_workbook
+from .workbooks import build_workbook
 
 MODELS = {
     "JEM": "Jail Enforcement Model",
