@@ -38,8 +38,8 @@ class Identity:
     def _event_table(self) -> pd.DataFrame:
         return event_table(self.observations, self.links, self._listings)
 
-    @cached_property
-    def _events(self) -> pd.DataFrame:
+    @property
+    def _events(self) -> pd.DataFrame:  # a view of the table, not kept twice in the cache
         return self._event_table[story.EVENT_COLUMNS]
 
     @cached_property
@@ -52,7 +52,7 @@ class Identity:
 
     def prepare(self) -> Identity:
         """Build every table now (before caching, so a cached identity only answers)."""
-        for name in ("_listings", "_events", "_agreements", "_spellings"):
+        for name in ("_listings", "_event_table", "_agreements", "_spellings"):
             getattr(self, name)
         return self
 
