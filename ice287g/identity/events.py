@@ -49,9 +49,8 @@ def events_after(
     joins or agencies changed (and every agreement of their agencies) are told again from
     their beginning, the others only from `since`. Equal to ``event_table``."""
     changed = _changed_agreements(old, links)
-    agencies = {links.agency.get(k, k) for k in _agency_keys(old, changed)}
-    agencies |= {old.agency.get(k, k) for k in _agency_keys(old, changed)}
-    agencies |= {links.agency.get(k, k) for k in _agency_keys(links, changed)}
+    keys = _agency_keys(old, changed) | _agency_keys(links, changed)
+    agencies = {ids.get(k, k) for k in keys for ids in (old.agency, links.agency)}
     whole = set(changed) | {lists.ids[g] for g in lists.crowded}
     for node, gid in links.group.items():
         key = node.rsplit(":", 1)[0]

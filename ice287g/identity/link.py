@@ -316,7 +316,7 @@ def _relabel_edges(ob: Observations, info, eligible, candidate) -> list[_Edge]:
     next: with the same signing date on the participating list; with a similar name on the
     pending list (which has no signing dates)."""
     out = []
-    for lst in ("participating", "pending"):
+    for lst in LISTS:
         out += _relabels(ob, lst, info, eligible, candidate)
     return out
 

@@ -23,9 +23,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from parsers.lists import LISTS
 from parsers.workbook import header_key
 
-LISTS = ("participating", "pending")
 ROW_COLUMNS = (
     "agreement_id",
     "agency_id",

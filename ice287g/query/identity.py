@@ -97,8 +97,6 @@ def _read_cached(path: Path, base: str) -> tuple[str, Identity] | None:
                 return None
             key = head[1].decode()
             found = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
-        return None
     except Exception:  # noqa: BLE001 - a cache is never trusted: any damage means rebuild
         return None
     return (key, found) if isinstance(found, Identity) else None

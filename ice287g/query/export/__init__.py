@@ -36,6 +36,7 @@ from ice287g.query.export.tables import (
     table_from_pandas,
     versions_table,
 )
+from parsers.lists import LISTS
 
 __all__ = [
     "COUNT_FIELDS",
@@ -81,7 +82,7 @@ def export(directory, format: str = "csv", data_dir=None, raw: bool = False) -> 
         resources.append(resource(path, table, descriptions, title, text, format))
 
     # Latest versions (non-suspect).
-    for lst in ("participating", "pending"):
+    for lst in LISTS:
         version = version_on(cat, lst, None, include_suspect=False)
         if version is None:
             continue
