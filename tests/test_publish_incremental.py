@@ -1,11 +1,12 @@
 """publish keeps the long table of every version as derived state (``ice287g.publish.pieces``):
 a new version rebuilds only the newest piece of its list, and the site equals the one a
-from-scratch build of the same store writes, byte for byte."""
+from-scratch build of the same store writes: byte for byte, the database by what it holds."""
 
 from __future__ import annotations
 
 import gzip
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,8 @@ from test_publish import first_batch, make_store, second_batch
 
 from ice287g.jobs.ingest import ingest_paths
 from ice287g.publish import publish
+from ice287g.publish.database import DATABASE
+from ice287g.publish.files import CHECKSUMS
 from ice287g.publish.pieces import FOLDER
 from ice287g.store import Store
 
@@ -37,13 +40,46 @@ def add(store: Store, base: Path, batch, name: str) -> None:
     assert all(o.status == "new" for o in ingest_paths(store, [src]))
 
 
+def database_content(path: Path) -> dict:
+    """What a database holds: its schema, every table's rows in rowid order (the search
+    indexes as the rows each word finds). Its bytes depend on how its long table grew
+    (appended version by version, or all at once); what it holds must not."""
+    conn = sqlite3.connect(path)
+    try:
+        objects = conn.execute("select type, name, sql from sqlite_master order by name").fetchall()
+        out: dict = {"schema": objects}
+        for kind, name, _ in objects:
+            if kind != "table" or "_fts" in name:
+                continue
+            key = "rowid, *" if not name.endswith("version_rows") else "*"
+            out[name] = conn.execute(f"select {key} from [{name}] order by 1, 2").fetchall()
+        for (name,) in conn.execute(
+            "select name from sqlite_master where name like '%_fts' and type = 'table'"
+        ).fetchall():
+            words = {"police", "sheriff", "county", "office", "fl", "tx"}
+            query = f"select rowid from [{name}] where [{name}] match ? order by 1"
+            out[name] = {w: conn.execute(query, (w,)).fetchall() for w in words}
+        return out
+    finally:
+        conn.close()
+
+
 def site_files(site: Path) -> dict[str, bytes]:
-    """Every published file but the manifest (which records the previous generation)."""
-    return {
-        p.relative_to(site).as_posix(): p.read_bytes()
-        for p in sorted(site.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
-    }
+    """Every published file but the manifest (which records the previous generation); the
+    database as what it holds, and its line of the checksums left out."""
+    out = {}
+    for p in sorted(site.rglob("*")):
+        if not p.is_file() or p.name == "manifest.json":
+            continue
+        rel = p.relative_to(site).as_posix()
+        if p.name == DATABASE:
+            out[rel] = database_content(p)
+        elif p.name == CHECKSUMS:
+            lines = p.read_text().splitlines()
+            out[rel] = [x for x in lines if not x.endswith(f"  {DATABASE}")]
+        else:
+            out[rel] = p.read_bytes()
+    return out
 
 
 def pieces_state(store: Store) -> dict[str, tuple[int, int]]:

@@ -167,6 +167,22 @@ class Identity:
         var.insert(0, "agreement_id", self._listings.ids[rows["gid"].to_numpy()])
         return var.sort_values("agreement_id").reset_index(drop=True)
 
+    def listed_runs(self) -> pd.DataFrame:
+        """What ``listed`` answers for every version at once, as runs: ``list``, ``start``,
+        ``end`` (positions in ``observations.versions`` of that list, inclusive), then the
+        columns of ``listed``. Grows with what changes, not with the number of versions."""
+        from ice287g.identity.observe import ROW_COLUMNS
+
+        rows = self._listings.rows
+        cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
+        var = self.observations.variants.loc[rows["vid"].to_numpy(), cols].reset_index(drop=True)
+        var.insert(0, "agency_id", self._listings.agency[rows["nid"].to_numpy()])
+        var.insert(0, "agreement_id", self._listings.ids[rows["gid"].to_numpy()])
+        var.insert(0, "end", rows["end"].to_numpy())
+        var.insert(0, "start", rows["start"].to_numpy())
+        var.insert(0, "list", [LISTS[i] for i in rows["li"].tolist()])
+        return var
+
     def agreement_count(self, sha: str) -> int:
         """Agreements listed in version `sha` (each once, however many spellings)."""
         v = self.observations.versions.set_index("sha256").loc[sha]

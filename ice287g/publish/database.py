@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ice287g.publish import versiondb
 from ice287g.publish.files import LICENSE, PACKAGE_DESCRIPTION, PACKAGE_TITLE, SOURCE_TITLE
 from ice287g.publish.tables import Table
+from ice287g.publish.versiondb import PER_VERSION
 from ice287g.query.export import flat_lists
 from scrapers.discover import DEFAULT_SOURCE
 
@@ -71,8 +73,6 @@ QUERIES = {
         "match :search) order by c.agency_id, c.date, c.seq",
     },
 }
-# Columns of the long table that belong to the version, not to the row.
-PER_VERSION = ("date", "seq", "sha256", "suspect", "row")
 EXTRA_TABLES = {
     "rows": "Every distinct row of every version (the long table stored once per distinct "
     "row); `id` is referenced by `version_rows`.",
@@ -119,77 +119,82 @@ def _column_types(table) -> dict[str, type]:
 def _insert(db, name: str, table, pk: str | None = None) -> None:
     table = _sqlite_ready(table)
     db[name].create(_column_types(table), pk=pk)
-    _insert_rows(db, name, table)
+    insert_rows(
+        db.conn, name, table.column_names, zip(*(c.to_pylist() for c in table.columns), strict=True)
+    )
 
 
-def _insert_rows(db, name: str, table) -> None:
-    """The rows of an Arrow table of SQLite-ready values, as tuples straight to SQLite
-    (sqlite-utils' insert_all builds a dict and a statement per batch: 10x slower)."""
-    columns = ", ".join(f"[{c}]" for c in table.column_names)
-    marks = ", ".join("?" * table.num_columns)
-    rows = zip(*(col.to_pylist() for col in table.columns), strict=True)
-    db.conn.executemany(f"insert into [{name}] ({columns}) values ({marks})", rows)
-    db.conn.commit()
+def insert_rows(conn, name: str, columns: list[str], rows) -> None:
+    """Tuples straight to SQLite (sqlite-utils' insert_all builds a dict and a statement
+    per batch: 10x slower)."""
+    names = ", ".join(f"[{c}]" for c in columns)
+    marks = ", ".join("?" * len(columns))
+    conn.executemany(f"insert into [{name}] ({names}) values ({marks})", rows)
+    conn.commit()
 
 
-def _insert_versions(db, long, catalog) -> None:
-    """``catalog`` (with an id), ``rows`` (distinct rows), ``version_rows`` and the view."""
+def _rows_of(long):
+    """The SQLite-ready rows of some versions (catalog rows, in id order) from the long
+    table, in that order and then by sheet row."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    catalog = catalog.sort_by([("list", "ascending"), ("date", "ascending"), ("seq", "ascending")])
-    ids = {sha: i for i, sha in enumerate(catalog.column("sha256").to_pylist())}
-    numbered = catalog.add_column(0, "id", pa.array(range(len(ids)), pa.int32()))
-    _insert(db, "catalog", numbered, "id")
-    row_columns = [c for c in long.column_names if c not in PER_VERSION]
-    df = _sqlite_ready(long.select(row_columns)).to_pandas()
-    codes = df.groupby(row_columns, dropna=False, sort=False).ngroup()
-    first = ~codes.duplicated()
-    distinct = df[first.values].assign(id=codes[first].values)[["id", *row_columns]]
-    _insert(db, "rows", pa.Table.from_pandas(distinct, preserve_index=False), "id")
-    links = pa.table(
-        {
-            "version_id": pa.array([ids[s] for s in long.column("sha256").to_pylist()], pa.int32()),
-            "row": long.column("row"),
-            "row_id": pa.array(codes.values, pa.int32()),
-        }
-    )
-    db.execute(
-        "create table version_rows (version_id integer, row integer, row_id integer, "
-        "primary key (version_id, row)) without rowid"
-    )
-    _insert_rows(db, "version_rows", links)
-    select = ", ".join(
-        ["c.list", "c.date", "c.seq", "c.sha256", "c.suspect", "vr.row"]
-        + [f"r.{c}" for c in row_columns if c != "list"]
-    )
-    db.create_view(
-        "versions",
-        f"select {select} from version_rows vr join catalog c on c.id = vr.version_id "
-        "join rows r on r.id = vr.row_id",
-    )
+    def rows_of(versions):
+        rank = dict(zip(versions["sha256"], range(len(versions)), strict=True))
+        part = long.filter(pc.is_in(long.column("sha256"), pa.array(list(rank), pa.string())))
+        order = pa.array([rank[s] for s in part.column("sha256").to_pylist()], pa.int32())
+        part = part.append_column("_rank", order)
+        part = part.sort_by([("_rank", "ascending"), ("row", "ascending")])
+        return _sqlite_ready(part.drop_columns(["_rank"]))
+
+    return rows_of
 
 
-def write_database(path: Path, tables: list[Table]) -> Path:
-    """Build the database at `path` from the published tables (replacing any file there)."""
+def write_database(path: Path, tables: list[Table], store, cat) -> Path:
+    """Build the database at `path` from the published tables (replacing any file there):
+    a copy of the long table's cached database (``versiondb``) with the other tables,
+    their search indexes and the view ``versions`` added."""
+    import pyarrow as pa
     import sqlite_utils
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
     by_name = {t.name: t for t in tables}
+    long = by_name["versions"].table
+    row_columns = [c for c in long.column_names if c not in PER_VERSION]
+    base, scratch = versiondb.base_database(
+        store, cat, _rows_of(long), _column_types(_sqlite_ready(long.select(row_columns)[:0]))
+    )
+    try:
+        versiondb.copy_base(base, path)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     db = sqlite_utils.Database(path)
     # A file built in a staging folder: no journal, no fsync per batch.
     db.execute("pragma journal_mode = off")
     db.execute("pragma synchronous = off")
     try:
+        order = versiondb.version_order(cat)["sha256"].tolist()
+        catalog = by_name["catalog"].table
+        ids = dict(zip(order, range(len(order)), strict=True))
+        numbered = catalog.add_column(
+            0, "id", pa.array([ids[s] for s in catalog.column("sha256").to_pylist()], pa.int32())
+        ).sort_by("id")
+        _insert(db, "catalog", numbered, "id")
         for t in tables:
-            if t.name == "versions":
-                _insert_versions(db, t.table, by_name["catalog"].table)
-            elif t.name != "catalog":
+            if t.name not in ("versions", "catalog"):
                 _insert(db, t.name, t.table)
+        select = ", ".join(
+            ["c.list", "c.date", "c.seq", "c.sha256", "c.suspect", "vr.row"]
+            + [f"r.{c}" for c in row_columns if c != "list"]
+        )
+        db.create_view(
+            "versions",
+            f"select {select} from version_rows vr join catalog c on c.id = vr.version_id "
+            "join rows r on r.id = vr.row_id",
+        )
         for name, columns in FULL_TEXT.items():
             if name in db.table_names():
                 db[name].enable_fts(columns, fts_version="FTS5", create_triggers=False)
-        db.vacuum()
     finally:
         db.close()
     return path

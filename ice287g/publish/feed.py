@@ -47,37 +47,60 @@ def _uuid(text: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'ice287g:' + text)}"
 
 
+def _names(events: pd.DataFrame) -> list[str]:
+    """How each event names its agreement in an entry (a change: with the field's values)."""
+    out = []
+    for event, agency, state, model, fld, before, after in zip(
+        *(events[c].tolist() for c in ("event", "agency", "state", "model", "field")),
+        events["before"].tolist(),
+        events["after"].tolist(),
+        strict=True,
+    ):
+        name = f"{agency} ({state}, {model})"
+        if event == "changed":
+            before = "" if pd.isna(before) else before
+            after = "" if pd.isna(after) else after
+            name += f": {fld} {before} → {after}"
+        out.append(name)
+    return out
+
+
 def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
     """One record per version that changed something, newest first: list, date, seq,
-    sha256, rows, previous date, counts per kind and the agencies named."""
+    sha256, rows, previous date, counts per kind and the agencies named. The change log is
+    grouped once (by version and kind), not scanned per version."""
+    named = pd.DataFrame(
+        {
+            "list": events["list"].to_numpy(),
+            "sha256": events["sha256"].to_numpy(),
+            "kind": [_kind(e, f) for e, f in zip(events["event"], events["field"], strict=True)],
+            "name": _names(events),
+        }
+    )
+    kinds: dict[tuple, dict[str, list[str]]] = {}
+    by_kind = named.groupby(["list", "sha256", "kind"], sort=False)["name"].agg(list)
+    for (lst, sha, kind), names in by_kind.items():
+        kinds.setdefault((lst, sha), {})[kind] = names
     out = []
-    ev = events  # a version's own events; the first version of each list is not an entry
-    grouped = {key: part for key, part in ev.groupby(["list", "sha256"], sort=False)}
+    # A version's own events; the first version of each list is not an entry.
     for lst, versions in cat[~cat["suspect"]].groupby("list"):
-        versions = versions.sort_values(["date", "seq"]).to_dict("records")
-        for prev, v in zip(versions, versions[1:], strict=False):
-            part = grouped.get((lst, v["sha256"]))
-            if part is None or part.empty:
+        versions = versions.sort_values(["date", "seq"])
+        cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
+        rows = list(zip(*cols, strict=True))
+        for prev, (day, seq, sha, file_name, n) in zip(rows, rows[1:], strict=False):
+            found = kinds.get((lst, sha))
+            if not found:
                 continue
-            kinds: dict[str, list[str]] = {}
-            for e in part.itertuples():
-                kind = _kind(e.event, e.field)
-                name = f"{e.agency} ({e.state}, {e.model})"
-                if e.event == "changed":
-                    before = "" if pd.isna(e.before) else e.before
-                    after = "" if pd.isna(e.after) else e.after
-                    name += f": {e.field} {before} → {after}"
-                kinds.setdefault(kind, []).append(name)
             out.append(
                 {
                     "list": lst,
-                    "date": v["date"],
-                    "seq": int(v["seq"]),
-                    "sha256": v["sha256"],
-                    "file_name": v["file_name"],
-                    "rows": int(v["rows"]),
-                    "previous": prev["date"],
-                    "kinds": {k: kinds[k] for k in ORDER if k in kinds},
+                    "date": day,
+                    "seq": int(seq),
+                    "sha256": sha,
+                    "file_name": file_name,
+                    "rows": int(n),
+                    "previous": prev[0],
+                    "kinds": {k: found[k] for k in ORDER if k in found},
                 }
             )
     out.sort(key=lambda e: (e["date"], e["seq"], e["list"]), reverse=True)

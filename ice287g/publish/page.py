@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from ice287g.identity.story import RESIGN_MIN_DAYS
@@ -132,39 +133,29 @@ def day_versions(cat: pd.DataFrame, lst: str) -> pd.DataFrame:
 
 
 def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> dict:
-    """The ``core`` JSON (see the module docstring)."""
+    """The ``core`` JSON (see the module docstring). Built from the identity's runs
+    (``Identity.listed_runs``): the cost grows with the runs and the days, not with the
+    days times the agreements listed on each."""
     from ice287g.query.identity import load
 
     ident = load(store)
+    position = dict(zip(ident.observations.versions["sha256"], ident.observations.versions["pos"]))
+    days_of = {lst: day_versions(cat, lst) for lst in LISTS}
+    records, members = _pool(ident.listed_runs(), days_of, position)
     strings = Strings()
-    lists, days_of, listed = {}, {}, []
-    for lst in LISTS:
-        days_of[lst] = day_versions(cat, lst)
-        listed += [ident.listed(sha)[RECORD_FIELDS] for sha in days_of[lst]["sha256"]]
-    # The pool: each distinct record once, numbered in order of first appearance.
-    every = pd.concat(listed, ignore_index=True) if listed else pd.DataFrame(columns=RECORD_FIELDS)
-    every = every.astype(object)
-    every = every.where(every.notna(), None)
-    codes = every.groupby(RECORD_FIELDS, sort=False, dropna=False).ngroup().to_numpy()
-    first = ~pd.Series(codes).duplicated().to_numpy()
-    pool = every[first]
-    ends = pd.Series([len(x) for x in listed], dtype="int64").cumsum().tolist()
-    spans = iter(zip([0, *ends], ends, strict=False))
+    lists = {}
     for lst in LISTS:
         versions = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
         days = days_of[lst]
-        position = {sha: i for i, sha in enumerate(versions["sha256"])}
-        day_rows = []
-        for v in days.itertuples():
-            start, end = next(spans)
-            fields = comparable_fields(v.columns, v.columns)
-            day_rows.append(
-                {
-                    "version": position[v.sha256],
-                    "members": ranges(codes[start:end].tolist()),
-                    "fields": [DIFF_FIELDS.index(f) for f in fields],
-                }
-            )
+        at = {sha: i for i, sha in enumerate(versions["sha256"])}
+        day_rows = [
+            {
+                "version": at[sha],
+                "members": m,
+                "fields": [DIFF_FIELDS.index(f) for f in comparable_fields(cols, cols)],
+            }
+            for sha, cols, m in zip(days["sha256"], days["columns"], members[lst], strict=True)
+        ]
         lists[lst] = {
             "versions": frame(
                 versions.assign(rows=versions["rows"].astype("Int64")), strings, CATALOG_COLUMNS
@@ -172,17 +163,73 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
             "days": day_rows,
             "series": _series(daily[daily["list"] == lst], days),
         }
-    records_frame = pool.reset_index(drop=True)
     return {
         "format": 1,
         "generated": generated,
         "models": MODELS,
         "diff_fields": list(DIFF_FIELDS),
         "resign_min_days": RESIGN_MIN_DAYS,
-        "records": frame(records_frame, strings, RECORD_FIELDS),
+        "records": frame(records, strings, RECORD_FIELDS),
         "lists": lists,
         "strings": strings.table(),
     }
+
+
+def _pool(runs: pd.DataFrame, days_of: dict, position: dict) -> tuple[pd.DataFrame, dict]:
+    """The pool of records (each distinct record once, numbered in order of first
+    appearance: list, day, agreement id) and, per list, each day's members as ranges.
+
+    A run of the identity covers the days whose version lies within it; a record enters
+    the day its first run begins and leaves when its run ends, so each day's set is the
+    previous day's with a few entries and exits."""
+    spans = []
+    for li, lst in enumerate(LISTS):
+        at = np.array([position[sha] for sha in days_of[lst]["sha256"]], dtype="int64")
+        part = runs[runs["list"] == lst]
+        first = np.searchsorted(at, part["start"].to_numpy(), "left")
+        stop = np.searchsorted(at, part["end"].to_numpy(), "right")
+        keep = first < stop
+        spans.append(
+            part[keep].assign(_li=li, _first=first[keep], _stop=stop[keep]).reset_index(drop=True)
+        )
+    every = pd.concat(spans, ignore_index=True)
+    values = every[RECORD_FIELDS].astype(object)
+    values = values.where(values.notna(), None)
+    group = values.groupby(RECORD_FIELDS, sort=False, dropna=False).ngroup().to_numpy()
+    order = every.assign(_g=group).sort_values(["_li", "_first", "agreement_id"])
+    firsts = order.drop_duplicates("_g")
+    code = np.empty(int(group.max()) + 1 if len(group) else 0, dtype="int64")
+    code[firsts["_g"].to_numpy()] = np.arange(len(firsts))
+    records = values.loc[firsts.index].reset_index(drop=True)
+    codes = code[group]
+    members = {}
+    for li, lst in enumerate(LISTS):
+        mine = (every["_li"] == li).to_numpy()
+        members[lst] = _members(
+            len(days_of[lst]),
+            codes[mine],
+            every["_first"].to_numpy()[mine],
+            every["_stop"].to_numpy()[mine],
+            len(records),
+        )
+    return records, members
+
+
+def _members(n_days: int, codes, first, stop, size: int) -> list[list[int]]:
+    """Each day's set of codes as ranges (``ranges``), from entries and exits by day."""
+    enter = pd.Series(codes).groupby(first).agg(list).to_dict()
+    leave = pd.Series(codes).groupby(stop).agg(list).to_dict()
+    inside = np.zeros(size + 2, dtype=bool)  # padded: a range never touches the edges
+    out, current = [], []
+    for day in range(n_days):
+        if day in enter or day in leave:
+            inside[np.asarray(leave.get(day, []), dtype="int64") + 1] = False
+            inside[np.asarray(enter.get(day, []), dtype="int64") + 1] = True
+            edges = np.flatnonzero(np.diff(inside.view(np.int8)))
+            starts, ends = edges[0::2], edges[1::2]
+            current = np.column_stack([starts, ends - starts]).ravel().tolist()
+        out.append(current)
+    return out
 
 
 ALL_STATES = "*"
@@ -190,18 +237,39 @@ ALL_STATES = "*"
 
 def _series(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
     """Rows per model and day (aligned with ``days``), for all states (``*``) and for each
-    state (``?``: none given), as runs; a blank model is ``""``."""
+    state (``?``: none given), as runs; a blank model is ``""``. One table of days by state
+    and model, summed once."""
     dates = list(days["date"])
     if daily.empty or not dates:
         return {}
     df = daily.fillna({"state": "?", "model": ""})
-    out: dict[str, dict[str, list[int]]] = {}
-    for state, part in [(ALL_STATES, df), *df.groupby("state")]:
-        table = part.pivot_table(
-            index="date", columns="model", values="count", aggfunc="sum", fill_value=0
-        ).reindex(dates, fill_value=0)
-        out[state] = {m: runs([int(v) for v in table[m]]) for m in table.columns}
+    row = df["date"].map({d: i for i, d in enumerate(dates)})
+    pairs = pd.MultiIndex.from_frame(df[["state", "model"]])
+    column, keys = pd.factorize(pairs, sort=True)
+    table = np.zeros((len(dates), len(keys)), dtype="int64")
+    inside = row.notna().to_numpy()
+    np.add.at(
+        table,
+        (row[inside].to_numpy().astype("int64"), column[inside]),
+        df["count"].to_numpy()[inside].astype("int64"),
+    )
+    models = sorted({m for _, m in keys})
+    out: dict[str, dict[str, list[int]]] = {ALL_STATES: {}}
+    for m in models:
+        cols = [i for i, (_, mm) in enumerate(keys) if mm == m]
+        out[ALL_STATES][m] = _runs(table[:, cols].sum(axis=1))
+    for i, (state, m) in enumerate(keys):
+        out.setdefault(state, {})[m] = _runs(table[:, i])
     return out
+
+
+def _runs(values: np.ndarray) -> list[int]:
+    """``runs`` of a column of integers, vectorized."""
+    if not len(values):
+        return []
+    start = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    length = np.diff(np.r_[start, len(values)])
+    return np.column_stack([values[start], length]).ravel().tolist()
 
 
 def build_history(agreements: pd.DataFrame, events: pd.DataFrame) -> dict:
