@@ -21,6 +21,7 @@ from ice287g.publish import publish
 from ice287g.publish.database import DATABASE
 from ice287g.publish.files import CHECKSUMS
 from ice287g.publish.pieces import FOLDER
+from ice287g.publish.versiondb import FOLDER as DATABASE_FOLDER
 from ice287g.store import Store
 
 
@@ -85,7 +86,11 @@ def site_files(site: Path) -> dict[str, bytes]:
 def pieces_state(store: Store) -> dict[str, tuple[int, int]]:
     """Each cached piece file with its inode and modification time (a rewrite changes them)."""
     folder = store.root / FOLDER
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in folder.iterdir()
+        if p.name.startswith(("participating-", "pending-"))
+    }
 
 
 def scratch_site(store: Store, tmp_path: Path, name: str) -> dict[str, bytes]:
@@ -149,9 +154,16 @@ def test_a_damaged_or_altered_piece_is_rebuilt_never_trusted(tmp_path):
     member = next(folder.glob("participating-2026-*.csv.gz"))
     member.write_bytes(gzip.compress(b'"x"\n', mtime=0))  # whole gzip, wrong rows
     (next(folder.glob("pending-2025-*.json"))).unlink()  # its record of hashes lost
+    whole = next(folder.glob("versions-*.csv.gz"))  # the assembled file, one byte changed
+    data = bytearray(whole.read_bytes())
+    data[-20] ^= 1
+    whole.write_bytes(bytes(data))
+    database = store.root / DATABASE_FOLDER / "versions.db"
+    database.write_bytes(database.read_bytes()[:4096])  # the long table's database cut short
     publish(str(tmp_path / "www2"), store)
     assert site_files(tmp_path / "www2") == good
-    assert len(list(folder.iterdir())) == 9  # three pieces, three files each
+    # three pieces and the assembled files, three files each
+    assert len(list(folder.iterdir())) == 12
 
 
 def test_a_store_whose_derived_folder_cannot_be_written_still_publishes(tmp_path):

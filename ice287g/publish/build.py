@@ -109,7 +109,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
     published = tables.published_tables(store, cat, long)
     resources_ = files.write_tables(published, data)
-    database.write_database(data / database.DATABASE, published, store, cat)
+    database.write_database(data / database.DATABASE, published, store, cat, long)
     meta = database.datasette_metadata(published, base_url)
     files.write_bytes(
         data / "metadata.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()

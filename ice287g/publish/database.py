@@ -133,24 +133,7 @@ def insert_rows(conn, name: str, columns: list[str], rows) -> None:
     conn.commit()
 
 
-def _rows_of(long):
-    """The SQLite-ready rows of some versions (catalog rows, in id order) from the long
-    table, in that order and then by sheet row."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def rows_of(versions):
-        rank = dict(zip(versions["sha256"], range(len(versions)), strict=True))
-        part = long.filter(pc.is_in(long.column("sha256"), pa.array(list(rank), pa.string())))
-        order = pa.array([rank[s] for s in part.column("sha256").to_pylist()], pa.int32())
-        part = part.append_column("_rank", order)
-        part = part.sort_by([("_rank", "ascending"), ("row", "ascending")])
-        return _sqlite_ready(part.drop_columns(["_rank"]))
-
-    return rows_of
-
-
-def write_database(path: Path, tables: list[Table], store, cat) -> Path:
+def write_database(path: Path, tables: list[Table], store, cat, long) -> Path:
     """Build the database at `path` from the published tables (replacing any file there):
     a copy of the long table's cached database (``versiondb``) with the other tables,
     their search indexes and the view ``versions`` added."""
@@ -158,10 +141,13 @@ def write_database(path: Path, tables: list[Table], store, cat) -> Path:
     import sqlite_utils
 
     by_name = {t.name: t for t in tables}
-    long = by_name["versions"].table
-    row_columns = [c for c in long.column_names if c not in PER_VERSION]
+    schema = long.schema
+    row_columns = [c for c in schema.names if c not in PER_VERSION]
     base, scratch = versiondb.base_database(
-        store, cat, _rows_of(long), _column_types(_sqlite_ready(long.select(row_columns)[:0]))
+        store,
+        cat,
+        lambda versions: _sqlite_ready(long.rows_of(versions)),
+        _column_types(_sqlite_ready(schema.empty_table().select(row_columns))),
     )
     try:
         versiondb.copy_base(base, path)

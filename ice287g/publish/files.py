@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -39,15 +40,19 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_tables(tables: list[Table], folder: Path) -> list[dict]:
-    """Write each table as Parquet and CSV into `folder`; their Data Package resources."""
+    """Write each table as Parquet and CSV into `folder` (a table's file found in the cache,
+    ``Table.cached``, is linked there, not written again); their Data Package resources."""
     resources = []
     for t in tables:
         parquet = folder / f"{t.name}.parquet"
-        write_bytes(parquet, parquet_bytes(t.table))
+        if "parquet" in t.cached:
+            link(t.cached["parquet"], parquet)
+        else:
+            write_bytes(parquet, parquet_bytes(t.table))
         resources.append(_resource(parquet, t, "parquet"))
         if t.name in GZIP_CSV:
             csv = folder / f"{t.name}.csv.gz"
-            write_gzip_members(csv, t.table.schema, t.gzip_members)
+            link(t.cached["csv.gz"], csv)
             res = _resource(csv, t, "csv")
             res["compression"] = "gz"
         else:
@@ -58,21 +63,21 @@ def write_tables(tables: list[Table], folder: Path) -> list[dict]:
     return resources
 
 
-def write_gzip_members(path: Path, schema, members: list[Path]) -> None:
-    """A gzip CSV made of parts: the header's gzip member, then each part's member (rows
-    without a header, compressed once when the part was made). A multi-member gzip is one
-    file to every gzip reader (RFC 1952)."""
-    header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
+def link(cached: Path, path: Path) -> None:
+    """`path` as a hard link to a cached file (a copy on another file system); the site's
+    staging folder is removed after publishing, and the cache never writes a file in place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as out:
-        out.write(header)
-        for member in members:
-            with open(member, "rb") as part:
-                shutil.copyfileobj(part, out, 1 << 20)
+    path.unlink(missing_ok=True)
+    digest = sha256_file(cached)
+    try:
+        os.link(cached, path)
+    except OSError:
+        shutil.copyfile(cached, path)
+    remember(path, digest)
 
 
 def _resource(path: Path, t: Table, fmt: str) -> dict:
-    res = resource(path, t.table, t.fields, t.title, t.description, fmt)
+    res = resource(path, t.table, t.fields, t.title, t.description, fmt, sha256_file(path))
     res["name"] = f"{t.name.replace('_', '-')}-{fmt}"
     if fmt == "parquet":  # frictionless cannot check it; checksums.sha256 has it
         del res["hash"]
@@ -98,7 +103,25 @@ def write_datapackage(folder: Path, resources: list[dict], created: str, homepag
     return path
 
 
+# sha256 of files already hashed, by (device, inode, size, modification time): a file of
+# the cache carries its digest in its record, and so does each link to it.
+_KNOWN: dict[tuple[int, ...], str] = {}
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def remember(path: Path, digest: str) -> None:
+    """`path` (as it is now) has this sha256: ``sha256_file`` does not read it again."""
+    _KNOWN[_identity(path)] = digest
+
+
 def sha256_file(path: Path) -> str:
+    known = _KNOWN.get(_identity(path))
+    if known is not None:
+        return known
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

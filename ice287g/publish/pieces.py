@@ -37,9 +37,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ice287g.publish.files import GZIP_LEVEL, sha256_file
+from ice287g.publish.files import GZIP_LEVEL, remember, sha256_file
 from ice287g.query.export import csv_bytes, versions_table
-from ice287g.store.files import atomic_write
+from ice287g.store.files import atomic_file, atomic_write
 
 FORMAT = "publish-versions-1"
 FOLDER = Path("derived") / "publish" / "versions"
@@ -108,35 +108,75 @@ def _build(store, piece: Piece, folder: Path) -> None:
     }
     for ext, body in data.items():
         atomic_write(files[ext], body, sync=False)
-    record = {ext: hashlib.sha256(body).hexdigest() for ext, body in data.items()}
+    _record(files, {ext: hashlib.sha256(body).hexdigest() for ext, body in data.items()})
+
+
+def _record(files: dict[str, Path], digests: dict[str, str]) -> None:
+    """Write the record of a cached file set: each file's sha256, with its size and
+    modification time as written (so an untouched file is not hashed again)."""
+    record = {ext: {"sha256": d, "stat": _stat(files[ext])} for ext, d in digests.items()}
     atomic_write(files["json"], json.dumps(record).encode(), sync=False)
+    for ext, d in digests.items():
+        remember(files[ext], d)
 
 
-def _cached(folder: Path, piece: Piece):
-    """The piece's table from the cache, or None when missing, altered or unreadable."""
-    import pyarrow.parquet as pq
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
 
-    files = _files(folder, piece)
+
+def _valid(files: dict[str, Path]) -> bool:
+    """Whether each file of a cached set matches its record: untouched since written (size
+    and modification time), else hashed again. Missing, altered or unreadable: False."""
     try:
         record = json.loads(files["json"].read_text())
-        for ext in ("parquet", "csv.gz"):
-            if sha256_file(files[ext]) != record[ext]:
-                return None
-        table = pq.read_table(files["parquet"])
-    except Exception:  # noqa: BLE001 - a damaged piece is rebuilt, never trusted
-        return None
-    return table if table.num_rows == int(piece.versions["rows"].sum()) else None
+        for ext, path in files.items():
+            if ext == "json":
+                continue
+            known = record[ext]
+            if known["stat"] != _stat(path) and sha256_file(path) != known["sha256"]:
+                return False
+            remember(path, known["sha256"])
+    except Exception:  # noqa: BLE001 - a damaged file is rebuilt, never trusted
+        return False
+    return True
 
 
 @dataclass
 class LongTable:
-    """The long table assembled from its pieces."""
+    """The long table of every version, as files: ``parquet`` (``versions.parquet``) and
+    ``csv`` (``versions.csv.gz``), each assembled from the pieces and cached under a key of
+    theirs, with its sha256 known (``files.remember``)."""
 
-    table: object  # pyarrow.Table
-    members: list[Path]  # gzip members of versions.csv.gz (after the header), in order
+    schema: object  # pyarrow.Schema
+    parquet: Path
+    csv: Path
+    pieces: list[Piece]
+    folder: Path
     built: int  # pieces built (not found in the cache)
     reused: int
     scratch: object = None  # the temporary folder of the pieces of a read-only store
+
+    def rows_of(self, versions: pd.DataFrame):
+        """The rows of `versions` (catalog rows) in their order, then by sheet row, read
+        from the pieces that hold them (an Arrow table)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        rank = dict(zip(versions["sha256"], range(len(versions)), strict=True))
+        parts = []
+        for piece in self.pieces:
+            if piece.versions["sha256"].isin(rank).any():
+                t = pq.read_table(_files(self.folder, piece)["parquet"])
+                parts.append(t.filter(pc.is_in(t.column("sha256"), pa.array(list(rank)))))
+        if not parts:
+            return self.schema.empty_table()
+        part = pa.concat_tables(parts)
+        order = pa.array([rank[s] for s in part.column("sha256").to_pylist()], pa.int32())
+        part = part.append_column("_rank", order)
+        part = part.sort_by([("_rank", "ascending"), ("row", "ascending")])
+        return part.drop_columns(["_rank"])
 
 
 def _folder(store) -> tuple[Path, object]:
@@ -153,26 +193,59 @@ def _folder(store) -> tuple[Path, object]:
     return Path(scratch.name), scratch
 
 
-def long_table(store, cat: pd.DataFrame) -> LongTable:
-    """Every version as one long table, from the cache where its pieces are current."""
+def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
+    """``versions.parquet`` and ``versions.csv.gz`` assembled from the pieces, cached under
+    the key of all of them: the Parquet re-encoded from the pieces read back (no snapshot, no
+    CSV), the CSV the header's gzip member followed by each piece's."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from ice287g.store.files import parquet_bytes
+
+    key = hashlib.sha256("\n".join(p.key for p in wanted).encode()).hexdigest()[:16]
+    files = {ext: folder / f"versions-{key}.{ext}" for ext in ("parquet", "csv.gz", "json")}
+    if _valid(files):
+        return files
+    tables = [pq.read_table(_files(folder, p)["parquet"]) for p in wanted]
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    atomic_write(files["parquet"], parquet_bytes(table), sync=False)
+    header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
+    h = hashlib.sha256(header)
+    with atomic_file(files["csv.gz"]) as tmp, open(tmp, "wb") as out:
+        out.write(header)
+        for p in wanted:
+            with open(_files(folder, p)["csv.gz"], "rb") as part:
+                while block := part.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
+    _record(files, {"parquet": sha256_file(files["parquet"]), "csv.gz": h.hexdigest()})
+    return files
+
+
+def long_table(store, cat: pd.DataFrame) -> LongTable:
+    """Every version as one long table, from the cache where its pieces are current."""
     folder, scratch = _folder(store)
-    tables, members, keep, built = [], [], set(), 0
+    keep, built = set(), 0
     wanted = pieces(cat)
     for piece in wanted:
         files = _files(folder, piece)
-        table = _cached(folder, piece)
-        if table is None:
+        if not _valid(files) or _rows(files) != int(piece.versions["rows"].sum()):
             _build(store, piece, folder)
-            table = pq.read_table(files["parquet"])
             built += 1
         keep |= {p.name for p in files.values()}
-        tables.append(table)
-        members.append(files["csv.gz"])
+    schema = versions_table(store, cat.iloc[:0]).schema
+    whole = _whole(folder, wanted, schema)
+    keep |= {p.name for p in whole.values()}
     for stale in folder.iterdir():
         if stale.name not in keep:
             stale.unlink(missing_ok=True)
-    table = pa.concat_tables(tables) if tables else versions_table(store, cat.iloc[:0])
-    return LongTable(table, members, built, len(wanted) - built, scratch)
+    return LongTable(
+        schema, whole["parquet"], whole["csv.gz"], wanted, folder, built,
+        len(wanted) - built, scratch,
+    )
+
+
+def _rows(files: dict[str, Path]) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(files["parquet"]).metadata.num_rows

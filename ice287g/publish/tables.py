@@ -8,7 +8,7 @@ the database, the feed and the page follow them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -41,8 +41,9 @@ class Table:
     description: str
     table: object  # pyarrow.Table
     fields: dict[str, str]
-    # A table published as gzip CSV (files.GZIP_CSV): its rows' gzip members, in order.
-    gzip_members: tuple = ()
+    # Files of the table found in the cache ("parquet", "csv.gz" -> path), published as
+    # they are; then ``table`` need only hold the schema.
+    cached: dict = field(default_factory=dict)
 
 
 def change_log(store) -> pd.DataFrame:
@@ -83,7 +84,7 @@ def _arrow(df: pd.DataFrame, fields):
 
 def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
     """Every table of ``data/``, in publishing order; `long` is the long table of every
-    version with its CSV's gzip members (``pieces.long_table``)."""
+    version as cached files (``pieces.long_table``)."""
     snapshot = {n: d for n, _, d in SNAPSHOT_FIELDS}
     out = []
     for lst, v in latest_versions(cat).items():
@@ -114,9 +115,9 @@ def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
             f"All {len(cat)} stored versions of both lists ({cat['date'].min()} to "
             f"{cat['date'].max()}), one row per row of each version; suspect versions "
             "included and marked.",
-            long.table,
+            long.schema.empty_table(),
             {**snapshot, **{n: d for n, _, d in VERSION_COLUMNS}},
-            tuple(long.members),
+            {"parquet": long.parquet, "csv.gz": long.csv},
         )
     )
     for name, title, text, df, fields in (

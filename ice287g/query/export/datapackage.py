@@ -41,12 +41,23 @@ def frictionless_type(arrow_type, fmt: str) -> str:
     return "string"
 
 
-def resource(path: Path, table, descriptions: dict[str, str], title: str, text: str, fmt: str):
-    """The Data Package resource of a written table file: format, size, sha256 and every
-    column with its Table Schema type and description."""
+def resource(
+    path: Path,
+    table,
+    descriptions: dict[str, str],
+    title: str,
+    text: str,
+    fmt: str,
+    sha256: str | None = None,
+):
+    """The Data Package resource of a written table file: format, size, sha256 (`sha256`
+    when the caller knows it) and every column with its Table Schema type and description;
+    only `table`'s schema is read."""
     import pyarrow as pa
 
-    data = path.read_bytes()
+    size = path.stat().st_size
+    if sha256 is None:
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     return {
         "name": path.name.split(".")[0].replace("_", "-"),
         "path": path.name,
@@ -58,8 +69,8 @@ def resource(path: Path, table, descriptions: dict[str, str], title: str, text: 
         **({"encoding": "utf-8"} if fmt == "csv" else {}),
         # Frictionless reads Parquet with pyarrow, past its byte counter: a `bytes` there
         # always fails validation, so a Parquet file carries only its hash.
-        **({} if fmt == "parquet" else {"bytes": len(data)}),
-        "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        **({} if fmt == "parquet" else {"bytes": size}),
+        "hash": "sha256:" + sha256,
         "schema": {
             "fields": [
                 {
