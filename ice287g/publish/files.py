@@ -7,7 +7,6 @@ without a timestamp, no "created now"), so an unchanged file is never uploaded a
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os

@@ -240,8 +240,14 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
         if stale.name not in keep:
             stale.unlink(missing_ok=True)
     return LongTable(
-        schema, whole["parquet"], whole["csv.gz"], wanted, folder, built,
-        len(wanted) - built, scratch,
+        schema,
+        whole["parquet"],
+        whole["csv.gz"],
+        wanted,
+        folder,
+        built,
+        len(wanted) - built,
+        scratch,
     )
 
 
