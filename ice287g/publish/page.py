@@ -91,15 +91,18 @@ def _text(value) -> str | None:
 
 
 def frame(df: pd.DataFrame, strings: Strings, columns: list[str]) -> dict:
-    """Columnar, compact: integer columns as numbers, the others as string indexes."""
+    """Columnar, compact: integer columns as numbers, the others as string indexes (each
+    column's distinct values looked up once, in order of first appearance)."""
     data, integer = [], []
     for c in columns:
         col = df[c]
         if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
             integer.append(c)
             data.append([None if pd.isna(v) else int(v) for v in col.tolist()])
-        else:
-            data.append([strings(v) for v in col.tolist()])
+            continue
+        codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+        index = [strings(u) for u in uniques]
+        data.append(pd.Series(index + [None], dtype=object).to_numpy()[codes].tolist())
     return {"columns": columns, "integer": integer, "data": data, "length": len(df)}
 
 
@@ -148,11 +151,17 @@ def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) ->
         versions = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
         days = days_of[lst]
         at = {sha: i for i, sha in enumerate(versions["sha256"])}
+        fields: dict[tuple, list[int]] = {}  # a day's comparable fields, by its header
+        for cols in days["columns"]:
+            if _header(cols) not in fields:
+                fields[_header(cols)] = [
+                    DIFF_FIELDS.index(f) for f in comparable_fields(cols, cols)
+                ]
         day_rows = [
             {
                 "version": at[sha],
                 "members": m,
-                "fields": [DIFF_FIELDS.index(f) for f in comparable_fields(cols, cols)],
+                "fields": fields[_header(cols)],
             }
             for sha, cols, m in zip(days["sha256"], days["columns"], members[lst], strict=True)
         ]
@@ -215,16 +224,31 @@ def _pool(runs: pd.DataFrame, days_of: dict, position: dict) -> tuple[pd.DataFra
     return records, members
 
 
+_NONE = np.zeros(0, dtype="int64")
+
+
+def _header(cols) -> tuple | None:
+    """A version's header cells as a key (None: not known)."""
+    return tuple(cols) if isinstance(cols, (list, tuple, np.ndarray)) else None
+
+
+def _by_day(codes: np.ndarray, days: np.ndarray) -> dict[int, np.ndarray]:
+    """day -> the codes with that day."""
+    order = np.argsort(days, kind="stable")
+    days, codes = days[order], np.asarray(codes, dtype="int64")[order]
+    cuts = np.flatnonzero(np.diff(days)) + 1
+    return {int(d[0]): c for d, c in zip(np.split(days, cuts), np.split(codes, cuts)) if len(d)}
+
+
 def _members(n_days: int, codes, first, stop, size: int) -> list[list[int]]:
     """Each day's set of codes as ranges (``ranges``), from entries and exits by day."""
-    enter = pd.Series(codes).groupby(first).agg(list).to_dict()
-    leave = pd.Series(codes).groupby(stop).agg(list).to_dict()
+    enter, leave = _by_day(codes, first), _by_day(codes, stop)
     inside = np.zeros(size + 2, dtype=bool)  # padded: a range never touches the edges
     out, current = [], []
     for day in range(n_days):
         if day in enter or day in leave:
-            inside[np.asarray(leave.get(day, []), dtype="int64") + 1] = False
-            inside[np.asarray(enter.get(day, []), dtype="int64") + 1] = True
+            inside[leave.get(day, _NONE) + 1] = False
+            inside[enter.get(day, _NONE) + 1] = True
             edges = np.flatnonzero(np.diff(inside.view(np.int8)))
             starts, ends = edges[0::2], edges[1::2]
             current = np.column_stack([starts, ends - starts]).ravel().tolist()
