@@ -72,7 +72,7 @@ def core_per_day(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) 
 def assert_core_as_before(store) -> dict:
     cat = catalog(store)
     daily = tables.daily_counts(store)
-    new = page.build_core(store, cat, daily, "t")
+    new = page.build_core(load(store), cat, daily, "t")
     old = core_per_day(store, cat, daily, "t")
     assert new == old
     assert page.dumps(new) == page.dumps(old)

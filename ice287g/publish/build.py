@@ -107,7 +107,8 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
 
     # 1. data/
     long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
-    published = tables.published_tables(store, cat, long)
+    rec = tables.record(store)
+    published = tables.published_tables(store, cat, long, rec)
     resources_ = files.write_tables(published, data)
     database.write_database(data / database.DATABASE, published, store, cat, long)
     meta = database.datasette_metadata(published, base_url)
@@ -118,8 +119,8 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     files.write_checksums(data)
 
     # 2. the page's assets
-    core = page.build_core(store, cat, tables.daily_counts(store), generated)
-    history = page.build_history(tables.agreements(store), tables.change_log(store))
+    core = page.build_core(rec.ident, cat, rec.daily, generated)
+    history = page.build_history(rec.agreements, rec.events)
     assets = {
         "style": _hashed(out, "style.css", _site_text("style.css").encode()),
         "app": _hashed(out, "app.js", _site_text("app.js").encode()),
@@ -135,7 +136,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         licenses[f"license_{name}"] = rel
 
     # 3. the feed, 4. the index
-    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, tables.change_log(store), base_url))
+    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url))
     described = {r["path"]: r["title"] for r in resources_}
     described.update(
         {

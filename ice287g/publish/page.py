@@ -135,13 +135,11 @@ def day_versions(cat: pd.DataFrame, lst: str) -> pd.DataFrame:
     return rows.groupby("date", as_index=False).tail(1).reset_index(drop=True)
 
 
-def build_core(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> dict:
-    """The ``core`` JSON (see the module docstring). Built from the identity's runs
+def build_core(ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> dict:
+    """The ``core`` JSON (see the module docstring) from the store's identity (`ident`),
+    catalog and daily counts. Built from the identity's runs
     (``Identity.listed_runs``): the cost grows with the runs and the days, not with the
     days times the agreements listed on each."""
-    from ice287g.query.identity import load
-
-    ident = load(store)
     position = dict(zip(ident.observations.versions["sha256"], ident.observations.versions["pos"]))
     days_of = {lst: day_versions(cat, lst) for lst in LISTS}
     records, members = _pool(ident.listed_runs(), days_of, position)

@@ -46,22 +46,39 @@ class Table:
     cached: dict = field(default_factory=dict)
 
 
-def change_log(store) -> pd.DataFrame:
+def change_log(store, ident=None) -> pd.DataFrame:
     """The life story of every agreement (listed, renamed, moa_posted, re_signed, changed,
     model_added, model_switched, removed, returned) between consecutive non-suspect
-    versions of each list (columns ``CHANGE_FIELDS``)."""
-    return load(store).events()
+    versions of each list (columns ``CHANGE_FIELDS``); `ident`: the store's identity when
+    already loaded."""
+    return (load(store) if ident is None else ident).events()
 
 
-def agreements(store) -> pd.DataFrame:
+def agreements(store, ident=None) -> pd.DataFrame:
     """One record per agreement ever on the participating list, with its life story
     (columns ``AGREEMENT_FIELDS``)."""
-    return load(store).agreements()
+    return (load(store) if ident is None else ident).agreements()
 
 
 def daily_counts(store) -> pd.DataFrame:
     """Rows per list, day, state and model (the day's last non-suspect version)."""
     return counts(by=["state", "model"], data_dir=store)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the site is built from, each read once: the resolved identity (``ident``), the
+    change log (``events``), the ``agreements`` and the ``daily`` counts."""
+
+    ident: object
+    events: pd.DataFrame
+    agreements: pd.DataFrame
+    daily: pd.DataFrame
+
+
+def record(store) -> Record:
+    ident = load(store)
+    return Record(ident, change_log(store, ident), agreements(store, ident), daily_counts(store))
 
 
 def latest_versions(cat: pd.DataFrame) -> dict[str, pd.Series]:
@@ -82,9 +99,9 @@ def _arrow(df: pd.DataFrame, fields):
     return table_from_pandas(df.astype(text), fields)
 
 
-def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
+def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]:
     """Every table of ``data/``, in publishing order; `long` is the long table of every
-    version as cached files (``pieces.long_table``)."""
+    version as cached files (``pieces.long_table``), `rec` what the rest is built from."""
     snapshot = {n: d for n, _, d in SNAPSHOT_FIELDS}
     out = []
     for lst, v in latest_versions(cat).items():
@@ -127,7 +144,7 @@ def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
             "One record per agreement ever on the participating list, in resolved "
             "identities: status, first and last listed, every spelling and the evidence "
             "that joined them, time on the pending list.",
-            agreements(store),
+            rec.agreements,
             AGREEMENT_FIELDS,
         ),
         (
@@ -135,7 +152,7 @@ def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
             "Change log",
             "The life story of every agreement: listed, renamed, moa_posted, re_signed, "
             "changed, model_added, model_switched, removed, returned.",
-            change_log(store),
+            rec.events,
             CHANGE_FIELDS,
         ),
         (
@@ -143,7 +160,7 @@ def published_tables(store, cat: pd.DataFrame, long) -> list[Table]:
             "Daily counts by model and state",
             "Rows per list, day, state and support model (the day's last version; suspect "
             "versions skipped).",
-            daily_counts(store),
+            rec.daily,
             DAILY_COUNT_FIELDS,
         ),
     ):
