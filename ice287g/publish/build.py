@@ -136,7 +136,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         licenses[f"license_{name}"] = rel
 
     # 3. the feed, 4. the index
-    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url))
+    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url, store))
     described = {r["path"]: r["title"] for r in resources_}
     described.update(
         {

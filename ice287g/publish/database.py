@@ -148,6 +148,7 @@ def write_database(path: Path, tables: list[Table], store, cat, long) -> Path:
         cat,
         lambda versions: _sqlite_ready(long.rows_of(versions)),
         _column_types(_sqlite_ready(schema.empty_table().select(row_columns))),
+        {t.name: t.yearly for t in tables if t.yearly is not None},
     )
     try:
         versiondb.copy_base(base, path)
@@ -167,7 +168,7 @@ def write_database(path: Path, tables: list[Table], store, cat, long) -> Path:
         ).sort_by("id")
         _insert(db, "catalog", numbered, "id")
         for t in tables:
-            if t.name not in ("versions", "catalog"):
+            if t.name not in ("versions", "catalog") and t.yearly is None:
                 _insert(db, t.name, t.table)
         select = ", ".join(
             ["c.list", "c.date", "c.seq", "c.sha256", "c.suspect", "vr.row"]

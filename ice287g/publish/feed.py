@@ -8,13 +8,17 @@ that day with the day before. Written with feedgen; the same store gives the sam
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, time
 from html import escape
+from pathlib import Path
 
 import pandas as pd
 
 from ice287g.publish.files import PACKAGE_TITLE
+from ice287g.store.files import atomic_write
 
 FEED = "feed.xml"
 ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
@@ -118,12 +122,10 @@ def _link(base: str, entry: dict) -> str:
     return base + query
 
 
-def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) -> bytes:
-    """The Atom document (links relative to the site unless `base_url` is given)."""
+def _generator(base_url: str | None, updated):
     from feedgen.feed import FeedGenerator
 
     base = base_url or ""
-    items = entries(cat, events)
     fg = FeedGenerator()
     fg.id(base + FEED if base_url else _uuid("feed"))
     fg.title(f"{PACKAGE_TITLE}: new versions")
@@ -132,30 +134,111 @@ def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) ->
     fg.link(href=base + FEED, rel="self")
     fg.link(href=base or "./", rel="alternate")
     fg.language("en")
-    newest = max((e["date"] for e in items), default=None) or cat["date"].max()
-    fg.updated(_when(newest))
-    for e in reversed(items):  # feedgen prepends: the newest ends up first
-        counts = ", ".join(_count(len(v), k) for k, v in e["kinds"].items())
-        title = (
-            f"{e['list'].capitalize()} list of {e['date']}"
-            + (f" (#{e['seq']})" if e["seq"] > 1 else "")
-            + f": {e['rows']} rows; {counts}"
-        )
-        html = [
-            f"<p>ICE's {e['list']} list published {e['date']} (file {escape(e['file_name'])}, "
-            f"sha256 {e['sha256'][:12]}) compared with the version before it "
-            f"({e['previous']}).</p>"
-        ]
-        for kind, names in e["kinds"].items():
-            shown = "".join(f"<li>{escape(n)}</li>" for n in names[:ENTRIES_NAMED])
-            rest = len(names) - ENTRIES_NAMED
-            more = f"<li>and {rest} more</li>" if rest > 0 else ""
-            html.append(f"<h3>{_count(len(names), kind)}</h3><ul>{shown}{more}</ul>")
-        item = fg.add_entry()
-        item.id(_uuid(f"{e['list']}:{e['sha256']}"))
-        item.title(title)
-        item.updated(_when(e["date"]))
-        item.published(_when(e["date"]))
-        item.link(href=_link(base, e), rel="alternate")
-        item.content("".join(html), type="html")
-    return fg.atom_str(pretty=True)
+    fg.updated(_when(updated))
+    return fg
+
+
+def _add(fg, e: dict, base: str) -> None:
+    counts = ", ".join(_count(len(v), k) for k, v in e["kinds"].items())
+    title = (
+        f"{e['list'].capitalize()} list of {e['date']}"
+        + (f" (#{e['seq']})" if e["seq"] > 1 else "")
+        + f": {e['rows']} rows; {counts}"
+    )
+    html = [
+        f"<p>ICE's {e['list']} list published {e['date']} (file {escape(e['file_name'])}, "
+        f"sha256 {e['sha256'][:12]}) compared with the version before it "
+        f"({e['previous']}).</p>"
+    ]
+    for kind, names in e["kinds"].items():
+        shown = "".join(f"<li>{escape(n)}</li>" for n in names[:ENTRIES_NAMED])
+        rest = len(names) - ENTRIES_NAMED
+        more = f"<li>and {rest} more</li>" if rest > 0 else ""
+        html.append(f"<h3>{_count(len(names), kind)}</h3><ul>{shown}{more}</ul>")
+    item = fg.add_entry()
+    item.id(_uuid(f"{e['list']}:{e['sha256']}"))
+    item.title(title)
+    item.updated(_when(e["date"]))
+    item.published(_when(e["date"]))
+    item.link(href=_link(base, e), rel="alternate")
+    item.content("".join(html), type="html")
+
+
+def _fragment(e: dict, base_url: str | None) -> str:
+    """One entry as it reads inside the feed (feedgen's pretty printing indents by depth, so
+    an entry's text does not depend on the entries around it)."""
+    fg = _generator(base_url, e["date"])
+    _add(fg, e, base_url or "")
+    text = fg.atom_str(pretty=True).decode()
+    return text[text.index("  <entry>") : text.rindex("</feed>")]
+
+
+def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) -> list[tuple]:
+    """(sort key, cache key, list, sha256) of each version that may have an entry (a
+    non-suspect version after the first of its list with events), newest first. The cache
+    key hashes what its entry says: the version, the one before it, its events."""
+    import numpy as np
+
+    cols = ["list", "sha256", "event", "agency", "state", "model", "field", "before", "after"]
+    ev = events[cols].astype(object).assign(_n=events.groupby(["list", "sha256"]).cumcount())
+    group = ev.groupby(["list", "sha256"], sort=False).ngroup().to_numpy()
+    sums = []
+    for key in ("ice287g-feed-012", "ice287g-feed-345"):
+        h = pd.util.hash_pandas_object(ev, index=False, hash_key=key).to_numpy()
+        total = np.zeros(int(group.max()) + 1 if len(group) else 0, dtype="uint64")
+        np.add.at(total, group, h)
+        sums.append(total)
+    first = ev.assign(_g=group).drop_duplicates("_g")
+    digest = {
+        (lst, sha): f"{sums[0][g]:016x}{sums[1][g]:016x}"
+        for lst, sha, g in zip(first["list"], first["sha256"], first["_g"], strict=True)
+    }
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    out = []
+    for lst, versions in cat[~cat["suspect"]].groupby("list"):
+        versions = versions.sort_values(["date", "seq"])
+        cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
+        rows = list(zip(*cols, strict=True))
+        for prev, (day, seq, sha, file_name, n) in zip(rows, rows[1:], strict=False):
+            d = digest.get((lst, sha))
+            if d is None:
+                continue
+            text = f"{code}|{base_url}|{lst}|{day}|{seq}|{sha}|{file_name}|{n}|{prev[0]}|{d}"
+            key = hashlib.sha256(text.encode()).hexdigest()
+            out.append(((day, int(seq), lst), key, lst, sha))
+    out.sort(key=lambda k: k[0], reverse=True)
+    return out
+
+
+def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None, store) -> bytes:
+    """The Atom document (links relative to the site unless `base_url` is given). Each
+    entry's text is cached under ``derived/publish/feed/`` by a key of what it says
+    (``_keys``), so only new or changed entries are written; the document is feedgen's
+    head followed by the entries, newest first."""
+    from ice287g.publish import cache
+
+    folder, scratch = cache.folder(store, "feed")
+    files = {"entries": folder / "entries.json", "json": folder / "record.json"}
+    known = json.loads(files["entries"].read_text()) if cache.valid(files) else {}
+    keys = _keys(cat, events, base_url)
+    missing = {(lst, sha) for _, key, lst, sha in keys if key not in known}
+    if missing:
+        shas = {sha for _, sha in missing}
+        made = {
+            (e["list"], e["sha256"]): e for e in entries(cat, events[events["sha256"].isin(shas)])
+        }
+        for _, key, lst, sha in keys:
+            if (lst, sha) in missing and (lst, sha) in made:
+                known[key] = _fragment(made[(lst, sha)], base_url)
+    texts = [known[key] for _, key, _, _ in keys if key in known]
+    newest = keys[0][0][0] if texts else cat["date"].max()
+    head = _generator(base_url, newest).atom_str(pretty=True).decode()
+    end = head.rindex("</feed>")
+    used = {key: known[key] for _, key, _, _ in keys if key in known}
+    if missing or len(used) != len(known) or not files["json"].exists():
+        data = json.dumps(used).encode()
+        atomic_write(files["entries"], data, sync=False)
+        cache.record(files, {"entries": hashlib.sha256(data).hexdigest()})
+    if scratch is not None:
+        scratch.cleanup()
+    return (head[:end] + "".join(texts) + head[end:]).encode()

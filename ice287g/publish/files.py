@@ -56,7 +56,10 @@ def write_tables(tables: list[Table], folder: Path) -> list[dict]:
             res["compression"] = "gz"
         else:
             csv = folder / f"{t.name}.csv"
-            write_bytes(csv, csv_bytes(t.table))
+            if "csv" in t.cached:
+                link(t.cached["csv"], csv)
+            else:
+                write_bytes(csv, csv_bytes(t.table))
             res = _resource(csv, t, "csv")
         resources.append(res)
     return resources

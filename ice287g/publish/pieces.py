@@ -29,20 +29,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ice287g.publish.files import GZIP_LEVEL, remember, sha256_file
+from ice287g.publish import cache
+from ice287g.publish.files import GZIP_LEVEL, sha256_file
 from ice287g.query.export import csv_bytes, versions_table
 from ice287g.store.files import atomic_file, atomic_write
 
 FORMAT = "publish-versions-1"
-FOLDER = Path("derived") / "publish" / "versions"
+FOLDER = cache.ROOT / "versions"
 # What a version contributes to its piece's key.
 KEY_COLUMNS = ["list", "date", "seq", "sha256", "suspect", "snapshot", "snapshot_sha256"]
 
@@ -108,38 +106,7 @@ def _build(store, piece: Piece, folder: Path) -> None:
     }
     for ext, body in data.items():
         atomic_write(files[ext], body, sync=False)
-    _record(files, {ext: hashlib.sha256(body).hexdigest() for ext, body in data.items()})
-
-
-def _record(files: dict[str, Path], digests: dict[str, str]) -> None:
-    """Write the record of a cached file set: each file's sha256, with its size and
-    modification time as written (so an untouched file is not hashed again)."""
-    record = {ext: {"sha256": d, "stat": _stat(files[ext])} for ext, d in digests.items()}
-    atomic_write(files["json"], json.dumps(record).encode(), sync=False)
-    for ext, d in digests.items():
-        remember(files[ext], d)
-
-
-def _stat(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _valid(files: dict[str, Path]) -> bool:
-    """Whether each file of a cached set matches its record: untouched since written (size
-    and modification time), else hashed again. Missing, altered or unreadable: False."""
-    try:
-        record = json.loads(files["json"].read_text())
-        for ext, path in files.items():
-            if ext == "json":
-                continue
-            known = record[ext]
-            if known["stat"] != _stat(path) and sha256_file(path) != known["sha256"]:
-                return False
-            remember(path, known["sha256"])
-    except Exception:  # noqa: BLE001 - a damaged file is rebuilt, never trusted
-        return False
-    return True
+    cache.record(files, {ext: hashlib.sha256(body).hexdigest() for ext, body in data.items()})
 
 
 @dataclass
@@ -179,20 +146,6 @@ class LongTable:
         return part.drop_columns(["_rank"])
 
 
-def _folder(store) -> tuple[Path, object]:
-    """The pieces' folder under the store; a temporary one (removed with its LongTable)
-    when the store cannot be written."""
-    folder = store.root / FOLDER
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder, None
-    except OSError:
-        pass
-    scratch = tempfile.TemporaryDirectory(prefix="ice287g-pieces-")
-    return Path(scratch.name), scratch
-
-
 def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     """``versions.parquet`` and ``versions.csv.gz`` assembled from the pieces, cached under
     the key of all of them: the Parquet re-encoded from the pieces read back (no snapshot, no
@@ -204,7 +157,7 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
 
     key = hashlib.sha256("\n".join(p.key for p in wanted).encode()).hexdigest()[:16]
     files = {ext: folder / f"versions-{key}.{ext}" for ext in ("parquet", "csv.gz", "json")}
-    if _valid(files):
+    if cache.valid(files):
         return files
     tables = [pq.read_table(_files(folder, p)["parquet"]) for p in wanted]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
@@ -218,18 +171,18 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
                 while block := part.read(1 << 20):
                     h.update(block)
                     out.write(block)
-    _record(files, {"parquet": sha256_file(files["parquet"]), "csv.gz": h.hexdigest()})
+    cache.record(files, {"parquet": sha256_file(files["parquet"]), "csv.gz": h.hexdigest()})
     return files
 
 
 def long_table(store, cat: pd.DataFrame) -> LongTable:
     """Every version as one long table, from the cache where its pieces are current."""
-    folder, scratch = _folder(store)
+    folder, scratch = cache.folder(store, "versions")
     keep, built = set(), 0
     wanted = pieces(cat)
     for piece in wanted:
         files = _files(folder, piece)
-        if not _valid(files) or _rows(files) != int(piece.versions["rows"].sum()):
+        if not cache.valid(files) or _rows(files) != int(piece.versions["rows"].sum()):
             _build(store, piece, folder)
             built += 1
         keep |= {p.name for p in files.values()}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ice287g.publish import yearly
 from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
 from ice287g.query.identity import load
@@ -44,6 +45,7 @@ class Table:
     # Files of the table found in the cache ("parquet", "csv.gz" -> path), published as
     # they are; then ``table`` need only hold the schema.
     cached: dict = field(default_factory=dict)
+    yearly: object = None  # a table cut by year (``yearly.Yearly``): its files are cached
 
 
 def change_log(store, ident=None) -> pd.DataFrame:
@@ -164,5 +166,12 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             DAILY_COUNT_FIELDS,
         ),
     ):
-        out.append(Table(name, title, text, _arrow(df, fields), {n: d for n, _, d in fields}))
+        table = _arrow(df, fields)
+        described = {n: d for n, _, d in fields}
+        if name in yearly.YEARLY:
+            cut = yearly.cached(store, name, table)
+            cached = {"parquet": cut.parquet, "csv": cut.csv}
+            out.append(Table(name, title, text, table, described, cached, cut))
+        else:
+            out.append(Table(name, title, text, table, described))
     return out

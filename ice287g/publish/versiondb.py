@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from ice287g.publish import cache
 from ice287g.store.files import atomic_write
 
 FORMAT = "publish-database-1"
-FOLDER = Path("derived") / "publish" / "database"
+FOLDER = cache.ROOT / "database"
 BASE = "versions.db"
 STATE = "state.json"
 # Columns of the long table that belong to the version, not to the row.
@@ -54,35 +53,15 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def _stat(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _folder(store) -> tuple[Path, object]:
-    """The cache folder under the store; a temporary one when the store is read-only."""
-    folder = store.root / FOLDER
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder, None
-    except OSError:
-        pass
-    scratch = tempfile.TemporaryDirectory(prefix="ice287g-database-")
-    return Path(scratch.name), scratch
-
-
-def _held(folder: Path, code: str, versions: list[list[str]]) -> int | None:
-    """How many of `versions` the cached database holds (a prefix of them), or None when it
-    cannot be used."""
+def _state(folder: Path, code: str) -> dict | None:
+    """The cached database's state, or None when it cannot be used."""
     try:
         state = json.loads((folder / STATE).read_text())
-        if state["code"] != code or state["db"] != _stat(folder / BASE):
+        if state["code"] != code or state["db"] != cache.stat(folder / BASE):
             return None
-        held = state["versions"]
     except Exception:  # noqa: BLE001 - a cache is never trusted: any doubt means rebuild
         return None
-    return len(held) if versions[: len(held)] == held else None
+    return state
 
 
 def _create(path: Path, row_types: dict) -> None:
@@ -136,27 +115,72 @@ def _append(path: Path, new_rows, ids: dict[str, int]) -> None:
         conn.close()
 
 
-def base_database(store, cat: pd.DataFrame, rows_of, row_types: dict) -> tuple[Path, object]:
-    """The cached database of the long table, brought up to `cat` (path, and a temporary
-    folder to keep alive when the store cannot be written). `rows_of(versions)`: the
-    SQLite-ready long table of those catalog rows, in their order; `row_types`: the rows
-    table's column types."""
-    folder, scratch = _folder(store)
+def _yearly(conn, name: str, yearly, held: list | None) -> list:
+    """Bring table `name` up to `yearly` (a ``yearly.Yearly``): its rows from the first
+    year whose digest changed on, in table order (so rowids run as in a build from
+    nothing). `held`: the years the database has ([year, rows, digest], and the schema
+    last). Returns the years it has now."""
+    import sqlite_utils
+
+    from ice287g.publish.database import _column_types, _sqlite_ready, insert_rows
+
+    schema = str(yearly.table.schema)
+    now = [[y, n, d] for y, _, n, d in yearly.parts] + [schema]
+    if held is None or held[-1] != schema:
+        db = sqlite_utils.Database(conn)
+        db[name].drop(ignore=True)
+        db[name].create(_column_types(_sqlite_ready(yearly.table.schema.empty_table())))
+        held = [schema]
+    old, new = held[:-1], now[:-1]
+    k = 0
+    while k < min(len(old), len(new)) and old[k] == new[k]:
+        k += 1
+    if k == len(old) == len(new):
+        return now
+    kept = sum(n for _, n, _ in new[:k])
+    conn.execute(f"delete from [{name}] where rowid > ?", (kept,))
+    rest = _sqlite_ready(yearly.table.slice(kept))
+    rows = zip(*(c.to_pylist() for c in rest.columns), strict=True)
+    insert_rows(conn, name, rest.column_names, rows)
+    return now
+
+
+def base_database(
+    store, cat: pd.DataFrame, rows_of, row_types: dict, yearly: dict
+) -> tuple[Path, object]:
+    """The cached database of the long table and the `yearly` tables (name ->
+    ``yearly.Yearly``), brought up to `cat` (path, and a temporary folder to keep alive
+    when the store cannot be written). `rows_of(versions)`: the SQLite-ready long table of
+    those catalog rows, in their order; `row_types`: the rows table's column types."""
+    import sqlite3
+
+    folder, scratch = cache.folder(store, "database")
     code = _code_digest()
     order = version_order(cat)
     versions = [list(v) for v in zip(order["sha256"], order["snapshot_sha256"], strict=True)]
     path = folder / BASE
-    held = _held(folder, code, versions)
-    if held is None:
+    state = _state(folder, code)
+    if state is not None and versions[: len(state["versions"])] != state["versions"]:
+        state = None
+    if state is None:
         (folder / STATE).unlink(missing_ok=True)
         _create(path, row_types)
-        held = 0
+        state = {"versions": [], "tables": {}}
+    held = len(state["versions"])
     if held < len(versions):
         ids = dict(zip(order["sha256"], range(len(order)), strict=True))
         _append(path, rows_of(order.iloc[held:]), ids)
-    if held < len(versions) or not (folder / STATE).exists():
-        state = {"code": code, "versions": versions, "db": _stat(path)}
-        atomic_write(folder / STATE, json.dumps(state).encode(), sync=False)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("pragma journal_mode = off")
+        conn.execute("pragma synchronous = off")
+        tables = {n: _yearly(conn, n, y, state["tables"].get(n)) for n, y in yearly.items()}
+        conn.commit()
+    finally:
+        conn.close()
+    fresh = {"code": code, "versions": versions, "tables": tables, "db": cache.stat(path)}
+    if fresh != state:
+        atomic_write(folder / STATE, json.dumps(fresh).encode(), sync=False)
     return path, scratch
 
 

@@ -1,0 +1,67 @@
+"""The site's derived state under ``<data_dir>/derived/publish/``: where it lives, and how a
+cached set of files is recorded and checked.
+
+A set of files (say ``x.parquet``, ``x.csv``) is valid when its record (``x.json``, written
+last) gives each file's sha256 and each file matches it. A file untouched since it was
+recorded (same size and modification time, as git's index trusts a file) is not hashed
+again; any other is hashed, and a mismatch, a missing file or an unreadable record makes
+the set invalid: it is built again, never trusted. Every digest known this way is
+remembered (``files.remember``), so the checksums, the Data Package and the sync do not
+read the file again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ice287g.publish.files import remember, sha256_file
+from ice287g.store.files import atomic_write
+
+ROOT = Path("derived") / "publish"
+
+
+def folder(store, name: str) -> tuple[Path, object]:
+    """``derived/publish/<name>`` under the store, or a temporary folder (a
+    ``TemporaryDirectory`` to keep alive while the files are used) when the store cannot
+    be written."""
+    path = store.root / ROOT / name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path, None
+    except OSError:
+        pass
+    scratch = tempfile.TemporaryDirectory(prefix=f"ice287g-{name}-")
+    return Path(scratch.name), scratch
+
+
+def stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def record(files: dict[str, Path], digests: dict[str, str]) -> None:
+    """Write the record (``files["json"]``) of the other files, whose sha256 are `digests`."""
+    entry = {ext: {"sha256": d, "stat": stat(files[ext])} for ext, d in digests.items()}
+    atomic_write(files["json"], json.dumps(entry).encode(), sync=False)
+    for ext, d in digests.items():
+        remember(files[ext], d)
+
+
+def valid(files: dict[str, Path]) -> bool:
+    """Whether every file of the set matches its record (see the module docstring)."""
+    try:
+        entry = json.loads(files["json"].read_text())
+        for ext, path in files.items():
+            if ext == "json":
+                continue
+            known = entry[ext]
+            if known["stat"] != stat(path) and sha256_file(path) != known["sha256"]:
+                return False
+            remember(path, known["sha256"])
+    except Exception:  # noqa: BLE001 - a damaged file is rebuilt, never trusted
+        return False
+    return True

@@ -1,0 +1,118 @@
+"""The tables that grow by the day (``changes``, ``daily_counts``: in date order) published
+at the cost of the years that changed, as derived state under
+``<data_dir>/derived/publish/tables/``.
+
+Each table is cut by calendar year; a year's *digest* hashes its rows (Arrow IPC bytes),
+the table's schema and the code that writes them. Cached:
+
+- ``<name>-<year>-<digest>.csv`` (+ ``.json``, its record): the year's rows as CSV without
+  a header, written once;
+- ``<name>-<key>.parquet`` and ``<name>-<key>.csv`` (+ ``.json``), ``key`` hashing every
+  year's digest: the whole table, the CSV being the header followed by each year's rows
+  (byte for byte what one CSV writer call gives), the Parquet file encoded whole.
+
+So a publish with nothing new writes neither file, and a new version writes one year's
+CSV (and the Parquet file). Files of another key are deleted; a file that does not match
+its record is rebuilt, never trusted (``cache``). The database keeps the same years
+(``versiondb``): a year whose digest changed is written again from that year on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ice287g.publish import cache
+from ice287g.query.export import csv_bytes
+from ice287g.store.files import atomic_file, atomic_write, parquet_bytes
+
+FORMAT = "publish-yearly-1"
+YEARLY = ("changes", "daily_counts")
+
+
+@dataclass
+class Yearly:
+    """A table cut by year: ``parts`` (year, first row, rows, digest) in table order and
+    its files in the cache."""
+
+    table: object  # pyarrow.Table
+    parts: list[tuple[int, int, int, str]]
+    parquet: Path
+    csv: Path
+    scratch: object = None  # the temporary folder of a read-only store's files
+
+
+def _code_digest(schema) -> str:
+    import pyarrow
+
+    import ice287g.query.export.files as export_files
+    import ice287g.safetext as safetext
+
+    h = hashlib.sha256(f"{FORMAT} pyarrow {pyarrow.__version__} {schema}".encode())
+    for module in (export_files, safetext):
+        h.update(Path(module.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _digest(table, code: str) -> str:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(code.encode() + sink.getvalue().to_pybytes()).hexdigest()
+
+
+def parts(table) -> list[tuple[int, int, int, str]]:
+    """(year, first row, rows, digest) of each calendar year of `table` (in date order)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return []
+    code = _code_digest(table.schema)
+    years = pc.year(table.column("date")).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    ends = np.r_[starts[1:], len(years)]
+    return [
+        (int(years[a]), int(a), int(b - a), _digest(table.slice(a, b - a), code))
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
+
+
+def cached(store, name: str, table) -> Yearly:
+    """`table`'s files, from the cache where its years are current."""
+    folder, scratch = cache.folder(store, "tables")
+    cut = parts(table)
+    names = set()
+    chunks = []
+    for year, first, rows, digest in cut:
+        files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
+        if not cache.valid(files):
+            atomic_write(files["csv"], csv_bytes(table.slice(first, rows), header=False), False)
+            cache.record(files, {"csv": hashlib.sha256(files["csv"].read_bytes()).hexdigest()})
+        names |= {p.name for p in files.values()}
+        chunks.append(files["csv"])
+    key = hashlib.sha256(
+        "\n".join([_code_digest(table.schema), *(d for *_, d in cut)]).encode()
+    ).hexdigest()
+    whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
+    if not cache.valid(whole):
+        atomic_write(whole["parquet"], parquet_bytes(table), sync=False)
+        header = csv_bytes(table.schema.empty_table())
+        h = hashlib.sha256(header)
+        with atomic_file(whole["csv"]) as tmp, open(tmp, "wb") as out:
+            out.write(header)
+            for chunk in chunks:
+                data = chunk.read_bytes()
+                h.update(data)
+                out.write(data)
+        parquet_digest = hashlib.sha256(whole["parquet"].read_bytes()).hexdigest()
+        cache.record(whole, {"parquet": parquet_digest, "csv": h.hexdigest()})
+    names |= {p.name for p in whole.values()}
+    for stale in folder.glob(f"{name}-*"):
+        if stale.name not in names:
+            stale.unlink(missing_ok=True)
+    return Yearly(table, cut, whole["parquet"], whole["csv"], scratch)
