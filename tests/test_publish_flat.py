@@ -1,7 +1,7 @@
 """publish at the cost of what changed: the page's data is built from the identity's runs
 (``page.build_core``) and equals the construction it replaced (one ``Identity.listed`` per
-day), value for value and byte for byte."""
-
+day), value for value and byte for byte; ``versions.parquet`` is its pieces' row groups
+joined under one footer (``rowgroups``), read back as the pieces one after the other."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -93,3 +93,63 @@ def test_core_from_runs_equals_the_core_read_day_by_day_on_the_corpus(corpus_scr
     # the session's writable copy: the identity's cache is written there
     core = assert_core_as_before(Store(corpus_scratch))
     assert len(core["lists"]["participating"]["days"]) > 100
+
+
+def parquet_part(path: Path, first: int, rows: int, **options) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = range(first, first + rows)
+    table = pa.table(
+        {
+            "i": pa.array(list(n), pa.int64()),
+            "s": pa.array([f"agency {i % 7}" if i % 5 else None for i in n], pa.string()),
+            "b": pa.array([i % 3 == 0 for i in n], pa.bool_()),
+            "l": pa.array([[f"x{i}", "y"] for i in n], pa.list_(pa.string())),
+            "d": pa.array([i / 3 for i in n], pa.float64()),
+        }
+    )
+    pq.write_table(table, path, **options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"row_group_size": 7, "write_page_index": True}, {"compression": "none"}],
+)
+def test_joined_row_groups_read_as_the_parts_one_after_the_other(tmp_path: Path, options):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ice287g.publish import rowgroups
+
+    parts = []
+    for k, (first, rows) in enumerate([(0, 20), (20, 0), (20, 33), (53, 5)]):
+        parts.append(tmp_path / f"p{k}.parquet")
+        parquet_part(parts[-1], first, rows, **options)
+        data = parts[-1].read_bytes()
+        fmd, start = rowgroups.footer(data)
+        assert rowgroups.encode(fmd) == data[start:-8]  # the codec gives the bytes back
+    with open(tmp_path / "whole.parquet", "wb") as out:
+        assert rowgroups.join(parts, out) == 58
+    joined = pq.read_table(tmp_path / "whole.parquet")
+    assert joined.equals(pa.concat_tables([pq.read_table(p) for p in parts]))
+    assert joined.column("i").to_pylist() == list(range(58))
+    # Each row group is found where the footer says: read one by one, filtered, by column.
+    whole = pq.ParquetFile(tmp_path / "whole.parquet")
+    groups = [whole.read_row_group(g) for g in range(whole.num_row_groups)]
+    assert pa.concat_tables(groups).equals(joined)
+    picked = pq.read_table(tmp_path / "whole.parquet", columns=["s"], filters=[("i", ">=", 50)])
+    assert picked.num_rows == 8
+
+
+def test_parts_of_other_schemas_are_not_joined(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ice287g.publish import rowgroups
+
+    parquet_part(tmp_path / "a.parquet", 0, 3)
+    pq.write_table(pa.table({"i": [1, 2]}), tmp_path / "b.parquet")
+    with pytest.raises(rowgroups.ParquetJoinError, match="b.parquet"):
+        with open(tmp_path / "whole.parquet", "wb") as out:
+            rowgroups.join([tmp_path / "a.parquet", tmp_path / "b.parquet"], out)

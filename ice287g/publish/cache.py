@@ -7,20 +7,46 @@ recorded (same size and modification time, as git's index trusts a file) is not 
 again; any other is hashed, and a mismatch, a missing file or an unreadable record makes
 the set invalid: it is built again, never trusted. Every digest known this way is
 remembered (``files.remember``), so the checksums, the Data Package and the sync do not
-read the file again.
+read the file again (``sha256_file``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from ice287g.publish.files import remember, sha256_file
 from ice287g.store.files import atomic_write
 
 ROOT = Path("derived") / "publish"
+
+
+# sha256 of files already hashed, by (device, inode, size, modification time): a file of
+# the cache carries its digest in its record, and so does each link to it.
+_KNOWN: dict[tuple[int, ...], str] = {}
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def remember(path: Path, digest: str) -> None:
+    """`path` (as it is now) has this sha256: ``sha256_file`` does not read it again."""
+    _KNOWN[_identity(path)] = digest
+
+
+def sha256_file(path: Path) -> str:
+    known = _KNOWN.get(_identity(path))
+    if known is not None:
+        return known
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def folder(store, name: str) -> tuple[Path, object]:

@@ -7,12 +7,12 @@ without a timestamp, no "created now"), so an unchanged file is never uploaded a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
+from ice287g.publish.cache import remember, sha256_file
 from ice287g.publish.tables import Table
 from ice287g.query.export import LICENSE, csv_bytes, resource
 from ice287g.store.files import parquet_bytes
@@ -103,32 +103,6 @@ def write_datapackage(folder: Path, resources: list[dict], created: str, homepag
     path = folder / "datapackage.json"
     write_bytes(path, (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode())
     return path
-
-
-# sha256 of files already hashed, by (device, inode, size, modification time): a file of
-# the cache carries its digest in its record, and so does each link to it.
-_KNOWN: dict[tuple[int, ...], str] = {}
-
-
-def _identity(path: Path) -> tuple[int, ...]:
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def remember(path: Path, digest: str) -> None:
-    """`path` (as it is now) has this sha256: ``sha256_file`` does not read it again."""
-    _KNOWN[_identity(path)] = digest
-
-
-def sha256_file(path: Path) -> str:
-    known = _KNOWN.get(_identity(path))
-    if known is not None:
-        return known
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_checksums(folder: Path) -> Path:

@@ -8,7 +8,7 @@ piece is cached under ``<data_dir>/derived/publish/versions/`` as
 - ``<list>-<year>-<key>.parquet``: the piece's rows (the columns of ``versions.parquet``);
 - ``<list>-<year>-<key>.csv.gz``: the same rows as CSV without a header, one gzip member;
 - ``<list>-<year>-<key>.json``: the sha256 of both, written last (a piece is used only when
-  both files match it).
+  both files match it, ``cache.valid``).
 
 ``key`` hashes what the piece's bytes depend on: each of its versions (list, date, seq,
 sha256, suspect, snapshot path and the snapshot's own sha256), the code that shapes the rows
@@ -21,8 +21,9 @@ the same files, only slower.
 
 ``versions.csv.gz`` is the gzip member of the header followed by each piece's member: a
 multi-member gzip is one file to every gzip reader (RFC 1952; Python's ``gzip``, pandas,
-frictionless, ``zcat``). ``versions.parquet`` is written from the pieces read back (Arrow to
-Parquet: no snapshot read, no CSV, no compression of text).
+frictionless, ``zcat``). ``versions.parquet`` is the pieces' row groups one after the other
+under one footer (``rowgroups.join``: no value decoded or encoded again). Both are cached as
+``versions-<key>.*``, ``key`` hashing every piece's, and linked into the site.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ice287g.publish import cache
-from ice287g.publish.files import GZIP_LEVEL, sha256_file
+from ice287g.publish import cache, rowgroups
+from ice287g.publish.cache import sha256_file
+from ice287g.publish.files import GZIP_LEVEL
 from ice287g.query.export import csv_bytes, versions_table
 from ice287g.store.files import atomic_file, atomic_write
 
@@ -148,20 +150,20 @@ class LongTable:
 
 def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     """``versions.parquet`` and ``versions.csv.gz`` assembled from the pieces, cached under
-    the key of all of them: the Parquet re-encoded from the pieces read back (no snapshot, no
-    CSV), the CSV the header's gzip member followed by each piece's."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    the key of all of them: the Parquet file the pieces' row groups one after the other
+    (``rowgroups.join``: nothing decoded or encoded again), the CSV the header's gzip member
+    followed by each piece's."""
     from ice287g.store.files import parquet_bytes
 
     key = hashlib.sha256("\n".join(p.key for p in wanted).encode()).hexdigest()[:16]
     files = {ext: folder / f"versions-{key}.{ext}" for ext in ("parquet", "csv.gz", "json")}
     if cache.valid(files):
         return files
-    tables = [pq.read_table(_files(folder, p)["parquet"]) for p in wanted]
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    atomic_write(files["parquet"], parquet_bytes(table), sync=False)
+    if wanted:
+        with atomic_file(files["parquet"]) as tmp, open(tmp, "wb") as out:
+            rowgroups.join([_files(folder, p)["parquet"] for p in wanted], out)
+    else:
+        atomic_write(files["parquet"], parquet_bytes(schema.empty_table()), sync=False)
     header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
     h = hashlib.sha256(header)
     with atomic_file(files["csv.gz"]) as tmp, open(tmp, "wb") as out:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ice287g.publish import PublishError
-from ice287g.publish.files import sha256_file
+from ice287g.publish.cache import sha256_file
 from ice287g.store.files import atomic_file
 
 MANIFEST = "manifest.json"

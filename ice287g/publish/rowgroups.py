@@ -1,0 +1,248 @@
+"""One Parquet file from several of one schema, without decoding a value: their row groups'
+bytes one after the other and a footer listing them all.
+
+A Parquet file is ``PAR1``, the row groups (with their page indexes and bloom filters),
+the footer (``FileMetaData``, Thrift compact protocol), its length and ``PAR1``
+(https://parquet.apache.org/docs/file-format/). The row groups of the parts are copied
+as they are; their footers are read (``decode``), the offsets in them moved by where each
+part's bytes now start, and written as one footer (``encode``). pyarrow has no API for
+this; the Thrift codec below covers the whole compact protocol and is checked to give a
+footer's bytes back exactly.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+MAGIC = b"PAR1"
+STOP, TRUE, FALSE, BYTE, I16, I32, I64, DOUBLE, BINARY, LIST, SET, MAP, STRUCT = range(13)
+
+# Field ids (parquet.thrift) of the offsets within a file, per struct.
+FILE_ROWS, FILE_ROW_GROUPS = 3, 4
+GROUP_COLUMNS, GROUP_FILE_OFFSET, GROUP_ORDINAL = 1, 5, 7
+CHUNK_OFFSETS = (2, 4, 6)  # file_offset, offset_index_offset, column_index_offset
+CHUNK_META = 3
+META_OFFSETS = (9, 10, 11, 14)  # data, index, dictionary page offsets; bloom filter
+
+
+class ParquetJoinError(ValueError):
+    """The parts cannot be joined (not Parquet, encrypted, or of different schemas)."""
+
+
+# --- Thrift compact protocol ------------------------------------------------------------------
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _unzig(n: int) -> int:
+    return (n >> 1) ^ -(n & 1)
+
+
+def _value(data: bytes, i: int, kind: int):
+    if kind in (TRUE, FALSE):  # inside a list: one byte each
+        return data[i] == TRUE, i + 1
+    if kind == BYTE:
+        return data[i], i + 1
+    if kind in (I16, I32, I64):
+        n, i = _varint(data, i)
+        return _unzig(n), i
+    if kind == DOUBLE:
+        return struct.unpack_from("<d", data, i)[0], i + 8
+    if kind == BINARY:
+        n, i = _varint(data, i)
+        return bytes(data[i : i + n]), i + n
+    if kind in (LIST, SET):
+        head = data[i]
+        i += 1
+        size, elem = head >> 4, head & 0x0F
+        if size == 15:
+            size, i = _varint(data, i)
+        items = []
+        for _ in range(size):
+            v, i = _value(data, i, elem)
+            items.append(v)
+        return (elem, items), i
+    if kind == MAP:
+        size, i = _varint(data, i)
+        if not size:
+            return (0, 0, []), i
+        kt, vt = data[i] >> 4, data[i] & 0x0F
+        i += 1
+        pairs = []
+        for _ in range(size):
+            k, i = _value(data, i, kt)
+            v, i = _value(data, i, vt)
+            pairs.append((k, v))
+        return (kt, vt, pairs), i
+    if kind == STRUCT:
+        return _struct(data, i)
+    raise ParquetJoinError(f"unknown Thrift type {kind}")
+
+
+def _struct(data: bytes, i: int) -> tuple[list, int]:
+    fields, last = [], 0
+    while True:
+        head = data[i]
+        i += 1
+        kind = head & 0x0F
+        if kind == STOP:
+            return fields, i
+        delta = head >> 4
+        if delta:
+            fid = last + delta
+        else:
+            n, i = _varint(data, i)
+            fid = _unzig(n)
+        if kind in (TRUE, FALSE):
+            value = kind == TRUE
+        else:
+            value, i = _value(data, i, kind)
+        fields.append([fid, kind, value])
+        last = fid
+
+
+def decode(data: bytes) -> list:
+    """A Thrift compact struct as ``[[field id, type, value], ...]``."""
+    return _struct(data, 0)[0]
+
+
+def _put_varint(out: bytearray, n: int) -> None:
+    while True:
+        if n < 0x80:
+            out.append(n)
+            return
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+
+
+def _zig(n: int) -> int:
+    return (n << 1) ^ (n >> 63)
+
+
+def _put_value(out: bytearray, kind: int, value) -> None:
+    if kind in (TRUE, FALSE):
+        out.append(TRUE if value else FALSE)
+    elif kind == BYTE:
+        out.append(value)
+    elif kind in (I16, I32, I64):
+        _put_varint(out, _zig(value))
+    elif kind == DOUBLE:
+        out += struct.pack("<d", value)
+    elif kind == BINARY:
+        _put_varint(out, len(value))
+        out += value
+    elif kind in (LIST, SET):
+        elem, items = value
+        if len(items) < 15:
+            out.append(len(items) << 4 | elem)
+        else:
+            out.append(0xF0 | elem)
+            _put_varint(out, len(items))
+        for v in items:
+            _put_value(out, elem, v)
+    elif kind == MAP:
+        kt, vt, pairs = value
+        _put_varint(out, len(pairs))
+        if pairs:
+            out.append(kt << 4 | vt)
+        for k, v in pairs:
+            _put_value(out, kt, k)
+            _put_value(out, vt, v)
+    elif kind == STRUCT:
+        _put_struct(out, value)
+    else:
+        raise ParquetJoinError(f"unknown Thrift type {kind}")
+
+
+def _put_struct(out: bytearray, fields: list) -> None:
+    last = 0
+    for fid, kind, value in fields:
+        wire = (TRUE if value else FALSE) if kind in (TRUE, FALSE) else kind
+        if 0 < fid - last <= 15:
+            out.append((fid - last) << 4 | wire)
+        else:
+            out.append(wire)
+            _put_varint(out, _zig(fid))
+        if kind not in (TRUE, FALSE):
+            _put_value(out, kind, value)
+        last = fid
+    out.append(STOP)
+
+
+def encode(fields: list) -> bytes:
+    out = bytearray()
+    _put_struct(out, fields)
+    return bytes(out)
+
+
+# --- Parquet ---------------------------------------------------------------------------------
+def footer(data: bytes) -> tuple[list, int]:
+    """(FileMetaData, where it starts) of a whole Parquet file's bytes."""
+    if len(data) < 12 or data[:4] != MAGIC or data[-4:] != MAGIC:
+        raise ParquetJoinError("not a Parquet file (or an encrypted one)")
+    size = struct.unpack("<I", data[-8:-4])[0]
+    start = len(data) - 8 - size
+    return decode(data[start : len(data) - 8]), start
+
+
+def _field(fields: list, fid: int):
+    return next((f for f in fields if f[0] == fid), None)
+
+
+def _shift(fields: list, fids, by: int) -> None:
+    for f in fields:
+        if f[0] in fids:
+            f[2] += by
+
+
+def join(parts: list[Path], out) -> int:
+    """Write the Parquet file of `parts` (files of one schema, in order) to the binary file
+    `out`; the rows written."""
+    meta = None
+    groups: list = []
+    rows = 0
+    out.write(MAGIC)
+    at = len(MAGIC)
+    for path in parts:
+        data = path.read_bytes()
+        fmd, start = footer(data)
+        rest = [f for f in fmd if f[0] not in (FILE_ROWS, FILE_ROW_GROUPS)]
+        if meta is None:
+            meta = rest
+        elif rest != meta:
+            raise ParquetJoinError(f"{path.name}: its schema or metadata differ from the first")
+        by = at - len(MAGIC)
+        found = _field(fmd, FILE_ROW_GROUPS)
+        for group in found[2][1] if found else []:
+            _shift(group, (GROUP_FILE_OFFSET,), by)
+            for chunk in _field(group, GROUP_COLUMNS)[2][1]:
+                _shift(chunk, CHUNK_OFFSETS, by)
+                meta_data = _field(chunk, CHUNK_META)
+                if meta_data is not None:
+                    _shift(meta_data[2], META_OFFSETS, by)
+            ordinal = _field(group, GROUP_ORDINAL)
+            if ordinal is not None:
+                ordinal[2] = len(groups)
+            groups.append(group)
+        rows += _field(fmd, FILE_ROWS)[2]
+        out.write(data[len(MAGIC) : start])
+        at += start - len(MAGIC)
+    if meta is None:
+        raise ParquetJoinError("nothing to join")
+    whole = sorted(
+        [*meta, [FILE_ROWS, I64, rows], [FILE_ROW_GROUPS, LIST, (STRUCT, groups)]],
+        key=lambda f: f[0],
+    )
+    tail = encode(whole)
+    out.write(tail)
+    out.write(struct.pack("<I", len(tail)))
+    out.write(MAGIC)
+    return rows
