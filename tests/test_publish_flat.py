@@ -2,6 +2,7 @@
 (``page.build_core``) and equals the construction it replaced (one ``Identity.listed`` per
 day), value for value and byte for byte; ``versions.parquet`` is its pieces' row groups
 joined under one footer (``rowgroups``), read back as the pieces one after the other."""
+
 from __future__ import annotations
 
 from pathlib import Path
