@@ -37,6 +37,20 @@ VENDOR_LICENSES = {
 }
 
 
+# The catalog's columns the page shows or reads.
+_CAT = [
+    "list",
+    "date",
+    "seq",
+    "sha256",
+    "file_name",
+    "rows",
+    "suspect",
+    "suspect_reason",
+    "columns",
+]
+
+
 @dataclass
 class Site:
     root: Path
@@ -119,15 +133,27 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     files.write_checksums(data)
 
     # 2. the page's assets
-    core = page.build_core(rec.ident, cat, rec.daily, generated)
-    history = page.build_history(rec.agreements, rec.events)
+    yearly_digests = {t.name: [d for *_, d in t.yearly.parts] for t in published if t.yearly}
+    core = page.cached(
+        store,
+        "core",
+        [generated, page.frame_digest(rec.ident.listed_runs()), page.frame_digest(cat[_CAT])]
+        + yearly_digests["daily_counts"],
+        lambda: page.build_core(rec.ident, cat, rec.daily, generated),
+    )
+    history = page.cached(
+        store,
+        "history",
+        [page.frame_digest(rec.agreements)] + yearly_digests["changes"],
+        lambda: page.build_history(rec.agreements, rec.events),
+    )
     assets = {
         "style": _hashed(out, "style.css", _site_text("style.css").encode()),
         "app": _hashed(out, "app.js", _site_text("app.js").encode()),
         "topojson": _hashed(out, "topojson-client.min.js", TOPOJSON.read_bytes()),
         "counties": _hashed(out, "counties-albers-10m.json", COUNTIES.read_bytes()),
-        "core": _hashed(out, "core.json", page.dumps(core)),
-        "history": _hashed(out, "history.json", page.dumps(history)),
+        "core": _hashed(out, "core.json", core),
+        "history": _hashed(out, "history.json", history),
     }
     licenses = {}
     for name, path in VENDOR_LICENSES.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -303,6 +304,53 @@ def build_history(agreements: pd.DataFrame, events: pd.DataFrame) -> dict:
         "events": frame(events, strings, EVENT_COLUMNS),
         "strings": strings.table(),
     }
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """sha256 of a frame's values (as text) and columns."""
+    import hashlib
+
+    rows = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
+    return hashlib.sha256(str(list(df.columns)).encode() + rows.tobytes()).hexdigest()
+
+
+def cached(store, name: str, inputs: list[str], build) -> bytes:
+    """The JSON bytes of `build()`, cached under ``derived/publish/page/`` by a key of its
+    `inputs` (digests of what it is built from) and of this code; built again when the key
+    changes or the file does not match its record (``cache``)."""
+    import hashlib
+
+    from ice287g.publish import cache
+    from ice287g.store.files import atomic_write
+
+    code = b"".join(Path(m.__file__).read_bytes() for m in (_page_module(), _diff_module()))
+    key = hashlib.sha256(code + "\n".join(inputs).encode()).hexdigest()[:16]
+    folder, scratch = cache.folder(store, "page")
+    files = {"data": folder / f"{name}-{key}.json", "json": folder / f"{name}-{key}.record"}
+    if cache.valid(files):
+        data = files["data"].read_bytes()
+    else:
+        data = dumps(build())
+        atomic_write(files["data"], data, sync=False)
+        cache.record(files, {"data": hashlib.sha256(data).hexdigest()})
+        for stale in folder.glob(f"{name}-*"):
+            if stale not in files.values():
+                stale.unlink(missing_ok=True)
+    if scratch is not None:
+        scratch.cleanup()
+    return data
+
+
+def _page_module():
+    import ice287g.publish.page as module
+
+    return module
+
+
+def _diff_module():
+    import ice287g.query.diff as module
+
+    return module
 
 
 def dumps(obj) -> bytes:

@@ -9,13 +9,16 @@ incrementally and in an order that keeps the published site whole for its reader
   by content, so until the new ``index.html`` lands readers see the old page whole.
 - Clean-up: files of the generation before the previous one (listed in the manifest's
   ``previous``) are deleted; files this tool never published are never touched.
-- A local folder gets each file under a temporary name, then renamed into place.
+- A local folder gets each file under a temporary name, then renamed into place: a hard
+  link to the built file when both are on one file system (the build's files, and the
+  cached ones they link to, are only ever replaced, never written in place), else a copy.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -118,7 +121,10 @@ def _put(fs, local: Path, root: str, rel: str) -> None:
     target = f"{root}/{rel}"
     if _is_local(fs):
         with atomic_file(Path(target)) as tmp:
-            shutil.copyfile(local, tmp)
+            try:  # a hard link when on one file system: no file is ever written in place
+                os.replace(_linked(local, tmp), tmp)
+            except OSError:
+                shutil.copyfile(local, tmp)
         return
     suffix = Path(rel).suffix
     content_type = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(rel)[0]
@@ -127,6 +133,13 @@ def _put(fs, local: Path, root: str, rel: str) -> None:
     if content_type:
         extra["ContentType"] = content_type
     fs.put_file(str(local), target, **extra)
+
+
+def _linked(local: Path, tmp: str) -> str:
+    """A new hard link to `local` beside `tmp` (its name)."""
+    link = f"{tmp}.link"
+    os.link(local, link)
+    return link
 
 
 def sync(
