@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from ice287g.publish import PublishError, database, feed, files, page, pieces, tables
+from ice287g.query.identity import cache_key
 from ice287g.query.versions import catalog
 
 SITE_PACKAGE = "ice287g.publish"
@@ -35,6 +36,11 @@ VENDOR_LICENSES = {
     "us_atlas": VENDOR / "us-atlas" / "LICENSE",
     "topojson": VENDOR / "topojson-client" / "LICENSE",
 }
+
+
+def identity_key(ident) -> str:
+    """The key of a resolved identity: its versions, under the identity stage's code."""
+    return cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]])
 
 
 # The catalog's columns the page shows or reads.
@@ -121,7 +127,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
 
     # 1. data/
     long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
-    rec = tables.record(store)
+    rec = tables.record(store, cat)
     published = tables.published_tables(store, cat, long, rec)
     resources_ = files.write_tables(published, data)
     database.write_database(data / database.DATABASE, published, store, cat, long)
@@ -137,7 +143,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     core = page.cached(
         store,
         "core",
-        [generated, page.frame_digest(rec.ident.listed_runs()), page.frame_digest(cat[_CAT])]
+        [generated, identity_key(rec.ident), page.frame_digest(cat[_CAT])]
         + yearly_digests["daily_counts"],
         lambda: page.build_core(rec.ident, cat, rec.daily, generated),
     )

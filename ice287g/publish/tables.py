@@ -9,6 +9,7 @@ the database, the feed and the page follow them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,7 +17,7 @@ from ice287g.publish import yearly
 from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
 from ice287g.query.identity import load
-from ice287g.query.versions import LISTS, counts, version_on
+from ice287g.query.versions import LISTS, counts, select_versions, version_on
 from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
 
 # (name, type, description) of each table's columns.
@@ -62,9 +63,47 @@ def agreements(store, ident=None) -> pd.DataFrame:
     return (load(store) if ident is None else ident).agreements()
 
 
-def daily_counts(store) -> pd.DataFrame:
+def daily_counts(store, since=None, until=None) -> pd.DataFrame:
     """Rows per list, day, state and model (the day's last non-suspect version)."""
-    return counts(by=["state", "model"], data_dir=store)
+    return counts(by=["state", "model"], since=since, until=until, data_dir=store)
+
+
+def daily_table(store, cat: pd.DataFrame):
+    """``daily_counts`` as Arrow (``DAILY_COUNT_FIELDS``), each calendar year's rows cached
+    under ``derived/publish/tables/`` by a key of the versions it counts (a version's
+    tallies are written once): only a year whose versions changed is counted again."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ice287g.publish import cache
+    from ice287g.store.files import atomic_write, parquet_bytes
+
+    folder, scratch = cache.folder(store, "tables")
+    chosen = select_versions(cat)
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    parts, names = [], set()
+    for year, part in chosen.groupby(pd.to_datetime(chosen["date"]).dt.year, sort=True):
+        lines = [code, *(f"{r.list} {r.date} {r.seq} {r.sha256}" for r in part.itertuples())]
+        key = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+        files = {"parquet": folder / f"daily-{year}-{key}.parquet"}
+        files["json"] = files["parquet"].with_suffix(".json")
+        if not cache.valid(files):
+            df = daily_counts(store, f"{year}-01-01", f"{year}-12-31")
+            data = parquet_bytes(_arrow(df, DAILY_COUNT_FIELDS))
+            atomic_write(files["parquet"], data, sync=False)
+            cache.record(files, {"parquet": hashlib.sha256(data).hexdigest()})
+        parts.append(pq.read_table(files["parquet"]))
+        names |= {p.name for p in files.values()}
+    for stale in folder.glob("daily-*"):
+        if stale.name not in names:
+            stale.unlink(missing_ok=True)
+    if scratch is not None:
+        scratch.cleanup()
+    if not parts:
+        return _arrow(daily_counts(store), DAILY_COUNT_FIELDS)
+    return pa.concat_tables(parts)
 
 
 @dataclass(frozen=True)
@@ -76,11 +115,19 @@ class Record:
     events: pd.DataFrame
     agreements: pd.DataFrame
     daily: pd.DataFrame
+    daily_table: object  # the same as Arrow (``DAILY_COUNT_FIELDS``)
 
 
-def record(store) -> Record:
+def record(store, cat: pd.DataFrame) -> Record:
     ident = load(store)
-    return Record(ident, change_log(store, ident), agreements(store, ident), daily_counts(store))
+    daily = daily_table(store, cat)
+    return Record(
+        ident,
+        change_log(store, ident),
+        agreements(store, ident),
+        daily.to_pandas(date_as_object=True),
+        daily,
+    )
 
 
 def latest_versions(cat: pd.DataFrame) -> dict[str, pd.Series]:
@@ -166,7 +213,7 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             DAILY_COUNT_FIELDS,
         ),
     ):
-        table = _arrow(df, fields)
+        table = rec.daily_table if name == "daily_counts" else _arrow(df, fields)
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
             cut = yearly.cached(store, name, table)
