@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from ice287g.publish import PublishError, database, feed, files, page, pieces, tables
+from ice287g.publish.cache import sha256_file
 from ice287g.query.identity import cache_key
 from ice287g.query.versions import catalog
 
@@ -41,20 +42,6 @@ VENDOR_LICENSES = {
 def identity_key(ident) -> str:
     """The key of a resolved identity: its versions, under the identity stage's code."""
     return cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]])
-
-
-# The catalog's columns the page shows or reads.
-_CAT = [
-    "list",
-    "date",
-    "seq",
-    "sha256",
-    "file_name",
-    "rows",
-    "suspect",
-    "suspect_reason",
-    "columns",
-]
 
 
 @dataclass
@@ -139,19 +126,20 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     files.write_checksums(data)
 
     # 2. the page's assets
-    yearly_digests = {t.name: [d for *_, d in t.yearly.parts] for t in published if t.yearly}
+    # Keyed by what each is built from: the identity (its versions, under its code), the
+    # catalog file and the daily counts' years.
+    ident_key = identity_key(rec.ident)
+    daily = next(t for t in published if t.name == "daily_counts").yearly.parts
+    changes = next(t for t in published if t.name == "changes").yearly.parts
+    years = {year: digest for year, _, _, digest in changes}
     core = page.cached(
         store,
         "core",
-        [generated, identity_key(rec.ident), page.frame_digest(cat[_CAT])]
-        + yearly_digests["daily_counts"],
+        [generated, ident_key, sha256_file(store.catalog_path), *(d for *_, d in daily)],
         lambda: page.build_core(rec.ident, cat, rec.daily, generated),
     )
     history = page.cached(
-        store,
-        "history",
-        [page.frame_digest(rec.agreements)] + yearly_digests["changes"],
-        lambda: page.build_history(rec.agreements, rec.events),
+        store, "history", [ident_key], lambda: page.build_history(rec.agreements, rec.events)
     )
     assets = {
         "style": _hashed(out, "style.css", _site_text("style.css").encode()),
@@ -168,7 +156,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         licenses[f"license_{name}"] = rel
 
     # 3. the feed, 4. the index
-    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url, store))
+    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url, store, years))
     described = {r["path"]: r["title"] for r in resources_}
     described.update(
         {

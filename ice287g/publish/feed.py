@@ -173,26 +173,13 @@ def _fragment(e: dict, base_url: str | None) -> str:
     return text[text.index("  <entry>") : text.rindex("</feed>")]
 
 
-def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) -> list[tuple]:
+def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url, years: dict) -> list[tuple]:
     """(sort key, cache key, list, sha256) of each version that may have an entry (a
     non-suspect version after the first of its list with events), newest first. The cache
-    key hashes what its entry says: the version, the one before it, its events."""
-    import numpy as np
-
-    cols = ["list", "sha256", "event", "agency", "state", "model", "field", "before", "after"]
-    ev = events[cols].astype(object).assign(_n=events.groupby(["list", "sha256"]).cumcount())
-    group = ev.groupby(["list", "sha256"], sort=False).ngroup().to_numpy()
-    sums = []
-    for key in ("ice287g-feed-012", "ice287g-feed-345"):
-        h = pd.util.hash_pandas_object(ev, index=False, hash_key=key).to_numpy()
-        total = np.zeros(int(group.max()) + 1 if len(group) else 0, dtype="uint64")
-        np.add.at(total, group, h)
-        sums.append(total)
-    first = ev.assign(_g=group).drop_duplicates("_g")
-    digest = {
-        (lst, sha): f"{sums[0][g]:016x}{sums[1][g]:016x}"
-        for lst, sha, g in zip(first["list"], first["sha256"], first["_g"], strict=True)
-    }
+    key hashes what its entry says: the version, the one before it, and its events by the
+    digest of their year in the change log (`years`: year -> digest, ``yearly.parts``), so
+    a change in a year's events writes that year's entries again."""
+    told = set(zip(events["list"], events["sha256"]))
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     out = []
     for lst, versions in cat[~cat["suspect"]].groupby("list"):
@@ -200,27 +187,32 @@ def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None) -> list
         cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
         rows = list(zip(*cols, strict=True))
         for prev, (day, seq, sha, file_name, n) in zip(rows, rows[1:], strict=False):
-            d = digest.get((lst, sha))
-            if d is None:
+            if (lst, sha) not in told:
                 continue
-            text = f"{code}|{base_url}|{lst}|{day}|{seq}|{sha}|{file_name}|{n}|{prev[0]}|{d}"
+            text = (
+                f"{code}|{base_url}|{lst}|{day}|{seq}|{sha}|{file_name}|{n}|{prev[0]}|"
+                f"{years[day.year]}"
+            )
             key = hashlib.sha256(text.encode()).hexdigest()
             out.append(((day, int(seq), lst), key, lst, sha))
     out.sort(key=lambda k: k[0], reverse=True)
     return out
 
 
-def feed_bytes(cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None, store) -> bytes:
+def feed_bytes(
+    cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None, store, years: dict
+) -> bytes:
     """The Atom document (links relative to the site unless `base_url` is given). Each
     entry's text is cached under ``derived/publish/feed/`` by a key of what it says
-    (``_keys``), so only new or changed entries are written; the document is feedgen's
-    head followed by the entries, newest first."""
+    (``_keys``; `years`: the change log's digest of each year), so only new or changed
+    entries are written; the document is feedgen's head followed by the entries, newest
+    first."""
     from ice287g.publish import cache
 
     folder, scratch = cache.folder(store, "feed")
     files = {"entries": folder / "entries.json", "json": folder / "record.json"}
     known = json.loads(files["entries"].read_text()) if cache.valid(files) else {}
-    keys = _keys(cat, events, base_url)
+    keys = _keys(cat, events, base_url, years)
     missing = {(lst, sha) for _, key, lst, sha in keys if key not in known}
     if missing:
         shas = {sha for _, sha in missing}

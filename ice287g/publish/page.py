@@ -306,14 +306,6 @@ def build_history(agreements: pd.DataFrame, events: pd.DataFrame) -> dict:
     }
 
 
-def frame_digest(df: pd.DataFrame) -> str:
-    """sha256 of a frame's values (as text) and columns."""
-    import hashlib
-
-    rows = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
-    return hashlib.sha256(str(list(df.columns)).encode() + rows.tobytes()).hexdigest()
-
-
 def cached(store, name: str, inputs: list[str], build) -> bytes:
     """The JSON bytes of `build()`, cached under ``derived/publish/page/`` by a key of its
     `inputs` (digests of what it is built from) and of this code; built again when the key
