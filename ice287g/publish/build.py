@@ -25,7 +25,6 @@ from pathlib import Path
 
 from ice287g.publish import PublishError, database, feed, files, page, pieces, tables
 from ice287g.publish.cache import sha256_file
-from ice287g.query.identity import cache_key
 from ice287g.query.versions import catalog
 
 SITE_PACKAGE = "ice287g.publish"
@@ -37,11 +36,6 @@ VENDOR_LICENSES = {
     "us_atlas": VENDOR / "us-atlas" / "LICENSE",
     "topojson": VENDOR / "topojson-client" / "LICENSE",
 }
-
-
-def identity_key(ident) -> str:
-    """The key of a resolved identity: its versions, under the identity stage's code."""
-    return cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]])
 
 
 @dataclass
@@ -128,7 +122,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     # 2. the page's assets
     # Keyed by what each is built from: the identity (its versions, under its code), the
     # catalog file and the daily counts' years.
-    ident_key = identity_key(rec.ident)
+    ident_key = rec.key
     daily = next(t for t in published if t.name == "daily_counts").yearly.parts
     changes = next(t for t in published if t.name == "changes").yearly.parts
     years = {year: digest for year, _, _, digest in changes}

@@ -91,3 +91,28 @@ def valid(files: dict[str, Path]) -> bool:
     except Exception:  # noqa: BLE001 - a damaged file is rebuilt, never trusted
         return False
     return True
+
+
+def arrow_table(store, name: str, key: str, make):
+    """The Arrow table `make()` returns, kept under ``derived/publish/arrow/`` by `key` (a
+    digest of what it is made from) as an Arrow IPC file, read back mapped in memory."""
+    import pyarrow as pa
+
+    where, scratch = folder(store, "arrow")
+    files = {"arrow": where / f"{name}-{key[:16]}.arrow", "json": where / f"{name}-{key[:16]}.json"}
+    if valid(files):
+        with pa.memory_map(str(files["arrow"])) as source:
+            return pa.ipc.open_file(source).read_all()
+    table = make()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    data = sink.getvalue().to_pybytes()
+    atomic_write(files["arrow"], data, sync=False)
+    record(files, {"arrow": hashlib.sha256(data).hexdigest()})
+    for stale in where.glob(f"{name}-*"):
+        if stale not in files.values():
+            stale.unlink(missing_ok=True)
+    if scratch is not None:
+        scratch.cleanup()
+    return table

@@ -179,7 +179,8 @@ def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url, years: dict) -> lis
     key hashes what its entry says: the version, the one before it, and its events by the
     digest of their year in the change log (`years`: year -> digest, ``yearly.parts``), so
     a change in a year's events writes that year's entries again."""
-    told = set(zip(events["list"], events["sha256"]))
+    pairs = events[["list", "sha256"]].drop_duplicates()
+    told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     out = []
     for lst, versions in cat[~cat["suspect"]].groupby("list"):

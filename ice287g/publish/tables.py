@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ice287g.publish import yearly
+from ice287g.publish import cache, yearly
 from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
-from ice287g.query.identity import load
+from ice287g.query.identity import cache_key, load
 from ice287g.query.versions import LISTS, counts, select_versions, version_on
 from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
 
@@ -77,7 +77,6 @@ def daily_table(store, cat: pd.DataFrame):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ice287g.publish import cache
     from ice287g.store.files import atomic_write, parquet_bytes
 
     folder, scratch = cache.folder(store, "tables")
@@ -112,6 +111,7 @@ class Record:
     change log (``events``), the ``agreements`` and the ``daily`` counts."""
 
     ident: object
+    key: str  # the identity's cache key (its versions, under its code)
     events: pd.DataFrame
     agreements: pd.DataFrame
     daily: pd.DataFrame
@@ -123,6 +123,7 @@ def record(store, cat: pd.DataFrame) -> Record:
     daily = daily_table(store, cat)
     return Record(
         ident,
+        cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]]),
         change_log(store, ident),
         agreements(store, ident),
         daily.to_pandas(date_as_object=True),
@@ -213,7 +214,10 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             DAILY_COUNT_FIELDS,
         ),
     ):
-        table = rec.daily_table if name == "daily_counts" else _arrow(df, fields)
+        if name == "daily_counts":
+            table = rec.daily_table
+        else:  # a function of the identity: kept as Arrow under the identity's key
+            table = cache.arrow_table(store, name, rec.key, lambda df=df, f=fields: _arrow(df, f))
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
             cut = yearly.cached(store, name, table)
