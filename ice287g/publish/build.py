@@ -109,9 +109,12 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     # 1. data/
     long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
     rec = tables.record(store, cat)
+    catalog_sha = sha256_file(store.catalog_path)
     published = tables.published_tables(store, cat, long, rec)
     resources_ = files.write_tables(published, data)
-    database.write_database(data / database.DATABASE, published, store, cat, long)
+    database.write_database(
+        data / database.DATABASE, published, store, cat, long, [catalog_sha, rec.key]
+    )
     meta = database.datasette_metadata(published, base_url)
     files.write_bytes(
         data / "metadata.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
@@ -129,7 +132,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     core = page.cached(
         store,
         "core",
-        [generated, ident_key, sha256_file(store.catalog_path), *(d for *_, d in daily)],
+        [generated, ident_key, catalog_sha, *(d for *_, d in daily)],
         lambda: page.build_core(rec.ident, cat, rec.daily, generated),
     )
     history = page.cached(

@@ -18,6 +18,7 @@ from ice287g.publish.files import LICENSE, PACKAGE_DESCRIPTION, PACKAGE_TITLE, S
 from ice287g.publish.tables import Table
 from ice287g.publish.versiondb import PER_VERSION
 from ice287g.query.export import flat_lists
+from ice287g.store.files import atomic_file
 from scrapers.discover import DEFAULT_SOURCE
 
 DATABASE = "ice287g.db"
@@ -133,30 +134,57 @@ def insert_rows(conn, name: str, columns: list[str], rows) -> None:
     conn.commit()
 
 
-def write_database(path: Path, tables: list[Table], store, cat, long) -> Path:
-    """Build the database at `path` from the published tables (replacing any file there):
-    a copy of the long table's cached database (``versiondb``) with the other tables,
-    their search indexes and the view ``versions`` added."""
-    import pyarrow as pa
-    import sqlite_utils
+def write_database(path: Path, tables: list[Table], store, cat, long, inputs: list[str]) -> Path:
+    """The database at `path` (a link to it in the cache): a copy of the long table's
+    cached database (``versiondb``) with the other tables, their search indexes and the
+    view ``versions`` added. Kept under ``derived/publish/published/`` by a key of the
+    cached database's state, this code and `inputs` (digests of what the other tables are
+    made from), so an unchanged store publishes the same file without building it."""
+    import hashlib
 
-    by_name = {t.name: t for t in tables}
+    from ice287g.publish import cache
+    from ice287g.publish.files import link
+
     schema = long.schema
     row_columns = [c for c in schema.names if c not in PER_VERSION]
-    base, scratch = versiondb.base_database(
+    base, base_scratch = versiondb.base_database(
         store,
         cat,
         lambda versions: _sqlite_ready(long.rows_of(versions)),
         _column_types(_sqlite_ready(schema.empty_table().select(row_columns))),
         {t.name: t.yearly for t in tables if t.yearly is not None},
     )
+    state = (base.parent / versiondb.STATE).read_bytes()
+    key = hashlib.sha256(Path(__file__).read_bytes() + state + "\n".join(inputs).encode())
+    folder, scratch = cache.folder(store, "published")
+    stem = f"{DATABASE_NAME}-{key.hexdigest()[:16]}"
+    files = {"db": folder / f"{stem}.db", "json": folder / f"{stem}.json"}
     try:
-        versiondb.copy_base(base, path)
+        if not cache.valid(files):
+            with atomic_file(files["db"]) as tmp:
+                versiondb.copy_base(base, tmp)
+                _fill(tmp, tables, cat, row_columns)
+            cache.record(files, {"db": cache.sha256_file(files["db"])})
+            for stale in folder.glob(f"{DATABASE_NAME}-*"):
+                if stale not in files.values():
+                    stale.unlink(missing_ok=True)
+        link(files["db"], path)
     finally:
-        if scratch is not None:
-            scratch.cleanup()
+        for s in (base_scratch, scratch):
+            if s is not None:
+                s.cleanup()
+    return path
+
+
+def _fill(path: Path, tables: list[Table], cat, row_columns: list[str]) -> None:
+    """Add to the copy of the long table's database the other tables, the view
+    ``versions`` and the search indexes."""
+    import pyarrow as pa
+    import sqlite_utils
+
+    by_name = {t.name: t for t in tables}
     db = sqlite_utils.Database(path)
-    # A file built in a staging folder: no journal, no fsync per batch.
+    # A file built beside its cached name: no journal, no fsync per batch.
     db.execute("pragma journal_mode = off")
     db.execute("pragma synchronous = off")
     try:
@@ -184,7 +212,6 @@ def write_database(path: Path, tables: list[Table], store, cat, long) -> Path:
                 db[name].enable_fts(columns, fts_version="FTS5", create_triggers=False)
     finally:
         db.close()
-    return path
 
 
 def datasette_metadata(tables: list[Table], homepage: str | None = None) -> dict:
