@@ -83,12 +83,17 @@ def pieces(cat: pd.DataFrame) -> list[Piece]:
     cat = cat.sort_values(["list", "date", "seq"])
     years = pd.to_datetime(cat["date"]).dt.year
     out = []
+    lines = ["\t".join(map(str, row)) + "\n" for row in zip(*_columns(cat), strict=True)]
+    line = pd.Series(lines, index=cat.index)
     for (lst, year), versions in cat.groupby([cat["list"], years], sort=True):
         h = hashlib.sha256(code.encode())
-        for row in versions[KEY_COLUMNS].itertuples(index=False):
-            h.update(("\t".join(map(str, row)) + "\n").encode())
+        h.update("".join(line[versions.index]).encode())
         out.append(Piece(lst, int(year), versions, h.hexdigest()))
     return out
+
+
+def _columns(cat: pd.DataFrame) -> list[list]:
+    return [cat[c].tolist() for c in KEY_COLUMNS]
 
 
 def _files(folder: Path, piece: Piece) -> dict[str, Path]:

@@ -69,9 +69,10 @@ def daily_counts(store, since=None, until=None) -> pd.DataFrame:
 
 
 def daily_table(store, cat: pd.DataFrame):
-    """``daily_counts`` as Arrow (``DAILY_COUNT_FIELDS``), each calendar year's rows cached
-    under ``derived/publish/tables/`` by a key of the versions it counts (a version's
-    tallies are written once): only a year whose versions changed is counted again."""
+    """``daily_counts`` as Arrow (``DAILY_COUNT_FIELDS``) and a key of what it counts. Each
+    calendar year's rows are cached under ``derived/publish/tables/`` by a key of the
+    versions it counts (a version's tallies are written once): only a year whose versions
+    changed is counted again."""
     import hashlib
 
     import pyarrow as pa
@@ -82,10 +83,12 @@ def daily_table(store, cat: pd.DataFrame):
     folder, scratch = cache.folder(store, "tables")
     chosen = select_versions(cat)
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    parts, names = [], set()
+    parts, names, keys = [], set(), [code]
     for year, part in chosen.groupby(pd.to_datetime(chosen["date"]).dt.year, sort=True):
-        lines = [code, *(f"{r.list} {r.date} {r.seq} {r.sha256}" for r in part.itertuples())]
+        cols = (part[c].tolist() for c in ("list", "date", "seq", "sha256"))
+        lines = [code, *(f"{lst} {day} {seq} {sha}" for lst, day, seq, sha in zip(*cols))]
         key = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+        keys.append(key)
         files = {"parquet": folder / f"daily-{year}-{key}.parquet"}
         files["json"] = files["parquet"].with_suffix(".json")
         if not cache.valid(files):
@@ -100,9 +103,10 @@ def daily_table(store, cat: pd.DataFrame):
             stale.unlink(missing_ok=True)
     if scratch is not None:
         scratch.cleanup()
+    key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
     if not parts:
-        return _arrow(daily_counts(store), DAILY_COUNT_FIELDS)
-    return pa.concat_tables(parts)
+        return _arrow(daily_counts(store), DAILY_COUNT_FIELDS), key
+    return pa.concat_tables(parts), key
 
 
 @dataclass(frozen=True)
@@ -116,11 +120,12 @@ class Record:
     agreements: pd.DataFrame
     daily: pd.DataFrame
     daily_table: object  # the same as Arrow (``DAILY_COUNT_FIELDS``)
+    daily_key: str  # a key of the versions counted
 
 
 def record(store, cat: pd.DataFrame) -> Record:
     ident = load(store)
-    daily = daily_table(store, cat)
+    daily, daily_key = daily_table(store, cat)
     return Record(
         ident,
         cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]]),
@@ -128,6 +133,7 @@ def record(store, cat: pd.DataFrame) -> Record:
         agreements(store, ident),
         daily.to_pandas(date_as_object=True),
         daily,
+        daily_key,
     )
 
 
@@ -220,7 +226,7 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             table = cache.arrow_table(store, name, rec.key, lambda df=df, f=fields: _arrow(df, f))
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
-            cut = yearly.cached(store, name, table)
+            cut = yearly.cached(store, name, table, rec.key if name == "changes" else rec.daily_key)
             cached = {"parquet": cut.parquet, "csv": cut.csv}
             out.append(Table(name, title, text, table, described, cached, cut))
         else:

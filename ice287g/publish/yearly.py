@@ -82,11 +82,29 @@ def parts(table) -> list[tuple[int, int, int, str]]:
     ]
 
 
-def cached(store, name: str, table) -> Yearly:
-    """`table`'s files, from the cache where its years are current."""
+def _parts(folder: Path, name: str, table, known: str | None) -> tuple[list, set[str]]:
+    """``parts`` of `table`, remembered under `known` (a key of its content, when the
+    caller has one) so that an unchanged table is not hashed again; the files used."""
+    if known is None:
+        return parts(table), set()
+    stem = f"{name}-parts-{hashlib.sha256(known.encode()).hexdigest()[:16]}"
+    files = {"parts": folder / f"{stem}.txt", "json": folder / f"{stem}.json"}
+    if cache.valid(files):
+        lines = files["parts"].read_text().split()
+        cut = [(int(y), int(a), int(n), d) for y, a, n, d in zip(*[iter(lines)] * 4)]
+    else:
+        cut = parts(table)
+        data = "".join(f"{y} {a} {n} {d}\n" for y, a, n, d in cut).encode()
+        atomic_write(files["parts"], data, sync=False)
+        cache.record(files, {"parts": hashlib.sha256(data).hexdigest()})
+    return cut, {p.name for p in files.values()}
+
+
+def cached(store, name: str, table, known: str | None = None) -> Yearly:
+    """`table`'s files, from the cache where its years are current; `known`: a key of the
+    table's content (see ``_parts``)."""
     folder, scratch = cache.folder(store, "tables")
-    cut = parts(table)
-    names = set()
+    cut, names = _parts(folder, name, table, known)
     chunks = []
     for year, first, rows, digest in cut:
         files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
