@@ -217,7 +217,7 @@ def counts(
     if agency:
         tallies = _matching_rows(store, chosen, state, agency)
     else:
-        tallies = store.tallies_table()
+        tallies = store.tallies_table({d.year for d in chosen["date"]})
         tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
         if state:
             tallies = tallies.filter(pc.equal(tallies["state"], parse_state(state)))
