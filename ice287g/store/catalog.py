@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -130,8 +130,8 @@ class Store:
         unflushed files. The tallies are derived per version (never added to), so a lost
         catalog, or a crash between the two renames, cannot count a version twice.
         """
-        current = self.catalog_table().to_pylist()
-        known = {r["sha256"] for r in current}
+        table = self.catalog_table()
+        known = set(table["sha256"].to_pylist())
         new = [r for r in records if r["sha256"] not in known]
         new_shas = {r["sha256"] for r in new}
         orphans = [
@@ -145,7 +145,14 @@ class Store:
         flush([p for p in written if p.exists()])
         given = {r["sha256"]: t for r, t in zip(records, tallies) if r["sha256"] in new_shas}
         years = {r["date"].year for r in new + orphans}
-        self.write_derived(current + new + orphans, given, years=years)
+        # The versions published well before the first added one keep their number in the
+        # day and their suspect flag (which looks SUSPECT_RECOVERY_DAYS ahead): only the
+        # rest of the catalog is derived again, so a commit costs the same in year ten.
+        cutoff = min(r["date"] for r in new + orphans) - timedelta(SUSPECT_RECOVERY_DAYS + 1)
+        early = pc.less(table["date"], pa.scalar(cutoff, pa.date32()))
+        head = table.filter(early)
+        rows = table.filter(pc.invert(early)).to_pylist()
+        self.write_derived(rows + new + orphans, given, years=years, head=head)
 
     def write_derived(
         self,
@@ -153,8 +160,12 @@ class Store:
         given: dict[str, pa.Table] | None = None,
         reuse_tallies: bool = True,
         years: set[int] | None = None,
+        head: pa.Table | None = None,
     ) -> None:
         """Write the catalog of `rows` and the tallies of exactly those versions.
+
+        `head`: catalog records (as stored) of versions published before every one of
+        `rows`, kept as they are (their numbers and flags stand; see ``commit``).
 
         Only the tallies of `years` are rewritten (None: every year, and year files with no
         version left are removed): a commit touches the year of its new versions, so its
@@ -166,11 +177,19 @@ class Store:
         for row in rows:
             if not row.get("snapshot_sha256") and (self.root / row["snapshot"]).exists():
                 row["snapshot_sha256"] = sha256_bytes((self.root / row["snapshot"]).read_bytes())
-        catalog = _derive(rows)
         legacy = self.legacy_tallies_path.exists()
+        if legacy and head is not None:  # an older store: derive everything once
+            rows, head = head.to_pylist() + rows, None
+        catalog = _derive(rows, _last_sound(head))
         if legacy:
             years = None  # the single file of an older store becomes year files, all at once
         by_year: dict[int, list[dict]] = {}
+        if head is not None and head.num_rows:
+            same_years = pc.is_in(pc.year(head["date"]), pa.array(sorted(years or ()), pa.int64()))
+            for r in (
+                head.filter(same_years).select(["date", "sha256", "rows", "snapshot"]).to_pylist()
+            ):
+                by_year.setdefault(r["date"].year, []).append(r)
         for r in catalog:
             by_year.setdefault(r["date"].year, []).append(r)
         for year in sorted(by_year if years is None else years & by_year.keys()):
@@ -181,7 +200,10 @@ class Store:
             for path in self.tally_files():
                 if int(path.stem) not in by_year:
                     path.unlink()
-        atomic_write_table(self.catalog_path, pa.Table.from_pylist(catalog, CATALOG_SCHEMA))
+        table = pa.Table.from_pylist(catalog, CATALOG_SCHEMA)
+        if head is not None:
+            table = pa.concat_tables([head, table])
+        atomic_write_table(self.catalog_path, table)
         if legacy:
             self.legacy_tallies_path.unlink()
 
@@ -237,15 +259,14 @@ class Store:
         compared first: a commit lists the folders, it opens only the files not catalogued)."""
         prefixes = {sha[:12] for sha in known}
         out = []
-        for path in self._snapshot_paths():
-            if path.name[-20:-8] in prefixes:  # <date>_<sha[:12]>.parquet
-                continue
+        for path in self._snapshot_paths(lambda name: name[-20:-8] not in prefixes):
             record = _own_record(path)
             if record is not None:  # a damaged file is reported by `verify`, not catalogued
                 out.append(record)
         return out
 
-    def _snapshot_paths(self) -> list[Path]:
+    def _snapshot_paths(self, keep=lambda name: True) -> list[Path]:
+        """The snapshot files (``<list>/<date>_<sha[:12]>.parquet``) whose name `keep`s."""
         folder = self.root / "snapshots"
         try:
             lists = sorted(n for n in os.listdir(folder) if n[0] != ".")
@@ -257,7 +278,11 @@ class Store:
                 names = sorted(os.listdir(folder / lst))
             except NotADirectoryError:
                 continue
-            out += [folder / lst / n for n in names if n.endswith(".parquet") and n[0] != "."]
+            out += [
+                folder / lst / n
+                for n in names
+                if n.endswith(".parquet") and n[0] != "." and keep(n)
+            ]
         return out
 
 
@@ -320,8 +345,19 @@ def tally(table: pa.Table, sha: str) -> pa.Table:
     )
 
 
-def _derive(rows: list[dict]) -> list[dict]:
-    """Order versions, number them within each day, and mark suspect versions."""
+def _last_sound(head: pa.Table | None) -> int | None:
+    """Rows of the last participating version of `head` not flagged suspect."""
+    if head is None or head.num_rows == 0:
+        return None
+    sound = head.filter(
+        pc.and_(pc.equal(head["list"], "participating"), pc.invert(head["suspect"]))
+    )
+    return sound["rows"][-1].as_py() if sound.num_rows else None
+
+
+def _derive(rows: list[dict], sound: int | None = None) -> list[dict]:
+    """Order versions, number them within each day, and mark suspect versions; `sound`: the
+    rows of the last participating version not flagged before these."""
     rows = sorted(
         rows,
         key=lambda r: (
@@ -332,6 +368,7 @@ def _derive(rows: list[dict]) -> list[dict]:
             r["sha256"],
         ),
     )
+    start = sound
     for lst in ("participating", "pending"):
         versions = [r for r in rows if r["list"] == lst]
         previous_day = None
@@ -341,7 +378,7 @@ def _derive(rows: list[dict]) -> list[dict]:
             previous_day = r["date"]
             r["seq"] = seq
             r["suspect"], r["suspect_reason"] = False, None
-        sound = None  # rows of the last version not flagged
+        sound = start  # rows of the last version not flagged
         for i, r in enumerate(versions):
             if lst == "pending" and r["rows"] == 0:
                 r["suspect"], r["suspect_reason"] = True, "pending list is empty"

@@ -126,10 +126,17 @@ def read_table(
     if not path.exists():
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
+    want = schema if columns is None else pa.schema([schema.field(c) for c in columns])
     try:
-        with pq.ParquetFile(path) as source:
-            if source.schema_arrow.equals(schema):  # as written: half the cost of a dataset read
-                return source.read(columns=columns)
+        with pq.ParquetFile(path) as source:  # as written: a tenth of a dataset read's cost
+            if source.schema_arrow.names == schema.names:
+                table = source.read(columns=columns)
+                if table.schema.equals(want):
+                    return table
+                try:  # the same columns in another unit (Parquet keeps timestamp[s] as [ms])
+                    return table.cast(want)
+                except (pa.ArrowException, ValueError):
+                    pass
         return pq.read_table(path, columns=columns, schema=schema)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise StoreDamaged(path, exc, remedy) from None
