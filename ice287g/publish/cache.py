@@ -93,26 +93,41 @@ def valid(files: dict[str, Path]) -> bool:
     return True
 
 
+def kept(store, where: str, name: str, key: str, make, read):
+    """`read(path)` of the file `make()` (bytes) writes, kept under
+    ``derived/publish/<where>/<name>-<key>`` (`key`: a digest of what it is made from) and
+    made again when missing or not matching its record; files of `name` under another key
+    are deleted."""
+    folder_path, scratch = folder(store, where)
+    stem = f"{name}-{key[:16]}"
+    files = {"data": folder_path / f"{stem}.data", "json": folder_path / f"{stem}.json"}
+    try:
+        if not valid(files):
+            data = make()
+            atomic_write(files["data"], data, sync=False)
+            record(files, {"data": hashlib.sha256(data).hexdigest()})
+            for stale in folder_path.glob(f"{name}-*"):
+                if stale not in files.values():
+                    stale.unlink(missing_ok=True)
+        return read(files["data"])
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
 def arrow_table(store, name: str, key: str, make):
-    """The Arrow table `make()` returns, kept under ``derived/publish/arrow/`` by `key` (a
-    digest of what it is made from) as an Arrow IPC file, read back mapped in memory."""
+    """The Arrow table `make()` returns, kept by `key` as an Arrow IPC file (``kept``)."""
     import pyarrow as pa
 
-    where, scratch = folder(store, "arrow")
-    files = {"arrow": where / f"{name}-{key[:16]}.arrow", "json": where / f"{name}-{key[:16]}.json"}
-    if valid(files):
-        with pa.memory_map(str(files["arrow"])) as source:
+    def write() -> bytes:
+        table = make()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
+
+    def read(path: Path):
+        with pa.memory_map(str(path)) as source:
             return pa.ipc.open_file(source).read_all()
-    table = make()
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    data = sink.getvalue().to_pybytes()
-    atomic_write(files["arrow"], data, sync=False)
-    record(files, {"arrow": hashlib.sha256(data).hexdigest()})
-    for stale in where.glob(f"{name}-*"):
-        if stale not in files.values():
-            stale.unlink(missing_ok=True)
-    if scratch is not None:
-        scratch.cleanup()
-    return table
+
+    return kept(store, "arrow", name, key, write, read)

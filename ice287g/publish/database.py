@@ -76,8 +76,10 @@ QUERIES = {
 }
 EXTRA_TABLES = {
     "rows": "Every distinct row of every version (the long table stored once per distinct "
-    "row); `id` is referenced by `version_rows`.",
-    "version_rows": "Which version (`catalog.id`) lists which distinct row (`rows.id`) at "
+    "row); `id` is referenced by `version_rows`, numbered in order of first appearance as "
+    "the versions were taken in (stable: a new version never renumbers one).",
+    "version_rows": "Which version (`catalog.id`: the order in which the store took the "
+    "versions in, stable as versions are added) lists which distinct row (`rows.id`) at "
     "which sheet row.",
     "versions": "View: every version, one long table (the same columns as versions.parquet).",
 }

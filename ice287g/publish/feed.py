@@ -51,6 +51,18 @@ def _uuid(text: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'ice287g:' + text)}"
 
 
+def _successors(cat: pd.DataFrame):
+    """Each non-suspect version after the first of its list: list, the date of the version
+    before it, date, seq, sha256, file name, rows (a version's own events make its entry;
+    the first version of each list is not an entry)."""
+    for lst, versions in cat[~cat["suspect"]].groupby("list"):
+        versions = versions.sort_values(["date", "seq"])
+        cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
+        rows = list(zip(*cols, strict=True))
+        for prev, row in zip(rows, rows[1:], strict=False):
+            yield (lst, prev[0], *row)
+
+
 def _names(events: pd.DataFrame) -> list[str]:
     """How each event names its agreement in an entry (a change: with the field's values)."""
     out = []
@@ -86,27 +98,22 @@ def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
     for (lst, sha, kind), names in by_kind.items():
         kinds.setdefault((lst, sha), {})[kind] = names
     out = []
-    # A version's own events; the first version of each list is not an entry.
-    for lst, versions in cat[~cat["suspect"]].groupby("list"):
-        versions = versions.sort_values(["date", "seq"])
-        cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
-        rows = list(zip(*cols, strict=True))
-        for prev, (day, seq, sha, file_name, n) in zip(rows, rows[1:], strict=False):
-            found = kinds.get((lst, sha))
-            if not found:
-                continue
-            out.append(
-                {
-                    "list": lst,
-                    "date": day,
-                    "seq": int(seq),
-                    "sha256": sha,
-                    "file_name": file_name,
-                    "rows": int(n),
-                    "previous": prev[0],
-                    "kinds": {k: found[k] for k in ORDER if k in found},
-                }
-            )
+    for lst, previous, day, seq, sha, file_name, n in _successors(cat):
+        found = kinds.get((lst, sha))
+        if not found:
+            continue
+        out.append(
+            {
+                "list": lst,
+                "date": day,
+                "seq": int(seq),
+                "sha256": sha,
+                "file_name": file_name,
+                "rows": int(n),
+                "previous": previous,
+                "kinds": {k: found[k] for k in ORDER if k in found},
+            }
+        )
     out.sort(key=lambda e: (e["date"], e["seq"], e["list"]), reverse=True)
     return out
 
@@ -183,19 +190,15 @@ def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url, years: dict) -> lis
     told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     out = []
-    for lst, versions in cat[~cat["suspect"]].groupby("list"):
-        versions = versions.sort_values(["date", "seq"])
-        cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
-        rows = list(zip(*cols, strict=True))
-        for prev, (day, seq, sha, file_name, n) in zip(rows, rows[1:], strict=False):
-            if (lst, sha) not in told:
-                continue
-            text = (
-                f"{code}|{base_url}|{lst}|{day}|{seq}|{sha}|{file_name}|{n}|{prev[0]}|"
-                f"{years[day.year]}"
-            )
-            key = hashlib.sha256(text.encode()).hexdigest()
-            out.append(((day, int(seq), lst), key, lst, sha))
+    for lst, previous, day, seq, sha, file_name, n in _successors(cat):
+        if (lst, sha) not in told:
+            continue
+        text = (
+            f"{code}|{base_url}|{lst}|{day}|{seq}|{sha}|{file_name}|{n}|{previous}|"
+            f"{years[day.year]}"
+        )
+        key = hashlib.sha256(text.encode()).hexdigest()
+        out.append(((day, int(seq), lst), key, lst, sha))
     out.sort(key=lambda k: k[0], reverse=True)
     return out
 

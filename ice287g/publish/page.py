@@ -307,30 +307,15 @@ def build_history(agreements: pd.DataFrame, events: pd.DataFrame) -> dict:
 
 
 def cached(store, name: str, inputs: list[str], build) -> bytes:
-    """The JSON bytes of `build()`, cached under ``derived/publish/page/`` by a key of its
-    `inputs` (digests of what it is built from) and of this code; built again when the key
-    changes or the file does not match its record (``cache``)."""
+    """The JSON bytes of `build()`, kept under ``derived/publish/page/`` by a key of its
+    `inputs` (digests of what it is built from) and of this code (``cache.kept``)."""
     import hashlib
 
     from ice287g.publish import cache
-    from ice287g.store.files import atomic_write
 
     code = b"".join(Path(m.__file__).read_bytes() for m in (_page_module(), _diff_module()))
-    key = hashlib.sha256(code + "\n".join(inputs).encode()).hexdigest()[:16]
-    folder, scratch = cache.folder(store, "page")
-    files = {"data": folder / f"{name}-{key}.json", "json": folder / f"{name}-{key}.record"}
-    if cache.valid(files):
-        data = files["data"].read_bytes()
-    else:
-        data = dumps(build())
-        atomic_write(files["data"], data, sync=False)
-        cache.record(files, {"data": hashlib.sha256(data).hexdigest()})
-        for stale in folder.glob(f"{name}-*"):
-            if stale not in files.values():
-                stale.unlink(missing_ok=True)
-    if scratch is not None:
-        scratch.cleanup()
-    return data
+    key = hashlib.sha256(code + "\n".join(inputs).encode()).hexdigest()
+    return cache.kept(store, "page", name, key, lambda: dumps(build()), Path.read_bytes)
 
 
 def _page_module():
