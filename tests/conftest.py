@@ -31,16 +31,27 @@ settings.register_profile("thorough", max_examples=300, **_PROPERTIES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-# `make test` hands whole files to its workers in collection order; the files with the longest
-# single pieces (the commands under Prefect, the Prefect engine, the corpus store and the diff
-# properties, the 16 real MOAs, the whole-year replay) go first so that both workers finish at
-# about the same time.
+# `make test` hands whole files to its workers in collection order (`--no-loadscope-reorder`;
+# pytest-xdist would otherwise order them by their number of tests): one to each worker, then
+# the next file to whichever worker is down to its last two tests. The dearest files go first
+# so that short ones fill in at the end and both workers finish at about the same time. The
+# two files that start Prefect go to one worker: test_flows.py (three tests) first, so that
+# its worker, down to two tests once the first has started the session's Prefect API, takes
+# test_faults_stop.py while the other is still in the whole-year replay.
 LONGEST_FIRST = (
-    "test_faults_stop.py",
     "test_flows.py",
-    "test_changes.py",
-    "test_moa_read.py",
     "test_refresh.py",
+    "test_faults_stop.py",
+    "test_moa_read.py",
+    "test_changes.py",
+    "test_identity_properties.py",
+    "test_publish_page.py",
+    "test_moa_cli.py",
+    "test_publish.py",
+    "test_plot_export.py",
+    "test_history.py",
+    "test_moa_harvest.py",
+    "test_publish_incremental.py",
 )
 
 

@@ -40,6 +40,7 @@ from ice287g.jobs.harvest import BREAKER_THRESHOLD, harvest_lock
 from ice287g.jobs.refresh import refresh_lock
 from ice287g.store import ledger
 from ice287g.store.ledger import MOA_LEDGER
+from scrapers.http import BACKOFF_ENV
 
 
 @pytest.fixture
@@ -61,11 +62,14 @@ def prefect_api(prefect_engine) -> str:
 def cli(args: list[str], tmp_path: Path, api_url: str | None = None, **popen) -> subprocess.Popen:
     """The real `ice287g` command in a subprocess, with its own Prefect home
     (``tmp_path/prefect``: the ``prefect_home`` fixture puts a migrated database there); with
-    ``api_url`` it uses that Prefect API instead of starting a temporary server."""
+    ``api_url`` it uses that Prefect API instead of starting a temporary server. Its retries
+    do not wait (``$ICE287G_RETRY_BACKOFF``): what is timed here is the giving up, not the
+    production backoff (tested in test_http.py)."""
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PYTHONWARNINGS": "ignore",
+        BACKOFF_ENV: "0",
     }
     env.pop("PREFECT_API_URL", None)
     if api_url is not None:
@@ -231,7 +235,11 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
         for pdf in sorted(samples.glob("*.pdf")):
             (folder / f"{copy}-{pdf.name}").symlink_to(pdf)
     proc = cli(["moa", "read", str(folder), "--workers", "2", "--format", "csv"], tmp_path)
-    time.sleep(4)  # imports done, the workers busy reading
+    deadline = time.monotonic() + 60
+    while len(_running_on(folder)) < 3:  # imports done, both workers started (forked copies)
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.1)
+    time.sleep(0.5)  # the workers busy reading
     assert proc.poll() is None, "finished before the signal: give it more PDFs"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -239,12 +247,16 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
     assert proc.returncode == 143 and time.monotonic() - t0 < 10, err
     assert "interrupted by SIGTERM" in err and "Traceback" not in err, err
     time.sleep(0.5)
-    left = [
+    assert _running_on(folder) == [], "worker processes outlived the command"
+
+
+def _running_on(folder: Path) -> list[Path]:
+    """The processes (not this one) whose command line names ``folder``."""
+    return [
         p
         for p in Path("/proc").glob("[0-9]*/cmdline")
         if str(folder).encode() in _read(p) and p.parent.name != str(os.getpid())
     ]
-    assert left == [], "worker processes outlived the command"
 
 
 def _read(path: Path) -> bytes:
