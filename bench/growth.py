@@ -57,6 +57,10 @@ def reads(year: int) -> list[tuple[str, list[str]]]:
         ("counts", ["counts"]),
         ("diff (June 1 and Dec 31 of the last year)", ["diff", f"{year}-06-01", f"{year}-12-31"]),
         (f'history "{HISTORY_AGENCY[0]}" FL', ["history", *HISTORY_AGENCY]),
+        (
+            f'counts --agency "{HISTORY_AGENCY[0]}" FL, the last year',
+            ["counts", "--agency", *HISTORY_AGENCY, "--since", f"{year}-01-01"],
+        ),
         ("agreements", ["agreements"]),
         ("terminations", ["terminations"]),
         ("identity", ["identity"]),

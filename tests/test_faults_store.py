@@ -357,7 +357,7 @@ def test_verify_finds_a_flipped_byte_in_a_snapshot(loaded):
     assert [p.path for p in verify(loaded)] == [record["snapshot"]]
 
 
-@pytest.mark.parametrize("name", ["catalog.parquet", "tallies.parquet"])
+@pytest.mark.parametrize("name", ["catalog.parquet", "tallies/2025.parquet"])
 def test_truncated_derived_file_is_reported_then_repaired(loaded, name):
     catalog_before = loaded.catalog_table()
     expected = _counts(loaded)
@@ -376,6 +376,55 @@ def test_truncated_derived_file_is_reported_then_repaired(loaded, name):
     assert verify(loaded) == []
     assert _counts(loaded) == expected
     assert loaded.catalog_table().equals(catalog_before)
+
+
+def test_tallies_are_kept_by_year_and_a_write_touches_only_its_year(loaded):
+    """A new version rewrites the tallies of its own year, not the history's."""
+    ingest_bytes(loaded, hostile.good(4, agency="Y26"), "participatingAgencies01052026pm.xlsx")
+    year_2025 = loaded.tally_path(2025)
+    before = (year_2025.read_bytes(), year_2025.stat().st_mtime_ns)
+    expected = _counts(loaded)
+    ingest_bytes(loaded, hostile.good(5, agency="Y26b"), "participatingAgencies01062026pm.xlsx")
+    assert [p.name for p in loaded.tally_files()] == ["2025.parquet", "2026.parquet"]
+    assert (year_2025.read_bytes(), year_2025.stat().st_mtime_ns) == before
+    counts = _counts(loaded)
+    assert [c for c in counts if c[0] != "2026-01-06"] == expected
+    assert sum(c[3] for c in counts if c[0] == "2026-01-06") == 5
+    # `counts` on a date reads only that date's year; the answer is the same.
+    on_day = query.counts(as_of="2025-03-02", data_dir=loaded)
+    assert on_day["count"].tolist() == [4]
+    assert verify(loaded) == []
+
+
+def test_a_single_tallies_file_of_an_older_store_becomes_year_files_on_the_next_write(loaded):
+    import pyarrow as pa
+
+    expected = _counts(loaded)
+    tables = [pq.read_table(p) for p in loaded.tally_files()]
+    pq.write_table(pa.concat_tables(tables), loaded.legacy_tallies_path)
+    for p in loaded.tally_files():
+        p.unlink()
+    loaded.tallies_dir.rmdir()
+    assert _counts(loaded) == expected and verify(loaded) == []  # read as it is
+    ingest_bytes(loaded, hostile.good(6, agency="Y26"), "participatingAgencies01052026pm.xlsx")
+    assert not loaded.legacy_tallies_path.exists()
+    assert [p.name for p in loaded.tally_files()] == ["2025.parquet", "2026.parquet"]
+    assert [c for c in _counts(loaded) if c[0] != "2026-01-05"] == expected
+    assert verify(loaded) == []
+
+
+def test_repair_removes_the_tallies_of_a_year_with_no_version_left(loaded):
+    import shutil
+
+    expected = _counts(loaded)
+    stray = loaded.tally_path(2019)  # say, a copy left by hand
+    shutil.copy(loaded.tally_path(2025), stray)
+    problems = verify(loaded)
+    assert len(problems) == 3 and "add up to 6, not 3" in problems[0].problem
+    repair(loaded)
+    assert not stray.exists()
+    assert [p.name for p in loaded.tally_files()] == ["2025.parquet"]
+    assert verify(loaded) == [] and _counts(loaded) == expected
 
 
 def test_truncated_ledger_part_is_reported_not_a_crash(loaded):

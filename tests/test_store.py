@@ -240,3 +240,68 @@ def test_a_parquet_file_is_read_as_the_store_schema_whatever_it_holds(tmp_path):
     assert read_table(tmp_path / "n", schema, ["b", "a"]).column_names == ["b", "a"]
     older = read_table(tmp_path / "o", schema)
     assert older.schema.equals(schema) and older.column("b").to_pylist() == [None, None]
+
+
+# --- the catalog derived in windows equals the catalog derived whole -------------------------
+from datetime import timedelta  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ice287g.schema import CATALOG_SCHEMA  # noqa: E402
+from ice287g.store.catalog import TALLY_SCHEMA, _derive  # noqa: E402
+
+
+def _record(i: int, lst: str, day: date, rows: int) -> dict:
+    sha = f"{i:064x}"
+    record = dict.fromkeys(CATALOG_SCHEMA.names)
+    record.update(
+        list=lst,
+        date=day,
+        sha256=sha,
+        rows=rows,
+        file_name=f"f{i}.xlsx",
+        suffix_rank=i % 3,
+        snapshot=f"snapshots/{lst}/{day}_{sha[:12]}.parquet",  # never written: not needed
+        raw=f"raw/{sha[:2]}/{sha}.xlsx",
+        snapshot_sha256="0" * 64,
+    )
+    return record
+
+
+_versions = st.lists(
+    st.tuples(
+        st.sampled_from(["participating", "participating", "pending"]),
+        st.integers(0, 60),  # day offset: versions within and beyond the recovery window
+        st.sampled_from([100, 100, 40, 70, 0, 101]),  # drops, recoveries, an empty pending list
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(versions=_versions, data=st.data())
+def test_the_catalog_after_commits_in_any_order_equals_one_derived_whole(
+    tmp_path_factory, versions, data
+):
+    """Each commit derives only the versions from SUSPECT_RECOVERY_DAYS before its first
+    one; numbers in the day and suspect flags still come out as a derivation of all."""
+    store = Store(tmp_path_factory.mktemp("c") / "data")
+    start = date(2031, 12, 20)  # a year boundary: two tally files
+    records = [_record(i, lst, start + timedelta(d), n) for i, (lst, d, n) in enumerate(versions)]
+    if data.draw(st.booleans(), "in date order"):
+        order = sorted(range(len(records)), key=lambda i: (records[i]["date"], i))
+    else:
+        order = data.draw(st.permutations(range(len(records))), "order")
+    empty = TALLY_SCHEMA.empty_table()
+    with store.lock():
+        at = 0
+        while at < len(order):
+            size = data.draw(st.integers(1, 4), "batch")
+            chunk = [dict(records[i]) for i in order[at : at + size]]
+            store.commit(chunk, [empty] * len(chunk))
+            at += size
+    expected = _derive([dict(r) for r in records])
+    got = store.catalog_table().to_pylist()
+    key = ["list", "date", "seq", "sha256", "suspect", "suspect_reason"]
+    assert [{k: r[k] for k in key} for r in got] == [{k: r[k] for k in key} for r in expected]

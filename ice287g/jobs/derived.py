@@ -1,8 +1,9 @@
 """What is derived from the stored versions, brought up to date after new versions arrive.
 
 The store's identity (``ice287g.query.identity``: agreements, their life stories, every
-spelling), cached under ``<data_dir>/derived/``; the site's cached pieces (``publish``)
-check themselves when a site is built. A new version at the end of
+spelling), cached under ``<data_dir>/derived/``. The rows of each month that
+``counts --agency`` reads (``ice287g.query.agency_rows``) and the site's cached pieces
+(``publish``) check themselves when they are read. A new version at the end of
 its list extends the cached identity (its rows are read, not the older versions'), so a
 nightly refresh costs about the same in year ten as in year one, and the reads after it only
 read. The cache is keyed to the catalog: a reader that finds it stale or missing rebuilds it
@@ -19,6 +20,11 @@ import time
 from ice287g.store import Store
 
 log = logging.getLogger(__name__)
+# Derived folders `repair` clears, and when they are built again.
+CLEARED = {
+    "publish": "the next publish builds the site's pieces again",  # ``ice287g.publish.pieces``
+    "rows": "the next `counts --agency` builds them again",  # ``query.agency_rows``
+}
 
 
 def update(store: Store) -> float | None:
@@ -40,10 +46,11 @@ def rebuild(store: Store) -> list[str]:
     from ice287g.query import identity
 
     lines = []
-    pieces = store.root / "derived" / "publish"  # the site's cached pieces (``publish``)
-    if pieces.exists():
-        shutil.rmtree(pieces, ignore_errors=True)
-        lines.append("derived/publish/: cleared (the next publish builds its pieces again)")
+    for name, when in CLEARED.items():
+        folder = store.root / "derived" / name
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            lines.append(f"derived/{name}/: cleared ({when})")
     started = time.perf_counter()
     try:
         ident = identity.load(store, refresh=True)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import heapq
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -328,4 +329,31 @@ def matching_keys(query_key: str, keys: Iterable[str]) -> set[str]:
         hit = {k for k in keys if rule(k)}
         if hit:
             return hit
-    return set(difflib.get_close_matches(query_key, sorted(keys), n=10, cutoff=QUERY_CUTOFF))
+    return closest(close_scores(query_key, keys), keys)
+
+
+def close_scores(query_key: str, keys: Iterable[str]) -> dict[str, float]:
+    """The keys close to a query's key (difflib ratio at least QUERY_CUTOFF), with their
+    ratio: the test of ``difflib.get_close_matches``, kept so that a question asked of many
+    versions scores each distinct key once (``closest`` then picks within each version)."""
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(query_key)
+    out = {}
+    for key in keys:
+        matcher.set_seq1(key)
+        if (
+            matcher.real_quick_ratio() >= QUERY_CUTOFF
+            and matcher.quick_ratio() >= QUERY_CUTOFF
+            and matcher.ratio() >= QUERY_CUTOFF
+        ):
+            out[key] = matcher.ratio()
+    return out
+
+
+CLOSE_MATCHES = 10  # at most this many close keys answer a query
+
+
+def closest(scores: dict[str, float], keys: Iterable[str]) -> set[str]:
+    """The best-scored of `keys` (as ``difflib.get_close_matches`` ranks them)."""
+    ranked = heapq.nlargest(CLOSE_MATCHES, ((scores[k], k) for k in set(keys) if k in scores))
+    return {k for _, k in ranked}

@@ -103,13 +103,13 @@ def _read_cached(path: Path, base: str) -> tuple[str, Identity] | None:
 
 
 def _write_cached(path: Path, ident: Identity, base: str, key: str) -> None:
-    from ice287g.store.files import atomic_write
+    from ice287g.store.files import atomic_file
 
     ident.prepare()  # the tables go into the cache, so the fast commands only read
-    data = b"%s\n%s\n" % (base.encode(), key.encode())
-    data += pickle.dumps(ident, protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        atomic_write(path, data, sync=False)
+        with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+            fh.write(b"%s\n%s\n" % (base.encode(), key.encode()))
+            pickle.dump(ident, fh, protocol=pickle.HIGHEST_PROTOCOL)
     except OSError:
         pass  # a read-only store still answers, from memory
 

@@ -217,7 +217,7 @@ def counts(
     if agency:
         tallies = _matching_rows(store, chosen, state, agency)
     else:
-        tallies = store.tallies_table()
+        tallies = store.tallies_table({d.year for d in chosen["date"]})
         tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
         if state:
             tallies = tallies.filter(pc.equal(tallies["state"], parse_state(state)))
@@ -235,11 +235,33 @@ def counts(
 
 def _matching_rows(store: Store, chosen: pd.DataFrame, state, agency) -> pa.Table:
     """Tallies (sha256, keys, rows = 1) of the rows of `chosen` versions that pass
-    ``filter_rows``."""
-    keys = ["state", "agency", *[k for k in COUNT_KEYS if k != "state"]]
-    frames = []
-    for snapshot, sha in zip(chosen["snapshot"], chosen["sha256"]):
-        df = store.read_snapshot(snapshot, columns=keys).to_pandas()
-        frames.append(filter_rows(df, state, agency).assign(sha256=sha, rows=1))
-    rows = pd.concat(frames, ignore_index=True)
-    return pa.Table.from_pandas(rows[["sha256", *COUNT_KEYS, "rows"]], preserve_index=False)
+    ``filter_rows``, from the derived rows of each year (``agency_rows``): each distinct
+    name is keyed and scored once, then matched within each version as ``filter_rows``
+    matches within one."""
+    from ice287g.normalize.apply import agency_key
+    from ice287g.normalize.names import close_scores, closest
+    from ice287g.query.agency_rows import rows
+
+    table = rows(store, chosen, parse_state(state) if state else None)
+    query = agency_key(agency)
+    names = pc.unique(table["agency"]).to_pylist()
+    key_of = {n: agency_key(n) if isinstance(n, str) else "" for n in names}
+    keys = set(key_of.values())
+    scores = close_scores(query, keys)
+    # Only rows whose key is the query's, holds it, or is close to it can answer, in any
+    # version: the others are dropped before the per-version choice below.
+    named = [n for n, k in key_of.items() if query and (query in k or k in scores)]
+    table = table.filter(pc.is_in(table["agency"], pa.array(named, pa.string())))
+    df = table.to_pandas()
+    key = df["agency"].map(key_of).fillna("")
+    exact = key == query
+    found = set(df["sha256"][exact])
+    within = key.isin({k for k in keys if query in k}) & ~df["sha256"].isin(found)
+    found |= set(df["sha256"][within])
+    near = key.isin(scores.keys()) & ~df["sha256"].isin(found)
+    close = pd.Series(False, index=df.index)
+    for _sha, part in key[near].groupby(df["sha256"][near]):
+        close[part.index[part.isin(closest(scores, part))]] = True
+    keep = (exact | within | close) if query else pd.Series(False, index=df.index)
+    out = df[keep].assign(rows=1)
+    return pa.Table.from_pandas(out[["sha256", *COUNT_KEYS, "rows"]], preserve_index=False)

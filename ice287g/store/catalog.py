@@ -5,7 +5,8 @@ Layout under the data directory (default ./data, or ICE287G_DATA_DIR, or --data-
     raw/<sha[:2]>/<sha256>.xlsx              workbook bytes exactly as received, write-once
     snapshots/<list>/<date>_<sha[:12]>.parquet   one immutable snapshot per distinct workbook
     catalog.parquet                          one row per version (derived: can be rebuilt)
-    tallies.parquet                          rows per version x state x model x agency type
+    tallies/<year>.parquet                   rows per version x state x model x agency type,
+                                             one file per year of publication dates (derived)
     .lock                                    held by every writer
 
 Every file is written atomically (``files.atomic_write``). Snapshots carry their own catalog
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,6 +33,7 @@ from ice287g.store.files import (
     atomic_write,
     atomic_write_table,
     default_data_dir,
+    flush,
     parquet_bytes,
     read_table,
     sha256_bytes,
@@ -63,7 +65,10 @@ class Store:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else default_data_dir()
         self.catalog_path = self.root / "catalog.parquet"
-        self.tallies_path = self.root / "tallies.parquet"
+        self.tallies_dir = self.root / "tallies"
+        # The single tallies file of a store written before the tallies were kept by year:
+        # read until the next write replaces it with the year files.
+        self.legacy_tallies_path = self.root / "tallies.parquet"
 
     # --- paths ---------------------------------------------------------------------------
     @staticmethod
@@ -121,13 +126,12 @@ class Store:
         """Add catalog records (their snapshots already written) and rewrite derived indexes.
 
         Call with the lock held. Also picks up snapshots whose catalog write was interrupted.
-        Flushes all pending file writes first, so the catalog never names unflushed files.
-        The tallies are derived per version (never added to), so a lost catalog, or a crash
-        between the two renames, cannot count a version twice.
+        Flushes the versions' raw and snapshot files first, so the catalog never names
+        unflushed files. The tallies are derived per version (never added to), so a lost
+        catalog, or a crash between the two renames, cannot count a version twice.
         """
-        os.sync()
-        current = self.catalog_table().to_pylist()
-        known = {r["sha256"] for r in current}
+        table = self.catalog_table()
+        known = set(table["sha256"].to_pylist())
         new = [r for r in records if r["sha256"] not in known]
         new_shas = {r["sha256"] for r in new}
         orphans = [
@@ -137,65 +141,112 @@ class Store:
         ]
         if not new and not orphans:
             return
+        written = [self.root / r[k] for r in new + orphans for k in ("raw", "snapshot") if r.get(k)]
+        flush([p for p in written if p.exists()])
         given = {r["sha256"]: t for r, t in zip(records, tallies) if r["sha256"] in new_shas}
-        self.write_derived(current + new + orphans, given)
+        years = {r["date"].year for r in new + orphans}
+        # The versions published well before the first added one keep their number in the
+        # day and their suspect flag (which looks SUSPECT_RECOVERY_DAYS ahead): only the
+        # rest of the catalog is derived again, so a commit costs the same in year ten.
+        cutoff = min(r["date"] for r in new + orphans) - timedelta(SUSPECT_RECOVERY_DAYS + 1)
+        early = pc.less(table["date"], pa.scalar(cutoff, pa.date32()))
+        head = table.filter(early)
+        rows = table.filter(pc.invert(early)).to_pylist()
+        self.write_derived(rows + new + orphans, given, years=years, head=head)
 
     def write_derived(
         self,
         rows: list[dict],
         given: dict[str, pa.Table] | None = None,
         reuse_tallies: bool = True,
+        years: set[int] | None = None,
+        head: pa.Table | None = None,
     ) -> None:
         """Write the catalog of `rows` and the tallies of exactly those versions.
 
-        A version's tallies come from `given`, else (with `reuse_tallies`) from the tallies
-        file when they add up to its rows, else from its snapshot. Tallies first, catalog
-        last: a crash between the two leaves tallies the next write re-derives, never double
-        counts.
+        `head`: catalog records (as stored) of versions published before every one of
+        `rows`, kept as they are (their numbers and flags stand; see ``commit``).
+
+        Only the tallies of `years` are rewritten (None: every year, and year files with no
+        version left are removed): a commit touches the year of its new versions, so its
+        cost does not grow with the history. A version's tallies come from `given`, else
+        (with `reuse_tallies`) from its year's tallies when they add up to its rows, else
+        from its snapshot. Tallies first, catalog last: a crash between the two leaves
+        tallies the next write re-derives, never double counts.
         """
         for row in rows:
             if not row.get("snapshot_sha256") and (self.root / row["snapshot"]).exists():
                 row["snapshot_sha256"] = sha256_bytes((self.root / row["snapshot"]).read_bytes())
-        catalog = _derive(rows)
-        tallies = self._derived_tallies(catalog, given or {}, reuse_tallies)
-        atomic_write_table(self.tallies_path, tallies)
-        atomic_write_table(self.catalog_path, pa.Table.from_pylist(catalog, CATALOG_SCHEMA))
-
-    def _derived_tallies(
-        self, catalog: list[dict], given: dict[str, pa.Table], reuse: bool
-    ) -> pa.Table:
-        try:
-            old = self.tallies_table() if reuse else TALLY_SCHEMA.empty_table()
-        except StoreDamaged:
-            old = TALLY_SCHEMA.empty_table()  # re-derived from the snapshots below
-        sums = old.group_by("sha256").aggregate([("rows", "sum")])
-        old_rows = dict(zip(sums["sha256"].to_pylist(), sums["rows_sum"].to_pylist()))
-        reuse = [
-            r["sha256"]
-            for r in catalog
-            if r["sha256"] not in given and old_rows.get(r["sha256"], 0) == r["rows"]
-        ]
-        parts = [old.filter(pc.is_in(old["sha256"], pa.array(reuse, pa.string())))]
-        reused = set(reuse)
+        legacy = self.legacy_tallies_path.exists()
+        if legacy and head is not None:  # an older store: derive everything once
+            rows, head = head.to_pylist() + rows, None
+        catalog = _derive(rows, _last_sound(head))
+        if legacy:
+            years = None  # the single file of an older store becomes year files, all at once
+        by_year: dict[int, list[dict]] = {}
+        if head is not None and head.num_rows:
+            same_years = pc.is_in(pc.year(head["date"]), pa.array(sorted(years or ()), pa.int64()))
+            for r in (
+                head.filter(same_years).select(["date", "sha256", "rows", "snapshot"]).to_pylist()
+            ):
+                by_year.setdefault(r["date"].year, []).append(r)
         for r in catalog:
-            if r["sha256"] in given:
-                parts.append(given[r["sha256"]])
-            elif r["sha256"] not in reused:
-                try:
-                    parts.append(tally(self.read_snapshot(r["snapshot"]), r["sha256"]))
-                except StoreDamaged:
-                    pass  # a damaged snapshot: `verify` reports it and its tallies' shortfall
-        return pa.concat_tables(parts)
+            by_year.setdefault(r["date"].year, []).append(r)
+        for year in sorted(by_year if years is None else years & by_year.keys()):
+            old = self._old_tallies(year, legacy) if reuse_tallies else TALLY_SCHEMA.empty_table()
+            table = _derived_tallies(self, by_year[year], given or {}, old)
+            atomic_write_table(self.tally_path(year), table)
+        if years is None:
+            for path in self.tally_files():
+                if int(path.stem) not in by_year:
+                    path.unlink()
+        table = pa.Table.from_pylist(catalog, CATALOG_SCHEMA)
+        if head is not None:
+            table = pa.concat_tables([head, table])
+        atomic_write_table(self.catalog_path, table)
+        if legacy:
+            self.legacy_tallies_path.unlink()
 
-    def tallies_table(self) -> pa.Table:
-        """Rows per version x state x model x agency type (empty before the first version)."""
-        return read_table(self.tallies_path, TALLY_SCHEMA)
+    def _old_tallies(self, year: int, legacy: bool) -> pa.Table:
+        """The tallies stored for `year` (empty when unreadable: re-derived)."""
+        try:
+            if legacy:
+                return read_table(self.legacy_tallies_path, TALLY_SCHEMA)
+            return read_table(self.tally_path(year), TALLY_SCHEMA)
+        except StoreDamaged:
+            return TALLY_SCHEMA.empty_table()
+
+    def tally_path(self, year: int) -> Path:
+        return self.tallies_dir / f"{year:04d}.parquet"
+
+    def tally_files(self) -> list[Path]:
+        """The year files of the tallies, oldest year first."""
+        try:
+            names = os.listdir(self.tallies_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [
+            self.tallies_dir / n
+            for n in sorted(names)
+            if n.endswith(".parquet") and n[:-8].isdigit() and n[0] != "."
+        ]
+
+    def tallies_table(self, years: set[int] | None = None) -> pa.Table:
+        """Rows per version x state x model x agency type (empty before the first version);
+        `years`: only the versions published in those years (and maybe others)."""
+        files = self.tally_files()
+        if self.legacy_tallies_path.exists():
+            files = [self.legacy_tallies_path]  # an older store, until its next write
+        elif years is not None:
+            files = [f for f in files if int(f.stem) in years]
+        tables = [read_table(f, TALLY_SCHEMA) for f in files]
+        return pa.concat_tables(tables) if tables else TALLY_SCHEMA.empty_table()
 
     def snapshot_records(self) -> tuple[list[dict], list[str]]:
         """The catalog record every snapshot file carries, and the snapshots that carry none
         that can be read (damaged files, reported by `verify`)."""
         records, unreadable = [], []
-        for path in sorted((self.root / "snapshots").glob("*/*.parquet")):
+        for path in self._snapshot_paths():
             record = _own_record(path)
             if record is None:
                 unreadable.append(str(path.relative_to(self.root)))
@@ -204,15 +255,34 @@ class Store:
         return records, unreadable
 
     def _snapshot_records(self, known: set[str]) -> list[dict]:
-        """Catalog records of snapshot files whose hash prefix is not among `known`."""
+        """Catalog records of snapshot files whose hash prefix is not among `known` (names
+        compared first: a commit lists the folders, it opens only the files not catalogued)."""
         prefixes = {sha[:12] for sha in known}
         out = []
-        for path in sorted((self.root / "snapshots").glob("*/*.parquet")):
-            if path.stem.rsplit("_", 1)[-1] in prefixes:
-                continue
+        for path in self._snapshot_paths(lambda name: name[-20:-8] not in prefixes):
             record = _own_record(path)
             if record is not None:  # a damaged file is reported by `verify`, not catalogued
                 out.append(record)
+        return out
+
+    def _snapshot_paths(self, keep=lambda name: True) -> list[Path]:
+        """The snapshot files (``<list>/<date>_<sha[:12]>.parquet``) whose name `keep`s."""
+        folder = self.root / "snapshots"
+        try:
+            lists = sorted(n for n in os.listdir(folder) if n[0] != ".")
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        out = []
+        for lst in lists:
+            try:
+                names = sorted(os.listdir(folder / lst))
+            except NotADirectoryError:
+                continue
+            out += [
+                folder / lst / n
+                for n in names
+                if n.endswith(".parquet") and n[0] != "." and keep(n)
+            ]
         return out
 
 
@@ -234,6 +304,31 @@ TALLY_SCHEMA = pa.schema(
 )
 
 
+def _derived_tallies(
+    store: Store, catalog: list[dict], given: dict[str, pa.Table], old: pa.Table
+) -> pa.Table:
+    """The tallies of the versions of `catalog`: from `given`, else from `old` when they add
+    up to the version's rows, else from its snapshot."""
+    sums = old.group_by("sha256").aggregate([("rows", "sum")])
+    old_rows = dict(zip(sums["sha256"].to_pylist(), sums["rows_sum"].to_pylist()))
+    reuse = [
+        r["sha256"]
+        for r in catalog
+        if r["sha256"] not in given and old_rows.get(r["sha256"], 0) == r["rows"]
+    ]
+    parts = [old.filter(pc.is_in(old["sha256"], pa.array(reuse, pa.string())))]
+    reused = set(reuse)
+    for r in catalog:
+        if r["sha256"] in given:
+            parts.append(given[r["sha256"]])
+        elif r["sha256"] not in reused:
+            try:
+                parts.append(tally(store.read_snapshot(r["snapshot"]), r["sha256"]))
+            except StoreDamaged:
+                pass  # a damaged snapshot: `verify` reports it and its tallies' shortfall
+    return pa.concat_tables(parts)
+
+
 def tally(table: pa.Table, sha: str) -> pa.Table:
     """Rows of one snapshot per (state, model, agency_type): the source of fast `counts`."""
     if table.num_rows == 0:
@@ -250,8 +345,19 @@ def tally(table: pa.Table, sha: str) -> pa.Table:
     )
 
 
-def _derive(rows: list[dict]) -> list[dict]:
-    """Order versions, number them within each day, and mark suspect versions."""
+def _last_sound(head: pa.Table | None) -> int | None:
+    """Rows of the last participating version of `head` not flagged suspect."""
+    if head is None or head.num_rows == 0:
+        return None
+    sound = head.filter(
+        pc.and_(pc.equal(head["list"], "participating"), pc.invert(head["suspect"]))
+    )
+    return sound["rows"][-1].as_py() if sound.num_rows else None
+
+
+def _derive(rows: list[dict], sound: int | None = None) -> list[dict]:
+    """Order versions, number them within each day, and mark suspect versions; `sound`: the
+    rows of the last participating version not flagged before these."""
     rows = sorted(
         rows,
         key=lambda r: (
@@ -262,6 +368,7 @@ def _derive(rows: list[dict]) -> list[dict]:
             r["sha256"],
         ),
     )
+    start = sound
     for lst in ("participating", "pending"):
         versions = [r for r in rows if r["list"] == lst]
         previous_day = None
@@ -271,7 +378,7 @@ def _derive(rows: list[dict]) -> list[dict]:
             previous_day = r["date"]
             r["seq"] = seq
             r["suspect"], r["suspect_reason"] = False, None
-        sound = None  # rows of the last version not flagged
+        sound = start  # rows of the last version not flagged
         for i, r in enumerate(versions):
             if lst == "pending" and r["rows"] == 0:
                 r["suspect"], r["suspect_reason"] = True, "pending list is empty"

@@ -13,7 +13,7 @@ from ice287g.store.files import StoreDamaged, sha256_bytes
 
 
 def repair(store: Store) -> list[str]:
-    """Rewrite catalog.parquet and tallies.parquet from the snapshots; one line per finding."""
+    """Rewrite catalog.parquet and the tallies from the snapshots; one line per finding."""
     lines: list[str] = []
     with store.lock():
         try:
@@ -34,7 +34,7 @@ def repair(store: Store) -> list[str]:
                 recorded += 1
         store.write_derived(records, reuse_tallies=False)
         lines.append(f"catalog.parquet: rewritten from {len(records)} snapshots (was {before})")
-        lines.append(f"tallies.parquet: re-derived for {len(records)} versions")
+        lines.append(f"tallies/: re-derived for {len(records)} versions")
         if recorded:
             lines.append(
                 f"snapshot hashes taken from the files for {recorded} versions (no earlier "

@@ -88,7 +88,7 @@ def _check_tallies(store: Store, catalog: list[dict] | None) -> list[Problem]:
     try:
         tallies = store.tallies_table()
     except StoreDamaged as exc:
-        return [Problem("tallies.parquet", str(exc))]
+        return [Problem(str(exc.path.relative_to(store.root)), str(exc))]
     if catalog is None or not store.catalog_path.exists():
         return []
     sums = tallies.group_by("sha256").aggregate([("rows", "sum")])
@@ -98,7 +98,7 @@ def _check_tallies(store: Store, catalog: list[dict] | None) -> list[Problem]:
         if totals.get(record["sha256"], 0) != record["rows"]:
             out.append(
                 Problem(
-                    "tallies.parquet",
+                    str(store.tally_path(record["date"].year).relative_to(store.root)),
                     f"rows of {record['sha256'][:12]} add up to "
                     f"{totals.get(record['sha256'], 0)}, not {record['rows']} "
                     "(`ice287g repair` re-derives them)",
