@@ -67,10 +67,10 @@ def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
             os.fsync(fh.fileno())
 
 
-# Up to this many files, ``flush`` syncs each; a bigger batch (a backfill) is flushed with one
-# system-wide sync, which costs less than hundreds of fsyncs but also flushes every other
-# file the machine has pending (a copied store, another program's writes).
-FLUSH_EACH_MAX = 64
+# Up to this many files (a nightly refresh writes four), ``flush`` syncs each; a bigger batch
+# (a backfill) is flushed with one system-wide sync, which costs less than hundreds of fsyncs
+# but also flushes every other file the machine has pending (a copied store, other writes).
+FLUSH_EACH_MAX = 16
 
 
 def flush(paths: list[Path]) -> None:
