@@ -31,9 +31,10 @@ run: $(STAMP)
 backfill: $(STAMP)
 	$(BIN)/ice287g backfill "$(CORPUS)"
 
-# Both cores: one worker per core, each test file on one worker (pytest-xdist).
+# Both cores: one worker per core, each test file on one worker (pytest-xdist), the files in
+# the order tests/conftest.py gives them (dearest first).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -22,6 +22,7 @@ may be asked, and when to stop asking one, in :mod:`scrapers.hosts`.
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -58,6 +59,11 @@ __all__ = ["DEFAULT_DEADLINE", "Fetcher", "FetchError", "FetchResult", "parse_re
 
 BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEFAULT_DEADLINE = 60.0  # seconds for one download, every attempt and wait included
+# The first retry's wait in seconds (then doubled per attempt), unless the server says
+# Retry-After. $ICE287G_RETRY_BACKOFF overrides it: the test suite sets 0, so a command it runs
+# against a source that cannot be reached retries without waiting.
+DEFAULT_BACKOFF = 1.0
+BACKOFF_ENV = "ICE287G_RETRY_BACKOFF"
 _RETRY_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _DEADLINE_SLACK = 0.05  # a timeout this close to the deadline is the deadline's
 
@@ -87,7 +93,7 @@ class Fetcher:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         retries: int = 3,
-        backoff: float = 1.0,
+        backoff: float | None = None,
         max_wait: float = 60.0,
         max_redirects: int = 5,
         deadline: float = DEFAULT_DEADLINE,
@@ -101,7 +107,7 @@ class Fetcher:
         self.deadline = deadline
         self._ends_at = float("inf")  # monotonic time the current download must end by
         self.retries = retries
-        self.backoff = backoff
+        self.backoff = default_backoff() if backoff is None else backoff
         self.max_wait = max_wait
         self.max_redirects = max_redirects
         self._sleep = sleep
@@ -329,6 +335,20 @@ class _Watchdog:
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+
+
+def default_backoff() -> float:
+    """The first retry's wait: ``$ICE287G_RETRY_BACKOFF`` seconds when set, else 1 s."""
+    value = os.environ.get(BACKOFF_ENV, "").strip()
+    if not value:
+        return DEFAULT_BACKOFF
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{BACKOFF_ENV}={value!r}: expected a number of seconds, 0 or more")
+    return seconds
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -31,16 +31,28 @@ settings.register_profile("thorough", max_examples=300, **_PROPERTIES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-# `make test` hands whole files to its workers in collection order; the files with the longest
-# single pieces (the commands under Prefect, the Prefect engine, the corpus store and the diff
-# properties, the 16 real MOAs, the whole-year replay) go first so that both workers finish at
-# about the same time.
+# `make test` hands whole files to its workers in collection order (`--no-loadscope-reorder`;
+# pytest-xdist would otherwise order them by their number of tests): one to each worker, then
+# the next file to whichever worker is down to its last two tests. The dearest files go first
+# so that short ones fill in at the end and both workers finish at about the same time; the
+# file that backfills the corpus store (test_changes.py) goes early, before the others that
+# read it, so that they rarely wait for it.
 LONGEST_FIRST = (
-    "test_faults_stop.py",
+    "test_refresh.py",
     "test_flows.py",
     "test_changes.py",
     "test_moa_read.py",
-    "test_refresh.py",
+    "test_faults_stop.py",
+    "test_identity_properties.py",
+    "test_publish_page.py",
+    "test_moa_cli.py",
+    "test_publish.py",
+    "test_history.py",
+    "test_plot_export.py",
+    "test_moa_harvest.py",
+    "test_faults_store.py",
+    "test_agency_rows.py",
+    "test_publish_incremental.py",
 )
 
 
@@ -189,9 +201,11 @@ class PrefectEngine:
     migrated_database: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prefect_engine(prefect_database, tmp_path_factory):
-    """One temporary Prefect API (prefect_test_harness) shared by every real-engine test.
+    """One temporary Prefect API (prefect_test_harness) for the real-engine tests of a file
+    (only tests/test_flows.py has them), stopped when the file is done: its services would
+    otherwise keep using CPU until the end of the run.
 
     Its start-up is the dear part (../shared/PREFECT.md), so it happens once, and its
     database is a copy of the run's migrated one (:func:`prefect_database`): the harness

@@ -2,13 +2,13 @@
 reached, everything blocked, SIGINT and SIGTERM, each with and without Prefect.
 
 Every case asserts the clean outcome, that it came quickly, and what the store holds
-afterwards (for an interrupted command: the whole store byte-identical). The tests marked
-``prefect`` run the command under Prefect. One of them (SIGINT in the MOA harvest) lets the
-command start and stop its own temporary server, as a night without an API URL does (from a
-database already migrated: ``prefect_home`` in conftest.py); the others point the command at
-the session's Prefect API (``prefect_engine``), so the run pays one server start-up instead of
-four (each is about 10 s of CPU). The store, site and server helpers are those of
-test_faults_net.py (the same faults, in-process).
+afterwards (for an interrupted command: the whole store byte-identical). The cases that run
+the command under Prefect against a Prefect API live in test_flows.py, beside the other
+tests of the real engine, so that one file starts that API and stops it when done (each
+start is about 10 s of CPU); the one here (SIGINT in the MOA harvest) lets the command start
+and stop its own temporary server, as a night without an API URL does (from a database
+already migrated: ``prefect_home`` in conftest.py). The store, site and server helpers are
+those of test_faults_net.py (the same faults, in-process).
 """
 
 from __future__ import annotations
@@ -22,24 +22,21 @@ from pathlib import Path
 
 import pytest
 from support.files import tree_digest
-from support.hostile_server import HostileServer, Route, blocked
+from support.hostile_server import HostileServer, Route
 from support.local_server import PAGE_PATH
 from support.shared import samples_or_skip
 from test_faults_net import (
     MOA_DIR,
-    PARTICIPATING,
-    PENDING,
     closed_port,
     lock_is_free,
     seeded_store,
     site,
-    versions,
 )
 
-from ice287g.jobs.harvest import BREAKER_THRESHOLD, harvest_lock
+from ice287g.jobs.harvest import harvest_lock
 from ice287g.jobs.refresh import refresh_lock
 from ice287g.store import ledger
-from ice287g.store.ledger import MOA_LEDGER
+from scrapers.http import BACKOFF_ENV
 
 
 @pytest.fixture
@@ -48,24 +45,17 @@ def server():
         yield s
 
 
-@pytest.fixture
-def prefect_api(prefect_engine) -> str:
-    """The URL of the session's Prefect API, for a command that should not start its own."""
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    assert url and url.startswith("http://127.0.0.1:"), url
-    return url
-
-
 def cli(args: list[str], tmp_path: Path, api_url: str | None = None, **popen) -> subprocess.Popen:
     """The real `ice287g` command in a subprocess, with its own Prefect home
     (``tmp_path/prefect``: the ``prefect_home`` fixture puts a migrated database there); with
-    ``api_url`` it uses that Prefect API instead of starting a temporary server."""
+    ``api_url`` it uses that Prefect API instead of starting a temporary server. Its retries
+    do not wait (``$ICE287G_RETRY_BACKOFF``): what is timed here is the giving up, not the
+    production backoff (tested in test_http.py)."""
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PYTHONWARNINGS": "ignore",
+        BACKOFF_ENV: "0",
     }
     env.pop("PREFECT_API_URL", None)
     if api_url is not None:
@@ -111,51 +101,6 @@ def test_offline_refresh_command_says_why_in_one_line_and_exits_1(tmp_path):
     assert [r["outcome"] for r in ledger.PUBLICATIONS.read(store).to_pylist()] == [ledger.FAILED]
 
 
-@pytest.mark.prefect
-def test_offline_refresh_under_prefect_fails_within_two_minutes_without_traceback(
-    tmp_path, prefect_home, prefect_api
-):
-    store = seeded_store(tmp_path / "data", moas=20)
-    before = versions(store.root)
-    source = f"http://127.0.0.1:{closed_port()}{PAGE_PATH}"
-    t0 = time.monotonic()
-    proc = cli(
-        ["--data-dir", str(store.root), "refresh", "--source", source], tmp_path, prefect_api
-    )
-    out, err = proc.communicate(timeout=180)
-    assert time.monotonic() - t0 < 120
-    assert proc.returncode == 1, err
-    assert "Traceback" not in out + err, err
-    assert [line for line in err.splitlines() if line.startswith("failed:")] == [
-        line for line in err.splitlines() if source in line and "ConnectError" in line
-    ]
-    assert "MOA harvest skipped" in err
-    assert versions(store.root) == before and len(MOA_LEDGER.read(store)) == 0
-
-
-@pytest.mark.prefect
-def test_blocked_refresh_under_prefect_finishes_quickly(
-    server, tmp_path, prefect_home, prefect_api
-):
-    """Both workbooks and every PDF blocked (403 HTML): each workbook asked once, the harvest
-    stopped by its breaker (it took 316 s before)."""
-    store = seeded_store(tmp_path / "data", moas=20)
-    site(server, blocked(403))
-    server.default = blocked(403)
-    before = versions(store.root)
-    t0 = time.monotonic()
-    args = ["--data-dir", str(store.root), "refresh", "--source", server.page_url]
-    proc = cli(args, tmp_path, prefect_api)
-    out, err = proc.communicate(timeout=180)
-    assert time.monotonic() - t0 < 120
-    assert proc.returncode == 1 and "Traceback" not in out + err, err
-    assert server.hits[PARTICIPATING] == server.hits[PENDING] == 1
-    assert server.hits_under(MOA_DIR) == BREAKER_THRESHOLD
-    assert "MOA harvest stopped: 3 consecutive failures on 127.0.0.1" in err
-    assert len([line for line in err.splitlines() if line.startswith("failed:")]) == 2
-    assert versions(store.root) == before
-
-
 # -- 5. clean stops ---------------------------------------------------------------------------
 
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -199,17 +144,19 @@ def test_a_signal_stops_a_refresh_waiting_on_a_hanging_server(server, tmp_path, 
 
 
 @pytest.mark.prefect
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_a_prefect_refresh_in_its_moa_harvest(
-    server, tmp_path, prefect_home, request, sig
-):
+def test_sigint_stops_a_prefect_refresh_in_its_moa_harvest(server, tmp_path, prefect_home):
     """The case of the issue: `refresh` under Prefect, in the MOA harvest (a subflow), with a
-    PDF download hanging. SIGINT with the command's own temporary server (started and stopped
-    by the command), SIGTERM against the session's Prefect API."""
+    PDF download hanging; SIGINT with the command's own temporary server (started and
+    stopped by the command). SIGTERM against a Prefect API: test_flows.py."""
+    stop_a_prefect_harvest(server, tmp_path, signal.SIGINT, api_url=None)
+
+
+def stop_a_prefect_harvest(server, tmp_path, sig: int, api_url: str | None) -> None:
+    """`refresh` under Prefect (its own temporary server without ``api_url``) stopped by
+    ``sig`` while a PDF download of its MOA harvest hangs: a clean stop."""
     store = seeded_store(tmp_path / "data", moas=20)
     site(server, Route(b"gone", 404, "text/plain"))  # the page is read: the harvest follows
     server.default = Route(mode="hang")
-    api_url = None if sig == signal.SIGINT else request.getfixturevalue("prefect_api")
     args = ["--data-dir", str(store.root), "refresh", "--source", server.page_url]
     proc = cli(args, tmp_path, api_url)
     # The ledger rows of the two 404s are written before the harvest starts.
@@ -231,7 +178,11 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
         for pdf in sorted(samples.glob("*.pdf")):
             (folder / f"{copy}-{pdf.name}").symlink_to(pdf)
     proc = cli(["moa", "read", str(folder), "--workers", "2", "--format", "csv"], tmp_path)
-    time.sleep(4)  # imports done, the workers busy reading
+    deadline = time.monotonic() + 60
+    while len(_running_on(folder)) < 3:  # imports done, both workers started (forked copies)
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.1)
+    time.sleep(0.5)  # the workers busy reading
     assert proc.poll() is None, "finished before the signal: give it more PDFs"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -239,12 +190,16 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
     assert proc.returncode == 143 and time.monotonic() - t0 < 10, err
     assert "interrupted by SIGTERM" in err and "Traceback" not in err, err
     time.sleep(0.5)
-    left = [
+    assert _running_on(folder) == [], "worker processes outlived the command"
+
+
+def _running_on(folder: Path) -> list[Path]:
+    """The processes (not this one) whose command line names ``folder``."""
+    return [
         p
         for p in Path("/proc").glob("[0-9]*/cmdline")
         if str(folder).encode() in _read(p) and p.parent.name != str(os.getpid())
     ]
-    assert left == [], "worker processes outlived the command"
 
 
 def _read(path: Path) -> bytes:

@@ -1,9 +1,11 @@
-"""The real Prefect engine: the refresh and MOA flows end to end, and `ice287g serve`.
+"""The real Prefect engine: the refresh and MOA flows end to end, `ice287g serve`, and the
+fault cases of test_faults_stop.py that run the command under Prefect against a Prefect API.
 
-Slow by nature (Prefect's server start-up), so only these few tests run it, on the session's
-one temporary Prefect API (``prefect_engine`` in conftest.py); the logic they wrap is tested
-directly in test_refresh.py and test_moa_harvest.py. The refresh flow reads the generated site
-(tests/support/site.py); the MOA flow fetches generated PDFs.
+Slow by nature (Prefect's server start-up), so only these few tests run it, on one temporary
+Prefect API for this file (``prefect_engine`` in conftest.py), stopped when the file is done;
+the logic they wrap is tested directly in test_refresh.py and test_moa_harvest.py. The
+refresh flow reads the generated site (tests/support/site.py); the MOA flow fetches
+generated PDFs.
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.hostile_server import HostileServer, blocked
+from support.local_server import PAGE_PATH
 from support.replay_server import ReplayServer
 from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
+from test_faults_net import (
+    MOA_DIR,
+    PARTICIPATING,
+    PENDING,
+    closed_port,
+    seeded_store,
+    site,
+    versions,
+)
+from test_faults_stop import cli, stop_a_prefect_harvest
 from test_moa_harvest import BROOME, DOCLIB, MISSING, RUSK, build_store, made, sha, stored_pdfs
 
 from ice287g import query
+from ice287g.jobs.harvest import BREAKER_THRESHOLD
 from ice287g.store.ledger import MOA_LEDGER
 
 pytestmark = pytest.mark.prefect
@@ -198,3 +213,75 @@ def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_
     # serve stops the Prefect server it started.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)
+
+
+# -- the commands under Prefect, against this file's Prefect API (test_faults_stop.py) ------
+
+
+@pytest.fixture
+def prefect_api(prefect_engine) -> str:
+    """The URL of this file's Prefect API, for a command that should not start its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url and url.startswith("http://127.0.0.1:"), url
+    return url
+
+
+@pytest.fixture
+def server():
+    with HostileServer() as s:
+        yield s
+
+
+@pytest.mark.prefect
+def test_offline_refresh_under_prefect_fails_within_two_minutes_without_traceback(
+    tmp_path, prefect_home, prefect_api
+):
+    store = seeded_store(tmp_path / "data", moas=20)
+    before = versions(store.root)
+    source = f"http://127.0.0.1:{closed_port()}{PAGE_PATH}"
+    t0 = time.monotonic()
+    proc = cli(
+        ["--data-dir", str(store.root), "refresh", "--source", source], tmp_path, prefect_api
+    )
+    out, err = proc.communicate(timeout=180)
+    assert time.monotonic() - t0 < 120
+    assert proc.returncode == 1, err
+    assert "Traceback" not in out + err, err
+    assert [line for line in err.splitlines() if line.startswith("failed:")] == [
+        line for line in err.splitlines() if source in line and "ConnectError" in line
+    ]
+    assert "MOA harvest skipped" in err
+    assert versions(store.root) == before and len(MOA_LEDGER.read(store)) == 0
+
+
+@pytest.mark.prefect
+def test_blocked_refresh_under_prefect_finishes_quickly(
+    server, tmp_path, prefect_home, prefect_api
+):
+    """Both workbooks and every PDF blocked (403 HTML): each workbook asked once, the harvest
+    stopped by its breaker (it took 316 s before)."""
+    store = seeded_store(tmp_path / "data", moas=20)
+    site(server, blocked(403))
+    server.default = blocked(403)
+    before = versions(store.root)
+    t0 = time.monotonic()
+    args = ["--data-dir", str(store.root), "refresh", "--source", server.page_url]
+    proc = cli(args, tmp_path, prefect_api)
+    out, err = proc.communicate(timeout=180)
+    assert time.monotonic() - t0 < 120
+    assert proc.returncode == 1 and "Traceback" not in out + err, err
+    assert server.hits[PARTICIPATING] == server.hits[PENDING] == 1
+    assert server.hits_under(MOA_DIR) == BREAKER_THRESHOLD
+    assert "MOA harvest stopped: 3 consecutive failures on 127.0.0.1" in err
+    assert len([line for line in err.splitlines() if line.startswith("failed:")]) == 2
+    assert versions(store.root) == before
+
+
+def test_sigterm_stops_a_prefect_refresh_in_its_moa_harvest(
+    server, tmp_path, prefect_home, prefect_api
+):
+    """SIGTERM to `refresh` under Prefect (this file's API) while a PDF download of its MOA
+    harvest hangs: a clean stop (SIGINT, with the command's own server: test_faults_stop.py)."""
+    stop_a_prefect_harvest(server, tmp_path, signal.SIGTERM, api_url=prefect_api)

@@ -10,7 +10,7 @@ import pytest
 from support.replay_server import DOCLIB_PATH, XLSX_TYPE, Publication, ReplayCorpus, ReplayServer
 from support.site import REFERENCE
 
-from scrapers.http import Fetcher, FetchError, FetchResult, parse_retry_after
+from scrapers.http import BACKOFF_ENV, Fetcher, FetchError, FetchResult, parse_retry_after
 
 # The generated site serves these tests (support/site.py); the two at the end replay the real
 # corpus and skip without ../shared.
@@ -289,6 +289,25 @@ def test_connection_refused_is_retried_then_failed(sleeps: list[float]) -> None:
     assert not result.refused  # sent, and the connection refused: not an allowlist refusal
     assert result.error and f"127.0.0.1:{port}" in result.error and "3 attempts" in result.error
     assert sleeps == [1.0, 2.0]
+
+
+def test_the_backoff_comes_from_the_environment_when_set(monkeypatch, sleeps) -> None:
+    """$ICE287G_RETRY_BACKOFF sets the first wait (the suite runs commands with 0); a value
+    that is not a number of seconds is refused, naming the variable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(BACKOFF_ENV, "0.25")
+    with Fetcher(source_host="127.0.0.1", retries=2, sleep=sleeps.append) as client:
+        assert client.fetch(f"http://127.0.0.1:{port}/x.xlsx").outcome == "failed"
+    assert sleeps == [0.25, 0.5]
+    monkeypatch.setenv(BACKOFF_ENV, "")
+    with Fetcher() as client:
+        assert client.backoff == 1.0
+    for bad in ("soon", "-1", "nan"):
+        monkeypatch.setenv(BACKOFF_ENV, bad)
+        with pytest.raises(ValueError, match=f"{BACKOFF_ENV}='{bad}': expected a number"):
+            Fetcher()
 
 
 def test_fetch_page_returns_the_page_and_retries(

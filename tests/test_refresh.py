@@ -20,6 +20,7 @@ from support.replay_server import ReplayServer
 from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
 
 from ice287g import query
+from ice287g.jobs import derived
 from ice287g.jobs.refresh import RefreshBusy, refresh, refresh_lock
 from ice287g.jobs.wayback import wayback
 from ice287g.store import Store, ledger
@@ -43,20 +44,30 @@ def store(tmp_path) -> Store:
 
 @pytest.fixture(scope="module")
 def replayed(replay_corpus, tmp_path_factory):
-    """The whole 2025 history refreshed moment by moment into one store (the observations
-    are what the tests read, so no markdown summary is written)."""
+    """The whole 2025 history refreshed moment by moment into one store.
+
+    The observations, versions and catalog are what the tests read, so no markdown summary
+    is written, and the derived state (the identity cache, brought up to date after each
+    refresh with new versions) is only asked for, not built: building it 230 times was four
+    fifths of this replay's CPU. That a refresh leaves it current is checked on the
+    generated site (test_a_refresh_with_new_versions_leaves_the_derived_state_current) and
+    version by version in test_identity_properties.py.
+    """
     store = Store(tmp_path_factory.mktemp("replay") / "data")
     moments = sorted({p.published for p in replay_corpus.publications})
-    reports = []
+    reports, asked = [], []
     with (
+        pytest.MonkeyPatch.context() as patch,
         ReplayServer(replay_corpus, max_requests=5000) as server,
         Fetcher(source_host=server.host, sleep=lambda s: None) as fetcher,
     ):
+        patch.setattr(derived, "update", lambda s: asked.append(s.root))
         for moment in moments:
             server.set_time(moment)
             reports.append(
                 (moment, refresh(store, server.page_url, fetcher=fetcher, summary=False))
             )
+    assert asked == [store.root for _, r in reports if r.new_versions]
     return store, reports
 
 
@@ -126,6 +137,25 @@ def test_a_second_refresh_on_an_unchanged_day_downloads_no_workbook_body(
     assert workbook_paths and all(
         replay_server.body_bytes[p] == served_before.get(p) for p in workbook_paths
     )
+
+
+def test_a_refresh_with_new_versions_leaves_the_derived_state_current(
+    replay_server, fetcher, store, monkeypatch
+):
+    """The reads after a refresh only read: the identity cache it leaves is current, so
+    loading it resolves nothing again."""
+    import ice287g.query.identity as identity
+
+    replay_server.set_day(date(2025, 4, 3))
+    assert len(refresh(store, replay_server.page_url, fetcher=fetcher).new_versions) == 2
+    replay_server.set_day(date(2025, 4, 8))  # both lists change
+    assert len(refresh(store, replay_server.page_url, fetcher=fetcher).new_versions) == 2
+    assert identity.cache_path(store, include_suspect=False).is_file()
+    resolved = []
+    monkeypatch.setattr(identity, "resolve", lambda *a: resolved.append(a))
+    monkeypatch.setattr(identity, "read_rows", lambda *a: resolved.append(a))
+    agreements = identity.load(store).agreements()
+    assert resolved == [] and len(agreements) >= sum(REFERENCE_COUNTS.values())
 
 
 def test_the_reference_day_through_the_live_path(replay_server, fetcher, store):
