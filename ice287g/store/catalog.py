@@ -184,11 +184,11 @@ class Store:
         if legacy:
             years = None  # the single file of an older store becomes year files, all at once
         by_year: dict[int, list[dict]] = {}
-        if head is not None and head.num_rows:
-            same_years = pc.is_in(pc.year(head["date"]), pa.array(sorted(years or ()), pa.int64()))
-            for r in (
-                head.filter(same_years).select(["date", "sha256", "rows", "snapshot"]).to_pylist()
-            ):
+        if head is not None and head.num_rows:  # the head's versions of the years rewritten
+            kept = head.select(["date", "sha256", "rows", "snapshot"])
+            if years is not None:
+                kept = kept.filter(pc.is_in(pc.year(kept["date"]), pa.array(sorted(years))))
+            for r in kept.to_pylist():
                 by_year.setdefault(r["date"].year, []).append(r)
         for r in catalog:
             by_year.setdefault(r["date"].year, []).append(r)
