@@ -40,6 +40,7 @@ from pathlib import Path
 from dateutil.relativedelta import relativedelta
 
 from bench.run import REPO, SHARED
+from tests.support.site import write_csv
 
 CORPUS = SHARED / "ice-corpus"
 # Where generated inputs and bench stores are kept between runs (never the repo's data/).
@@ -153,14 +154,6 @@ def write_year(corpus: Path, out: Path, years: int) -> Path:
         )
     write_csv(out / "MANIFEST.csv", manifest)
     return out
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    """A manifest-style CSV: a header from the first row's keys, then the rows."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def decade(

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ice287g.store.files import atomic_write
+from ice287g.store.files import atomic_write, sha256_bytes
 
 ROOT = Path("derived") / "publish"
 
@@ -77,6 +77,14 @@ def record(files: dict[str, Path], digests: dict[str, str]) -> None:
         remember(files[ext], d)
 
 
+def write(files: dict[str, Path], data: dict[str, bytes]) -> None:
+    """Write each of `data` (extension -> bytes) to its file of `files`, then (last) their
+    record, which makes the set valid."""
+    for ext, body in data.items():
+        atomic_write(files[ext], body, sync=False)
+    record(files, {ext: sha256_bytes(body) for ext, body in data.items()})
+
+
 def valid(files: dict[str, Path]) -> bool:
     """Whether every file of the set matches its record (see the module docstring)."""
     try:
@@ -103,9 +111,7 @@ def kept(store, where: str, name: str, key: str, make, read):
     files = {"data": folder_path / f"{stem}.data", "json": folder_path / f"{stem}.json"}
     try:
         if not valid(files):
-            data = make()
-            atomic_write(files["data"], data, sync=False)
-            record(files, {"data": hashlib.sha256(data).hexdigest()})
+            write(files, {"data": make()})
             for stale in folder_path.glob(f"{name}-*"):
                 if stale not in files.values():
                     stale.unlink(missing_ok=True)

@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from ice287g.publish.files import PACKAGE_TITLE
-from ice287g.store.files import atomic_write
 
 FEED = "feed.xml"
 ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
@@ -232,9 +231,7 @@ def feed_bytes(
     end = head.rindex("</feed>")
     used = {key: known[key] for _, key, _, _ in keys if key in known}
     if missing or len(used) != len(known) or not files["json"].exists():
-        data = json.dumps(used).encode()
-        atomic_write(files["entries"], data, sync=False)
-        cache.record(files, {"entries": hashlib.sha256(data).hexdigest()})
+        cache.write(files, {"entries": json.dumps(used).encode()})
     if scratch is not None:
         scratch.cleanup()
     return (head[:end] + "".join(texts) + head[end:]).encode()

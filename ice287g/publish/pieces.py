@@ -111,9 +111,7 @@ def _build(store, piece: Piece, folder: Path) -> None:
         "parquet": parquet_bytes(table),
         "csv.gz": gzip.compress(csv_bytes(table, header=False), GZIP_LEVEL, mtime=0),
     }
-    for ext, body in data.items():
-        atomic_write(files[ext], body, sync=False)
-    cache.record(files, {ext: hashlib.sha256(body).hexdigest() for ext, body in data.items()})
+    cache.write(files, data)
 
 
 @dataclass

@@ -78,7 +78,7 @@ def daily_table(store, cat: pd.DataFrame):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ice287g.store.files import atomic_write, parquet_bytes
+    from ice287g.store.files import parquet_bytes
 
     folder, scratch = cache.folder(store, "tables")
     chosen = select_versions(cat)
@@ -93,9 +93,7 @@ def daily_table(store, cat: pd.DataFrame):
         files["json"] = files["parquet"].with_suffix(".json")
         if not cache.valid(files):
             df = daily_counts(store, f"{year}-01-01", f"{year}-12-31")
-            data = parquet_bytes(_arrow(df, DAILY_COUNT_FIELDS))
-            atomic_write(files["parquet"], data, sync=False)
-            cache.record(files, {"parquet": hashlib.sha256(data).hexdigest()})
+            cache.write(files, {"parquet": parquet_bytes(_arrow(df, DAILY_COUNT_FIELDS))})
         parts.append(pq.read_table(files["parquet"]))
         names |= {p.name for p in files.values()}
     for stale in folder.glob("daily-*"):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
-from ice287g.store.files import atomic_file, atomic_write, parquet_bytes
+from ice287g.store.files import atomic_file, atomic_write, parquet_bytes, sha256_bytes
 
 FORMAT = "publish-yearly-1"
 YEARLY = ("changes", "daily_counts")
@@ -94,9 +94,7 @@ def _parts(folder: Path, name: str, table, known: str | None) -> tuple[list, set
         cut = [(int(y), int(a), int(n), d) for y, a, n, d in zip(*[iter(lines)] * 4)]
     else:
         cut = parts(table)
-        data = "".join(f"{y} {a} {n} {d}\n" for y, a, n, d in cut).encode()
-        atomic_write(files["parts"], data, sync=False)
-        cache.record(files, {"parts": hashlib.sha256(data).hexdigest()})
+        cache.write(files, {"parts": "".join(f"{y} {a} {n} {d}\n" for y, a, n, d in cut).encode()})
     return cut, {p.name for p in files.values()}
 
 
@@ -109,8 +107,7 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
     for year, first, rows, digest in cut:
         files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
         if not cache.valid(files):
-            atomic_write(files["csv"], csv_bytes(table.slice(first, rows), header=False), False)
-            cache.record(files, {"csv": hashlib.sha256(files["csv"].read_bytes()).hexdigest()})
+            cache.write(files, {"csv": csv_bytes(table.slice(first, rows), header=False)})
         names |= {p.name for p in files.values()}
         chunks.append(files["csv"])
     key = hashlib.sha256(
@@ -118,7 +115,8 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
     ).hexdigest()
     whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
     if not cache.valid(whole):
-        atomic_write(whole["parquet"], parquet_bytes(table), sync=False)
+        parquet = parquet_bytes(table)
+        atomic_write(whole["parquet"], parquet, sync=False)
         header = csv_bytes(table.schema.empty_table())
         h = hashlib.sha256(header)
         with atomic_file(whole["csv"]) as tmp, open(tmp, "wb") as out:
@@ -127,8 +125,7 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
                 data = chunk.read_bytes()
                 h.update(data)
                 out.write(data)
-        parquet_digest = hashlib.sha256(whole["parquet"].read_bytes()).hexdigest()
-        cache.record(whole, {"parquet": parquet_digest, "csv": h.hexdigest()})
+        cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": h.hexdigest()})
     names |= {p.name for p in whole.values()}
     for stale in folder.glob(f"{name}-*"):
         if stale.name not in names:

@@ -36,10 +36,11 @@ def folder(store: Store):
     return store.root / "derived" / "rows"
 
 
-def rows(store: Store, chosen: pd.DataFrame, state: str | None = None) -> pa.Table:
-    """``sha256`` and ``ROW_COLUMNS`` of every row of the `chosen` versions (catalog
-    records), of one state (a USPS code) when given."""
-    every = store.catalog_table(["date", "sha256", "snapshot"]).to_pandas(date_as_object=True)
+def rows(
+    store: Store, every: pd.DataFrame, chosen: pd.DataFrame, state: str | None = None
+) -> pa.Table:
+    """``sha256`` and ``ROW_COLUMNS`` of every row of the `chosen` versions, of one state (a
+    USPS code) when given; `every`: the catalog (``date``, ``sha256``, ``snapshot``)."""
     month = pd.Series([_month(d) for d in every["date"]], index=every.index)
     tables = []
     for m in sorted({_month(d) for d in chosen["date"]}):

@@ -191,8 +191,8 @@ def counts(
     """Rows per version (and per `by` keys): date, list, sha256, <by...>, count.
 
     By default one version per day (the day's last) and suspect versions skipped. `state`
-    and `agency` count only those rows (``filter_rows``); an agency is looked up in every
-    chosen version's snapshot, the rest comes from the tallies.
+    and `agency` count only those rows (``filter_rows``); an agency is looked up in the
+    derived rows of each month (``agency_rows``), the rest comes from the tallies.
     """
     check_list(list)
     by = [b for b in by]
@@ -202,8 +202,9 @@ def counts(
     if as_of is not None and (since is not None or until is not None):
         raise QueryError("use either --as-of or --since/--until, not both")
     store = store_of(data_dir)
+    cat = catalog(store)
     chosen = select_versions(
-        catalog(store),
+        cat,
         list,
         as_date(as_of),
         as_date(since),
@@ -215,7 +216,7 @@ def counts(
     if chosen.empty:
         return pd.DataFrame(columns=columns)
     if agency:
-        tallies = _matching_rows(store, chosen, state, agency)
+        tallies = _matching_rows(store, cat, chosen, state, agency)
     else:
         tallies = store.tallies_table({d.year for d in chosen["date"]})
         tallies = tallies.filter(pc.is_in(tallies["sha256"], pa.array(chosen["sha256"].tolist())))
@@ -233,16 +234,18 @@ def counts(
     return merged[columns].reset_index(drop=True)
 
 
-def _matching_rows(store: Store, chosen: pd.DataFrame, state, agency) -> pa.Table:
+def _matching_rows(
+    store: Store, cat: pd.DataFrame, chosen: pd.DataFrame, state, agency
+) -> pa.Table:
     """Tallies (sha256, keys, rows = 1) of the rows of `chosen` versions that pass
-    ``filter_rows``, from the derived rows of each year (``agency_rows``): each distinct
+    ``filter_rows``, from the derived rows of each month (``agency_rows``): each distinct
     name is keyed and scored once, then matched within each version as ``filter_rows``
     matches within one."""
     from ice287g.normalize.apply import agency_key
     from ice287g.normalize.names import close_scores, closest
     from ice287g.query.agency_rows import rows
 
-    table = rows(store, chosen, parse_state(state) if state else None)
+    table = rows(store, cat, chosen, parse_state(state) if state else None)
     query = agency_key(agency)
     names = pc.unique(table["agency"]).to_pylist()
     key_of = {n: agency_key(n) if isinstance(n, str) else "" for n in names}

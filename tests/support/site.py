@@ -169,12 +169,14 @@ def write_site(folder: Path) -> Path:
         }
         for ice_name, key in UPLOADS
     ]
-    _write_csv(folder / "MANIFEST.csv", manifest)
-    _write_csv(folder / "publications.csv", publications)
+    write_csv(folder / "MANIFEST.csv", manifest)
+    write_csv(folder / "publications.csv", publications)
     return folder
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """A manifest-style CSV (as the shared corpus's): a header from the first row's keys,
+    then the rows (the bench's synthetic decade writes its manifests with it too)."""
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
