@@ -154,3 +154,25 @@ def test_parts_of_other_schemas_are_not_joined(tmp_path: Path):
     with pytest.raises(rowgroups.ParquetJoinError, match="b.parquet"):
         with open(tmp_path / "whole.parquet", "wb") as out:
             rowgroups.join([tmp_path / "a.parquet", tmp_path / "b.parquet"], out)
+
+
+def test_remembered_year_digests_are_cut_again_by_other_code(tmp_path: Path, monkeypatch):
+    """The years' digests are remembered under the table's key; code that cuts or writes
+    them differently (here: another format) must not be handed the old digests."""
+    import pyarrow as pa
+
+    from ice287g.publish import yearly
+
+    table = pa.table(
+        {
+            "date": pa.array(pd.to_datetime(["2025-03-01", "2026-01-02"]).date, pa.date32()),
+            "n": pa.array([1, 2], pa.int64()),
+        }
+    )
+    store = Store(str(tmp_path / "data"))
+    first = yearly.cached(store, "changes", table, known="same content").parts
+    assert first == yearly.parts(table)
+    monkeypatch.setattr(yearly, "FORMAT", "publish-yearly-other")
+    again = yearly.cached(store, "changes", table, known="same content").parts
+    assert again == yearly.parts(table)
+    assert [d for *_, d in again] != [d for *_, d in first]

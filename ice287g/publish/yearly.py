@@ -84,10 +84,12 @@ def parts(table) -> list[tuple[int, int, int, str]]:
 
 def _parts(folder: Path, name: str, table, known: str | None) -> tuple[list, set[str]]:
     """``parts`` of `table`, remembered under `known` (a key of its content, when the
-    caller has one) so that an unchanged table is not hashed again; the files used."""
+    caller has one) and the code that cuts it, so that an unchanged table is not hashed
+    again; the files used."""
     if known is None:
         return parts(table), set()
-    stem = f"{name}-parts-{hashlib.sha256(known.encode()).hexdigest()[:16]}"
+    key = hashlib.sha256(f"{known}\n{_code_digest(table.schema)}".encode()).hexdigest()
+    stem = f"{name}-parts-{key[:16]}"
     files = {"parts": folder / f"{stem}.txt", "json": folder / f"{stem}.json"}
     if cache.valid(files):
         lines = files["parts"].read_text().split()
