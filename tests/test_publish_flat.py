@@ -176,3 +176,33 @@ def test_remembered_year_digests_are_cut_again_by_other_code(tmp_path: Path, mon
     again = yearly.cached(store, "changes", table, known="same content").parts
     assert again == yearly.parts(table)
     assert [d for *_, d in again] != [d for *_, d in first]
+
+
+def test_a_table_has_the_same_bytes_whatever_its_text_columns_pandas_dtype():
+    """Text columns arrive as `str` (read from a cache) or `object` (built, or empty): the
+    Arrow table, pandas metadata included, is the same, and gives them as `object`."""
+    import json
+
+    from ice287g.publish.tables import _arrow
+
+    fields = [
+        ("date", "date", ""),
+        ("name", "string", ""),
+        ("note", "string", ""),
+        ("count", "integer", ""),
+    ]
+    built = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-03-01", "2025-03-02"]).date,
+            "name": pd.Series(["a", None], dtype=object),
+            "note": pd.Series([None, None], dtype=object),
+            "count": pd.Series([1, None], dtype="Int64"),
+        }
+    )
+    cached = built.astype({"name": "string[pyarrow]", "note": "str"})
+    one, other = _arrow(built, fields), _arrow(cached, fields)
+    assert one.equals(other, check_metadata=True)
+    meta = json.loads(one.schema.metadata[b"pandas"])
+    types = {c["name"]: c["numpy_type"] for c in meta["columns"]}
+    assert types["name"] == types["note"] == "object" and types["count"] == "Int64"
+    assert one.column("name").to_pylist() == ["a", None]
