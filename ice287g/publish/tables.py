@@ -164,7 +164,6 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
     """Every table of ``data/``, in publishing order; `long` is the long table of every
     version as cached files (``pieces.long_table``), `rec` what the rest is built from."""
     snapshot = {n: d for n, _, d in SNAPSHOT_FIELDS}
-    code = _code()
     out = []
     for lst, v in latest_versions(cat).items():
         out.append(
@@ -226,11 +225,9 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             DAILY_COUNT_FIELDS,
         ),
     ):
-        if name == "daily_counts":
-            table = rec.daily_table
-        else:  # a function of the identity: kept as Arrow under the identity's key
-            key = hashlib.sha256(f"{code}\n{rec.key}".encode()).hexdigest()
-            table = cache.arrow_table(store, name, key, lambda df=df, f=fields: _arrow(df, f))
+        # The identity's tables convert in a few hundredths of a second even at ten
+        # years: caching them would cost more in writes after each new version.
+        table = rec.daily_table if name == "daily_counts" else _arrow(df, fields)
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
             cut = yearly.cached(store, name, table, rec.key if name == "changes" else rec.daily_key)
