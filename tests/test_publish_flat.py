@@ -1,18 +1,23 @@
-"""publish at the cost of what changed: the page's data is built from the identity's runs
-(``page.build_core``) and equals the construction it replaced (one ``Identity.listed`` per
-day), value for value and byte for byte; ``versions.parquet`` is its pieces' row groups
+"""publish at the cost of what changed: the page's data is built from the identity's runs a
+year at a time (``core.build_core``) and reads as the construction it replaced (one
+``Identity.listed`` per day), value for value; ``versions.parquet`` is its pieces' row groups
 joined under one footer (``rowgroups``), read back as the pieces one after the other."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.workbooks import PARTICIPATING_HEADER
+from test_history import part, write
 from test_publish import first_batch, make_store, second_batch
-from test_publish_incremental import next_year
+from test_publish_incremental import add, next_year
 
-from ice287g.publish import page, tables
+from ice287g.identity.story import RESIGN_MIN_DAYS
+from ice287g.publish import core, page, tables
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.identity import load
 from ice287g.query.versions import LISTS, catalog
@@ -56,44 +61,131 @@ def core_per_day(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) 
                 page.CATALOG_COLUMNS,
             ),
             "days": day_rows,
-            "series": page._series(daily[daily["list"] == lst], days_of[lst]),
+            "series": page.count_series(daily[daily["list"] == lst], days_of[lst]),
         }
     return {
         "format": 1,
         "generated": generated,
         "models": page.MODELS,
         "diff_fields": list(DIFF_FIELDS),
-        "resign_min_days": page.RESIGN_MIN_DAYS,
+        "resign_min_days": RESIGN_MIN_DAYS,
         "records": page.frame(pool.reset_index(drop=True), strings, page.RECORD_FIELDS),
         "lists": lists,
         "strings": strings.table(),
     }
 
 
+def decode_frame(frame: dict, strings: list[str]) -> list[dict]:
+    """A frame's rows as the page decodes them (``app.js``: ``decodeFrame``)."""
+    numeric = set(frame["integer"])
+    cols = [
+        col if name in numeric else [None if v is None else strings[v] for v in col]
+        for name, col in zip(frame["columns"], frame["data"], strict=True)
+    ]
+    return [dict(zip(frame["columns"], row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def expand(ranges: list[int]) -> list[int]:
+    return [i for start, n in zip(ranges[::2], ranges[1::2]) for i in range(start, start + n)]
+
+
+def decoded(core: dict) -> dict:
+    """What the page reads from a ``core`` of either layout (one pool, or the years' pools
+    one after the other, as ``app.js`` joins them): per list its versions, counts, and each
+    day's version, fields and member records."""
+    if core["format"] == 1:
+        pools = [(core["records"], core["strings"])]
+        days = {lst: L["days"] for lst, L in core["lists"].items()}
+    else:
+        pools = [(y["records"], y["strings"]) for y in core["years"]]
+        days = {lst: [d for y in core["years"] for d in y["days"][lst]] for lst in core["lists"]}
+    records = [r for frame, strings in pools for r in decode_frame(frame, strings)]
+    out = {k: core[k] for k in ("generated", "models", "diff_fields", "resign_min_days")}
+    for lst, L in core["lists"].items():
+        out[lst] = {
+            "versions": decode_frame(L["versions"], core["strings"]),
+            "series": L["series"],
+            "days": [
+                (
+                    d["version"],
+                    d["fields"],
+                    sorted(json.dumps(records[i]) for i in expand(d["members"])),
+                )
+                for d in days[lst]
+            ],
+        }
+    return out
+
+
 def assert_core_as_before(store) -> dict:
     cat = catalog(store)
     daily = tables.daily_counts(store)
-    new = page.build_core(load(store), cat, daily, "t")
-    old = core_per_day(store, cat, daily, "t")
-    assert new == old
-    assert page.dumps(new) == page.dumps(old)
+    new = json.loads(core.build_core(store, load(store), cat, daily, "t"))
+    assert decoded(new) == decoded(core_per_day(store, cat, daily, "t"))
     return new
 
 
 def test_core_from_runs_equals_the_core_read_day_by_day(tmp_path: Path):
     store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
-    core = assert_core_as_before(store)
-    # Not vacuous: days with members, records shared between days.
-    days = [d for lst in core["lists"].values() for d in lst["days"]]
+    built = assert_core_as_before(store)
+    # Not vacuous: two years, days with members, records shared between days and years.
+    assert [y["year"] for y in built["years"]] == [2025, 2026]
+    days = [d for y in built["years"] for lst in LISTS for d in y["days"][lst]]
     assert len(days) >= 4 and all(d["members"] for d in days)
-    assert core["records"]["length"] < sum(sum(d["members"][1::2]) for d in days)
+    pool = sum(y["records"]["length"] for y in built["years"])
+    assert pool < sum(sum(d["members"][1::2]) for d in days)
 
 
 @pytest.mark.corpus
 def test_core_from_runs_equals_the_core_read_day_by_day_on_the_corpus(corpus_scratch):
     # the session's writable copy: the identity's cache is written there
-    core = assert_core_as_before(Store(corpus_scratch))
-    assert len(core["lists"]["participating"]["days"]) > 100
+    built = assert_core_as_before(Store(corpus_scratch))
+    assert len(built["years"][0]["days"]["participating"]) > 100
+
+
+def later_in_2026(src: Path) -> None:
+    """2026-02-02: a newer participating list (one agency more)."""
+    write(
+        src,
+        "participatingAgencies02022026am.xlsx",
+        PARTICIPATING_HEADER,
+        [part(n) for n in ("Alpha Police Department", "Delta Police Department", "Echo Sheriff")],
+    )
+
+
+def mid_2025(src: Path) -> None:
+    """2025-09-15, ingested after the 2026 lists: a version of an earlier year."""
+    write(
+        src,
+        "participatingAgencies09152025am.xlsx",
+        PARTICIPATING_HEADER,
+        [part(n) for n in ("Alpha Police Department", "Zeta Police Department")],
+    )
+
+
+def test_core_builds_again_only_from_the_first_year_that_changed(tmp_path: Path):
+    """A version of the newest year replaces that year's cached text only; a version of an
+    earlier year (a Wayback import) replaces the years from it on. Either way the core is
+    the one a build without the cache gives."""
+    store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
+    folder = store.root / "derived" / "publish" / "core"
+
+    def build() -> tuple[bytes, dict[str, str]]:
+        cat, daily = catalog(store), tables.daily_counts(store)
+        text = core.build_core(store, load(store), cat, daily, "t")
+        return text, {p.name.split("-")[0]: p.name for p in folder.glob("*.text")}
+
+    _, first = build()
+    assert sorted(first) == ["2025", "2026"]
+    add(store, tmp_path, later_in_2026, "in3")
+    text, second = build()
+    assert second["2025"] == first["2025"] and second["2026"] != first["2026"]
+    assert len(json.loads(text)["years"][1]["days"]["participating"]) == 2
+    add(store, tmp_path, mid_2025, "in4")
+    text, third = build()
+    assert third["2025"] != second["2025"] and third["2026"] != second["2026"]
+    shutil.rmtree(store.root / "derived")
+    assert build()[0] == text
 
 
 def parquet_part(path: Path, first: int, rows: int, **options) -> None:

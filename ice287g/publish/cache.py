@@ -119,4 +119,3 @@ def kept(store, where: str, name: str, key: str, make, read):
     finally:
         if scratch is not None:
             scratch.cleanup()
-
