@@ -143,6 +143,35 @@ def test_core_from_runs_equals_the_core_read_day_by_day_on_the_corpus(corpus_scr
     assert len(built["years"][0]["days"]["participating"]) > 100
 
 
+def as_page(df: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """`df`'s rows as the page reads them: integers as numbers, the rest as text."""
+    out = []
+    for row in df[columns].astype(object).itertuples(index=False):
+        out.append(
+            {c: page.text_of(v) if not isinstance(v, int) else v for c, v in zip(columns, row)}
+        )
+    return out
+
+
+def test_history_reads_as_the_change_log_a_year_at_a_time(tmp_path: Path):
+    from ice287g.publish import yearly
+
+    store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
+    rec = tables.record(store, catalog(store))
+    years = yearly.parts(tables._arrow(rec.events, tables.CHANGE_FIELDS))
+    built = json.loads(page.build_history(store, rec.agreements, rec.events, years))
+    assert [y for y, *_ in years] == [2025, 2026] and len(built["years"]) == 2
+    events = [e for y in built["years"] for e in decode_frame(y["events"], y["strings"])]
+    assert events == as_page(rec.events, page.EVENT_COLUMNS)
+    columns = list(rec.agreements.columns)
+    assert decode_frame(built["agreements"], built["strings"]) == as_page(rec.agreements, columns)
+    # a year's text is kept: built again, the same bytes, read from the cache
+    kept = sorted((store.root / "derived" / "publish" / "history").glob("2025-*"))
+    assert kept and page.build_history(store, rec.agreements, rec.events, years) == page.dumps(
+        built
+    )
+
+
 def later_in_2026(src: Path) -> None:
     """2026-02-02: a newer participating list (one agency more)."""
     write(

@@ -139,7 +139,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         store,
         "history",
         [ident_key],
-        lambda: page.dumps(page.build_history(rec.agreements, rec.events)),
+        lambda: page.build_history(store, rec.agreements, rec.events, changes),
     )
     assets = {
         "style": _hashed(out, "style.css", _site_text("style.css").encode()),

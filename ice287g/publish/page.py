@@ -224,15 +224,40 @@ def _runs(values: np.ndarray) -> list[int]:
     return np.column_stack([values[start], length]).ravel().tolist()
 
 
-def build_history(agreements: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """The ``history`` JSON: the agreements table and the change log, for ``?agency=ID``."""
+def build_history(store, agreements: pd.DataFrame, events: pd.DataFrame, years: list) -> bytes:
+    """The ``history`` JSON: the agreements table, then the change log by calendar year,
+    for ``?agency=ID``::
+
+        {"format": 2, "agreements": frame, "strings": its strings,
+         "years": [{"events": frame, "strings": its strings}, ...]}
+
+    `years`: the change log's (year, first row, rows, digest), ``yearly.parts``; a year's
+    text is kept under ``derived/publish/history/`` by its digest and this code, so a new
+    version writes its year only."""
+    import hashlib
+
+    from ice287g.publish import cache
+
     strings = Strings()
-    return {
-        "format": 1,
+    head = {
+        "format": 2,
         "agreements": frame(agreements, strings, list(agreements.columns)),
-        "events": frame(events, strings, EVENT_COLUMNS),
         "strings": strings.table(),
     }
+    code = Path(__file__).read_bytes()
+    texts = []
+    for year, first, rows, digest in years:
+        key = hashlib.sha256(code + digest.encode()).hexdigest()
+        part = events.iloc[first : first + rows]
+        texts.append(
+            cache.kept(store, "history", str(year), key, lambda p=part: _events(p), Path.read_bytes)
+        )
+    return dumps(head)[:-1] + b',"years":[' + b",".join(texts) + b"]}"
+
+
+def _events(events: pd.DataFrame) -> bytes:
+    strings = Strings()
+    return dumps({"events": frame(events, strings, EVENT_COLUMNS), "strings": strings.table()})
 
 
 def cached(store, name: str, inputs: list[str], build) -> bytes:

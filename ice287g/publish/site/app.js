@@ -628,9 +628,11 @@
 
   // --- agency view ----------------------------------------------------------------------------
   function renderAgency(history) {
-    var strings = history.strings;
-    var agreements = decodeFrame(history.agreements, strings);
-    var events = decodeFrame(history.events, strings);
+    var agreements = decodeFrame(history.agreements, history.strings);
+    var events = [];
+    history.years.forEach(function (year) {
+      decodeFrame(year.events, year.strings).forEach(function (e) { events.push(e); });
+    });
     var id = view.agency;
     var keyOf = function (name) { return (name || '').toLowerCase().replace(/[^a-z0-9]/g, ''); };
     var mine = events.filter(function (e) { return e.agency_id === id; });
