@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,21 @@ def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: 
     return dumps(head)[:-1] + b',"years":[' + b",".join(years) + b"]}"
 
 
-def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> pd.DataFrame:
-    """Each run of the identity with the days it covers: ``_li`` (its list's index),
-    ``_first`` and ``_stop`` (indexes into that list's days, stop excluded); runs that
-    cover no day are left out. (The rows are taken once: each take of a text column
-    copies it.)"""
+@dataclass
+class Spans:
+    """Each run of the identity that covers a day: ``rows`` (its row in ``values``, the
+    runs' records), ``li`` (its list's index), ``first`` and ``stop`` (indexes into that
+    list's days, stop excluded). The records are not copied: a take of the text columns
+    costs more than the rest."""
+
+    values: pd.DataFrame
+    rows: np.ndarray
+    li: np.ndarray
+    first: np.ndarray
+    stop: np.ndarray
+
+
+def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> Spans:
     of_list = runs["list"].to_numpy()
     start, end = runs["start"].to_numpy(), runs["end"].to_numpy()
     rows, li, firsts, stops = [], [], [], []
@@ -103,10 +114,7 @@ def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> pd.DataFrame:
         li.append(np.full(int(keep.sum()), i))
         firsts.append(first[keep])
         stops.append(stop[keep])
-    spans = runs[RECORD_FIELDS].take(np.concatenate(rows)).reset_index(drop=True)
-    return spans.assign(
-        _li=np.concatenate(li), _first=np.concatenate(firsts), _stop=np.concatenate(stops)
-    )
+    return Spans(runs[RECORD_FIELDS], *(np.concatenate(x) for x in (rows, li, firsts, stops)))
 
 
 def _code() -> str:
@@ -124,19 +132,18 @@ class _Year:
     """One calendar year: each list's days in it (``bounds``: [start, stop) of the list's
     days) and the spans over them, cut to the year (``first``/``stop`` from its start)."""
 
-    def __init__(self, year: int, spans: pd.DataFrame, bounds: dict[int, tuple[int, int]]):
+    def __init__(self, year: int, spans: Spans, bounds: dict[int, tuple[int, int]]):
         self.year = year
         self.bounds = bounds
-        li = spans["_li"].to_numpy()
-        first, stop = spans["_first"].to_numpy(), spans["_stop"].to_numpy()
-        mask = np.zeros(len(spans), dtype=bool)
-        start_of = np.zeros(len(spans), dtype="int64")
-        end_of = np.zeros(len(spans), dtype="int64")
+        li, first, stop = spans.li, spans.first, spans.stop
+        mask = np.zeros(len(li), dtype=bool)
+        start_of = np.zeros(len(li), dtype="int64")
+        end_of = np.zeros(len(li), dtype="int64")
         for i, (a, b) in bounds.items():
             mine = (li == i) & (first < b) & (stop > a)
             mask |= mine
             start_of[mine], end_of[mine] = a, b
-        self.rows = np.flatnonzero(mask)
+        self.rows = spans.rows[mask]
         self.first = np.maximum(first[mask], start_of[mask]) - start_of[mask]
         self.stop = np.minimum(stop[mask], end_of[mask]) - start_of[mask]
         self.li = li[mask]
@@ -170,13 +177,13 @@ def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
     return dict(sorted(out.items()))
 
 
-def _years(store, spans: pd.DataFrame, days_of: dict, place: dict) -> list[bytes]:
+def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
     """Each year's JSON text, from the cache up to the first year whose key is not there,
     built from that year on."""
     folder, scratch = cache.folder(store, "core")
     try:
         code = _code()
-        row_hash = pd.util.hash_pandas_object(spans[RECORD_FIELDS], index=False).to_numpy()
+        row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
         key, plan = code, []
         for year, bounds in _bounds(days_of).items():
             part = _Year(year, spans, bounds)
@@ -210,10 +217,10 @@ def _years(store, spans: pd.DataFrame, days_of: dict, place: dict) -> list[bytes
 
 
 def _year_text(
-    part: _Year, spans: pd.DataFrame, days_of: dict, place: dict, pool: dict
+    part: _Year, spans: Spans, days_of: dict, place: dict, pool: dict
 ) -> tuple[bytes, list]:
     """The year's JSON text and the records it adds to `pool` (which it extends)."""
-    rows = spans.iloc[part.rows].assign(_f=part.first, _s=part.stop, _l=part.li)
+    rows = spans.values.take(part.rows).assign(_f=part.first, _s=part.stop, _l=part.li)
     rows = rows.sort_values(["_l", "_f", "agreement_id"], kind="stable")
     codes = np.empty(len(rows), dtype="int64")
     new: list[list] = []

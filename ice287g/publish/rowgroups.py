@@ -203,17 +203,18 @@ def _shift(fields: list, fids, by: int) -> None:
             f[2] += by
 
 
-def join(parts: list[Path], out) -> int:
+def join(parts: list[Path], out, footers: list[tuple[list, int]] | None = None) -> int:
     """Write the Parquet file of `parts` (files of one schema, in order) to the binary file
-    `out`; the rows written."""
+    `out`; the rows written. `footers`: each part's ``footer``, when known (decoding one
+    is the slow part), else read from the part."""
     meta = None
     groups: list = []
     rows = 0
     out.write(MAGIC)
     at = len(MAGIC)
-    for path in parts:
+    for n, path in enumerate(parts):
         data = path.read_bytes()
-        fmd, start = footer(data)
+        fmd, start = footer(data) if footers is None else footers[n]
         rest = [f for f in fmd if f[0] not in (FILE_ROWS, FILE_ROW_GROUPS)]
         if meta is None:
             meta = rest
