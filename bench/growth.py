@@ -272,8 +272,11 @@ def bench_growth(_store_dir: Path) -> None:
             rows.append((f"`{label}` (s)", best["1y"], best["10y"], _ratio(best)))
             print(f"  {label}: {best['1y']:.2f} s / {best['10y']:.2f} s", flush=True)
         # Each refresh runs on a copy of the warmed store (its derived state as the reads
-        # left it), best of RUNS; the reads after it use the last copy.
+        # left it), best of RUNS; the reads after it use the last copy. The first publish
+        # after a refresh is timed on every copy (on the last, after the first reads).
         refreshes: dict[str, dict] = {}
+        publish = reads(0)[-1][1]
+        first_publish = {s: float("inf") for s in work}
         for n in range(RUNS):
             for size in work:
                 night = scratch / f"{size}-night{n}"
@@ -282,6 +285,8 @@ def bench_growth(_store_dir: Path) -> None:
                 if size not in refreshes or r["seconds"] < refreshes[size]["seconds"]:
                     refreshes[size] = r
                 if n < RUNS - 1:
+                    seconds = run_cli(night / "data", publish)
+                    first_publish[size] = min(first_publish[size], seconds)
                     shutil.rmtree(night)
         work = {size: scratch / f"{size}-night{RUNS - 1}" / "data" for size in work}
         seconds = {s: r["seconds"] for s, r in refreshes.items()}
@@ -292,9 +297,13 @@ def bench_growth(_store_dir: Path) -> None:
                 _ratio(seconds),
             )
         )
-        for i, (label, _) in enumerate(reads(0)):
+        for i, (label, args) in enumerate(reads(0)):
             first = {s: run_cli(work[s], reads(last[s])[i][1]) for s in work}
-            rows.append((f"first `{label}` after it (s)", *first.values(), _ratio(first)))
+            note = ""
+            if args == publish:
+                first = {s: min(first[s], first_publish[s]) for s in work}
+                note = f", best of {RUNS} refreshed copies"
+            rows.append((f"first `{label}` after it{note} (s)", *first.values(), _ratio(first)))
     _print_table(rows, info, refreshes)
 
 
