@@ -327,3 +327,24 @@ def test_a_table_has_the_same_bytes_whatever_its_text_columns_pandas_dtype():
     types = {c["name"]: c["numpy_type"] for c in meta["columns"]}
     assert types["name"] == types["note"] == "object" and types["count"] == "Int64"
     assert one.column("name").to_pylist() == ["a", None]
+
+
+def test_a_table_cut_by_year_reads_back_whole_from_its_years_row_groups(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ice287g.publish import yearly
+
+    days = pd.to_datetime(["2025-03-01", "2025-07-04", "2026-01-02", "2027-05-05"]).date
+    table = pa.table(
+        {
+            "date": pa.array(days, pa.date32()),
+            "name": pa.array(["a", None, "c", "=d"], pa.string()),
+            "n": pa.array([1, 2, None, 4], pa.int64()),
+        }
+    )
+    cut = yearly.cached(Store(str(tmp_path / "data")), "changes", table)
+    whole = pq.ParquetFile(cut.parquet)
+    assert whole.metadata.num_row_groups == 3  # one per year, joined
+    assert whole.read().equals(table)
+    assert pd.read_csv(cut.csv, keep_default_na=False)["name"].tolist() == ["a", "", "c", "'=d"]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +112,7 @@ def _build(store, piece: Piece, folder: Path) -> None:
     data = {
         "parquet": parquet,
         "csv.gz": gzip.compress(csv_bytes(table, header=False), GZIP_LEVEL, mtime=0),
-        "footer": pickle.dumps(rowgroups.footer(parquet), pickle.HIGHEST_PROTOCOL),
+        "footer": rowgroups.kept_footer(parquet),
     }
     cache.write(files, data)
 
@@ -155,17 +154,6 @@ class LongTable:
         return part.drop_columns(["_rank"])
 
 
-class _Hashing:
-    """A binary file that hashes what is written to it (sha256)."""
-
-    def __init__(self, out):
-        self.out, self.sha = out, hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.sha.update(data)
-        return self.out.write(data)
-
-
 def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     """``versions.parquet`` and ``versions.csv.gz`` assembled from the pieces, cached under
     the key of all of them: the Parquet file the pieces' row groups one after the other
@@ -179,11 +167,9 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
         return files
     if wanted:
         parts = [_files(folder, p) for p in wanted]
-        footers = [pickle.loads(part["footer"].read_bytes()) for part in parts]
-        with atomic_file(files["parquet"]) as tmp, open(tmp, "wb") as out:
-            written = _Hashing(out)
-            rowgroups.join([part["parquet"] for part in parts], written, footers)
-        parquet_sha = written.sha.hexdigest()
+        parquet_sha = rowgroups.join_kept(
+            files["parquet"], [(f["parquet"], f["footer"]) for f in parts]
+        )
     else:
         empty = parquet_bytes(schema.empty_table())
         atomic_write(files["parquet"], empty, sync=False)

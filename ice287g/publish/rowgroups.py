@@ -12,6 +12,8 @@ footer's bytes back exactly.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import struct
 from pathlib import Path
 
@@ -247,3 +249,33 @@ def join(parts: list[Path], out, footers: list[tuple[list, int]] | None = None) 
     out.write(struct.pack("<I", len(tail)))
     out.write(MAGIC)
     return rows
+
+
+# --- parts kept with their footers ---------------------------------------------------------
+def kept_footer(parquet: bytes) -> bytes:
+    """The decoded footer of a Parquet file's bytes, pickled: kept beside a part (and
+    checked like it), joining the part decodes nothing."""
+    return pickle.dumps(footer(parquet), pickle.HIGHEST_PROTOCOL)
+
+
+class _Hashing:
+    """A binary file that hashes what is written to it (sha256)."""
+
+    def __init__(self, out):
+        self.out, self.sha = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.out.write(data)
+
+
+def join_kept(dest: Path, parts: list[tuple[Path, Path]]) -> str:
+    """Write the Parquet file of `parts` ((file, its ``kept_footer``), in order) to `dest`,
+    atomically; its sha256, hashed as it is written."""
+    from ice287g.store.files import atomic_file
+
+    footers = [pickle.loads(kept.read_bytes()) for _, kept in parts]
+    with atomic_file(dest) as tmp, open(tmp, "wb") as out:
+        written = _Hashing(out)
+        join([path for path, _ in parts], written, footers)
+    return written.sha.hexdigest()
