@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,6 +39,7 @@ from ice287g.publish.page import (
     MODELS,
     RECORD_FIELDS,
     Strings,
+    code_digest,
     count_series,
     day_members,
     day_versions,
@@ -117,17 +117,6 @@ def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> Spans:
     return Spans(runs[RECORD_FIELDS], *(np.concatenate(x) for x in (rows, li, firsts, stops)))
 
 
-def _code() -> str:
-    import ice287g.publish.page as page
-    import ice287g.query.diff as diff
-
-    h = hashlib.sha256(f"core {FORMAT}".encode())
-    for module in (page, diff):
-        h.update(Path(module.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()
-
-
 class _Year:
     """One calendar year: each list's days in it (``bounds``: [start, stop) of the list's
     days) and the spans over them, cut to the year (``first``/``stop`` from its start)."""
@@ -182,7 +171,7 @@ def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
     built from that year on."""
     folder, scratch = cache.folder(store, "core")
     try:
-        code = _code()
+        code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
         row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
         key, plan = code, []
         for year, bounds in _bounds(days_of).items():

@@ -267,17 +267,23 @@ def cached(store, name: str, inputs: list[str], build) -> bytes:
 
     from ice287g.publish import cache
 
-    code = b"".join(Path(m.__file__).read_bytes() for m in _modules())
-    key = hashlib.sha256(code + "\n".join(inputs).encode()).hexdigest()
+    key = hashlib.sha256("\n".join([code_digest(), *inputs]).encode()).hexdigest()
     return cache.kept(store, "page", name, key, build, Path.read_bytes)
 
 
-def _modules():
+def code_digest() -> str:
+    """A digest of the code the page's data is built by (this module, ``core`` and the
+    diff's rules)."""
+    import hashlib
+
     import ice287g.publish.core as core
     import ice287g.publish.page as page
     import ice287g.query.diff as diff
 
-    return page, core, diff
+    h = hashlib.sha256()
+    for module in (page, core, diff):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()
 
 
 def dumps(obj) -> bytes:
