@@ -1,18 +1,23 @@
-"""publish at the cost of what changed: the page's data is built from the identity's runs
-(``page.build_core``) and equals the construction it replaced (one ``Identity.listed`` per
-day), value for value and byte for byte; ``versions.parquet`` is its pieces' row groups
+"""publish at the cost of what changed: the page's data is built from the identity's runs a
+year at a time (``core.build_core``) and reads as the construction it replaced (one
+``Identity.listed`` per day), value for value; ``versions.parquet`` is its pieces' row groups
 joined under one footer (``rowgroups``), read back as the pieces one after the other."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.workbooks import PARTICIPATING_HEADER
+from test_history import part, write
 from test_publish import first_batch, make_store, second_batch
-from test_publish_incremental import next_year
+from test_publish_incremental import add, next_year
 
-from ice287g.publish import page, tables
+from ice287g.identity.story import RESIGN_MIN_DAYS
+from ice287g.publish import core, page, tables
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.identity import load
 from ice287g.query.versions import LISTS, catalog
@@ -56,44 +61,160 @@ def core_per_day(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) 
                 page.CATALOG_COLUMNS,
             ),
             "days": day_rows,
-            "series": page._series(daily[daily["list"] == lst], days_of[lst]),
+            "series": page.count_series(daily[daily["list"] == lst], days_of[lst]),
         }
     return {
         "format": 1,
         "generated": generated,
         "models": page.MODELS,
         "diff_fields": list(DIFF_FIELDS),
-        "resign_min_days": page.RESIGN_MIN_DAYS,
+        "resign_min_days": RESIGN_MIN_DAYS,
         "records": page.frame(pool.reset_index(drop=True), strings, page.RECORD_FIELDS),
         "lists": lists,
         "strings": strings.table(),
     }
 
 
+def decode_frame(frame: dict, strings: list[str]) -> list[dict]:
+    """A frame's rows as the page decodes them (``app.js``: ``decodeFrame``)."""
+    numeric = set(frame["integer"])
+    cols = [
+        col if name in numeric else [None if v is None else strings[v] for v in col]
+        for name, col in zip(frame["columns"], frame["data"], strict=True)
+    ]
+    return [dict(zip(frame["columns"], row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def expand(ranges: list[int]) -> list[int]:
+    return [i for start, n in zip(ranges[::2], ranges[1::2]) for i in range(start, start + n)]
+
+
+def decoded(core: dict) -> dict:
+    """What the page reads from a ``core`` of either layout (one pool, or the years' pools
+    one after the other, as ``app.js`` joins them): per list its versions, counts, and each
+    day's version, fields and member records."""
+    if core["format"] == 1:
+        pools = [(core["records"], core["strings"])]
+        days = {lst: L["days"] for lst, L in core["lists"].items()}
+    else:
+        pools = [(y["records"], y["strings"]) for y in core["years"]]
+        days = {lst: [d for y in core["years"] for d in y["days"][lst]] for lst in core["lists"]}
+    records = [r for frame, strings in pools for r in decode_frame(frame, strings)]
+    out = {k: core[k] for k in ("generated", "models", "diff_fields", "resign_min_days")}
+    for lst, L in core["lists"].items():
+        out[lst] = {
+            "versions": decode_frame(L["versions"], core["strings"]),
+            "series": L["series"],
+            "days": [
+                (
+                    d["version"],
+                    d["fields"],
+                    sorted(json.dumps(records[i]) for i in expand(d["members"])),
+                )
+                for d in days[lst]
+            ],
+        }
+    return out
+
+
 def assert_core_as_before(store) -> dict:
     cat = catalog(store)
     daily = tables.daily_counts(store)
-    new = page.build_core(load(store), cat, daily, "t")
-    old = core_per_day(store, cat, daily, "t")
-    assert new == old
-    assert page.dumps(new) == page.dumps(old)
+    new = json.loads(core.build_core(store, load(store), cat, daily, "t"))
+    assert decoded(new) == decoded(core_per_day(store, cat, daily, "t"))
     return new
 
 
 def test_core_from_runs_equals_the_core_read_day_by_day(tmp_path: Path):
     store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
-    core = assert_core_as_before(store)
-    # Not vacuous: days with members, records shared between days.
-    days = [d for lst in core["lists"].values() for d in lst["days"]]
+    built = assert_core_as_before(store)
+    # Not vacuous: two years, days with members, records shared between days and years.
+    assert [y["year"] for y in built["years"]] == [2025, 2026]
+    days = [d for y in built["years"] for lst in LISTS for d in y["days"][lst]]
     assert len(days) >= 4 and all(d["members"] for d in days)
-    assert core["records"]["length"] < sum(sum(d["members"][1::2]) for d in days)
+    pool = sum(y["records"]["length"] for y in built["years"])
+    assert pool < sum(sum(d["members"][1::2]) for d in days)
 
 
 @pytest.mark.corpus
 def test_core_from_runs_equals_the_core_read_day_by_day_on_the_corpus(corpus_scratch):
     # the session's writable copy: the identity's cache is written there
-    core = assert_core_as_before(Store(corpus_scratch))
-    assert len(core["lists"]["participating"]["days"]) > 100
+    built = assert_core_as_before(Store(corpus_scratch))
+    assert len(built["years"][0]["days"]["participating"]) > 100
+
+
+def as_page(df: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """`df`'s rows as the page reads them: integers as numbers, the rest as text."""
+    out = []
+    for row in df[columns].astype(object).itertuples(index=False):
+        out.append(
+            {c: page.text_of(v) if not isinstance(v, int) else v for c, v in zip(columns, row)}
+        )
+    return out
+
+
+def test_history_reads_as_the_change_log_a_year_at_a_time(tmp_path: Path):
+    from ice287g.publish import yearly
+
+    store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
+    rec = tables.record(store, catalog(store))
+    years = yearly.parts(tables._arrow(rec.events, tables.CHANGE_FIELDS))
+    built = json.loads(page.build_history(store, rec.agreements, rec.events, years))
+    assert [y for y, *_ in years] == [2025, 2026] and len(built["years"]) == 2
+    events = [e for y in built["years"] for e in decode_frame(y["events"], y["strings"])]
+    assert events == as_page(rec.events, page.EVENT_COLUMNS)
+    columns = list(rec.agreements.columns)
+    assert decode_frame(built["agreements"], built["strings"]) == as_page(rec.agreements, columns)
+    # a year's text is kept: built again, the same bytes, read from the cache
+    kept = sorted((store.root / "derived" / "publish" / "history").glob("2025-*"))
+    assert kept and page.build_history(store, rec.agreements, rec.events, years) == page.dumps(
+        built
+    )
+
+
+def later_in_2026(src: Path) -> None:
+    """2026-02-02: a newer participating list (one agency more)."""
+    write(
+        src,
+        "participatingAgencies02022026am.xlsx",
+        PARTICIPATING_HEADER,
+        [part(n) for n in ("Alpha Police Department", "Delta Police Department", "Echo Sheriff")],
+    )
+
+
+def mid_2025(src: Path) -> None:
+    """2025-09-15, ingested after the 2026 lists: a version of an earlier year."""
+    write(
+        src,
+        "participatingAgencies09152025am.xlsx",
+        PARTICIPATING_HEADER,
+        [part(n) for n in ("Alpha Police Department", "Zeta Police Department")],
+    )
+
+
+def test_core_builds_again_only_from_the_first_year_that_changed(tmp_path: Path):
+    """A version of the newest year replaces that year's cached text only; a version of an
+    earlier year (a Wayback import) replaces the years from it on. Either way the core is
+    the one a build without the cache gives."""
+    store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
+    folder = store.root / "derived" / "publish" / "core"
+
+    def build() -> tuple[bytes, dict[str, str]]:
+        cat, daily = catalog(store), tables.daily_counts(store)
+        text = core.build_core(store, load(store), cat, daily, "t")
+        return text, {p.name.split("-")[0]: p.name for p in folder.glob("*.text")}
+
+    _, first = build()
+    assert sorted(first) == ["2025", "2026"]
+    add(store, tmp_path, later_in_2026, "in3")
+    text, second = build()
+    assert second["2025"] == first["2025"] and second["2026"] != first["2026"]
+    assert len(json.loads(text)["years"][1]["days"]["participating"]) == 2
+    add(store, tmp_path, mid_2025, "in4")
+    text, third = build()
+    assert third["2025"] != second["2025"] and third["2026"] != second["2026"]
+    shutil.rmtree(store.root / "derived")
+    assert build()[0] == text
 
 
 def parquet_part(path: Path, first: int, rows: int, **options) -> None:
@@ -154,3 +275,76 @@ def test_parts_of_other_schemas_are_not_joined(tmp_path: Path):
     with pytest.raises(rowgroups.ParquetJoinError, match="b.parquet"):
         with open(tmp_path / "whole.parquet", "wb") as out:
             rowgroups.join([tmp_path / "a.parquet", tmp_path / "b.parquet"], out)
+
+
+def test_remembered_year_digests_are_cut_again_by_other_code(tmp_path: Path, monkeypatch):
+    """The years' digests are remembered under the table's key; code that cuts or writes
+    them differently (here: another format) must not be handed the old digests."""
+    import pyarrow as pa
+
+    from ice287g.publish import yearly
+
+    table = pa.table(
+        {
+            "date": pa.array(pd.to_datetime(["2025-03-01", "2026-01-02"]).date, pa.date32()),
+            "n": pa.array([1, 2], pa.int64()),
+        }
+    )
+    store = Store(str(tmp_path / "data"))
+    first = yearly.cached(store, "changes", table, known="same content").parts
+    assert first == yearly.parts(table)
+    monkeypatch.setattr(yearly, "FORMAT", "publish-yearly-other")
+    again = yearly.cached(store, "changes", table, known="same content").parts
+    assert again == yearly.parts(table)
+    assert [d for *_, d in again] != [d for *_, d in first]
+
+
+def test_a_table_has_the_same_bytes_whatever_its_text_columns_pandas_dtype():
+    """Text columns arrive as `str` (read from a cache) or `object` (built, or empty): the
+    Arrow table, pandas metadata included, is the same, and gives them as `object`."""
+    import json
+
+    from ice287g.publish.tables import _arrow
+
+    fields = [
+        ("date", "date", ""),
+        ("name", "string", ""),
+        ("note", "string", ""),
+        ("count", "integer", ""),
+    ]
+    built = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-03-01", "2025-03-02"]).date,
+            "name": pd.Series(["a", None], dtype=object),
+            "note": pd.Series([None, None], dtype=object),
+            "count": pd.Series([1, None], dtype="Int64"),
+        }
+    )
+    cached = built.astype({"name": "string[pyarrow]", "note": "str"})
+    one, other = _arrow(built, fields), _arrow(cached, fields)
+    assert one.equals(other, check_metadata=True)
+    meta = json.loads(one.schema.metadata[b"pandas"])
+    types = {c["name"]: c["numpy_type"] for c in meta["columns"]}
+    assert types["name"] == types["note"] == "object" and types["count"] == "Int64"
+    assert one.column("name").to_pylist() == ["a", None]
+
+
+def test_a_table_cut_by_year_reads_back_whole_from_its_years_row_groups(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ice287g.publish import yearly
+
+    days = pd.to_datetime(["2025-03-01", "2025-07-04", "2026-01-02", "2027-05-05"]).date
+    table = pa.table(
+        {
+            "date": pa.array(days, pa.date32()),
+            "name": pa.array(["a", None, "c", "=d"], pa.string()),
+            "n": pa.array([1, 2, None, 4], pa.int64()),
+        }
+    )
+    cut = yearly.cached(Store(str(tmp_path / "data")), "changes", table)
+    whole = pq.ParquetFile(cut.parquet)
+    assert whole.metadata.num_row_groups == 3  # one per year, joined
+    assert whole.read().equals(table)
+    assert pd.read_csv(cut.csv, keep_default_na=False)["name"].tolist() == ["a", "", "c", "'=d"]

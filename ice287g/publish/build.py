@@ -23,7 +23,7 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 
-from ice287g.publish import PublishError, database, feed, files, page, pieces, tables
+from ice287g.publish import PublishError, core, database, feed, files, page, pieces, tables
 from ice287g.publish.cache import sha256_file
 from ice287g.query.versions import catalog
 
@@ -129,21 +129,24 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     daily = next(t for t in published if t.name == "daily_counts").yearly.parts
     changes = next(t for t in published if t.name == "changes").yearly.parts
     years = {year: digest for year, _, _, digest in changes}
-    core = page.cached(
+    core_json = page.cached(
         store,
         "core",
         [generated, ident_key, catalog_sha, *(d for *_, d in daily)],
-        lambda: page.build_core(rec.ident, cat, rec.daily, generated),
+        lambda: core.build_core(store, rec.ident, cat, rec.daily, generated),
     )
     history = page.cached(
-        store, "history", [ident_key], lambda: page.build_history(rec.agreements, rec.events)
+        store,
+        "history",
+        [ident_key],
+        lambda: page.build_history(store, rec.agreements, rec.events, changes),
     )
     assets = {
         "style": _hashed(out, "style.css", _site_text("style.css").encode()),
         "app": _hashed(out, "app.js", _site_text("app.js").encode()),
         "topojson": _hashed(out, "topojson-client.min.js", TOPOJSON.read_bytes()),
         "counties": _hashed(out, "counties-albers-10m.json", COUNTIES.read_bytes()),
-        "core": _hashed(out, "core.json", core),
+        "core": _hashed(out, "core.json", core_json),
         "history": _hashed(out, "history.json", history),
     }
     licenses = {}

@@ -119,21 +119,3 @@ def kept(store, where: str, name: str, key: str, make, read):
     finally:
         if scratch is not None:
             scratch.cleanup()
-
-
-def arrow_table(store, name: str, key: str, make):
-    """The Arrow table `make()` returns, kept by `key` as an Arrow IPC file (``kept``)."""
-    import pyarrow as pa
-
-    def write() -> bytes:
-        table = make()
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        return sink.getvalue().to_pybytes()
-
-    def read(path: Path):
-        with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_file(source).read_all()
-
-    return kept(store, "arrow", name, key, write, read)

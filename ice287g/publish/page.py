@@ -1,13 +1,13 @@
 """The data behind the page (``index.html``): two compact JSON files the page reads.
 
-``core``: for each list, the day's last non-suspect version of every day (the version "in
-effect" on a date, as ``ice287g latest --as-of`` picks it), each as ranges of indexes into
-one pool of agreement records (``Identity.listed``: one record per resolved agreement and
-version, keyed by its stable id, so a relabel is the same agreement on both days, as
-``diff`` sees it); the fields each version can compare; the daily counts by model and
-state; every version of the catalog. With these the page answers ``?as_of``
-and ``?diff`` for any two dates exactly as ``ice287g latest`` and ``ice287g diff`` do,
-without a server.
+``core`` (built by ``core.py``, which gives its layout): for each list, the day's last
+non-suspect version of every day (the version "in effect" on a date, as ``ice287g latest
+--as-of`` picks it), each as ranges of indexes into a pool of agreement records
+(``Identity.listed``: one record per resolved agreement and version, keyed by its stable
+id, so a relabel is the same agreement on both days, as ``diff`` sees it); the fields each
+version can compare; the daily counts by model and state; every version of the catalog.
+With these the page answers ``?as_of`` and ``?diff`` for any two dates exactly as
+``ice287g latest`` and ``ice287g diff`` do, without a server.
 
 ``history``: the agreements (life story) and the change log, for ``?agency=ID``.
 
@@ -24,9 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ice287g.identity.story import RESIGN_MIN_DAYS
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
-from ice287g.query.versions import LISTS
 
 # Page record: the stable agreement id, then the listing's values.
 RECORD = (
@@ -69,7 +67,7 @@ class Strings:
         self.index: dict[str, int] = {}
 
     def __call__(self, value) -> int | None:
-        text = _text(value)
+        text = text_of(value)
         if text is None:
             return None
         i = self.index.get(text)
@@ -81,7 +79,7 @@ class Strings:
         return list(self.index)
 
 
-def _text(value) -> str | None:
+def text_of(value) -> str | None:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -136,91 +134,16 @@ def day_versions(cat: pd.DataFrame, lst: str) -> pd.DataFrame:
     return rows.groupby("date", as_index=False).tail(1).reset_index(drop=True)
 
 
-def build_core(ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> dict:
-    """The ``core`` JSON (see the module docstring) from the store's identity (`ident`),
-    catalog and daily counts. Built from the identity's runs
-    (``Identity.listed_runs``): the cost grows with the runs and the days, not with the
-    days times the agreements listed on each."""
-    position = dict(zip(ident.observations.versions["sha256"], ident.observations.versions["pos"]))
-    days_of = {lst: day_versions(cat, lst) for lst in LISTS}
-    records, members = _pool(ident.listed_runs(), days_of, position)
-    strings = Strings()
-    lists = {}
-    for lst in LISTS:
-        versions = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
-        days = days_of[lst]
-        at = {sha: i for i, sha in enumerate(versions["sha256"])}
-        fields: dict[tuple, list[int]] = {}  # a day's comparable fields, by its header
-        for cols in days["columns"]:
-            if _header(cols) not in fields:
-                fields[_header(cols)] = [
-                    DIFF_FIELDS.index(f) for f in comparable_fields(cols, cols)
-                ]
-        day_rows = [
-            {
-                "version": at[sha],
-                "members": m,
-                "fields": fields[_header(cols)],
-            }
-            for sha, cols, m in zip(days["sha256"], days["columns"], members[lst], strict=True)
-        ]
-        lists[lst] = {
-            "versions": frame(
-                versions.assign(rows=versions["rows"].astype("Int64")), strings, CATALOG_COLUMNS
-            ),
-            "days": day_rows,
-            "series": _series(daily[daily["list"] == lst], days),
-        }
-    return {
-        "format": 1,
-        "generated": generated,
-        "models": MODELS,
-        "diff_fields": list(DIFF_FIELDS),
-        "resign_min_days": RESIGN_MIN_DAYS,
-        "records": frame(records, strings, RECORD_FIELDS),
-        "lists": lists,
-        "strings": strings.table(),
-    }
+_FIELDS: dict[tuple | None, list[int]] = {}
 
 
-def _pool(runs: pd.DataFrame, days_of: dict, position: dict) -> tuple[pd.DataFrame, dict]:
-    """The pool of records (each distinct record once, numbered in order of first
-    appearance: list, day, agreement id) and, per list, each day's members as ranges.
-
-    A run of the identity covers the days whose version lies within it; a record enters
-    the day its first run begins and leaves when its run ends, so each day's set is the
-    previous day's with a few entries and exits."""
-    spans = []
-    for li, lst in enumerate(LISTS):
-        at = np.array([position[sha] for sha in days_of[lst]["sha256"]], dtype="int64")
-        part = runs[runs["list"] == lst]
-        first = np.searchsorted(at, part["start"].to_numpy(), "left")
-        stop = np.searchsorted(at, part["end"].to_numpy(), "right")
-        keep = first < stop
-        spans.append(
-            part[keep].assign(_li=li, _first=first[keep], _stop=stop[keep]).reset_index(drop=True)
-        )
-    every = pd.concat(spans, ignore_index=True)
-    values = every[RECORD_FIELDS].astype(object)
-    values = values.where(values.notna(), None)
-    group = values.groupby(RECORD_FIELDS, sort=False, dropna=False).ngroup().to_numpy()
-    order = every.assign(_g=group).sort_values(["_li", "_first", "agreement_id"])
-    firsts = order.drop_duplicates("_g")
-    code = np.empty(int(group.max()) + 1 if len(group) else 0, dtype="int64")
-    code[firsts["_g"].to_numpy()] = np.arange(len(firsts))
-    records = values.loc[firsts.index].reset_index(drop=True)
-    codes = code[group]
-    members = {}
-    for li, lst in enumerate(LISTS):
-        mine = (every["_li"] == li).to_numpy()
-        members[lst] = _members(
-            len(days_of[lst]),
-            codes[mine],
-            every["_first"].to_numpy()[mine],
-            every["_stop"].to_numpy()[mine],
-            len(records),
-        )
-    return records, members
+def header_fields(cols) -> list[int]:
+    """The ``diff_fields`` (by index) a version with these header cells can compare."""
+    key = _header(cols)
+    found = _FIELDS.get(key)
+    if found is None:
+        found = _FIELDS[key] = [DIFF_FIELDS.index(f) for f in comparable_fields(cols, cols)]
+    return found
 
 
 _NONE = np.zeros(0, dtype="int64")
@@ -239,7 +162,7 @@ def _by_day(codes: np.ndarray, days: np.ndarray) -> dict[int, np.ndarray]:
     return {int(d[0]): c for d, c in zip(np.split(days, cuts), np.split(codes, cuts)) if len(d)}
 
 
-def _members(n_days: int, codes, first, stop, size: int) -> list[list[int]]:
+def day_members(n_days: int, codes, first, stop, size: int) -> list[list[int]]:
     """Each day's set of codes as ranges (``ranges``), from entries and exits by day."""
     enter, leave = _by_day(codes, first), _by_day(codes, stop)
     inside = np.zeros(size + 2, dtype=bool)  # padded: a range never touches the edges
@@ -258,7 +181,7 @@ def _members(n_days: int, codes, first, stop, size: int) -> list[list[int]]:
 ALL_STATES = "*"
 
 
-def _series(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
+def count_series(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
     """Rows per model and day (aligned with ``days``), for all states (``*``) and for each
     state (``?``: none given), as runs; a blank model is ``""``. One table of days by state
     and model, summed once."""
@@ -267,8 +190,14 @@ def _series(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
         return {}
     df = daily.fillna({"state": "?", "model": ""})
     row = df["date"].map({d: i for i, d in enumerate(dates)})
-    pairs = pd.MultiIndex.from_frame(df[["state", "model"]])
-    column, keys = pd.factorize(pairs, sort=True)
+    # The (state, model) pairs in order, numbered: each part factorized in order, then the
+    # pairs of codes (a MultiIndex does the same ten times slower).
+    state, states = pd.factorize(df["state"], sort=True)
+    model, models_ = pd.factorize(df["model"], sort=True)
+    pair_codes, column = np.unique(
+        state.astype("int64") * len(models_) + model, return_inverse=True
+    )
+    keys = [(states[p // len(models_)], models_[p % len(models_)]) for p in pair_codes.tolist()]
     table = np.zeros((len(dates), len(keys)), dtype="int64")
     inside = row.notna().to_numpy()
     np.add.at(
@@ -295,39 +224,60 @@ def _runs(values: np.ndarray) -> list[int]:
     return np.column_stack([values[start], length]).ravel().tolist()
 
 
-def build_history(agreements: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """The ``history`` JSON: the agreements table and the change log, for ``?agency=ID``."""
+def build_history(store, agreements: pd.DataFrame, events: pd.DataFrame, years: list) -> bytes:
+    """The ``history`` JSON: the agreements table, then the change log by calendar year,
+    for ``?agency=ID``::
+
+        {"format": 2, "agreements": frame, "strings": its strings,
+         "years": [{"events": frame, "strings": its strings}, ...]}
+
+    `years`: the change log's (year, first row, rows, digest), ``yearly.parts``; a year's
+    text is kept under ``derived/publish/history/`` by its digest and this code, so a new
+    version writes its year only."""
+    import hashlib
+
+    from ice287g.publish import cache
+
     strings = Strings()
-    return {
-        "format": 1,
+    head = {
+        "format": 2,
         "agreements": frame(agreements, strings, list(agreements.columns)),
-        "events": frame(events, strings, EVENT_COLUMNS),
         "strings": strings.table(),
     }
+    code = Path(__file__).read_bytes()
+    texts = []
+    for year, first, rows, digest in years:
+        key = hashlib.sha256(code + digest.encode()).hexdigest()
+        part = events.iloc[first : first + rows]
+        texts.append(
+            cache.kept(store, "history", str(year), key, lambda p=part: _events(p), Path.read_bytes)
+        )
+    return dumps(head)[:-1] + b',"years":[' + b",".join(texts) + b"]}"
+
+
+def _events(events: pd.DataFrame) -> bytes:
+    strings = Strings()
+    return dumps({"events": frame(events, strings, EVENT_COLUMNS), "strings": strings.table()})
 
 
 def cached(store, name: str, inputs: list[str], build) -> bytes:
-    """The JSON bytes of `build()`, kept under ``derived/publish/page/`` by a key of its
+    """The bytes `build()` returns, kept under ``derived/publish/page/`` by a key of its
     `inputs` (digests of what it is built from) and of this code (``cache.kept``)."""
     import hashlib
 
     from ice287g.publish import cache
 
-    code = b"".join(Path(m.__file__).read_bytes() for m in (_page_module(), _diff_module()))
+    code = b"".join(Path(m.__file__).read_bytes() for m in _modules())
     key = hashlib.sha256(code + "\n".join(inputs).encode()).hexdigest()
-    return cache.kept(store, "page", name, key, lambda: dumps(build()), Path.read_bytes)
+    return cache.kept(store, "page", name, key, build, Path.read_bytes)
 
 
-def _page_module():
-    import ice287g.publish.page as module
+def _modules():
+    import ice287g.publish.core as core
+    import ice287g.publish.page as page
+    import ice287g.query.diff as diff
 
-    return module
-
-
-def _diff_module():
-    import ice287g.query.diff as module
-
-    return module
+    return page, core, diff
 
 
 def dumps(obj) -> bytes:

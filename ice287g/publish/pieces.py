@@ -7,8 +7,10 @@ piece is cached under ``<data_dir>/derived/publish/versions/`` as
 
 - ``<list>-<year>-<key>.parquet``: the piece's rows (the columns of ``versions.parquet``);
 - ``<list>-<year>-<key>.csv.gz``: the same rows as CSV without a header, one gzip member;
-- ``<list>-<year>-<key>.json``: the sha256 of both, written last (a piece is used only when
-  both files match it, ``cache.valid``).
+- ``<list>-<year>-<key>.footer``: the Parquet file's footer, decoded (``rowgroups.footer``,
+  pickled: decoding the footers was most of the cost of joining the pieces);
+- ``<list>-<year>-<key>.json``: the sha256 of the three, written last (a piece is used only
+  when every file matches it, ``cache.valid``).
 
 ``key`` hashes what the piece's bytes depend on: each of its versions (list, date, seq,
 sha256, suspect, snapshot path and the snapshot's own sha256), the code that shapes the rows
@@ -36,7 +38,6 @@ from pathlib import Path
 import pandas as pd
 
 from ice287g.publish import cache, rowgroups
-from ice287g.publish.cache import sha256_file
 from ice287g.publish.files import GZIP_LEVEL
 from ice287g.query.export import csv_bytes, versions_table
 from ice287g.store.files import atomic_file, atomic_write
@@ -97,7 +98,7 @@ def _columns(cat: pd.DataFrame) -> list[list]:
 
 
 def _files(folder: Path, piece: Piece) -> dict[str, Path]:
-    return {ext: folder / f"{piece.stem}.{ext}" for ext in ("parquet", "csv.gz", "json")}
+    return {ext: folder / f"{piece.stem}.{ext}" for ext in ("parquet", "csv.gz", "footer", "json")}
 
 
 def _build(store, piece: Piece, folder: Path) -> None:
@@ -107,9 +108,11 @@ def _build(store, piece: Piece, folder: Path) -> None:
 
     files = _files(folder, piece)
     table = versions_table(store, piece.versions)
+    parquet = parquet_bytes(table)
     data = {
-        "parquet": parquet_bytes(table),
+        "parquet": parquet,
         "csv.gz": gzip.compress(csv_bytes(table, header=False), GZIP_LEVEL, mtime=0),
+        "footer": rowgroups.kept_footer(parquet),
     }
     cache.write(files, data)
 
@@ -163,10 +166,14 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     if cache.valid(files):
         return files
     if wanted:
-        with atomic_file(files["parquet"]) as tmp, open(tmp, "wb") as out:
-            rowgroups.join([_files(folder, p)["parquet"] for p in wanted], out)
+        parts = [_files(folder, p) for p in wanted]
+        parquet_sha = rowgroups.join_kept(
+            files["parquet"], [(f["parquet"], f["footer"]) for f in parts]
+        )
     else:
-        atomic_write(files["parquet"], parquet_bytes(schema.empty_table()), sync=False)
+        empty = parquet_bytes(schema.empty_table())
+        atomic_write(files["parquet"], empty, sync=False)
+        parquet_sha = hashlib.sha256(empty).hexdigest()
     header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
     h = hashlib.sha256(header)
     with atomic_file(files["csv.gz"]) as tmp, open(tmp, "wb") as out:
@@ -176,7 +183,7 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
                 while block := part.read(1 << 20):
                     h.update(block)
                     out.write(block)
-    cache.record(files, {"parquet": sha256_file(files["parquet"]), "csv.gz": h.hexdigest()})
+    cache.record(files, {"parquet": parquet_sha, "csv.gz": h.hexdigest()})
     return files
 
 

@@ -8,6 +8,7 @@ the database, the feed and the page follow them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +74,6 @@ def daily_table(store, cat: pd.DataFrame):
     calendar year's rows are cached under ``derived/publish/tables/`` by a key of the
     versions it counts (a version's tallies are written once): only a year whose versions
     changed is counted again."""
-    import hashlib
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -82,7 +81,7 @@ def daily_table(store, cat: pd.DataFrame):
 
     folder, scratch = cache.folder(store, "tables")
     chosen = select_versions(cat)
-    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    code = _code()
     parts, names, keys = [], set(), [code]
     for year, part in chosen.groupby(pd.to_datetime(chosen["date"]).dt.year, sort=True):
         cols = (part[c].tolist() for c in ("list", "date", "seq", "sha256"))
@@ -146,11 +145,19 @@ def latest_versions(cat: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def _arrow(df: pd.DataFrame, fields):
-    """An Arrow table of `df`, text columns as plain objects: pandas records each column's
-    dtype in the file, and an empty text column is `object` when the history is built but
-    `str` when read from its cache, which would change the bytes of the same table."""
+    """An Arrow table of `df`, whose pandas metadata gives every text column as plain
+    `object`: pandas records each column's dtype in the file, and an empty text column is
+    `object` when the history is built but `str` when read from its cache, which would
+    change the bytes of the same table. The metadata comes from the frame's empty head
+    (converting every text column to `object` costs more than the rest of the work)."""
     text = {n: object for n, t, _ in fields if t == "string"}
-    return table_from_pandas(df.astype(text), fields)
+    meta = table_from_pandas(df.iloc[:0].astype(text), fields).schema.metadata
+    return table_from_pandas(df, fields).replace_schema_metadata(meta)
+
+
+def _code() -> str:
+    """A digest of this module: what its tables are built by."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]:
@@ -218,10 +225,9 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             DAILY_COUNT_FIELDS,
         ),
     ):
-        if name == "daily_counts":
-            table = rec.daily_table
-        else:  # a function of the identity: kept as Arrow under the identity's key
-            table = cache.arrow_table(store, name, rec.key, lambda df=df, f=fields: _arrow(df, f))
+        # The identity's tables convert in a few hundredths of a second even at ten
+        # years: caching them would cost more in writes after each new version.
+        table = rec.daily_table if name == "daily_counts" else _arrow(df, fields)
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
             cut = yearly.cached(store, name, table, rec.key if name == "changes" else rec.daily_key)

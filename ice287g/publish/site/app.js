@@ -105,11 +105,20 @@
 
   function load(coreJSON) {
     core = coreJSON;
-    records = decodeFrame(core.records, core.strings);
+    // The pool of records is the years' records one after the other; each year's days
+    // refer to the pool by number.
+    records = [];
+    var daysOf = {};
+    core.years.forEach(function (year) {
+      decodeFrame(year.records, year.strings).forEach(function (r) { records.push(r); });
+      Object.keys(year.days).forEach(function (name) {
+        daysOf[name] = (daysOf[name] || []).concat(year.days[name]);
+      });
+    });
     Object.keys(core.lists).forEach(function (name) {
       var L = core.lists[name];
       var versions = decodeFrame(L.versions, core.strings);
-      var days = L.days.map(function (d) {
+      var days = (daysOf[name] || []).map(function (d) {
         var v = versions[d.version];
         return { date: v.date, version: v, ranges: d.members, fields: d.fields, members: null };
       });
@@ -619,9 +628,11 @@
 
   // --- agency view ----------------------------------------------------------------------------
   function renderAgency(history) {
-    var strings = history.strings;
-    var agreements = decodeFrame(history.agreements, strings);
-    var events = decodeFrame(history.events, strings);
+    var agreements = decodeFrame(history.agreements, history.strings);
+    var events = [];
+    history.years.forEach(function (year) {
+      decodeFrame(year.events, year.strings).forEach(function (e) { events.push(e); });
+    });
     var id = view.agency;
     var keyOf = function (name) { return (name || '').toLowerCase().replace(/[^a-z0-9]/g, ''); };
     var mine = events.filter(function (e) { return e.agency_id === id; });

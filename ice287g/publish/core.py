@@ -1,0 +1,252 @@
+"""The page's ``core.json`` (see ``page``), built a calendar year at a time so that a new
+version costs its year, not the whole history.
+
+Layout (``format`` 2)::
+
+    {"format", "generated", "models", "diff_fields", "resign_min_days",
+     "lists": {list: {"versions": the catalog's versions of the list (a frame),
+                      "series": rows per model and day, for all states and for each}},
+     "strings": the strings of the versions' frames,
+     "years": [{"year", "records", "days": {list: [{"version", "members", "fields"}]},
+                "strings"}, ...]}
+
+The *pool* of agreement records (one per resolved agreement and the values it is listed
+with) is the years' ``records`` one after the other: a year adds the records first seen in
+it, in order of list, day and agreement id. A day's ``members`` are ranges of pool numbers
+(``page.ranges``), ``version`` its place in the list's ``versions``, ``fields`` the
+``diff_fields`` (by index) its header can compare.
+
+A year's text is cached under ``derived/publish/core/`` by a chained key: the key of the
+year before, this code, and a digest of what the year is made of (its days and the
+identity's runs over them). A change in a year (a new version, a re-resolved identity)
+builds that year and the ones after it again, every earlier year is reused as it is; a
+missing or altered file is built again, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ice287g.identity.story import RESIGN_MIN_DAYS
+from ice287g.publish import cache
+from ice287g.publish.page import (
+    CATALOG_COLUMNS,
+    MODELS,
+    RECORD_FIELDS,
+    Strings,
+    count_series,
+    day_members,
+    day_versions,
+    dumps,
+    frame,
+    header_fields,
+    text_of,
+)
+from ice287g.query.diff import DIFF_FIELDS
+from ice287g.query.versions import LISTS
+
+FORMAT = 2
+
+
+def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> bytes:
+    """The ``core`` JSON bytes from the store's identity (`ident`), catalog and daily
+    counts, each year from the cache where it is current."""
+    versions = ident.observations.versions
+    position = dict(zip(versions["sha256"], versions["pos"], strict=True))
+    days_of = {lst: day_versions(cat, lst) for lst in LISTS}
+    counted = daily[["date", "state", "model", "count"]]
+    strings = Strings()
+    lists, place = {}, {}
+    for lst in LISTS:
+        mine = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
+        place[lst] = dict(zip(mine["sha256"], range(len(mine)), strict=True))
+        lists[lst] = {
+            "versions": frame(
+                mine.assign(rows=mine["rows"].astype("Int64")), strings, CATALOG_COLUMNS
+            ),
+            "series": count_series(counted.loc[daily["list"].to_numpy() == lst], days_of[lst]),
+        }
+    head = {
+        "format": FORMAT,
+        "generated": generated,
+        "models": MODELS,
+        "diff_fields": list(DIFF_FIELDS),
+        "resign_min_days": RESIGN_MIN_DAYS,
+        "lists": lists,
+        "strings": strings.table(),
+    }
+    spans = _spans(ident.listed_runs(), days_of, position)
+    years = _years(store, spans, days_of, place)
+    return dumps(head)[:-1] + b',"years":[' + b",".join(years) + b"]}"
+
+
+@dataclass
+class Spans:
+    """Each run of the identity that covers a day: ``rows`` (its row in ``values``, the
+    runs' records), ``li`` (its list's index), ``first`` and ``stop`` (indexes into that
+    list's days, stop excluded). The records are not copied: a take of the text columns
+    costs more than the rest."""
+
+    values: pd.DataFrame
+    rows: np.ndarray
+    li: np.ndarray
+    first: np.ndarray
+    stop: np.ndarray
+
+
+def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> Spans:
+    of_list = runs["list"].to_numpy()
+    start, end = runs["start"].to_numpy(), runs["end"].to_numpy()
+    rows, li, firsts, stops = [], [], [], []
+    for i, lst in enumerate(LISTS):
+        at = np.array([position[sha] for sha in days_of[lst]["sha256"]], dtype="int64")
+        mine = np.flatnonzero(of_list == lst)
+        first = np.searchsorted(at, start[mine], "left")
+        stop = np.searchsorted(at, end[mine], "right")
+        keep = first < stop
+        rows.append(mine[keep])
+        li.append(np.full(int(keep.sum()), i))
+        firsts.append(first[keep])
+        stops.append(stop[keep])
+    return Spans(runs[RECORD_FIELDS], *(np.concatenate(x) for x in (rows, li, firsts, stops)))
+
+
+def _code() -> str:
+    import ice287g.publish.page as page
+    import ice287g.query.diff as diff
+
+    h = hashlib.sha256(f"core {FORMAT}".encode())
+    for module in (page, diff):
+        h.update(Path(module.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
+class _Year:
+    """One calendar year: each list's days in it (``bounds``: [start, stop) of the list's
+    days) and the spans over them, cut to the year (``first``/``stop`` from its start)."""
+
+    def __init__(self, year: int, spans: Spans, bounds: dict[int, tuple[int, int]]):
+        self.year = year
+        self.bounds = bounds
+        li, first, stop = spans.li, spans.first, spans.stop
+        mask = np.zeros(len(li), dtype=bool)
+        start_of = np.zeros(len(li), dtype="int64")
+        end_of = np.zeros(len(li), dtype="int64")
+        for i, (a, b) in bounds.items():
+            mine = (li == i) & (first < b) & (stop > a)
+            mask |= mine
+            start_of[mine], end_of[mine] = a, b
+        self.rows = spans.rows[mask]
+        self.first = np.maximum(first[mask], start_of[mask]) - start_of[mask]
+        self.stop = np.minimum(stop[mask], end_of[mask]) - start_of[mask]
+        self.li = li[mask]
+
+    def digest(self, row_hash: np.ndarray, days_of: dict, place: dict) -> str:
+        """What the year is made of: its days (date, version, header) and its spans
+        (values, list, days covered), the spans in a canonical order."""
+        h = hashlib.sha256(str(self.year).encode())
+        for i, (a, b) in sorted(self.bounds.items()):
+            lst = LISTS[i]
+            days = days_of[lst].iloc[a:b]
+            for day, sha, cols in zip(days["date"], days["sha256"], days["columns"], strict=True):
+                h.update(f"{lst} {day} {place[lst][sha]} {header_fields(cols)}\n".encode())
+        table = np.stack([row_hash[self.rows], self.li, self.first, self.stop]).astype("uint64")
+        order = np.lexsort(table[::-1])
+        h.update(np.ascontiguousarray(table[:, order]).tobytes())
+        return h.hexdigest()
+
+
+def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
+    """year -> {list index: [start, stop) of that list's days in the year}."""
+    out: dict[int, dict[int, tuple[int, int]]] = {}
+    for i, lst in enumerate(LISTS):
+        years = pd.to_datetime(days_of[lst]["date"]).dt.year.to_numpy()
+        if not len(years):
+            continue
+        starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+        ends = np.r_[starts[1:], len(years)]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            out.setdefault(int(years[a]), {})[i] = (a, b)
+    return dict(sorted(out.items()))
+
+
+def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
+    """Each year's JSON text, from the cache up to the first year whose key is not there,
+    built from that year on."""
+    folder, scratch = cache.folder(store, "core")
+    try:
+        code = _code()
+        row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
+        key, plan = code, []
+        for year, bounds in _bounds(days_of).items():
+            part = _Year(year, spans, bounds)
+            key = hashlib.sha256(f"{key}\n{part.digest(row_hash, days_of, place)}".encode())
+            key = key.hexdigest()
+            stem = folder / f"{year}-{key[:16]}"
+            files = {ext: stem.with_suffix(f".{ext}") for ext in ("text", "pool", "json")}
+            plan.append((part, files))
+        texts: list[bytes] = []
+        pool: dict[tuple, int] | None = None
+        for part, files in plan:
+            if pool is None and cache.valid(files):
+                texts.append(files["text"].read_bytes())
+                continue
+            if pool is None:  # the records of the years before, numbered in order
+                pool = {}
+                for _, earlier in plan[: len(texts)]:
+                    for record in json.loads(earlier["pool"].read_bytes()):
+                        pool[tuple(record)] = len(pool)
+            text, new = _year_text(part, spans, days_of, place, pool)
+            cache.write(files, {"text": text, "pool": json.dumps(new).encode()})
+            texts.append(text)
+        used = {p.name for _, files in plan for p in files.values()}
+        for stale in folder.iterdir():
+            if stale.name not in used:
+                stale.unlink(missing_ok=True)
+        return texts
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _year_text(
+    part: _Year, spans: Spans, days_of: dict, place: dict, pool: dict
+) -> tuple[bytes, list]:
+    """The year's JSON text and the records it adds to `pool` (which it extends)."""
+    rows = spans.values.take(part.rows).assign(_f=part.first, _s=part.stop, _l=part.li)
+    rows = rows.sort_values(["_l", "_f", "agreement_id"], kind="stable")
+    codes = np.empty(len(rows), dtype="int64")
+    new: list[list] = []
+    values = zip(*(rows[c].tolist() for c in RECORD_FIELDS), strict=True)
+    for n, record in enumerate(values):
+        record = tuple(text_of(v) for v in record)
+        number = pool.get(record)
+        if number is None:
+            number = pool[record] = len(pool)
+            new.append(list(record))
+        codes[n] = number
+    strings = Strings()
+    records = frame(pd.DataFrame(new, columns=RECORD_FIELDS, dtype=object), strings, RECORD_FIELDS)
+    days: dict[str, list] = {}
+    li, first, stop = rows["_l"].to_numpy(), rows["_f"].to_numpy(), rows["_s"].to_numpy()
+    for i, lst in enumerate(LISTS):
+        if i not in part.bounds:
+            days[lst] = []
+            continue
+        a, b = part.bounds[i]
+        mine = li == i
+        members = day_members(b - a, codes[mine], first[mine], stop[mine], len(pool))
+        chosen = days_of[lst].iloc[a:b]
+        days[lst] = [
+            {"version": place[lst][sha], "members": m, "fields": header_fields(cols)}
+            for sha, cols, m in zip(chosen["sha256"], chosen["columns"], members, strict=True)
+        ]
+    text = {"year": part.year, "records": records, "days": days, "strings": strings.table()}
+    return dumps(text), new
