@@ -34,7 +34,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # `make test` hands whole files to its workers in collection order (`--no-loadscope-reorder`;
 # pytest-xdist would otherwise order them by their number of tests): one to each worker, then
 # the next file to whichever worker is down to its last two tests. The dearest files go first
-# so that short ones fill in at the end and both workers finish at about the same time; the
+# so that short ones fill in at the end and the workers finish at about the same time; the
 # file that backfills the corpus store (test_changes.py) goes early, before the others that
 # read it, so that they rarely wait for it.
 LONGEST_FIRST = (
