@@ -5,16 +5,14 @@ at the cost of the years that changed, as derived state under
 Each table is cut by calendar year; a year's *digest* hashes its rows (Arrow IPC bytes),
 the table's schema and the code that writes them. Cached:
 
-- ``<name>-<year>-<digest>.csv``, ``.parquet`` and ``.footer`` (+ ``.json``, their
-  record): the year's rows as CSV without a header and as Parquet (its footer decoded,
-  ``rowgroups.kept_footer``), written once;
+- ``<name>-<year>-<digest>.csv`` (+ ``.json``, its record): the year's rows as CSV without
+  a header, written once;
 - ``<name>-<key>.parquet`` and ``<name>-<key>.csv`` (+ ``.json``), ``key`` hashing every
   year's digest: the whole table, the CSV being the header followed by each year's rows
-  (byte for byte what one CSV writer call gives), the Parquet file the years' row groups
-  under one footer (``rowgroups.join``).
+  (byte for byte what one CSV writer call gives), the Parquet file encoded whole.
 
 So a publish with nothing new writes neither file, and a new version writes one year's
-files (and the whole ones). Files of another key are deleted; a file that does not match
+CSV (and the Parquet file). Files of another key are deleted; a file that does not match
 its record is rebuilt, never trusted (``cache``). The database keeps the same years
 (``versiondb``): a year whose digest changed is written again from that year on.
 """
@@ -25,11 +23,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ice287g.publish import cache, rowgroups
+from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
 from ice287g.store.files import atomic_file, atomic_write, parquet_bytes, sha256_bytes
 
-FORMAT = "publish-yearly-2"
+FORMAT = "publish-yearly-1"
 YEARLY = ("changes", "daily_counts")
 
 
@@ -109,36 +107,27 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
     cut, names = _parts(folder, name, table, known)
     chunks = []
     for year, first, rows, digest in cut:
-        stem = f"{name}-{year}-{digest[:16]}"
-        files = {ext: folder / f"{stem}.{ext}" for ext in ("csv", "parquet", "footer", "json")}
+        files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
         if not cache.valid(files):
-            part = table.slice(first, rows)
-            parquet = parquet_bytes(part)
-            data = {"csv": csv_bytes(part, header=False), "parquet": parquet}
-            cache.write(files, data | {"footer": rowgroups.kept_footer(parquet)})
+            cache.write(files, {"csv": csv_bytes(table.slice(first, rows), header=False)})
         names |= {p.name for p in files.values()}
-        chunks.append(files)
+        chunks.append(files["csv"])
     key = hashlib.sha256(
         "\n".join([_code_digest(table.schema), *(d for *_, d in cut)]).encode()
     ).hexdigest()
     whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
     if not cache.valid(whole):
-        if chunks:
-            parts = [(chunk["parquet"], chunk["footer"]) for chunk in chunks]
-            parquet_sha = rowgroups.join_kept(whole["parquet"], parts)
-        else:
-            parquet = parquet_bytes(table)
-            atomic_write(whole["parquet"], parquet, sync=False)
-            parquet_sha = sha256_bytes(parquet)
+        parquet = parquet_bytes(table)
+        atomic_write(whole["parquet"], parquet, sync=False)
         header = csv_bytes(table.schema.empty_table())
         h = hashlib.sha256(header)
         with atomic_file(whole["csv"]) as tmp, open(tmp, "wb") as out:
             out.write(header)
             for chunk in chunks:
-                data = chunk["csv"].read_bytes()
+                data = chunk.read_bytes()
                 h.update(data)
                 out.write(data)
-        cache.record(whole, {"parquet": parquet_sha, "csv": h.hexdigest()})
+        cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": h.hexdigest()})
     names |= {p.name for p in whole.values()}
     for stale in folder.glob(f"{name}-*"):
         if stale.name not in names:
