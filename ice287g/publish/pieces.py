@@ -7,10 +7,8 @@ piece is cached under ``<data_dir>/derived/publish/versions/`` as
 
 - ``<list>-<year>-<key>.parquet``: the piece's rows (the columns of ``versions.parquet``);
 - ``<list>-<year>-<key>.csv.gz``: the same rows as CSV without a header, one gzip member;
-- ``<list>-<year>-<key>.footer``: the Parquet file's footer, decoded (``rowgroups.footer``,
-  pickled: decoding the footers was most of the cost of joining the pieces);
-- ``<list>-<year>-<key>.json``: the sha256 of the three, written last (a piece is used only
-  when every file matches it, ``cache.valid``).
+- ``<list>-<year>-<key>.json``: the sha256 of both, written last (a piece is used only when
+  both files match it, ``cache.valid``).
 
 ``key`` hashes what the piece's bytes depend on: each of its versions (list, date, seq,
 sha256, suspect, snapshot path and the snapshot's own sha256), the code that shapes the rows
@@ -98,7 +96,7 @@ def _columns(cat: pd.DataFrame) -> list[list]:
 
 
 def _files(folder: Path, piece: Piece) -> dict[str, Path]:
-    return {ext: folder / f"{piece.stem}.{ext}" for ext in ("parquet", "csv.gz", "footer", "json")}
+    return {ext: folder / f"{piece.stem}.{ext}" for ext in ("parquet", "csv.gz", "json")}
 
 
 def _build(store, piece: Piece, folder: Path) -> None:
@@ -108,11 +106,9 @@ def _build(store, piece: Piece, folder: Path) -> None:
 
     files = _files(folder, piece)
     table = versions_table(store, piece.versions)
-    parquet = parquet_bytes(table)
     data = {
-        "parquet": parquet,
+        "parquet": parquet_bytes(table),
         "csv.gz": gzip.compress(csv_bytes(table, header=False), GZIP_LEVEL, mtime=0),
-        "footer": rowgroups.kept_footer(parquet),
     }
     cache.write(files, data)
 
@@ -166,10 +162,8 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     if cache.valid(files):
         return files
     if wanted:
-        parts = [_files(folder, p) for p in wanted]
-        parquet_sha = rowgroups.join_kept(
-            files["parquet"], [(f["parquet"], f["footer"]) for f in parts]
-        )
+        parts = [_files(folder, p)["parquet"] for p in wanted]
+        parquet_sha = rowgroups.join_to(files["parquet"], parts)
     else:
         empty = parquet_bytes(schema.empty_table())
         atomic_write(files["parquet"], empty, sync=False)

@@ -13,7 +13,6 @@ footer's bytes back exactly.
 from __future__ import annotations
 
 import hashlib
-import pickle
 import struct
 from pathlib import Path
 
@@ -205,18 +204,17 @@ def _shift(fields: list, fids, by: int) -> None:
             f[2] += by
 
 
-def join(parts: list[Path], out, footers: list[tuple[list, int]] | None = None) -> int:
+def join(parts: list[Path], out) -> int:
     """Write the Parquet file of `parts` (files of one schema, in order) to the binary file
-    `out`; the rows written. `footers`: each part's ``footer``, when known (decoding one
-    is the slow part), else read from the part."""
+    `out`; the rows written."""
     meta = None
     groups: list = []
     rows = 0
     out.write(MAGIC)
     at = len(MAGIC)
-    for n, path in enumerate(parts):
+    for path in parts:
         data = path.read_bytes()
-        fmd, start = footer(data) if footers is None else footers[n]
+        fmd, start = footer(data)
         rest = [f for f in fmd if f[0] not in (FILE_ROWS, FILE_ROW_GROUPS)]
         if meta is None:
             meta = rest
@@ -251,13 +249,7 @@ def join(parts: list[Path], out, footers: list[tuple[list, int]] | None = None) 
     return rows
 
 
-# --- parts kept with their footers ---------------------------------------------------------
-def kept_footer(parquet: bytes) -> bytes:
-    """The decoded footer of a Parquet file's bytes, pickled: kept beside a part (and
-    checked like it), joining the part decodes nothing."""
-    return pickle.dumps(footer(parquet), pickle.HIGHEST_PROTOCOL)
-
-
+# --- a joined file ----------------------------------------------------------------------
 class _Hashing:
     """A binary file that hashes what is written to it (sha256)."""
 
@@ -269,13 +261,12 @@ class _Hashing:
         return self.out.write(data)
 
 
-def join_kept(dest: Path, parts: list[tuple[Path, Path]]) -> str:
-    """Write the Parquet file of `parts` ((file, its ``kept_footer``), in order) to `dest`,
-    atomically; its sha256, hashed as it is written."""
+def join_to(dest: Path, parts: list[Path]) -> str:
+    """Write the Parquet file of `parts` to `dest`, atomically; its sha256, hashed as it is
+    written (the file is not read again)."""
     from ice287g.store.files import atomic_file
 
-    footers = [pickle.loads(kept.read_bytes()) for _, kept in parts]
     with atomic_file(dest) as tmp, open(tmp, "wb") as out:
         written = _Hashing(out)
-        join([path for path, _ in parts], written, footers)
+        join(parts, written)
     return written.sha.hexdigest()
