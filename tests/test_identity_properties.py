@@ -162,3 +162,23 @@ def test_identity_kept_current_version_by_version_equals_a_rebuild(spec, data):
     assert_same_tables(resolver.identity(), resolve(versions, rows, NO_ALIASES))
     if in_order:
         assert (resolver.resolved, resolver.extended) == (1, len(versions) - 1)
+
+
+def test_a_crowded_agreement_switched_to_another_model_stays_superseded_when_kept_current():
+    """Found by the property above: an agreement listed under two spellings in one version
+    (crowded, so told again whole at every update) whose agency switched it to another
+    model; the next version's update told it again without the other agreement and turned
+    its ``model_switched`` back into ``removed``."""
+    spec = [
+        ("participating", [(0, 0, "2025-02-26", None), (0, 1, "2025-02-26", None)]),
+        ("participating", [(4, 0, "2025-02-26", None)]),
+        ("participating", []),
+    ]
+    versions, rows = build(spec)
+    resolver = Resolver(aliases=NO_ALIASES)
+    for i in range(len(versions)):
+        resolver.add(versions.iloc[[i]], rows)
+        resolver.identity()
+    assert resolver.extended == 2
+    assert_same_tables(resolver.identity(), resolve(versions, rows, NO_ALIASES))
+    assert resolver.identity().agreements()["status"].tolist() == ["superseded", "removed"]

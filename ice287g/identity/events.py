@@ -48,10 +48,13 @@ def events_after(
     before positions `since` (per list) linked by `old`: the agreements whose spellings,
     joins or agencies changed (and every agreement of their agencies) are told again from
     their beginning, the others only from `since`. Equal to ``event_table``."""
-    changed = _changed_agreements(old, links)
+    # An agreement listed twice in one version (crowded) is told again whole as well; so is
+    # every agreement of the agency of one told whole, since an agreement's first listing
+    # turns another's removal on that version into ``model_switched``.
+    changed = _changed_agreements(old, links) | {lists.ids[g] for g in lists.crowded}
     keys = _agency_keys(old, changed) | _agency_keys(links, changed)
     agencies = {ids.get(k, k) for k in keys for ids in (old.agency, links.agency)}
-    whole = set(changed) | {lists.ids[g] for g in lists.crowded}
+    whole = set(changed)
     for node, gid in links.group.items():
         key = node.rsplit(":", 1)[0]
         if links.agency.get(key, key) in agencies or old.agency.get(key, key) in agencies:
