@@ -49,6 +49,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def code_digest(*modules, label: str = "") -> str:
+    """A digest of `label` and the source of `modules` (modules, or paths such as a
+    module's ``__file__``): the part of a cache key that changes with the code that writes
+    the cached files."""
+    h = hashlib.sha256(label.encode())
+    for module in modules:
+        h.update(Path(getattr(module, "__file__", module)).read_bytes())
+    return h.hexdigest()
+
+
 def folder(store, name: str) -> tuple[Path, object]:
     """``derived/publish/<name>`` under the store, or a temporary folder (a
     ``TemporaryDirectory`` to keep alive while the files are used) when the store cannot

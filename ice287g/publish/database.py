@@ -157,7 +157,7 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
         {t.name: t.yearly for t in tables if t.yearly is not None},
     )
     state = (base.parent / versiondb.STATE).read_bytes()
-    key = hashlib.sha256(Path(__file__).read_bytes() + state + "\n".join(inputs).encode())
+    key = hashlib.sha256(cache.code_digest(__file__).encode() + state + "\n".join(inputs).encode())
     folder, scratch = cache.folder(store, "published")
     stem = f"{DATABASE_NAME}-{key.hexdigest()[:16]}"
     files = {"db": folder / f"{stem}.db", "json": folder / f"{stem}.json"}

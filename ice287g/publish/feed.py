@@ -13,10 +13,10 @@ import json
 import uuid
 from datetime import UTC, datetime, time
 from html import escape
-from pathlib import Path
 
 import pandas as pd
 
+from ice287g.publish import cache
 from ice287g.publish.files import PACKAGE_TITLE
 
 FEED = "feed.xml"
@@ -187,7 +187,7 @@ def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url, years: dict) -> lis
     a change in a year's events writes that year's entries again."""
     pairs = events[["list", "sha256"]].drop_duplicates()
     told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
-    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    code = cache.code_digest(__file__)
     out = []
     for lst, previous, day, seq, sha, file_name, n in _successors(cat):
         if (lst, sha) not in told:
@@ -210,7 +210,6 @@ def feed_bytes(
     (``_keys``; `years`: the change log's digest of each year), so only new or changed
     entries are written; the document is feedgen's head followed by the entries, newest
     first."""
-    from ice287g.publish import cache
 
     folder, scratch = cache.folder(store, "feed")
     files = {"entries": folder / "entries.json", "json": folder / "record.json"}

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ice287g.publish import cache
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 
 # Page record: the stable agreement id, then the listing's values.
@@ -236,18 +237,16 @@ def build_history(store, agreements: pd.DataFrame, events: pd.DataFrame, years: 
     version writes its year only."""
     import hashlib
 
-    from ice287g.publish import cache
-
     strings = Strings()
     head = {
         "format": 2,
         "agreements": frame(agreements, strings, list(agreements.columns)),
         "strings": strings.table(),
     }
-    code = Path(__file__).read_bytes()
+    code = cache.code_digest(__file__)
     texts = []
     for year, first, rows, digest in years:
-        key = hashlib.sha256(code + digest.encode()).hexdigest()
+        key = hashlib.sha256(f"{code}\n{digest}".encode()).hexdigest()
         part = events.iloc[first : first + rows]
         texts.append(
             cache.kept(store, "history", str(year), key, lambda p=part: _events(p), Path.read_bytes)
@@ -265,8 +264,6 @@ def cached(store, name: str, inputs: list[str], build) -> bytes:
     `inputs` (digests of what it is built from) and of this code (``cache.kept``)."""
     import hashlib
 
-    from ice287g.publish import cache
-
     key = hashlib.sha256("\n".join([code_digest(), *inputs]).encode()).hexdigest()
     return cache.kept(store, "page", name, key, build, Path.read_bytes)
 
@@ -274,16 +271,10 @@ def cached(store, name: str, inputs: list[str], build) -> bytes:
 def code_digest() -> str:
     """A digest of the code the page's data is built by (this module, ``core`` and the
     diff's rules)."""
-    import hashlib
-
     import ice287g.publish.core as core
-    import ice287g.publish.page as page
     import ice287g.query.diff as diff
 
-    h = hashlib.sha256()
-    for module in (page, core, diff):
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()
+    return cache.code_digest(__file__, core, diff)
 
 
 def dumps(obj) -> bytes:

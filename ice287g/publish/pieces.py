@@ -69,11 +69,8 @@ def _code_digest() -> str:
     import ice287g.safetext as safetext
     import ice287g.schema as schema
 
-    h = hashlib.sha256(f"{FORMAT} pyarrow {pyarrow.__version__}".encode())
-    for module in (export_files, export_tables, safetext, schema):
-        h.update(Path(module.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()
+    modules = (export_files, export_tables, safetext, schema, __file__)
+    return cache.code_digest(*modules, label=f"{FORMAT} pyarrow {pyarrow.__version__}")
 
 
 def pieces(cat: pd.DataFrame) -> list[Piece]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -157,7 +156,7 @@ def _arrow(df: pd.DataFrame, fields):
 
 def _code() -> str:
     """A digest of this module: what its tables are built by."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return cache.code_digest(__file__)
 
 
 def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]:

@@ -19,7 +19,6 @@ gives the same ids.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -46,11 +45,8 @@ def _code_digest() -> str:
     import ice287g.publish.database as database
     from ice287g.publish import pieces
 
-    h = hashlib.sha256(f"{FORMAT} {pieces._code_digest()}".encode())  # the rows' shape
-    for module in (database,):
-        h.update(Path(module.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()
+    # the rows' shape, the database's tables, this module
+    return cache.code_digest(database, __file__, label=f"{FORMAT} {pieces._code_digest()}")
 
 
 def _state(folder: Path, code: str) -> dict | None:

@@ -49,11 +49,8 @@ def _code_digest(schema) -> str:
     import ice287g.query.export.files as export_files
     import ice287g.safetext as safetext
 
-    h = hashlib.sha256(f"{FORMAT} pyarrow {pyarrow.__version__} {schema}".encode())
-    for module in (export_files, safetext):
-        h.update(Path(module.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
-    return h.hexdigest()
+    label = f"{FORMAT} pyarrow {pyarrow.__version__} {schema}"
+    return cache.code_digest(export_files, safetext, __file__, label=label)
 
 
 def _digest(table, code: str) -> str:
