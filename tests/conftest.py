@@ -83,6 +83,22 @@ def moa_samples() -> Path:
 
 
 @pytest.fixture(scope="session")
+def moa_reads_once(tmp_path_factory):
+    """From here on, ``parsers.moa.read_moa`` reads given bytes once per run, whichever worker
+    and test reads them first (support/moa_reads.py). Yields the real ``read_moa``."""
+    from support.moa_reads import remembering
+
+    import parsers.moa
+
+    folder = _run_dir(tmp_path_factory) / "moa-reads"
+    folder.mkdir(exist_ok=True)
+    real = parsers.moa.read_moa
+    parsers.moa.read_moa = remembering(real, folder)
+    yield real
+    parsers.moa.read_moa = real
+
+
+@pytest.fixture(scope="session")
 def expected_counts(corpus) -> dict[str, dict]:
     with open(corpus / "expected_counts.csv", newline="") as fh:
         return {r["file"]: r for r in csv.DictReader(fh)}
