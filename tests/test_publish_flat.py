@@ -344,6 +344,34 @@ def test_a_table_cut_by_year_reads_back_whole(tmp_path: Path):
         }
     )
     cut = yearly.cached(Store(str(tmp_path / "data")), "changes", table)
-    assert pq.read_table(cut.parquet).equals(table)
+    assert pq.read_table(cut.files["parquet"]).equals(table)
     assert [year for year, *_ in cut.parts] == [2025, 2026, 2027]
-    assert pd.read_csv(cut.csv, keep_default_na=False)["name"].tolist() == ["a", "", "c", "'=d"]
+    names = pd.read_csv(cut.files["csv"], keep_default_na=False)["name"].tolist()
+    assert names == ["a", "", "c", "'=d"]
+
+
+def test_files_made_in_the_background_are_read_when_made_and_raise_its_error():
+    import threading
+
+    from ice287g.publish import cache
+
+    made = []
+    gate = threading.Event()
+
+    def make(name):
+        gate.wait()
+        made.append(threading.current_thread().name)
+        return {"parquet": Path(name + ".parquet")}
+
+    files = cache.later(("parquet",), make, "x")
+    assert list(files) == ["parquet"] and not made  # nothing made until the gate opens
+    gate.set()
+    assert files["parquet"] == Path("x.parquet")
+    assert made and made[0].startswith("ice287g-publish")  # in the background thread
+
+    def broken():
+        raise OSError("versions-x.csv.gz: No space left on device")
+
+    files = cache.later(("csv",), broken)
+    with pytest.raises(OSError, match="No space left"):
+        files["csv"]
