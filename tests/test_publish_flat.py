@@ -375,3 +375,26 @@ def test_files_made_in_the_background_are_read_when_made_and_raise_its_error():
     files = cache.later(("csv",), broken)
     with pytest.raises(OSError, match="No space left"):
         files["csv"]
+
+
+def test_a_years_digest_does_not_change_with_the_rows_after_it():
+    """Arrow's IPC of a slice pads its buffers with the next rows' bytes: a year's digest
+    is taken from a copy of its rows, so appending a year leaves the others' unchanged."""
+    import pyarrow as pa
+
+    from ice287g.publish import yearly
+
+    def table(days):
+        return pa.table(
+            {
+                "date": pa.array(pd.to_datetime(days).date, pa.date32()),
+                "seq": pa.array(range(len(days)), pa.int64()),
+            }
+        )
+
+    older = ["2025-03-01"] * 9 + ["2026-02-02"] * 3
+    grown = older + ["2026-05-05"] * 4 + ["2027-01-01"] * 5
+    before = {year: digest for year, _, _, digest in yearly.parts(table(older))}
+    after = {year: digest for year, _, _, digest in yearly.parts(table(grown))}
+    assert after[2025] == before[2025]
+    assert after[2026] != before[2026] and set(after) == {2025, 2026, 2027}
