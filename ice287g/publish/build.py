@@ -112,7 +112,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     rec = tables.record(store, cat)
     catalog_sha = sha256_file(store.catalog_path)
     published = tables.published_tables(store, cat, long, rec)
-    database.write_database(
+    db = database.write_database(
         data / database.DATABASE, published, store, cat, long, [catalog_sha, rec.key]
     )
 
@@ -153,6 +153,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url, store, years))
 
     # 4. the rest of data/: the tables, their descriptions, the checksums
+    db["db"]  # the database linked (it may be hashed in the background)
     resources_ = files.write_tables(published, data)
     meta = database.datasette_metadata(published, base_url)
     files.write_bytes(
