@@ -181,7 +181,8 @@ def _fragment(e: dict, base_url: str | None) -> str:
 def _years(cat: pd.DataFrame, events: pd.DataFrame) -> dict[int, list[tuple]]:
     """The versions that have an entry (a non-suspect version after the first of its list
     with events: ``_successors``), by calendar year, newest year first."""
-    told = set(zip(events["list"].tolist(), events["sha256"].tolist(), strict=True))
+    pairs = events[["list", "sha256"]].drop_duplicates()
+    told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
     out: dict[int, list[tuple]] = {}
     for row in _successors(cat):
         if (row[0], row[4]) in told:
