@@ -137,19 +137,30 @@ class _Year:
         self.stop = np.minimum(stop[mask], end_of[mask]) - start_of[mask]
         self.li = li[mask]
 
-    def digest(self, row_hash: np.ndarray, days_of: dict, place: dict) -> str:
-        """What the year is made of: its days (date, version, header) and its spans
-        (values, list, days covered), the spans in a canonical order."""
+    def digest(self, row_hash: np.ndarray, day_lines: dict[int, list[str]]) -> str:
+        """What the year is made of: its days (``_day_lines``) and its spans (values, list,
+        days covered), the spans in a canonical order."""
         h = hashlib.sha256(str(self.year).encode())
         for i, (a, b) in sorted(self.bounds.items()):
-            lst = LISTS[i]
-            days = days_of[lst].iloc[a:b]
-            for day, sha, cols in zip(days["date"], days["sha256"], days["columns"], strict=True):
-                h.update(f"{lst} {day} {place[lst][sha]} {header_fields(cols)}\n".encode())
+            h.update("".join(day_lines[i][a:b]).encode())
         table = np.stack([row_hash[self.rows], self.li, self.first, self.stop]).astype("uint64")
         order = np.lexsort(table[::-1])
         h.update(np.ascontiguousarray(table[:, order]).tobytes())
         return h.hexdigest()
+
+
+def _day_lines(days_of: dict, place: dict) -> dict[int, list[str]]:
+    """list index -> a line per day of that list: list, date, version, header fields."""
+    out = {}
+    for i, lst in enumerate(LISTS):
+        days = days_of[lst]
+        out[i] = [
+            f"{lst} {day} {place[lst][sha]} {header_fields(cols)}\n"
+            for day, sha, cols in zip(
+                days["date"].tolist(), days["sha256"].tolist(), days["columns"], strict=True
+            )
+        ]
+    return out
 
 
 def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
@@ -174,9 +185,10 @@ def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
         code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
         row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
         key, plan = code, []
+        day_lines = _day_lines(days_of, place)
         for year, bounds in _bounds(days_of).items():
             part = _Year(year, spans, bounds)
-            key = hashlib.sha256(f"{key}\n{part.digest(row_hash, days_of, place)}".encode())
+            key = hashlib.sha256(f"{key}\n{part.digest(row_hash, day_lines)}".encode())
             key = key.hexdigest()
             stem = folder / f"{year}-{key[:16]}"
             files = {ext: stem.with_suffix(f".{ext}") for ext in ("text", "pool", "json")}
