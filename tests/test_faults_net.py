@@ -107,12 +107,12 @@ def test_a_dripping_or_silent_download_ends_at_its_deadline(server, tmp_path, mo
     site(server, Route(workbook(), content_type=XLSX_TYPE, mode=mode, interval=0.1))
     before = versions(store.root)
     t0 = time.monotonic()
-    with fetcher(deadline=1.0, read_timeout=30) as f:
+    with fetcher(deadline=0.5, read_timeout=30) as f:
         report = refresh(store, server.page_url, fetcher=f)
     elapsed = time.monotonic() - t0
     assert elapsed < 5, elapsed
     assert [o.outcome for o in report.observations] == [ledger.FAILED, ledger.FAILED]
-    assert all("1-second deadline" in o.error for o in report.observations), report.failures
+    assert all("0.5-second deadline" in o.error for o in report.observations), report.failures
     assert server.hits[PARTICIPATING] == 1  # the deadline is spent: no retry after it
     assert lock_is_free(refresh_lock(store))
     assert versions(store.root) == before

@@ -60,6 +60,9 @@ class HostileServer(LocalServer):
 def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY the body waits for the
+        # client's delayed ACK of the headers (about 40 ms a response on Linux).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass
