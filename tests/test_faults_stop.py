@@ -192,8 +192,18 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and time.monotonic() - t0 < 10, err
     assert "interrupted by SIGTERM" in err and "Traceback" not in err, err
-    time.sleep(0.5)
-    assert _running_on(folder) == [], "worker processes outlived the command"
+    assert _within(0.5, lambda: _running_on(folder) == []), "worker processes outlived it"
+
+
+def _within(seconds: float, condition) -> bool:
+    """Whether ``condition()`` holds within ``seconds`` (asked every 20 ms, and once at the
+    end): a bounded wait that ends as soon as it holds."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= end:
+            return condition()
+        time.sleep(0.02)
+    return True
 
 
 def _running_on(folder: Path) -> list[Path]:
@@ -239,8 +249,8 @@ def test_a_way_out_that_hangs_is_cut_after_the_grace_period(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143 and time.monotonic() - t0 < 5
     assert err.decode().count("interrupted by SIGTERM") == 1
-    time.sleep(0.3)
-    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child), "the child outlived it"
+    gone = _within(0.3, lambda: not Path(f"/proc/{child}").exists() or "Z" in _state(child))
+    assert gone, "the child outlived it"
 
 
 def _state(pid: int) -> str:
