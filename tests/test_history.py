@@ -10,6 +10,7 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from support.files import copy_store, tree_digest
 from support.imports import heavy_imports
 from support.workbooks import (
     PARTICIPATING_HEADER,
@@ -134,9 +135,19 @@ def build_small(base):
     return store
 
 
+@pytest.fixture(scope="module")
+def small_built(tmp_path_factory):
+    """The small store, built once per module and never written: each test works on a copy
+    (``small``), checked at the end."""
+    store = build_small(tmp_path_factory.mktemp("small"))
+    before = tree_digest(store.root)
+    yield store
+    assert tree_digest(store.root) == before, "a test wrote into the module's small store"
+
+
 @pytest.fixture
-def small(tmp_path):
-    return build_small(tmp_path)
+def small(small_built, tmp_path):
+    return Store(copy_store(small_built.root, tmp_path / "data"))
 
 
 def by_id(df):
@@ -382,10 +393,10 @@ CHANGE_COMMANDS = [["diff", "2025-04-03", "2025-04-17"], ["history", "harris"], 
 
 
 @pytest.fixture(scope="module")
-def change_command_imports(tmp_path_factory):
+def change_command_imports(small_built, tmp_path_factory):
     """The change commands run in one fresh interpreter over the small store."""
-    store = build_small(tmp_path_factory.mktemp("light"))
-    found = heavy_imports(store.root, CHANGE_COMMANDS, heavy=("prefect", "matplotlib"))
+    root = copy_store(small_built.root, tmp_path_factory.mktemp("light") / "data")
+    found = heavy_imports(root, CHANGE_COMMANDS, heavy=("prefect", "matplotlib"))
     return dict(zip(map(tuple, CHANGE_COMMANDS), found))
 
 
