@@ -166,7 +166,7 @@ def stop_a_prefect_harvest(server, tmp_path, sig: int, api_url: str | None) -> N
     deadline = time.monotonic() + 150
     while server.hits_under(MOA_DIR) == 0 and proc.poll() is None:
         assert time.monotonic() < deadline, "the harvest never started"
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[1]
     before = tree_digest(store.root)
     out, err, seconds = interrupt(proc, server, sig, wait_for=1)
@@ -184,7 +184,7 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
     deadline = time.monotonic() + 60
     while len(_running_on(folder)) < 3:  # imports done, both workers started (forked copies)
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
-        time.sleep(0.1)
+        time.sleep(0.05)
     time.sleep(0.5)  # the workers busy reading
     assert proc.poll() is None, "finished before the signal: give it more PDFs"
     t0 = time.monotonic()
