@@ -225,7 +225,7 @@ def _read(path: Path) -> bytes:
 GRACE_SCRIPT = """
 import subprocess, sys, time
 from ice287g.cli import stops
-stops.GRACE_SECONDS = 0.5
+stops.GRACE_SECONDS = 0.2
 child = subprocess.Popen(["sleep", "60"])
 with stops.handled():
     try:  # the pid is printed inside: a signal that lands right after it still meets the way out
