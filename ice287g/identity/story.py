@@ -266,14 +266,15 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
     if va["li"] != vb["li"]:
         raise ValueError(f"{sha_a[:12]} and {sha_b[:12]} are versions of different lists")
     rows = lists.rows[lists.rows["li"] == va["li"]]
-    a = covering(rows, va["li"], va["pos"]).set_index("gid")
-    b = covering(rows, vb["li"], vb["pos"]).set_index("gid")
+    # gid -> the run standing for it in each version (one per agreement and version)
+    a = {r["gid"]: r for r in covering(rows, va["li"], va["pos"]).to_dict("records")}
+    b = {r["gid"]: r for r in covering(rows, vb["li"], vb["pos"]).to_dict("records")}
     vrec = ob.records
     fields = va["fields"] & vb["fields"]
     out = []
 
     def record(change, gid_, side, field=None, before=None, after=None, evidence=None):
-        r = lists.record(0, side.loc[gid_].to_dict() | {"gid": gid_}, vrec)
+        r = lists.record(0, side[gid_], vrec)
         out.append(
             {
                 "change": change,
@@ -289,12 +290,12 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
             }
         )
 
-    for gid_ in b.index.difference(a.index):
+    for gid_ in sorted(b.keys() - a.keys()):
         record("added", gid_, b)
-    for gid_ in a.index.difference(b.index):
+    for gid_ in sorted(a.keys() - b.keys()):
         record("removed", gid_, a)
-    for gid_ in a.index.intersection(b.index):
-        ra, rb = a.loc[gid_], b.loc[gid_]
+    for gid_ in sorted(a.keys() & b.keys()):
+        ra, rb = a[gid_], b[gid_]
         if ra["vid"] == rb["vid"]:
             continue
         for change, field, before, after in row_changes(vrec[ra["vid"]], vrec[rb["vid"]], fields):
