@@ -220,14 +220,17 @@ def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
     """Every agency name ever printed, with the agreement and agency it belongs to
     (``ALIAS_COLUMNS``): one record per (spelling, exact key)."""
     dates = ob.versions.set_index(["li", "pos"])["date"].to_dict()
-    span = ob.runs.groupby(["vid", "li"]).agg(min=("start", "min"), max=("end", "max"))
-    span = span.reset_index()
+    r = ob.runs
+    span: dict[tuple[int, int], tuple[int, int]] = {}  # (vid, li) -> first and last position
+    for vid, li, lo, hi in zip(
+        r["vid"].tolist(), r["li"].tolist(), r["start"].tolist(), r["end"].tolist()
+    ):
+        was = span.get((vid, li))
+        span[(vid, li)] = (lo, hi) if was is None else (min(was[0], lo), max(was[1], hi))
     agency = ob.variants["agency"].tolist()
     nid_of = ob.variants["nid"].tolist()
     seen: dict[tuple, list] = {}
-    for vid, li, lo, hi in zip(
-        span["vid"].tolist(), span["li"].tolist(), span["min"].tolist(), span["max"].tolist()
-    ):
+    for (vid, li), (lo, hi) in sorted(span.items()):
         key = (nid_of[vid], agency[vid])
         first, last = dates[(li, lo)], dates[(li, hi)]
         rec = seen.setdefault(key, [first, last, set()])
