@@ -33,6 +33,7 @@ from typing import Any
 
 import pdfplumber
 
+from parsers.pdf_paths import thin_page
 from parsers.sniff import pdf_problem
 
 __all__ = [
@@ -233,6 +234,7 @@ def read_moa(data: bytes, name: str = "<bytes>", *, ocr: bool = False) -> MoaDoc
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             for index, page in enumerate(pdf.pages):
                 try:
+                    thin_page(page.page_obj)  # invisible outlines: read faster, same text
                     text = page.extract_text() or ""
                     has_layer = _visible_chars(text) >= PAGE_TEXT_MIN_CHARS
                     text_pages += has_layer

@@ -12,13 +12,13 @@ import csv
 import os
 import pickle
 import shutil
-import subprocess
-import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from support import prefect_db
 from support.files import copy_store, tree_digest
 from support.shared import corpus_or_skip, samples_or_skip
 
@@ -80,6 +80,22 @@ def corpus() -> Path:
 def moa_samples() -> Path:
     """The folder of the 16 real MOA PDFs (skips without ../shared)."""
     return samples_or_skip()
+
+
+@pytest.fixture(scope="session")
+def moa_reads_once(tmp_path_factory):
+    """From here on, ``parsers.moa.read_moa`` reads given bytes once per run, whichever worker
+    and test reads them first (support/moa_reads.py). Yields the real ``read_moa``."""
+    from support.moa_reads import remembering
+
+    import parsers.moa
+
+    folder = _run_dir(tmp_path_factory) / "moa-reads"
+    folder.mkdir(exist_ok=True)
+    real = parsers.moa.read_moa
+    parsers.moa.read_moa = remembering(real, folder)
+    yield real
+    parsers.moa.read_moa = real
 
 
 @pytest.fixture(scope="session")
@@ -154,69 +170,54 @@ def corpus_scratch(corpus_store, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_database(tmp_path_factory) -> Path:
-    """An empty Prefect database, migrated once per run and shared by the run's workers.
+    """A Prefect database as a server's first start leaves it (migrated, block types
+    registered), made once per run and shared by the run's workers (support/prefect_db.py).
 
-    Migrating a fresh database is most of a temporary Prefect server's start-up (about 20 s
-    of small SQLite commits, ../shared/PREFECT.md); every test that starts Prefect begins
-    from a copy of this one instead, so its server finds the schema already there. The real
-    migration command makes it (`prefect server database upgrade`).
+    That first start is most of a temporary Prefect server's start-up (about 5 s of CPU, more
+    than 20 s of wall time on a loaded machine, ../shared/PREFECT.md); every test that starts
+    Prefect begins from a copy of this one instead. Usually :func:`prefect_engine`'s start has
+    made it; otherwise it is made here.
     """
     from filelock import FileLock
 
-    folder = _run_dir(tmp_path_factory) / "prefect-database"
-    database = folder / "prefect.db"
-    with FileLock(folder.with_suffix(".lock")):
+    database = _prefect_database_path(tmp_path_factory)
+    with FileLock(database.parent.with_suffix(".lock")):
         if not database.exists():
-            folder.mkdir(exist_ok=True)
-            home = folder / "home"
-            env = {**os.environ, **PREFECT_QUIET, "PREFECT_HOME": str(home)}
-            env.pop("PREFECT_API_URL", None)
-            env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
-            done = subprocess.run(
-                [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert done.returncode == 0, done.stdout + done.stderr
-            (home / "prefect.db").rename(database)
+            prefect_db.first_start(database)
     return database
+
+
+def _prefect_database_path(tmp_path_factory) -> Path:
+    folder = _run_dir(tmp_path_factory) / "prefect-database"
+    folder.mkdir(exist_ok=True)
+    return folder / "prefect.db"
 
 
 @pytest.fixture
 def prefect_home(prefect_database, tmp_path) -> Path:
     """``tmp_path/prefect``: a Prefect home for a test's own Prefect process (a command in a
-    subprocess), holding a copy of the run's migrated database."""
+    subprocess), holding a copy of the run's database (start that process with
+    ``support.prefect_db.PREFILLED``)."""
     home = tmp_path / "prefect"
     home.mkdir()
     shutil.copyfile(prefect_database, home / "prefect.db")
     return home
 
 
-# Prefect settings of the project (flows/settings.py) that keep a test's Prefect offline.
-PREFECT_QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-
-
-@dataclass(frozen=True)
-class PrefectEngine:
-    """The session's temporary Prefect API, and an empty database already migrated."""
-
-    home: Path
-    migrated_database: Path
-
-
 @pytest.fixture(scope="module")
-def prefect_engine(prefect_database, tmp_path_factory):
+def prefect_engine(tmp_path_factory):
     """One temporary Prefect API (prefect_test_harness) for the real-engine tests of a file
     (only tests/test_flows.py has them), stopped when the file is done: its services would
-    otherwise keep using CPU until the end of the run.
+    otherwise keep using CPU until the end of the run. The environment is restored afterwards.
 
-    Its start-up is the dear part (../shared/PREFECT.md), so it happens once, and its
-    database is a copy of the run's migrated one (:func:`prefect_database`): the harness
-    makes its database in a fresh temporary folder, which is handed one already holding it.
-    The environment is restored afterwards.
+    Its start-up is the dear part (../shared/PREFECT.md), so it happens once. The harness
+    makes its database in a fresh temporary folder, which is handed the run's database
+    (:func:`prefect_database`) when another worker has made it already; otherwise the
+    harness's server starts on an empty one, and what its first start leaves there becomes
+    the run's database (one start instead of two).
     """
+    from filelock import FileLock
+
     saved = dict(os.environ)
     home = tmp_path_factory.mktemp("prefect-home")
     os.environ["PREFECT_HOME"] = str(home)
@@ -228,13 +229,22 @@ def prefect_engine(prefect_database, tmp_path_factory):
     from prefect.testing.utilities import prefect_test_harness
 
     seeded = tmp_path_factory.mktemp("prefect-harness")
-    shutil.copyfile(prefect_database, seeded / "prefect-test.db")  # the harness's file name
+    live = seeded / "prefect-test.db"  # the harness's file name
+    database = _prefect_database_path(tmp_path_factory)
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(harness, "mkdtemp", lambda: str(seeded))
-            with prefect_test_harness(server_startup_timeout=120):
+        with ExitStack() as stack:
+            with FileLock(database.parent.with_suffix(".lock")):
+                made = database.exists()
+                if made:
+                    shutil.copyfile(database, live)
+                    os.environ.update(prefect_db.PREFILLED)
+                patch = stack.enter_context(pytest.MonkeyPatch.context())
+                patch.setattr(harness, "mkdtemp", lambda: str(seeded))
+                stack.enter_context(prefect_test_harness(server_startup_timeout=120))
                 patch.undo()
-                yield PrefectEngine(home, prefect_database)
+                if not made:
+                    prefect_db.snapshot(live, database)
+            yield home
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -6,9 +6,9 @@ afterwards (for an interrupted command: the whole store byte-identical). The cas
 the command under Prefect against a Prefect API live in test_flows.py, beside the other
 tests of the real engine, so that one file starts that API and stops it when done (each
 start is about 10 s of CPU); the one here (SIGINT in the MOA harvest) lets the command start
-and stop its own temporary server, as a night without an API URL does (from a database
-already migrated: ``prefect_home`` in conftest.py). The store, site and server helpers are
-those of test_faults_net.py (the same faults, in-process).
+and stop its own temporary server, as a night without an API URL does (from the run's
+database, as a first start leaves it: ``prefect_home`` in conftest.py). The store, site and
+server helpers are those of test_faults_net.py (the same faults, in-process).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 from support.files import tree_digest
 from support.hostile_server import HostileServer, Route
 from support.local_server import PAGE_PATH
+from support.prefect_db import PREFILLED
 from support.shared import samples_or_skip
 from test_faults_net import (
     MOA_DIR,
@@ -47,12 +48,14 @@ def server():
 
 def cli(args: list[str], tmp_path: Path, api_url: str | None = None, **popen) -> subprocess.Popen:
     """The real `ice287g` command in a subprocess, with its own Prefect home
-    (``tmp_path/prefect``: the ``prefect_home`` fixture puts a migrated database there); with
-    ``api_url`` it uses that Prefect API instead of starting a temporary server. Its retries
+    (``tmp_path/prefect``: the ``prefect_home`` fixture puts the run's database there, as a
+    first start leaves it); with ``api_url`` it uses that Prefect API instead of starting a
+    temporary server. Its retries
     do not wait (``$ICE287G_RETRY_BACKOFF``): what is timed here is the giving up, not the
     production backoff (tested in test_http.py)."""
     env = {
         **os.environ,
+        **PREFILLED,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PYTHONWARNINGS": "ignore",
         BACKOFF_ENV: "0",

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from support.hostile_server import HostileServer, blocked
 from support.local_server import PAGE_PATH
+from support.prefect_db import PREFILLED
 from support.replay_server import ReplayServer
 from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
 from test_faults_net import (
@@ -148,12 +149,15 @@ def _post(url: str, body: dict) -> list:
 def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_home, tmp_path):
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    # A database already migrated (prefect_home, conftest.py): the server `serve` starts
-    # skips the migrations, the slow part of a first start.
+    # A database as a first start leaves it (prefect_home, conftest.py): the server `serve`
+    # starts skips the migrations and the block types, the slow part of a first start. No
+    # UI: only the API is asked.
     env = {
         **os.environ,
+        **PREFILLED,
         "PREFECT_HOME": str(prefect_home),
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
+        "PREFECT_UI_ENABLED": "false",
     }
     env.pop("PREFECT_API_URL", None)
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115

@@ -32,10 +32,13 @@ from test_moa_harvest import (
     sample,
 )
 
+import parsers.moa
 from ice287g.cli import main
 from ice287g.store import Store
 from ice287g.store.documents import documents_path, read_documents
 from parsers.moa import ocr_available
+
+pytestmark = pytest.mark.usefixtures("moa_reads_once")  # each sample read once per run
 
 # The harvest test's scenario, up to its first fault: five agreements (one addendum 404).
 AGREEMENTS = SCENARIO[:5]
@@ -256,7 +259,9 @@ def test_read_ocr_without_tesseract_says_so(tmp_path):
     assert records(result)[0]["has_text"] is False
 
 
-def test_read_rebuild_and_documents_listing(harvested, tmp_path):
+def test_read_rebuild_and_documents_listing(harvested, tmp_path, moa_reads_once, monkeypatch):
+    # The rebuild reads every PDF again for real: it must reproduce what the first reading stored.
+    monkeypatch.setattr(parsers.moa, "read_moa", moa_reads_once)
     source, _ = harvested
     root = tmp_path / "data"
     shutil.copytree(source, root)  # leave the module's store alone

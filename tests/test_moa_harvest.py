@@ -35,6 +35,8 @@ from parsers.sniff import PDF_MAGIC
 from parsers.sniff import pdf_problem as incomplete
 from scrapers.moa import harvest_host, mirror_map, rewrite
 
+pytestmark = pytest.mark.usefixtures("moa_reads_once")  # each sample read once per run
+
 ICE = "https://www.ice.gov"
 DOCLIB = "/doclib/287gMOA/"
 

@@ -31,6 +31,8 @@ from parsers.moa import (
     read_moa_path,
 )
 
+pytestmark = pytest.mark.usefixtures("moa_reads_once")  # each sample read once per run
+
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=SAMPLES_MISSING)
 
 # Expected reading of every sample. Checked by eye: I read the extracted text of every page and

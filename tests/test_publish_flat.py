@@ -344,6 +344,57 @@ def test_a_table_cut_by_year_reads_back_whole(tmp_path: Path):
         }
     )
     cut = yearly.cached(Store(str(tmp_path / "data")), "changes", table)
-    assert pq.read_table(cut.parquet).equals(table)
+    assert pq.read_table(cut.files["parquet"]).equals(table)
     assert [year for year, *_ in cut.parts] == [2025, 2026, 2027]
-    assert pd.read_csv(cut.csv, keep_default_na=False)["name"].tolist() == ["a", "", "c", "'=d"]
+    names = pd.read_csv(cut.files["csv"], keep_default_na=False)["name"].tolist()
+    assert names == ["a", "", "c", "'=d"]
+
+
+def test_files_made_in_the_background_are_read_when_made_and_raise_its_error():
+    import threading
+
+    from ice287g.publish import cache
+
+    made = []
+    gate = threading.Event()
+
+    def make(name):
+        gate.wait()
+        made.append(threading.current_thread().name)
+        return {"parquet": Path(name + ".parquet")}
+
+    files = cache.later(("parquet",), make, "x")
+    assert list(files) == ["parquet"] and not made  # nothing made until the gate opens
+    gate.set()
+    assert files["parquet"] == Path("x.parquet")
+    assert made and made[0].startswith("ice287g-publish")  # in the background thread
+
+    def broken():
+        raise OSError("versions-x.csv.gz: No space left on device")
+
+    files = cache.later(("csv",), broken)
+    with pytest.raises(OSError, match="No space left"):
+        files["csv"]
+
+
+def test_a_years_digest_does_not_change_with_the_rows_after_it():
+    """Arrow's IPC of a slice pads its buffers with the next rows' bytes: a year's digest
+    is taken from a copy of its rows, so appending a year leaves the others' unchanged."""
+    import pyarrow as pa
+
+    from ice287g.publish import yearly
+
+    def table(days):
+        return pa.table(
+            {
+                "date": pa.array(pd.to_datetime(days).date, pa.date32()),
+                "seq": pa.array(range(len(days)), pa.int64()),
+            }
+        )
+
+    older = ["2025-03-01"] * 9 + ["2026-02-02"] * 3
+    grown = older + ["2026-05-05"] * 4 + ["2027-01-01"] * 5
+    before = {year: digest for year, _, _, digest in yearly.parts(table(older))}
+    after = {year: digest for year, _, _, digest in yearly.parts(table(grown))}
+    assert after[2025] == before[2025]
+    assert after[2026] != before[2026] and set(after) == {2025, 2026, 2027}

@@ -95,6 +95,12 @@ def pieces_state(store: Store) -> dict[str, tuple[int, int]]:
     }
 
 
+def cached_files(store: Store, name: str) -> dict[str, tuple[int, int]]:
+    """Each file of ``derived/publish/<name>`` with its inode and modification time."""
+    folder = store.root / "derived" / "publish" / name
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
 def scratch_site(store: Store, tmp_path: Path, name: str) -> dict[str, bytes]:
     """The site of a copy of the store without its derived state."""
     copy = tmp_path / f"{name}-store"
@@ -110,6 +116,8 @@ def test_a_new_version_rebuilds_its_piece_only_and_equals_a_build_from_scratch(t
     publish(str(tmp_path / "www"), store)
     before = pieces_state(store)
     assert {n.split("-")[0] for n in before} == {"participating", "pending"}
+    feed_before = cached_files(store, "feed")
+    assert any(n.startswith("2025-") for n in feed_before)
 
     add(store, base, next_year, "in-2026")
     publish(str(tmp_path / "www2"), store)  # a new folder: the site holds no old generation
@@ -117,6 +125,10 @@ def test_a_new_version_rebuilds_its_piece_only_and_equals_a_build_from_scratch(t
     # The 2025 pieces are reused as they were; the 2026 piece is new.
     assert {n: s for n, s in after.items() if "-2025-" in n} == before
     assert any(n.startswith("participating-2026-") for n in after)
+    # So are the feed's 2025 entries; the 2026 entry is written in a file of its year.
+    feed_after = cached_files(store, "feed")
+    assert {n: s for n, s in feed_after.items() if n.startswith("2025-")} == feed_before
+    assert any(n.startswith("2026-") for n in feed_after)
     assert site_files(tmp_path / "www2") == scratch_site(store, tmp_path, "scratch")
 
     # Every gzip reader sees one CSV in the multi-member versions.csv.gz.

@@ -1,5 +1,5 @@
-"""Build the whole site into a local folder: ``data/`` first, then the page's assets, the
-feed, and ``index.html``.
+"""Build the whole site into a local folder: the database, the page's assets, the feed, the
+rest of ``data/``, and ``index.html``.
 
 Layout::
 
@@ -106,21 +106,15 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
 
-    # 1. data/
+    # 1. what the site is built from, and the database (the long table's files are
+    # assembled meanwhile in a background thread: ``pieces.long_table``)
     long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
     rec = tables.record(store, cat)
     catalog_sha = sha256_file(store.catalog_path)
     published = tables.published_tables(store, cat, long, rec)
-    resources_ = files.write_tables(published, data)
-    database.write_database(
+    db = database.write_database(
         data / database.DATABASE, published, store, cat, long, [catalog_sha, rec.key]
     )
-    meta = database.datasette_metadata(published, base_url)
-    files.write_bytes(
-        data / "metadata.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
-    )
-    files.write_datapackage(data, resources_, generated, base_url)
-    files.write_checksums(data)
 
     # 2. the page's assets
     # Keyed by what each is built from: the identity (its versions, under its code), the
@@ -155,8 +149,20 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         files.write_bytes(out / rel, path.read_bytes())
         licenses[f"license_{name}"] = rel
 
-    # 3. the feed, 4. the index
+    # 3. the feed
     files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url, store, years))
+
+    # 4. the rest of data/: the tables, their descriptions, the checksums
+    db["db"]  # the database linked (it may be hashed in the background)
+    resources_ = files.write_tables(published, data)
+    meta = database.datasette_metadata(published, base_url)
+    files.write_bytes(
+        data / "metadata.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
+    )
+    files.write_datapackage(data, resources_, generated, base_url)
+    files.write_checksums(data)
+
+    # 5. the index
     described = {r["path"]: r["title"] for r in resources_}
     described.update(
         {

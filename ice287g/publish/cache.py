@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ice287g.store.files import atomic_write, sha256_bytes
@@ -57,6 +59,38 @@ def code_digest(*modules, label: str = "") -> str:
     for module in modules:
         h.update(Path(getattr(module, "__file__", module)).read_bytes())
     return h.hexdigest()
+
+
+# The build's background thread: the big files assembled from cached parts (reading,
+# writing and hashing tens of MB, work that releases the GIL) are made there while the
+# rest of the site is built. One thread, so its tasks run in the order given.
+_BACKGROUND: ThreadPoolExecutor | None = None
+
+
+class Later(Mapping):
+    """Files (extension -> path) being made in the background thread (``later``): reading
+    one waits for them, and raises what making them raised."""
+
+    def __init__(self, future: Future, keys: tuple[str, ...]):
+        self._future, self._keys = future, keys
+
+    def __getitem__(self, ext: str) -> Path:
+        return self._future.result()[ext]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def later(keys: tuple[str, ...], make, *args) -> Later:
+    """`make(*args)` (which returns extension -> path for each of `keys`) run in the
+    background thread."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="ice287g-publish")
+    return Later(_BACKGROUND.submit(make, *args), keys)
 
 
 def folder(store, name: str) -> tuple[Path, object]:

@@ -20,13 +20,15 @@ A year's text is cached under ``derived/publish/core/`` by a chained key: the ke
 year before, this code, and a digest of what the year is made of (its days and the
 identity's runs over them). A change in a year (a new version, a re-resolved identity)
 builds that year and the ones after it again, every earlier year is reused as it is; a
-missing or altered file is built again, never trusted.
+missing or altered file is built again, never trusted. Beside each year's text its
+``keys`` file holds a 16-byte digest of each record it adds to the pool, in pool order:
+building a year again numbers its records from the earlier years' keys, without reading
+their records.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +54,7 @@ from ice287g.query.diff import DIFF_FIELDS
 from ice287g.query.versions import LISTS
 
 FORMAT = 2
+KEY_BYTES = 16  # a record's digest in a year's ``keys`` file (``_record_key``)
 
 
 def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> bytes:
@@ -137,19 +140,30 @@ class _Year:
         self.stop = np.minimum(stop[mask], end_of[mask]) - start_of[mask]
         self.li = li[mask]
 
-    def digest(self, row_hash: np.ndarray, days_of: dict, place: dict) -> str:
-        """What the year is made of: its days (date, version, header) and its spans
-        (values, list, days covered), the spans in a canonical order."""
+    def digest(self, row_hash: np.ndarray, day_lines: dict[int, list[str]]) -> str:
+        """What the year is made of: its days (``_day_lines``) and its spans (values, list,
+        days covered), the spans in a canonical order."""
         h = hashlib.sha256(str(self.year).encode())
         for i, (a, b) in sorted(self.bounds.items()):
-            lst = LISTS[i]
-            days = days_of[lst].iloc[a:b]
-            for day, sha, cols in zip(days["date"], days["sha256"], days["columns"], strict=True):
-                h.update(f"{lst} {day} {place[lst][sha]} {header_fields(cols)}\n".encode())
+            h.update("".join(day_lines[i][a:b]).encode())
         table = np.stack([row_hash[self.rows], self.li, self.first, self.stop]).astype("uint64")
         order = np.lexsort(table[::-1])
         h.update(np.ascontiguousarray(table[:, order]).tobytes())
         return h.hexdigest()
+
+
+def _day_lines(days_of: dict, place: dict) -> dict[int, list[str]]:
+    """list index -> a line per day of that list: list, date, version, header fields."""
+    out = {}
+    for i, lst in enumerate(LISTS):
+        days = days_of[lst]
+        out[i] = [
+            f"{lst} {day} {place[lst][sha]} {header_fields(cols)}\n"
+            for day, sha, cols in zip(
+                days["date"].tolist(), days["sha256"].tolist(), days["columns"], strict=True
+            )
+        ]
+    return out
 
 
 def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
@@ -174,15 +188,16 @@ def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
         code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
         row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
         key, plan = code, []
+        day_lines = _day_lines(days_of, place)
         for year, bounds in _bounds(days_of).items():
             part = _Year(year, spans, bounds)
-            key = hashlib.sha256(f"{key}\n{part.digest(row_hash, days_of, place)}".encode())
+            key = hashlib.sha256(f"{key}\n{part.digest(row_hash, day_lines)}".encode())
             key = key.hexdigest()
             stem = folder / f"{year}-{key[:16]}"
-            files = {ext: stem.with_suffix(f".{ext}") for ext in ("text", "pool", "json")}
+            files = {ext: stem.with_suffix(f".{ext}") for ext in ("text", "keys", "json")}
             plan.append((part, files))
         texts: list[bytes] = []
-        pool: dict[tuple, int] | None = None
+        pool: dict[bytes, int] | None = None
         for part, files in plan:
             if pool is None and cache.valid(files):
                 texts.append(files["text"].read_bytes())
@@ -190,10 +205,11 @@ def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
             if pool is None:  # the records of the years before, numbered in order
                 pool = {}
                 for _, earlier in plan[: len(texts)]:
-                    for record in json.loads(earlier["pool"].read_bytes()):
-                        pool[tuple(record)] = len(pool)
+                    keys = earlier["keys"].read_bytes()
+                    for at in range(0, len(keys), KEY_BYTES):
+                        pool[keys[at : at + KEY_BYTES]] = len(pool)
             text, new = _year_text(part, spans, days_of, place, pool)
-            cache.write(files, {"text": text, "pool": json.dumps(new).encode()})
+            cache.write(files, {"text": text, "keys": b"".join(new)})
             texts.append(text)
         used = {p.name for _, files in plan for p in files.values()}
         for stale in folder.iterdir():
@@ -205,21 +221,30 @@ def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
             scratch.cleanup()
 
 
+def _record_key(record: tuple) -> bytes:
+    """A record's digest (its values as text, or None), as the pool knows it."""
+    return hashlib.blake2b(repr(record).encode(), digest_size=KEY_BYTES).digest()
+
+
 def _year_text(
     part: _Year, spans: Spans, days_of: dict, place: dict, pool: dict
-) -> tuple[bytes, list]:
-    """The year's JSON text and the records it adds to `pool` (which it extends)."""
+) -> tuple[bytes, list[bytes]]:
+    """The year's JSON text and the keys of the records it adds to `pool` (which it
+    extends: record key -> number)."""
     rows = spans.values.take(part.rows).assign(_f=part.first, _s=part.stop, _l=part.li)
     rows = rows.sort_values(["_l", "_f", "agreement_id"], kind="stable")
     codes = np.empty(len(rows), dtype="int64")
     new: list[list] = []
+    keys: list[bytes] = []
     values = zip(*(rows[c].tolist() for c in RECORD_FIELDS), strict=True)
     for n, record in enumerate(values):
         record = tuple(text_of(v) for v in record)
-        number = pool.get(record)
+        key = _record_key(record)
+        number = pool.get(key)
         if number is None:
-            number = pool[record] = len(pool)
+            number = pool[key] = len(pool)
             new.append(list(record))
+            keys.append(key)
         codes[n] = number
     strings = Strings()
     records = frame(pd.DataFrame(new, columns=RECORD_FIELDS, dtype=object), strings, RECORD_FIELDS)
@@ -238,4 +263,4 @@ def _year_text(
             for sha, cols, m in zip(chosen["sha256"], chosen["columns"], members, strict=True)
         ]
     text = {"year": part.year, "records": records, "days": days, "strings": strings.table()}
-    return dumps(text), new
+    return dumps(text), keys

@@ -136,12 +136,14 @@ def insert_rows(conn, name: str, columns: list[str], rows) -> None:
     conn.commit()
 
 
-def write_database(path: Path, tables: list[Table], store, cat, long, inputs: list[str]) -> Path:
+def write_database(path: Path, tables: list[Table], store, cat, long, inputs: list[str]):
     """The database at `path` (a link to it in the cache): a copy of the long table's
     cached database (``versiondb``) with the other tables, their search indexes and the
     view ``versions`` added. Kept under ``derived/publish/published/`` by a key of the
     cached database's state, this code and `inputs` (digests of what the other tables are
-    made from), so an unchanged store publishes the same file without building it."""
+    made from), so an unchanged store publishes the same file without building it.
+    Returns ``{"db": path}``; a database just built is hashed and linked in the build's
+    background thread (``cache.later``), and reading ``["db"]`` waits for it."""
     import hashlib
 
     from ice287g.publish import cache
@@ -162,20 +164,33 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
     stem = f"{DATABASE_NAME}-{key.hexdigest()[:16]}"
     files = {"db": folder / f"{stem}.db", "json": folder / f"{stem}.json"}
     try:
-        if not cache.valid(files):
-            with atomic_file(files["db"]) as tmp:
-                versiondb.copy_base(base, tmp)
-                _fill(tmp, tables, cat, row_columns)
-            cache.record(files, {"db": cache.sha256_file(files["db"])})
-            for stale in folder.glob(f"{DATABASE_NAME}-*"):
-                if stale not in files.values():
-                    stale.unlink(missing_ok=True)
-        link(files["db"], path)
+        if cache.valid(files):
+            link(files["db"], path)
+            return {"db": path}
+        with atomic_file(files["db"]) as tmp:
+            versiondb.copy_base(base, tmp)
+            _fill(tmp, tables, cat, row_columns)
+        if scratch is None and base_scratch is None:
+            return cache.later(("db",), _settle, files, folder, path)
+        return _settle(files, folder, path)  # before the temporary folders go
     finally:
         for s in (base_scratch, scratch):
             if s is not None:
                 s.cleanup()
-    return path
+
+
+def _settle(files: dict[str, Path], folder: Path, path: Path) -> dict[str, Path]:
+    """Record the database just built (its sha256), delete the ones it replaces, link it
+    at `path`."""
+    from ice287g.publish import cache
+    from ice287g.publish.files import link
+
+    cache.record(files, {"db": cache.sha256_file(files["db"])})
+    for stale in folder.glob(f"{DATABASE_NAME}-*"):
+        if stale not in files.values():
+            stale.unlink(missing_ok=True)
+    link(files["db"], path)
+    return {"db": path}
 
 
 def _fill(path: Path, tables: list[Table], cat, row_columns: list[str]) -> None:

@@ -9,7 +9,6 @@ that day with the day before. Written with feedgen; the same store gives the sam
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime, time
 from html import escape
@@ -179,58 +178,58 @@ def _fragment(e: dict, base_url: str | None) -> str:
     return text[text.index("  <entry>") : text.rindex("</feed>")]
 
 
-def _keys(cat: pd.DataFrame, events: pd.DataFrame, base_url, years: dict) -> list[tuple]:
-    """(sort key, cache key, list, sha256) of each version that may have an entry (a
-    non-suspect version after the first of its list with events), newest first. The cache
-    key hashes what its entry says: the version, the one before it, and its events by the
-    digest of their year in the change log (`years`: year -> digest, ``yearly.parts``), so
-    a change in a year's events writes that year's entries again."""
+def _years(cat: pd.DataFrame, events: pd.DataFrame) -> dict[int, list[tuple]]:
+    """The versions that have an entry (a non-suspect version after the first of its list
+    with events: ``_successors``), by calendar year, newest year first."""
     pairs = events[["list", "sha256"]].drop_duplicates()
     told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
-    code = cache.code_digest(__file__)
-    out = []
-    for lst, previous, day, seq, sha, file_name, n in _successors(cat):
-        if (lst, sha) not in told:
-            continue
-        text = (
-            f"{code}|{base_url}|{lst}|{day}|{seq}|{sha}|{file_name}|{n}|{previous}|"
-            f"{years[day.year]}"
-        )
-        key = hashlib.sha256(text.encode()).hexdigest()
-        out.append(((day, int(seq), lst), key, lst, sha))
-    out.sort(key=lambda k: k[0], reverse=True)
-    return out
+    out: dict[int, list[tuple]] = {}
+    for row in _successors(cat):
+        if (row[0], row[4]) in told:
+            out.setdefault(row[2].year, []).append(row)
+    return dict(sorted(out.items(), reverse=True))
+
+
+def _year_key(code: str, base_url, rows: list[tuple], digest: str) -> str:
+    """What a year's entries say: each version (list, the date before, date, seq, sha256,
+    file name, rows) and the year's digest in the change log (``yearly.parts``)."""
+    h = hashlib.sha256(f"{code}|{base_url}|{digest}\n".encode())
+    h.update("".join("|".join(map(str, row)) + "\n" for row in rows).encode())
+    return h.hexdigest()
 
 
 def feed_bytes(
     cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None, store, years: dict
 ) -> bytes:
-    """The Atom document (links relative to the site unless `base_url` is given). Each
-    entry's text is cached under ``derived/publish/feed/`` by a key of what it says
-    (``_keys``; `years`: the change log's digest of each year), so only new or changed
-    entries are written; the document is feedgen's head followed by the entries, newest
-    first."""
-
+    """The Atom document (links relative to the site unless `base_url` is given): feedgen's
+    head followed by the entries, newest first. The entries' text is cached a calendar year
+    at a time under ``derived/publish/feed/`` by a key of what they say (``_year_key``;
+    `years`: the change log's digest of each year), so a new version writes its year's
+    entries again, not the others."""
     folder, scratch = cache.folder(store, "feed")
-    files = {"entries": folder / "entries.json", "json": folder / "record.json"}
-    known = json.loads(files["entries"].read_text()) if cache.valid(files) else {}
-    keys = _keys(cat, events, base_url, years)
-    missing = {(lst, sha) for _, key, lst, sha in keys if key not in known}
-    if missing:
-        shas = {sha for _, sha in missing}
-        made = {
-            (e["list"], e["sha256"]): e for e in entries(cat, events[events["sha256"].isin(shas)])
-        }
-        for _, key, lst, sha in keys:
-            if (lst, sha) in missing and (lst, sha) in made:
-                known[key] = _fragment(made[(lst, sha)], base_url)
-    texts = [known[key] for _, key, _, _ in keys if key in known]
-    newest = keys[0][0][0] if texts else cat["date"].max()
-    head = _generator(base_url, newest).atom_str(pretty=True).decode()
-    end = head.rindex("</feed>")
-    used = {key: known[key] for _, key, _, _ in keys if key in known}
-    if missing or len(used) != len(known) or not files["json"].exists():
-        cache.write(files, {"entries": json.dumps(used).encode()})
-    if scratch is not None:
-        scratch.cleanup()
-    return (head[:end] + "".join(texts) + head[end:]).encode()
+    try:
+        code = cache.code_digest(__file__)
+        by_year = _years(cat, events)
+        texts, used = [], set()
+        for year, rows in by_year.items():
+            key = _year_key(code, base_url, rows, years[year])
+            files = {ext: folder / f"{year}-{key[:16]}.{ext}" for ext in ("xml", "json")}
+            if not cache.valid(files):
+                mine = {(row[0], row[4]) for row in rows}
+                made = entries(cat, events[events["sha256"].isin({sha for _, sha in mine})])
+                text = "".join(
+                    _fragment(e, base_url) for e in made if (e["list"], e["sha256"]) in mine
+                )
+                cache.write(files, {"xml": text.encode()})
+            texts.append(files["xml"].read_bytes())
+            used |= {p.name for p in files.values()}
+        for stale in folder.iterdir():
+            if stale.name not in used:
+                stale.unlink(missing_ok=True)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    newest = max(row[2] for row in by_year[max(by_year)]) if by_year else cat["date"].max()
+    head = _generator(base_url, newest).atom_str(pretty=True)
+    end = head.rindex(b"</feed>")
+    return head[:end] + b"".join(texts) + head[end:]

@@ -23,7 +23,9 @@ the same files, only slower.
 multi-member gzip is one file to every gzip reader (RFC 1952; Python's ``gzip``, pandas,
 frictionless, ``zcat``). ``versions.parquet`` is the pieces' row groups one after the other
 under one footer (``rowgroups.join``: no value decoded or encoded again). Both are cached as
-``versions-<key>.*``, ``key`` hashing every piece's, and linked into the site.
+``versions-<key>.*``, ``key`` hashing every piece's, and linked into the site. They are
+assembled in the build's background thread (``cache.later``: ~100 MB read, written and
+hashed at ten years) while the rest of the site is built.
 """
 
 from __future__ import annotations
@@ -112,13 +114,12 @@ def _build(store, piece: Piece, folder: Path) -> None:
 
 @dataclass
 class LongTable:
-    """The long table of every version, as files: ``parquet`` (``versions.parquet``) and
-    ``csv`` (``versions.csv.gz``), each assembled from the pieces and cached under a key of
-    theirs, with its sha256 known (``files.remember``)."""
+    """The long table of every version, as files (``files``: ``versions.parquet`` and
+    ``versions.csv.gz``), each assembled from the pieces and cached under a key of theirs,
+    with its sha256 known (``files.remember``)."""
 
     schema: object  # pyarrow.Schema
-    parquet: Path
-    csv: Path
+    files: cache.Later  # "parquet", "csv.gz"
     pieces: list[Piece]
     folder: Path
     built: int  # pieces built (not found in the cache)
@@ -190,21 +191,18 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
             built += 1
         keep |= {p.name for p in files.values()}
     schema = versions_table(store, cat.iloc[:0]).schema
+    whole = cache.later(("parquet", "csv.gz"), _assemble, folder, wanted, schema, keep)
+    return LongTable(schema, whole, wanted, folder, built, len(wanted) - built, scratch)
+
+
+def _assemble(folder: Path, wanted: list[Piece], schema, keep: set[str]) -> dict[str, Path]:
+    """``_whole``, then the folder's files other than `keep` and the whole's deleted."""
     whole = _whole(folder, wanted, schema)
-    keep |= {p.name for p in whole.values()}
+    keep = keep | {p.name for p in whole.values()}
     for stale in folder.iterdir():
         if stale.name not in keep:
             stale.unlink(missing_ok=True)
-    return LongTable(
-        schema,
-        whole["parquet"],
-        whole["csv.gz"],
-        wanted,
-        folder,
-        built,
-        len(wanted) - built,
-        scratch,
-    )
+    return whole
 
 
 def _rows(files: dict[str, Path]) -> int:

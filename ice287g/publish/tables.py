@@ -9,6 +9,7 @@ the database, the feed and the page follow them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -45,7 +46,7 @@ class Table:
     fields: dict[str, str]
     # Files of the table found in the cache ("parquet", "csv.gz" -> path), published as
     # they are; then ``table`` need only hold the schema.
-    cached: dict = field(default_factory=dict)
+    cached: Mapping = field(default_factory=dict)
     yearly: object = None  # a table cut by year (``yearly.Yearly``): its files are cached
 
 
@@ -194,7 +195,7 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             "included and marked.",
             long.schema.empty_table(),
             {**snapshot, **{n: d for n, _, d in VERSION_COLUMNS}},
-            {"parquet": long.parquet, "csv.gz": long.csv},
+            long.files,
         )
     )
     for name, title, text, df, fields in (
@@ -230,7 +231,7 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
             cut = yearly.cached(store, name, table, rec.key if name == "changes" else rec.daily_key)
-            cached = {"parquet": cut.parquet, "csv": cut.csv}
+            cached = cut.files
             out.append(Table(name, title, text, table, described, cached, cut))
         else:
             out.append(Table(name, title, text, table, described))

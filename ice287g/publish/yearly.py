@@ -12,7 +12,8 @@ the table's schema and the code that writes them. Cached:
   (byte for byte what one CSV writer call gives), the Parquet file encoded whole.
 
 So a publish with nothing new writes neither file, and a new version writes one year's
-CSV (and the Parquet file). Files of another key are deleted; a file that does not match
+CSV (and the Parquet file); the whole table's files are made in the build's background
+thread (``cache.later``). Files of another key are deleted; a file that does not match
 its record is rebuilt, never trusted (``cache``). The database keeps the same years
 (``versiondb``): a year whose digest changed is written again from that year on.
 """
@@ -27,7 +28,7 @@ from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
 from ice287g.store.files import atomic_file, atomic_write, parquet_bytes, sha256_bytes
 
-FORMAT = "publish-yearly-1"
+FORMAT = "publish-yearly-2"
 YEARLY = ("changes", "daily_counts")
 
 
@@ -38,8 +39,7 @@ class Yearly:
 
     table: object  # pyarrow.Table
     parts: list[tuple[int, int, int, str]]
-    parquet: Path
-    csv: Path
+    files: cache.Later  # "parquet", "csv": the whole table
     scratch: object = None  # the temporary folder of a read-only store's files
 
 
@@ -54,11 +54,17 @@ def _code_digest(schema) -> str:
 
 
 def _digest(table, code: str) -> str:
+    """A digest of `table`'s rows (a slice of a bigger table): Arrow IPC bytes of a copy of
+    them, since the IPC of a slice pads its buffers with the bytes of the rows after it,
+    and a year's digest must not change with the next year's rows."""
     import pyarrow as pa
 
+    # Joined to an empty table, the rows are copied into buffers of their own (a test
+    # checks that a year's digest does not change with the rows after it).
+    rows = pa.concat_tables([table, table.schema.empty_table()]).combine_chunks()
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks())
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
     return hashlib.sha256(code.encode() + sink.getvalue().to_pybytes()).hexdigest()
 
 
@@ -113,6 +119,15 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
         "\n".join([_code_digest(table.schema), *(d for *_, d in cut)]).encode()
     ).hexdigest()
     whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
+    names |= {p.name for p in whole.values()}
+    files = cache.later(("parquet", "csv"), _whole, folder, name, table, chunks, whole, names)
+    return Yearly(table, cut, files, scratch)
+
+
+def _whole(folder: Path, name: str, table, chunks: list[Path], whole: dict, names: set[str]):
+    """The whole table's files (the Parquet file encoded whole, the CSV the header and the
+    years' `chunks`), from the cache when valid; then the files of `name` other than
+    `names` deleted. Run in the build's background thread (``cache.later``)."""
     if not cache.valid(whole):
         parquet = parquet_bytes(table)
         atomic_write(whole["parquet"], parquet, sync=False)
@@ -125,8 +140,7 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
                 h.update(data)
                 out.write(data)
         cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": h.hexdigest()})
-    names |= {p.name for p in whole.values()}
     for stale in folder.glob(f"{name}-*"):
         if stale.name not in names:
             stale.unlink(missing_ok=True)
-    return Yearly(table, cut, whole["parquet"], whole["csv"], scratch)
+    return {"parquet": whole["parquet"], "csv": whole["csv"]}

@@ -5,25 +5,39 @@ from __future__ import annotations
 
 def tiny_pdf(pages: list[list[str]]) -> bytes:
     """A minimal valid PDF, one Helvetica line per string; an empty list is a blank page."""
-    objects: list[bytes] = []
-    n_pages = len(pages)
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
-    font_id = 3 + 2 * n_pages
-    for i, lines in enumerate(pages):
+    contents = []
+    for lines in pages:
         ops = ["BT", "/F1 10 Tf", "12 TL", "50 750 Td"]
         for line in lines:
             escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
             ops.append(f"({escaped}) Tj T*")
         ops.append("ET")
-        stream = "\n".join(ops).encode("latin-1")
+        contents.append(["\n".join(ops).encode("latin-1")])
+    return content_pdf(contents)
+
+
+def content_pdf(pages: list[list[bytes]]) -> bytes:
+    """A minimal valid PDF whose pages draw the given content streams (several per page are
+    concatenated by the reader), with Helvetica as font /F1."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    font_id = 3 + len(pages) + sum(len(streams) for streams in pages)
+    kids = []
+    for streams in pages:
+        first = len(objects) + 2
+        refs = " ".join(f"{first + i} 0 R" for i in range(len(streams)))
+        refs = refs if len(streams) == 1 else f"[{refs}]"
+        kids.append(f"{len(objects) + 1} 0 R")
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {refs} "
             f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
         )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        objects += [
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
+            for stream in streams
+        ]
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>".encode()
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    assert len(objects) == font_id
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
