@@ -164,28 +164,8 @@ def corpus_store(corpus_backfill) -> Path:
 @pytest.fixture(scope="session")
 def corpus_scratch(corpus_store, tmp_path_factory) -> Path:
     """One writable copy of the corpus store, for the tests whose only writes are caches
-    derived from it (the history tables); a test that changes versions copies its own.
-
-    It comes with the cache of the corpus identity (``derived/identity.pickle``): resolved
-    once per run, by the first worker to get here, and copied by the others (resolving the
-    corpus is about a second of CPU; the cache holds no path, ``ice287g.query.identity``)."""
-    from filelock import FileLock
-
-    from ice287g.query.identity import cache_path, load
-    from ice287g.store import Store
-
-    scratch = copy_store(corpus_store, tmp_path_factory.mktemp("corpus-scratch") / "data")
-    folder = _run_dir(tmp_path_factory) / "corpus-identity"
-    folder.mkdir(exist_ok=True)
-    shared, mine = folder / "identity.pickle", cache_path(Store(scratch), include_suspect=False)
-    with FileLock(folder.with_suffix(".lock")):
-        if not shared.exists():
-            load(scratch)
-            shutil.copyfile(mine, shared)
-    if not mine.exists():
-        mine.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shared, mine)
-    return scratch
+    derived from it (the history tables); a test that changes versions copies its own."""
+    return copy_store(corpus_store, tmp_path_factory.mktemp("corpus-scratch") / "data")
 
 
 @pytest.fixture(scope="session")
