@@ -185,7 +185,7 @@ def test_a_signal_stops_moa_read_and_its_worker_processes(tmp_path):
     while len(_running_on(folder)) < 3:  # imports done, both workers started (forked copies)
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
         time.sleep(0.05)
-    time.sleep(0.5)  # the workers busy reading
+    assert _within(10, lambda: _workers_busy(folder, proc.pid)), "the workers never read"
     assert proc.poll() is None, "finished before the signal: give it more PDFs"
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -254,7 +254,24 @@ def test_a_way_out_that_hangs_is_cut_after_the_grace_period(tmp_path):
 
 
 def _state(pid: int) -> str:
+    return (_stat(pid) or ["Z"])[0]
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...; utime and
+    stime at 11 and 12), or [] when the process is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return "Z"
+        return []
+
+
+def _workers_busy(folder: Path, parent: int) -> bool:
+    """Whether both worker processes (``parent``'s children naming ``folder``) have used at
+    least two clock ticks of CPU since they were forked: they are reading PDFs."""
+    busy = 0
+    for cmdline in _running_on(folder):
+        fields = _stat(int(cmdline.parent.name))
+        if fields and fields[1] == str(parent) and int(fields[11]) + int(fields[12]) >= 2:
+            busy += 1
+    return busy >= 2
