@@ -1,5 +1,6 @@
 """publish: the site written from a small store whose every answer is known, to a folder and
-to a local S3 server (moto), read back; the nightly step; the page in Debian's chromium."""
+to a local S3 server (moto), read back; the nightly step. The page of this store in Debian's
+chromium is tested in test_publish_page.py (one browser for every page test)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from support.browser import site_page
 from support.workbooks import PARTICIPATING_HEADER, PENDING_HEADER
 from test_history import URL, part, write
 
@@ -30,7 +30,6 @@ from ice287g.publish.database import QUERIES
 from ice287g.publish.page import ranges, runs
 from ice287g.publish.sync import MANIFEST, order
 from ice287g.query import counts, latest
-from ice287g.query.diff import diff
 from ice287g.store import Store, ledger
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -436,31 +435,3 @@ def test_nightly_publishes_only_after_a_sound_refresh(tmp_path, monkeypatch):
     sound = publish_after(store, refresh_report(sha256=outcomes["participating"].sha256))
     assert not sound.failures and sound.line.startswith(f"published {dest}")
     assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} != good
-
-
-# --- the page, on the small store ---------------------------------------------------------------
-@pytest.fixture(scope="module")
-def page(site):
-    with site_page(site) as watch:
-        yield watch
-
-
-def test_page_diff_as_of_and_agency_on_the_small_store(page, store):
-    d = diff("2025-04-03", "2025-04-10", data_dir=store)
-    assert len(d) == 4  # added, removed, renamed, re-signed: one each
-    p = page.open("?diff=2025-04-03..2025-04-10")
-    shown = {k: p.inner_text(f"#diff-{k}") for k in ("added", "removed", "renamed", "resigned")}
-    assert shown == {"added": "1", "removed": "1", "renamed": "1", "resigned": "1"}
-    assert "Beta Police Department" in p.inner_text("#diff-removed-rows + .table-wrap")
-    p = page.open("?as_of=2025-04-04")
-    assert p.inner_text("#total-participating") == "4"
-    assert "No pending version yet" in p.inner_text("#tile-pending")  # the first is 04-05
-    p = page.open("?as_of=2025-04-05")
-    assert (p.inner_text("#total-participating"), p.inner_text("#total-pending")) == ("4", "1")
-    p = page.open("?agency=FL:tampapolicedepartment")
-    p.wait_for_selector("#agency-timeline")
-    timeline = p.inner_text("#agency-timeline")
-    assert "Tampa PD" in timeline and "Tampa Police Department" in timeline
-    p = page.open("?as_of=04-04-2025")
-    assert "not a date" in p.inner_text("#status")
-    assert page.errors == [] and page.outside() == []

@@ -106,9 +106,10 @@ class PageWatch:
 
 
 @contextmanager
-def site_page(site: Path):
-    """A watched page on `site`, served locally. Without chromium the calling test is
-    skipped with the reason, or fails under CI (where .ci/run installs it)."""
+def chromium():
+    """One Chromium (:func:`browser`) for any number of sites (:func:`watched`). Without
+    chromium the calling test is skipped with the reason, or fails under CI (where .ci/run
+    installs it)."""
     reason = chromium_missing_reason()
     if reason:
         import pytest
@@ -116,8 +117,19 @@ def site_page(site: Path):
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    with serve(site) as base, browser() as context:
-        yield PageWatch(context.new_page(), base)
+    with browser() as context:
+        yield context
+
+
+@contextmanager
+def watched(context, site: Path):
+    """A watched page of `context` on `site`, served locally."""
+    with serve(site) as base:
+        page = context.new_page()
+        try:
+            yield PageWatch(page, base)
+        finally:
+            page.close()
 
 
 def screenshot(site: Path, out: Path, query: str = "", full: bool = False, height: int = 900):
