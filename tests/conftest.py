@@ -128,6 +128,7 @@ def corpus_backfill(corpus, tmp_path_factory) -> Backfill:
     """
     from filelock import FileLock
 
+    from ice287g.jobs import derived
     from ice287g.jobs.ingest import ingest_paths
     from ice287g.store import Store
 
@@ -136,7 +137,11 @@ def corpus_backfill(corpus, tmp_path_factory) -> Backfill:
     root, done = folder / "data", folder / "outcomes.pickle"
     with FileLock(folder.with_suffix(".lock")):
         if not done.exists():
-            done.write_bytes(pickle.dumps(ingest_paths(Store(root), [corpus / "files"])))
+            outcomes = ingest_paths(Store(root), [corpus / "files"])
+            # As `ice287g backfill` leaves it: the identity cached (derived/), so that the
+            # workers' copies (corpus_scratch) read it instead of each resolving it again.
+            assert derived.update(Store(root)) is not None
+            done.write_bytes(pickle.dumps(outcomes))
     backfill = Backfill(root, pickle.loads(done.read_bytes()))
     before = tree_digest(root)
     yield backfill

@@ -340,37 +340,17 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
     day = signed if dated else np.full(len(runs), "-", dtype=object)
     ended = keep & ends & (end < last)  # the last position of a listing
     began = keep & begins & (start > 0)  # the first position of a listing
-    g = pd.DataFrame(
-        {
-            "at": end[ended],
-            "state": state[ended],
-            "model": model[ended],
-            "day": day[ended],
-            "node": node_of[ended],
-        }
-    )
-    b = pd.DataFrame(
-        {
-            "at": start[began] - 1,
-            "state": state[began],
-            "model": model[began],
-            "day": day[began],
-            "node": node_of[began],
-        }
-    )
-    # Only the boundaries where a listing ended and another began matter.
-    both = (
-        g[["at", "state", "model", "day"]]
-        .merge(b[["at", "state", "model", "day"]])
-        .drop_duplicates()
-    )
-    g, b = g.merge(both), b.merge(both)
-    dates = ob.versions[ob.versions["list"] == lst].set_index("pos")["date"]
+    # (position, state, model, day) -> the nodes whose listing ended there / began just
+    # after it, in key order; only the boundaries where both happened matter.
     gone: dict[tuple, list[str]] = defaultdict(list)
     new: dict[tuple, list[str]] = defaultdict(list)
-    for frame, into in ((g, gone), (b, new)):
-        for at, st, md, d, n in frame.sort_values("node", kind="mergesort").itertuples(index=False):
-            into[(int(at), st, md, d)].append(n)
+    for at, mask, into in ((end, ended, gone), (start - 1, began, new)):
+        found = zip(node_of[mask], at[mask].tolist(), state[mask], model[mask], day[mask])
+        for n, p, st, md, d in sorted(found, key=lambda t: t[0]):
+            into[(p, st, md, d)].append(n)
+    v = ob.versions
+    v = v[v["list"] == lst]
+    dates = dict(zip(v["pos"].tolist(), v["date"].tolist()))
     out = []
     for key in sorted(gone.keys() & new.keys()):
         g, nw = gone[key], new[key]

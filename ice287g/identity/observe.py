@@ -94,7 +94,8 @@ class Observations:
 
     def last_pos(self, lst: str) -> int:
         v = self.versions
-        return int(v.loc[v["list"] == lst, "pos"].max()) if (v["list"] == lst).any() else -1
+        pos = v["pos"].to_numpy()[v["list"].to_numpy(object) == lst]
+        return int(pos.max()) if len(pos) else -1
 
     def extend(self, versions: pd.DataFrame, rows: pd.DataFrame) -> Observations | None:
         """These observations with `versions` (and their `rows`) added, or None when one of
@@ -113,8 +114,14 @@ def order_versions(versions: pd.DataFrame) -> pd.DataFrame:
         v["columns"] = None
     v = v[v["list"].isin(LISTS)].drop_duplicates("sha256")
     v = v.sort_values(["list", "date", "seq", "sha256"])
-    v["li"] = v["list"].map({lst: i for i, lst in enumerate(LISTS)}).astype("int64")
-    v["pos"] = v.groupby("list").cumcount().astype("int64")
+    li = [LISTS.index(lst) for lst in v["list"].tolist()]
+    seen = [0] * len(LISTS)
+    pos = []
+    for i in li:
+        pos.append(seen[i])
+        seen[i] += 1
+    v["li"] = np.array(li, dtype="int64")
+    v["pos"] = np.array(pos, dtype="int64")
     v["fields"] = [fields_of(cols) for cols in v["columns"]]
     return v.reset_index(drop=True)
 
@@ -133,22 +140,30 @@ def observe(versions: pd.DataFrame, rows: pd.DataFrame) -> Observations:
     r = _usable(rows, v)
     cols = list(ROW_COLUMNS)
     vid = r.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(r))).groupby(vid).first().to_numpy()
+    first = np.unique(vid, return_index=True)[1]  # each variant's first row
     variants = _variants(r.iloc[first])
     node_ids = np.array(sorted(set(variants["agreement_id"])), dtype=object)
     variants["nid"] = np.searchsorted(node_ids, variants["agreement_id"].to_numpy(object))
-    at = v.set_index("sha256")
+    li, pos = _places(v, r["sha256"])
     obs = pd.DataFrame(
         {
-            "li": r["sha256"].map(at["li"]).to_numpy().astype("int64"),
-            "pos": r["sha256"].map(at["pos"]).to_numpy().astype("int64"),
+            "li": li,
+            "pos": pos,
             "nid": variants["nid"].to_numpy()[vid],
             "vid": vid.astype("int64"),
         }
     )
-    seen = segments(obs.drop_duplicates(["li", "pos", "vid"]), ["li", "vid"])
+    seen = segments(obs, ["li", "vid"])
     runs = segments(_best_rows(obs, variants), ["li", "nid", "vid"])
     return _assemble(v, variants, node_ids, runs, seen)
+
+
+def _places(v: pd.DataFrame, shas: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(list index, position) of the version of each of `shas` (all among versions `v`)."""
+    at = dict(zip(v["sha256"].tolist(), zip(v["li"].tolist(), v["pos"].tolist())))
+    places = [at[sha] for sha in shas.tolist()]
+    li = np.array([p[0] for p in places], dtype="int64")
+    return li, np.array([p[1] for p in places], dtype="int64")
 
 
 def _usable(rows: pd.DataFrame, v: pd.DataFrame) -> pd.DataFrame:
@@ -163,8 +178,11 @@ def _usable(rows: pd.DataFrame, v: pd.DataFrame) -> pd.DataFrame:
 def _variants(r: pd.DataFrame) -> pd.DataFrame:
     """Distinct rows as variants: ROW_COLUMNS as Python objects (None for missing, dates
     for signing dates), indexed by ``vid``."""
-    variants = r[list(ROW_COLUMNS)].astype(object).reset_index(drop=True)
-    variants = variants.where(variants.notna(), None)
+    values = {}
+    for c in ROW_COLUMNS:
+        values[c] = column = r[c].to_numpy(object).copy()
+        column[pd.isna(column)] = None
+    variants = pd.DataFrame(values, dtype=object)
     variants["signed"] = [_day(x) for x in variants["signed"]]
     variants.index.name = "vid"
     return variants
@@ -183,23 +201,29 @@ RUN_COLUMNS = ("start", "end")
 
 def segments(obs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Maximal runs of consecutive positions (``pos``) per `keys` value: `keys`, ``start``,
-    ``end`` (inclusive), sorted by `keys` and start. One row per (keys, pos) expected."""
+    ``end`` (inclusive), sorted by `keys` and start. A (keys, pos) listed twice counts once."""
     if obs.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in (*keys, *RUN_COLUMNS)})
-    o = obs.sort_values([*keys, "pos"])
-    pos = o["pos"].to_numpy()
-    new = np.ones(len(o), dtype=bool)
-    same = np.ones(len(o) - 1, dtype=bool)
-    for k in keys:
-        col = o[k].to_numpy()
+    cols = [obs[k].to_numpy() for k in (*keys, "pos")]
+    cols = [c[np.lexsort(cols[::-1])] for c in cols]  # by keys, then position
+    same = _same_keys(cols[:-1])
+    pos = cols[-1]
+    again = same & (pos[1:] == pos[:-1])  # the row before, once more
+    if again.any():
+        cols = [c[np.r_[True, ~again]] for c in cols]
+        same, pos = _same_keys(cols[:-1]), cols[-1]
+    starts = np.flatnonzero(np.r_[True, ~same | (pos[1:] != pos[:-1] + 1)])
+    ends = np.r_[starts[1:] - 1, len(pos) - 1]  # a run's positions go up one by one
+    out = {k: col[starts] for k, col in zip(keys, cols)}
+    return pd.DataFrame({**out, "start": pos[starts], "end": pos[ends]}).astype("int64")
+
+
+def _same_keys(cols: list[np.ndarray]) -> np.ndarray:
+    """Whether each row but the first has the same values as the row before it."""
+    same = np.ones(max(len(cols[0]) - 1, 0), dtype=bool)
+    for col in cols:
         same &= col[1:] == col[:-1]
-    new[1:] = ~same | (pos[1:] != pos[:-1] + 1)
-    run = np.cumsum(new) - 1
-    starts = np.flatnonzero(new)
-    out = o.iloc[starts][keys].reset_index(drop=True)
-    out["start"] = pos[starts]
-    out["end"] = pd.Series(pos).groupby(run).max().to_numpy()
-    return out.astype("int64")
+    return same
 
 
 def stitch(runs: pd.DataFrame, added: pd.DataFrame, keys: list[str], first: dict) -> pd.DataFrame:
@@ -257,11 +281,11 @@ def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Obse
     node_ids = np.array(sorted(set(old_ids) | set(variants["agreement_id"])), dtype=object)
     variants["nid"] = np.searchsorted(node_ids, variants["agreement_id"].to_numpy(object))
     renumber = np.searchsorted(node_ids, ob.variants["agreement_id"].to_numpy(object))
-    at = v.set_index("sha256")
+    li, pos = _places(v, r["sha256"])
     obs = pd.DataFrame(
         {
-            "li": r["sha256"].map(at["li"]).to_numpy().astype("int64"),
-            "pos": r["sha256"].map(at["pos"]).to_numpy().astype("int64"),
+            "li": li,
+            "pos": pos,
             "nid": variants["nid"].to_numpy()[vid] if len(vid) else np.array([], dtype="int64"),
             "vid": vid,
         }
@@ -271,7 +295,7 @@ def extend(ob: Observations, versions: pd.DataFrame, rows: pd.DataFrame) -> Obse
     first = v.groupby("li")["pos"].min().to_dict()
     seen = stitch(
         ob.seen,
-        segments(obs.drop_duplicates(["li", "pos", "vid"]), ["li", "vid"]),
+        segments(obs, ["li", "vid"]),
         ["li", "vid"],
         first,
     )
@@ -316,9 +340,13 @@ def _day(value):
 def _best_rows(obs: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
     """One row per (list, pos, node): the most informative, ties broken by the values."""
     keys = ["li", "pos", "nid"]
-    dup = obs.duplicated(keys, keep=False)
-    if not dup.any():
+    cols = [obs[k].to_numpy() for k in keys]
+    order = np.lexsort(cols[::-1])
+    same = _same_keys([c[order] for c in cols])
+    if not same.any():
         return obs
+    dup = np.zeros(len(obs), dtype=bool)  # rows whose (list, pos, node) is listed twice
+    dup[order[1:][same]] = dup[order[:-1][same]] = True
     cols = list(ROW_COLUMNS)
     moa, county, typ = (cols.index(c) for c in ("moa_status", "county", "agency_type"))
     vids = np.unique(obs.loc[dup, "vid"].to_numpy())
@@ -361,34 +389,29 @@ def _nodes(
     ordinal[vkey] = [d.toordinal() for d in versions["date"]]
     seq[vkey] = versions["seq"].to_numpy()
     li = seen["li"].to_numpy()
-    ks, ke = li * stride + seen["start"].to_numpy(), li * stride + seen["end"].to_numpy()
-    o = pd.DataFrame(
-        {
-            "vid": seen["vid"].to_numpy(),
-            "nid": variants["nid"].to_numpy()[seen["vid"].to_numpy()],
-            "li": li,
-            "n": seen["end"].to_numpy() - seen["start"].to_numpy() + 1,
-            "day": ordinal[ks],
-            "seq": seq[ks],
-            "lastday": ordinal[ke],
-        }
-    )
-    per_vid = o.groupby("vid").agg(n=("n", "sum"), last=("lastday", "max"))
-    used = variants.loc[per_vid.index].assign(n=per_vid["n"], lastday=per_vid["last"])
-    first = o.sort_values(["nid", "day", "seq", "li"]).drop_duplicates("nid").set_index("nid")
+    start, end, vid = (seen[c].to_numpy() for c in ("start", "end", "vid"))
+    ks, ke = li * stride + start, li * stride + end
+    nid_of = variants["nid"].to_numpy()[vid]
+    # Per variant: the versions listing it and its last day; per node: its first listing
+    # (date, seq, list index).
+    used, where = np.unique(vid, return_inverse=True)
+    count = np.zeros(len(used), dtype="int64")
+    np.add.at(count, where, end - start + 1)
+    last = np.full(len(used), np.iinfo("int64").min, dtype="int64")
+    np.maximum.at(last, where, ordinal[ke])
+    first_of: dict[int, tuple] = {}
+    for nid, first in zip(
+        nid_of.tolist(), zip(ordinal[ks].tolist(), seq[ks].tolist(), li.tolist())
+    ):
+        if nid not in first_of or first < first_of[nid]:
+            first_of[nid] = first
+    cols = ("nid", "state", "model", "agency_id", "agency", "signed", "moa_url", "addendum_url")
+    picked = used.tolist()
+    values = [variants[c].to_numpy(object)[picked].tolist() for c in cols]
     facts: dict[int, list] = {}
     spellings: dict[int, dict[str, list]] = defaultdict(dict)
     for nid, state, model, key, agency, signed, moa, addendum, n, lastday in zip(
-        used["nid"].tolist(),
-        used["state"].tolist(),
-        used["model"].tolist(),
-        used["agency_id"].tolist(),
-        used["agency"].tolist(),
-        used["signed"].tolist(),
-        used["moa_url"].tolist(),
-        used["addendum_url"].tolist(),
-        used["n"].tolist(),
-        used["lastday"].tolist(),
+        *values, count.tolist(), last.tolist()
     ):
         f = facts.setdefault(nid, [state, model, key, set(), set(), 0])
         if signed is not None:
@@ -398,12 +421,6 @@ def _nodes(
         sp = spellings[nid].setdefault(agency, [0, 0])
         sp[0] += n
         sp[1] = max(sp[1], lastday)
-    first_of = dict(
-        zip(
-            first.index.tolist(),
-            zip(first["day"].tolist(), first["seq"].tolist(), first["li"].tolist()),
-        )
-    )
     out = []
     for nid in sorted(facts):
         state, model, key, signed, urls, lastday = facts[nid]

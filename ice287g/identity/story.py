@@ -220,14 +220,17 @@ def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
     """Every agency name ever printed, with the agreement and agency it belongs to
     (``ALIAS_COLUMNS``): one record per (spelling, exact key)."""
     dates = ob.versions.set_index(["li", "pos"])["date"].to_dict()
-    span = ob.runs.groupby(["vid", "li"]).agg(min=("start", "min"), max=("end", "max"))
-    span = span.reset_index()
+    r = ob.runs
+    span: dict[tuple[int, int], tuple[int, int]] = {}  # (vid, li) -> first and last position
+    for vid, li, lo, hi in zip(
+        r["vid"].tolist(), r["li"].tolist(), r["start"].tolist(), r["end"].tolist()
+    ):
+        was = span.get((vid, li))
+        span[(vid, li)] = (lo, hi) if was is None else (min(was[0], lo), max(was[1], hi))
     agency = ob.variants["agency"].tolist()
     nid_of = ob.variants["nid"].tolist()
     seen: dict[tuple, list] = {}
-    for vid, li, lo, hi in zip(
-        span["vid"].tolist(), span["li"].tolist(), span["min"].tolist(), span["max"].tolist()
-    ):
+    for (vid, li), (lo, hi) in sorted(span.items()):
         key = (nid_of[vid], agency[vid])
         first, last = dates[(li, lo)], dates[(li, hi)]
         rec = seen.setdefault(key, [first, last, set()])
@@ -266,14 +269,15 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
     if va["li"] != vb["li"]:
         raise ValueError(f"{sha_a[:12]} and {sha_b[:12]} are versions of different lists")
     rows = lists.rows[lists.rows["li"] == va["li"]]
-    a = covering(rows, va["li"], va["pos"]).set_index("gid")
-    b = covering(rows, vb["li"], vb["pos"]).set_index("gid")
+    # gid -> the run standing for it in each version (one per agreement and version)
+    a = {r["gid"]: r for r in covering(rows, va["li"], va["pos"]).to_dict("records")}
+    b = {r["gid"]: r for r in covering(rows, vb["li"], vb["pos"]).to_dict("records")}
     vrec = ob.records
     fields = va["fields"] & vb["fields"]
     out = []
 
     def record(change, gid_, side, field=None, before=None, after=None, evidence=None):
-        r = lists.record(0, side.loc[gid_].to_dict() | {"gid": gid_}, vrec)
+        r = lists.record(0, side[gid_], vrec)
         out.append(
             {
                 "change": change,
@@ -289,12 +293,12 @@ def diff(ob: Observations, links: Links, lists: Listings, sha_a: str, sha_b: str
             }
         )
 
-    for gid_ in b.index.difference(a.index):
+    for gid_ in sorted(b.keys() - a.keys()):
         record("added", gid_, b)
-    for gid_ in a.index.difference(b.index):
+    for gid_ in sorted(a.keys() - b.keys()):
         record("removed", gid_, a)
-    for gid_ in a.index.intersection(b.index):
-        ra, rb = a.loc[gid_], b.loc[gid_]
+    for gid_ in sorted(a.keys() & b.keys()):
+        ra, rb = a[gid_], b[gid_]
         if ra["vid"] == rb["vid"]:
             continue
         for change, field, before, after in row_changes(vrec[ra["vid"]], vrec[rb["vid"]], fields):
