@@ -164,22 +164,8 @@ def corpus_store(corpus_backfill) -> Path:
 @pytest.fixture(scope="session")
 def corpus_scratch(corpus_store, tmp_path_factory) -> Path:
     """One writable copy of the corpus store, for the tests whose only writes are caches
-    derived from it (the history tables); a test that changes versions copies its own.
-
-    It holds the corpus's identity cache (``derived/identity.pickle``), resolved once per run
-    for the run's workers (each would otherwise resolve the corpus again on its first query).
-    """
-    from filelock import FileLock
-
-    from ice287g.query.identity import load
-
-    seed = _run_dir(tmp_path_factory) / "corpus-scratch-seed"
-    with FileLock(seed.with_suffix(".lock")):
-        if not (seed / "done").exists():
-            shutil.rmtree(seed, ignore_errors=True)
-            load(copy_store(corpus_store, seed / "data"))
-            (seed / "done").touch()
-    return copy_store(seed / "data", tmp_path_factory.mktemp("corpus-scratch") / "data")
+    derived from it (the history tables); a test that changes versions copies its own."""
+    return copy_store(corpus_store, tmp_path_factory.mktemp("corpus-scratch") / "data")
 
 
 @pytest.fixture(scope="session")
