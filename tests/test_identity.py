@@ -516,3 +516,17 @@ def test_every_output_has_its_described_columns():
         (i.candidates(), columns.CANDIDATE_FIELDS),
     ]:
         assert list(frame.columns) == columns.names(fields)
+
+
+def test_a_second_agreement_of_unknown_model_is_told_as_added_not_a_crash():
+    """A row whose support model ICE's cell does not name (model None, flag model_unknown)
+    beside the agency's known agreement: ``model_added`` says "unknown" (sorting None with
+    the model names raised TypeError and stopped the change log and the site)."""
+    x = "Alpha County Sheriff's Office"
+    identity = ident(
+        ("participating", "2025-03-01", [row(x, model="JEM")]),
+        ("participating", "2025-03-02", [row(x, model="JEM"), row(x, model=None)]),
+    )
+    added = identity.events().query("event == 'model_added'")
+    assert added[["field", "before", "after"]].values.tolist() == [["model", "JEM", "JEM; unknown"]]
+    assert identity.agreements()["model"].isna().sum() == 1  # the row keeps no model

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
-from frictionless import Resource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.workbooks import PARTICIPATING_HEADER, PENDING_HEADER
@@ -139,6 +138,8 @@ def test_a_new_version_rebuilds_its_piece_only_and_equals_a_build_from_scratch(t
         lines = fh.read().splitlines()
     assert len(lines) == rows + 1 and lines[0].startswith('"list","date"')
     assert sum(line.startswith('"list"') for line in lines) == 1  # one header
+    from frictionless import Resource  # here, not at import: every worker collects this file
+
     with Resource(path="versions.csv.gz", basepath=str(data)) as resource:
         assert sum(1 for _ in resource.row_stream) == rows
 

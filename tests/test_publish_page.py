@@ -1,6 +1,7 @@
-"""The published page on the real corpus, in Debian's chromium: every shareable address answers
-what the Python API answers for the same store, with no console error and no request outside
-the site."""
+"""The published page in Debian's chromium, one browser for the file: on the small store whose
+every answer is known (test_publish.py), and on the real corpus, where every shareable address
+answers what the Python API answers for the same store; never a console error or a request
+outside the site."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from datetime import date
 
 import pytest
 from click.testing import CliRunner
-from support.browser import site_page
+from support.browser import chromium, watched
 from support.files import tree_digest
+from test_publish import first_batch, make_store, second_batch
 
 from ice287g.cli import main
 from ice287g.publish import publish
@@ -21,9 +23,53 @@ from ice287g.query.diff import diff
 from ice287g.query.history import agreements
 from ice287g.query.identity import load
 
-pytestmark = pytest.mark.corpus
+corpus = pytest.mark.corpus
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for every page of the file (its start is the dear part)."""
+    with chromium() as context:
+        yield context
+
+
+# --- the small store ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    return make_store(tmp_path_factory.mktemp("publish"), first_batch, second_batch)
+
+
+@pytest.fixture(scope="module")
+def small_page(small_store, tmp_path_factory, browser):
+    dest = tmp_path_factory.mktemp("site") / "www"
+    publish(str(dest), small_store, base_url="https://example.org/287g")
+    with watched(browser, dest) as watch:
+        yield watch
+
+
+def test_page_diff_as_of_and_agency_on_the_small_store(small_page, small_store):
+    page, store = small_page, small_store
+    d = diff("2025-04-03", "2025-04-10", data_dir=store)
+    assert len(d) == 4  # added, removed, renamed, re-signed: one each
+    p = page.open("?diff=2025-04-03..2025-04-10")
+    shown = {k: p.inner_text(f"#diff-{k}") for k in ("added", "removed", "renamed", "resigned")}
+    assert shown == {"added": "1", "removed": "1", "renamed": "1", "resigned": "1"}
+    assert "Beta Police Department" in p.inner_text("#diff-removed-rows + .table-wrap")
+    p = page.open("?as_of=2025-04-04")
+    assert p.inner_text("#total-participating") == "4"
+    assert "No pending version yet" in p.inner_text("#tile-pending")  # the first is 04-05
+    p = page.open("?as_of=2025-04-05")
+    assert (p.inner_text("#total-participating"), p.inner_text("#total-pending")) == ("4", "1")
+    p = page.open("?agency=FL:tampapolicedepartment")
+    p.wait_for_selector("#agency-timeline")
+    timeline = p.inner_text("#agency-timeline")
+    assert "Tampa PD" in timeline and "Tampa Police Department" in timeline
+    p = page.open("?as_of=04-04-2025")
+    assert "not a date" in p.inner_text("#status")
+    assert page.errors == [] and page.outside() == []
+
+
+# --- the real corpus ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def store(corpus_scratch):
     # the session's writable copy of the corpus store: publishing caches the history tables
@@ -38,8 +84,8 @@ def site(store, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_page(site):
-    with site_page(site) as watch:
+def browser_page(site, browser):
+    with watched(browser, site) as watch:
         yield watch
 
 
@@ -61,6 +107,7 @@ def newest_agreements(store, lst="participating", as_of=None):
     return {r[0]: r[1:] for r in listed[PAGE_RECORD].itertuples(index=False, name=None)}
 
 
+@corpus
 def test_as_of_2025_04_04_shows_444(page, store):
     p = page.open("?as_of=2025-04-04")
     assert p.inner_text("#total-participating") == "444"
@@ -74,6 +121,7 @@ def test_as_of_2025_04_04_shows_444(page, store):
     assert "in effect on 2025-04-04" in p.inner_text("#list-title")
 
 
+@corpus
 @pytest.mark.parametrize(
     "a, b, lst",
     [
@@ -104,6 +152,7 @@ def test_diff_address_shows_the_stores_changes(page, store, a, b, lst):
         assert set(rows.locator("td:nth-child(2)").all_inner_texts()) == removed
 
 
+@corpus
 def test_search_and_state_filter_narrow_the_table(page, store):
     newest = newest_agreements(store)
     p = page.open("")
@@ -128,6 +177,7 @@ def test_search_and_state_filter_narrow_the_table(page, store):
     assert not any("Harrison" in a for a in agencies)  # whole words, not "harris..."
 
 
+@corpus
 def test_state_address_shows_the_state(page, store):
     by_state = counts("participating", ["state"], data_dir=store)
     newest = by_state[by_state["date"] == by_state["date"].max()]
@@ -139,6 +189,7 @@ def test_state_address_shows_the_state(page, store):
     assert set(p.locator("#list-table tbody td:first-child").all_inner_texts()) == {"TX"}
 
 
+@corpus
 def test_agency_address_shows_its_history(page, store):
     p = page.open("?agency=FL:taylorcountysheriffsoffice")
     p.wait_for_selector("#agency-agreements")
@@ -150,6 +201,7 @@ def test_agency_address_shows_its_history(page, store):
     assert p.locator("#agency-timeline tbody tr").count() > 3
 
 
+@corpus
 def test_map_colors_the_counties_of_the_newest_list(page, store, site):
     p = page.open("")
     p.wait_for_selector("#map svg .counties path")
@@ -172,6 +224,7 @@ def test_map_colors_the_counties_of_the_newest_list(page, store, site):
     assert len(colored) > 300
 
 
+@corpus
 def test_a_bad_address_says_what_is_wrong(page):
     p = page.open("?as_of=2025-13-45")
     assert "not a date" in p.inner_text("#status")
@@ -179,6 +232,7 @@ def test_a_bad_address_says_what_is_wrong(page):
     assert "no participating version on or before 2024-01-01" in p.inner_text("#status")
 
 
+@corpus
 def test_nightly_refresh_publishes_and_a_failed_refresh_leaves_the_site(
     replay_server, tmp_path, monkeypatch
 ):

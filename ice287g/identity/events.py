@@ -21,6 +21,7 @@ from ice287g.identity.link import Links
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations
 from ice287g.identity.story import EVENT_COLUMNS, row_changes
+from ice287g.normalize.apply import UNKNOWN_MODEL
 
 
 def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
@@ -192,6 +193,11 @@ def _events(
     return out
 
 
+def _named(model) -> str:
+    """A model as the text of a ``model_added`` event (a row without one: ``unknown``)."""
+    return model if isinstance(model, str) else UNKNOWN_MODEL
+
+
 def _model_events(out: list[dict], lists: Listings, vrec: dict, emit, told) -> None:
     """``model_added`` / ``model_switched`` for each agreement's first participating listing,
     from the agency's agreements on the version before and on that version (for the
@@ -228,7 +234,7 @@ def _model_events(out: list[dict], lists: Listings, vrec: dict, emit, told) -> N
             continue
         before, now = at(r["agency_id"], p - 1), at(r["agency_id"], p)
         ended = sorted(g for g, m in before.items() if g not in now and m != r["model"])
-        kept = sorted({before[g] for g in before if g in now and g != me})
+        kept = sorted({_named(before[g]) for g in before if g in now and g != me})
         if ended:
             old = lists.ids[ended[0]]
             m_old = before[ended[0]]
@@ -243,5 +249,5 @@ def _model_events(out: list[dict], lists: Listings, vrec: dict, emit, told) -> N
                     detail=f"replaced by {r['agreement_id']}",
                 )
         elif kept:
-            after = "; ".join(sorted({*kept, r["model"]}))
+            after = "; ".join(sorted({*kept, _named(r["model"])}))
             emit(r, p, "model_added", ("model", "; ".join(kept), after))

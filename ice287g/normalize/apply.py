@@ -244,8 +244,12 @@ def agency_id(state: str | None, name: str | None) -> str | None:
     return f"{state or 'XX'}:{key}" if key else None
 
 
+# How a support model ICE's cell does not name (flag ``model_unknown``) is written in text.
+UNKNOWN_MODEL = "unknown"
+
+
 def agreement_id(agency: str | None, model: str | None) -> str | None:
-    return f"{agency}:{model or 'unknown'}" if agency else None
+    return f"{agency}:{model or UNKNOWN_MODEL}" if agency else None
 
 
 def normalize(parsed: ParsedWorkbook) -> pa.Table:

@@ -50,7 +50,10 @@ def serve(root: Path):
     """Serve `root` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # polled every 50 ms, so that shutdown() returns at once (its default is 0.5 s)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -106,9 +109,10 @@ class PageWatch:
 
 
 @contextmanager
-def site_page(site: Path):
-    """A watched page on `site`, served locally. Without chromium the calling test is
-    skipped with the reason, or fails under CI (where .ci/run installs it)."""
+def chromium():
+    """One Chromium (:func:`browser`) for any number of sites (:func:`watched`). Without
+    chromium the calling test is skipped with the reason, or fails under CI (where .ci/run
+    installs it)."""
     reason = chromium_missing_reason()
     if reason:
         import pytest
@@ -116,8 +120,19 @@ def site_page(site: Path):
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    with serve(site) as base, browser() as context:
-        yield PageWatch(context.new_page(), base)
+    with browser() as context:
+        yield context
+
+
+@contextmanager
+def watched(context, site: Path):
+    """A watched page of `context` on `site`, served locally."""
+    with serve(site) as base:
+        page = context.new_page()
+        try:
+            yield PageWatch(page, base)
+        finally:
+            page.close()
 
 
 def screenshot(site: Path, out: Path, query: str = "", full: bool = False, height: int = 900):
