@@ -28,7 +28,7 @@ from ice287g.jobs.refresh import refresh, refresh_lock
 from ice287g.store import Store, ledger
 from ice287g.store.ledger import MOA_LEDGER
 from scrapers.discover import MAX_LINKS_PER_LIST
-from scrapers.http import Fetcher
+from scrapers.http import DEFAULT_DEADLINE, Fetcher
 
 REPO = Path(__file__).resolve().parents[1]
 DOCLIB = "/doclib/about/offices/ero/287g/"
@@ -118,6 +118,16 @@ def test_a_dripping_or_silent_download_ends_at_its_deadline(server, tmp_path, mo
     assert versions(store.root) == before
     rows = ledger.PUBLICATIONS.read(store).to_pylist()
     assert [r["outcome"] for r in rows] == [ledger.FAILED, ledger.FAILED]
+
+
+def test_the_default_deadline_is_the_one_the_readme_gives():
+    """The test above sets a short deadline (its subject is that a deadline is kept); the
+    product's default is the README's."""
+    readme = (REPO / "README.md").read_text()
+    assert f"total deadline of {DEFAULT_DEADLINE:g} s (`DEFAULT_DEADLINE`" in readme
+    assert f"gave up: the {DEFAULT_DEADLINE:g}-second deadline for one download passed" in readme
+    with fetcher() as f:
+        assert f.deadline == DEFAULT_DEADLINE == 60
 
 
 def test_a_page_with_10000_workbook_links_costs_a_few_requests(server, tmp_path):

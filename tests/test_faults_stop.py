@@ -28,12 +28,14 @@ from support.prefect_db import PREFILLED
 from support.shared import samples_or_skip
 from test_faults_net import (
     MOA_DIR,
+    REPO,
     closed_port,
     lock_is_free,
     seeded_store,
     site,
 )
 
+from ice287g.cli import stops
 from ice287g.jobs.harvest import harvest_lock
 from ice287g.jobs.refresh import refresh_lock
 from ice287g.store import ledger
@@ -275,3 +277,11 @@ def _workers_busy(folder: Path, parent: int) -> bool:
         if fields and fields[1] == str(parent) and int(fields[11]) + int(fields[12]) >= 2:
             busy += 1
     return busy >= 2
+
+
+def test_the_default_grace_is_the_one_the_readme_gives():
+    """The test above sets a short grace (its subject is that the grace is kept); the
+    product's default is the README's."""
+    readme = (REPO / "README.md").read_text()
+    assert f"if the way out takes more than {stops.GRACE_SECONDS:g} s" in readme
+    assert stops.GRACE_SECONDS == 10
