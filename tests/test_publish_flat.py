@@ -360,19 +360,28 @@ def test_files_made_in_the_background_are_read_when_made_and_raise_its_error():
 
     def make(name):
         gate.wait()
-        made.append(threading.current_thread().name)
+        made.append((name, threading.current_thread().name))
         return {"parquet": Path(name + ".parquet")}
 
-    files = cache.later(("parquet",), make, "x")
+    files = cache.later(("test", "x"), ("parquet",), make, "x")
     assert list(files) == ["parquet"] and not made  # nothing made until the gate opens
     gate.set()
     assert files["parquet"] == Path("x.parquet")
-    assert made and made[0].startswith("ice287g-publish")  # in the background thread
+    assert made[0][0] == "x" and made[0][1].startswith("ice287g-publish")  # in the thread
+
+    # A new task of the same owner starts once the last one is done (its files settled).
+    gate.clear()
+    first = cache.later(("test", "y"), ("parquet",), make, "y1")
+    opener = threading.Timer(0.05, gate.set)
+    opener.start()
+    second = cache.later(("test", "y"), ("parquet",), make, "y2")
+    assert [name for name, _ in made[1:]] == ["y1"]  # y1 was made before y2 was queued
+    assert second["parquet"] == Path("y2.parquet") and first["parquet"] == Path("y1.parquet")
 
     def broken():
         raise OSError("versions-x.csv.gz: No space left on device")
 
-    files = cache.later(("csv",), broken)
+    files = cache.later(("test", "z"), ("csv",), broken)
     with pytest.raises(OSError, match="No space left"):
         files["csv"]
 

@@ -63,8 +63,11 @@ def code_digest(*modules, label: str = "") -> str:
 
 # The build's background thread: the big files assembled from cached parts (reading,
 # writing and hashing tens of MB, work that releases the GIL) are made there while the
-# rest of the site is built. One thread, so its tasks run in the order given.
+# rest of the site is built. One thread, so its tasks run in the order given. Each task
+# has an owner (a cache folder and a name): the next call for the same owner waits for
+# it (``settle``), so it never deletes or reads files a newer call has written or chosen.
 _BACKGROUND: ThreadPoolExecutor | None = None
+_PENDING: dict[tuple, Future] = {}
 
 
 class Later(Mapping):
@@ -84,13 +87,23 @@ class Later(Mapping):
         return len(self._keys)
 
 
-def later(keys: tuple[str, ...], make, *args) -> Later:
+def later(owner: tuple, keys: tuple[str, ...], make, *args) -> Later:
     """`make(*args)` (which returns extension -> path for each of `keys`) run in the
-    background thread."""
+    background thread, for `owner` (see ``settle``)."""
     global _BACKGROUND
     if _BACKGROUND is None:
         _BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="ice287g-publish")
-    return Later(_BACKGROUND.submit(make, *args), keys)
+    settle(owner)
+    future = _PENDING[owner] = _BACKGROUND.submit(make, *args)
+    return Later(future, keys)
+
+
+def settle(owner: tuple) -> None:
+    """Wait until `owner`'s last background task, if any, is done (its error, if it
+    failed, is raised to whoever reads its files, not here)."""
+    future = _PENDING.pop(owner, None)
+    if future is not None:
+        future.exception()
 
 
 def folder(store, name: str) -> tuple[Path, object]:

@@ -161,6 +161,7 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
     state = (base.parent / versiondb.STATE).read_bytes()
     key = hashlib.sha256(cache.code_digest(__file__).encode() + state + "\n".join(inputs).encode())
     folder, scratch = cache.folder(store, "published")
+    cache.settle((folder, "db"))  # the folder as the last call left it
     stem = f"{DATABASE_NAME}-{key.hexdigest()[:16]}"
     files = {"db": folder / f"{stem}.db", "json": folder / f"{stem}.json"}
     try:
@@ -171,7 +172,7 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
             versiondb.copy_base(base, tmp)
             _fill(tmp, tables, cat, row_columns)
         if scratch is None and base_scratch is None:
-            return cache.later(("db",), _settle, files, folder, path)
+            return cache.later((folder, "db"), ("db",), _settle, files, folder, path)
         return _settle(files, folder, path)  # before the temporary folders go
     finally:
         for s in (base_scratch, scratch):

@@ -182,6 +182,7 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
 def long_table(store, cat: pd.DataFrame) -> LongTable:
     """Every version as one long table, from the cache where its pieces are current."""
     folder, scratch = cache.folder(store, "versions")
+    cache.settle((folder, "versions"))  # the folder as the last call left it
     keep, built = set(), 0
     wanted = pieces(cat)
     for piece in wanted:
@@ -191,7 +192,9 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
             built += 1
         keep |= {p.name for p in files.values()}
     schema = versions_table(store, cat.iloc[:0]).schema
-    whole = cache.later(("parquet", "csv.gz"), _assemble, folder, wanted, schema, keep)
+    whole = cache.later(
+        (folder, "versions"), ("parquet", "csv.gz"), _assemble, folder, wanted, schema, keep
+    )
     return LongTable(schema, whole, wanted, folder, built, len(wanted) - built, scratch)
 
 

@@ -107,6 +107,7 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
     """`table`'s files, from the cache where its years are current; `known`: a key of the
     table's content (see ``_parts``)."""
     folder, scratch = cache.folder(store, "tables")
+    cache.settle((folder, name))  # the files of `name` as the last call left them
     cut, names = _parts(folder, name, table, known)
     chunks = []
     for year, first, rows, digest in cut:
@@ -120,7 +121,9 @@ def cached(store, name: str, table, known: str | None = None) -> Yearly:
     ).hexdigest()
     whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
     names |= {p.name for p in whole.values()}
-    files = cache.later(("parquet", "csv"), _whole, folder, name, table, chunks, whole, names)
+    files = cache.later(
+        (folder, name), ("parquet", "csv"), _whole, folder, name, table, chunks, whole, names
+    )
     return Yearly(table, cut, files, scratch)
 
 
