@@ -19,7 +19,8 @@ from ice287g.identity import story
 from ice287g.identity.events import event_table, events_after
 from ice287g.identity.link import TIERS, Links, link
 from ice287g.identity.listings import Listings, listings
-from ice287g.identity.observe import LISTS, Observations, covering, observe
+from ice287g.identity.observe import LISTS, Observations, observe
+from ice287g.identity.runs import covering
 
 
 @dataclass

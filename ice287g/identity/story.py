@@ -34,7 +34,8 @@ import pandas as pd
 from ice287g.identity import columns
 from ice287g.identity.link import Links
 from ice287g.identity.listings import Listings
-from ice287g.identity.observe import FIELDS, LISTS, Observations, covering
+from ice287g.identity.observe import FIELDS, LISTS, Observations
+from ice287g.identity.runs import covering
 
 # A signing date this many days or more after the previous one is a renewal (re_signed).
 RESIGN_MIN_DAYS = 30
