@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ice287g.store.files import atomic_write, sha256_bytes
+from ice287g.store.files import atomic_file, atomic_write, sha256_bytes
 
 ROOT = Path("derived") / "publish"
 
@@ -158,6 +158,28 @@ def valid(files: dict[str, Path]) -> bool:
     return True
 
 
+def prune(folder_path: Path, keep: set[str], pattern: str = "*") -> None:
+    """Delete the files of `folder_path` matching `pattern` whose names are not in `keep`
+    (the cached files a new key replaced)."""
+    for stale in folder_path.glob(pattern):
+        if stale.name not in keep:
+            stale.unlink(missing_ok=True)
+
+
+def joined(dest: Path, head: bytes, parts: list[Path]) -> str:
+    """Write `head` followed by each file of `parts` to `dest`, atomically; its sha256,
+    hashed as it is written (the file is not read again)."""
+    h = hashlib.sha256(head)
+    with atomic_file(dest) as tmp, open(tmp, "wb") as out:
+        out.write(head)
+        for part in parts:
+            with open(part, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
+    return h.hexdigest()
+
+
 def kept(store, where: str, name: str, key: str, make, read):
     """`read(path)` of the file `make()` (bytes) writes, kept under
     ``derived/publish/<where>/<name>-<key>`` (`key`: a digest of what it is made from) and
@@ -169,9 +191,7 @@ def kept(store, where: str, name: str, key: str, make, read):
     try:
         if not valid(files):
             write(files, {"data": make()})
-            for stale in folder_path.glob(f"{name}-*"):
-                if stale not in files.values():
-                    stale.unlink(missing_ok=True)
+            prune(folder_path, {p.name for p in files.values()}, f"{name}-*")
         return read(files["data"])
     finally:
         if scratch is not None:

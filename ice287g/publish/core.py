@@ -211,10 +211,7 @@ def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
             text, new = _year_text(part, spans, days_of, place, pool)
             cache.write(files, {"text": text, "keys": b"".join(new)})
             texts.append(text)
-        used = {p.name for _, files in plan for p in files.values()}
-        for stale in folder.iterdir():
-            if stale.name not in used:
-                stale.unlink(missing_ok=True)
+        cache.prune(folder, {p.name for _, files in plan for p in files.values()})
         return texts
     finally:
         if scratch is not None:

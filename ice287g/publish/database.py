@@ -187,9 +187,7 @@ def _settle(files: dict[str, Path], folder: Path, path: Path) -> dict[str, Path]
     from ice287g.publish.files import link
 
     cache.record(files, {"db": cache.sha256_file(files["db"])})
-    for stale in folder.glob(f"{DATABASE_NAME}-*"):
-        if stale not in files.values():
-            stale.unlink(missing_ok=True)
+    cache.prune(folder, {p.name for p in files.values()}, f"{DATABASE_NAME}-*")
     link(files["db"], path)
     return {"db": path}
 

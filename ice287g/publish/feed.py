@@ -223,9 +223,7 @@ def feed_bytes(
                 cache.write(files, {"xml": text.encode()})
             texts.append(files["xml"].read_bytes())
             used |= {p.name for p in files.values()}
-        for stale in folder.iterdir():
-            if stale.name not in used:
-                stale.unlink(missing_ok=True)
+        cache.prune(folder, used)
     finally:
         if scratch is not None:
             scratch.cleanup()

@@ -40,7 +40,7 @@ import pandas as pd
 from ice287g.publish import cache, rowgroups
 from ice287g.publish.files import GZIP_LEVEL
 from ice287g.query.export import csv_bytes, versions_table
-from ice287g.store.files import atomic_file, atomic_write
+from ice287g.store.files import atomic_write
 
 FORMAT = "publish-versions-1"
 FOLDER = cache.ROOT / "versions"
@@ -167,15 +167,9 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
         atomic_write(files["parquet"], empty, sync=False)
         parquet_sha = hashlib.sha256(empty).hexdigest()
     header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
-    h = hashlib.sha256(header)
-    with atomic_file(files["csv.gz"]) as tmp, open(tmp, "wb") as out:
-        out.write(header)
-        for p in wanted:
-            with open(_files(folder, p)["csv.gz"], "rb") as part:
-                while block := part.read(1 << 20):
-                    h.update(block)
-                    out.write(block)
-    cache.record(files, {"parquet": parquet_sha, "csv.gz": h.hexdigest()})
+    members = [_files(folder, p)["csv.gz"] for p in wanted]
+    csv_sha = cache.joined(files["csv.gz"], header, members)
+    cache.record(files, {"parquet": parquet_sha, "csv.gz": csv_sha})
     return files
 
 
@@ -201,10 +195,7 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
 def _assemble(folder: Path, wanted: list[Piece], schema, keep: set[str]) -> dict[str, Path]:
     """``_whole``, then the folder's files other than `keep` and the whole's deleted."""
     whole = _whole(folder, wanted, schema)
-    keep = keep | {p.name for p in whole.values()}
-    for stale in folder.iterdir():
-        if stale.name not in keep:
-            stale.unlink(missing_ok=True)
+    cache.prune(folder, keep | {p.name for p in whole.values()})
     return whole
 
 

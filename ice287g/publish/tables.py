@@ -95,9 +95,7 @@ def daily_table(store, cat: pd.DataFrame):
             cache.write(files, {"parquet": parquet_bytes(_arrow(df, DAILY_COUNT_FIELDS))})
         parts.append(pq.read_table(files["parquet"]))
         names |= {p.name for p in files.values()}
-    for stale in folder.glob("daily-*"):
-        if stale.name not in names:
-            stale.unlink(missing_ok=True)
+    cache.prune(folder, names, "daily-*")
     if scratch is not None:
         scratch.cleanup()
     key = hashlib.sha256("\n".join(keys).encode()).hexdigest()

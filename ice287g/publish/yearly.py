@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
-from ice287g.store.files import atomic_file, atomic_write, parquet_bytes, sha256_bytes
+from ice287g.store.files import atomic_write, parquet_bytes, sha256_bytes
 
 FORMAT = "publish-yearly-2"
 YEARLY = ("changes", "daily_counts")
@@ -134,16 +134,7 @@ def _whole(folder: Path, name: str, table, chunks: list[Path], whole: dict, name
     if not cache.valid(whole):
         parquet = parquet_bytes(table)
         atomic_write(whole["parquet"], parquet, sync=False)
-        header = csv_bytes(table.schema.empty_table())
-        h = hashlib.sha256(header)
-        with atomic_file(whole["csv"]) as tmp, open(tmp, "wb") as out:
-            out.write(header)
-            for chunk in chunks:
-                data = chunk.read_bytes()
-                h.update(data)
-                out.write(data)
-        cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": h.hexdigest()})
-    for stale in folder.glob(f"{name}-*"):
-        if stale.name not in names:
-            stale.unlink(missing_ok=True)
+        csv_sha = cache.joined(whole["csv"], csv_bytes(table.schema.empty_table()), chunks)
+        cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": csv_sha})
+    cache.prune(folder, names, f"{name}-*")
     return {"parquet": whole["parquet"], "csv": whole["csv"]}
