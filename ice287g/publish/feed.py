@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, time
 from html import escape
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -49,16 +50,27 @@ def _uuid(text: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'ice287g:' + text)}"
 
 
+class Successor(NamedTuple):
+    """A non-suspect version after the first of its list, and the date of the one before."""
+
+    list: str
+    previous: object  # datetime.date
+    date: object
+    seq: int
+    sha256: str
+    file_name: str
+    rows: int
+
+
 def _successors(cat: pd.DataFrame):
-    """Each non-suspect version after the first of its list: list, the date of the version
-    before it, date, seq, sha256, file name, rows (a version's own events make its entry;
-    the first version of each list is not an entry)."""
+    """Each non-suspect version after the first of its list (``Successor``; a version's own
+    events make its entry; the first version of each list is not an entry)."""
     for lst, versions in cat[~cat["suspect"]].groupby("list"):
         versions = versions.sort_values(["date", "seq"])
         cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
         rows = list(zip(*cols, strict=True))
         for prev, row in zip(rows, rows[1:], strict=False):
-            yield (lst, prev[0], *row)
+            yield Successor(lst, prev[0], *row)
 
 
 def _names(events: pd.DataFrame) -> list[str]:
@@ -178,19 +190,19 @@ def _fragment(e: dict, base_url: str | None) -> str:
     return text[text.index("  <entry>") : text.rindex("</feed>")]
 
 
-def _years(cat: pd.DataFrame, events: pd.DataFrame) -> dict[int, list[tuple]]:
+def _years(cat: pd.DataFrame, events: pd.DataFrame) -> dict[int, list[Successor]]:
     """The versions that have an entry (a non-suspect version after the first of its list
     with events: ``_successors``), by calendar year, newest year first."""
     pairs = events[["list", "sha256"]].drop_duplicates()
     told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
     out: dict[int, list[tuple]] = {}
     for row in _successors(cat):
-        if (row[0], row[4]) in told:
-            out.setdefault(row[2].year, []).append(row)
+        if (row.list, row.sha256) in told:
+            out.setdefault(row.date.year, []).append(row)
     return dict(sorted(out.items(), reverse=True))
 
 
-def _year_key(code: str, base_url, rows: list[tuple], digest: str) -> str:
+def _year_key(code: str, base_url, rows: list[Successor], digest: str) -> str:
     """What a year's entries say: each version (list, the date before, date, seq, sha256,
     file name, rows) and the year's digest in the change log (``yearly.parts``)."""
     h = hashlib.sha256(f"{code}|{base_url}|{digest}\n".encode())
@@ -215,7 +227,7 @@ def feed_bytes(
             key = _year_key(code, base_url, rows, years[year])
             files = {ext: folder / f"{year}-{key[:16]}.{ext}" for ext in ("xml", "json")}
             if not cache.valid(files):
-                mine = {(row[0], row[4]) for row in rows}
+                mine = {(row.list, row.sha256) for row in rows}
                 made = entries(cat, events[events["sha256"].isin({sha for _, sha in mine})])
                 text = "".join(
                     _fragment(e, base_url) for e in made if (e["list"], e["sha256"]) in mine
@@ -227,7 +239,7 @@ def feed_bytes(
     finally:
         if scratch is not None:
             scratch.cleanup()
-    newest = max(row[2] for row in by_year[max(by_year)]) if by_year else cat["date"].max()
+    newest = max(row.date for row in by_year[max(by_year)]) if by_year else cat["date"].max()
     head = _generator(base_url, newest).atom_str(pretty=True)
     end = head.rindex(b"</feed>")
     return head[:end] + b"".join(texts) + head[end:]
