@@ -440,6 +440,36 @@ def test_truncated_ledger_part_is_reported_not_a_crash(loaded):
     assert "restore this part file from a backup" in result.output
 
 
+def test_a_ledger_read_again_reads_what_is_on_disk_now(store, tmp_path):
+    """Reads keep what they read (the parts, and the ledger joined), yet each read sees the
+    parts appended since, a part restored in place of another, and damage done after."""
+    import shutil
+
+    from ice287g.store.files import StoreDamaged
+    from ice287g.store.ledger import PUBLICATIONS
+
+    def urls():
+        return PUBLICATIONS.read(store, ["url"])["url"].to_pylist()
+
+    for name in ("a", "b"):
+        PUBLICATIONS.append(store, [{"url": name, "outcome": "failed"}])
+    assert urls() == ["a", "b"]
+    PUBLICATIONS.append(store, [{"url": "c", "outcome": "failed"}, {"url": "d"}])
+    assert urls() == ["a", "b", "c", "d"]
+    first, second, _ = PUBLICATIONS.parts(store)
+    shutil.copy(second, tmp_path / "saved.parquet")
+    shutil.copy(first, tmp_path / "wrong.parquet")
+    os.replace(tmp_path / "wrong.parquet", second)  # a part replaced (a wrong restore)
+    assert urls() == ["a", "a", "c", "d"]
+    os.replace(tmp_path / "saved.parquet", second)  # and restored
+    assert urls() == ["a", "b", "c", "d"]
+    first.write_bytes(first.read_bytes()[:50])  # damaged in place after it was read
+    with pytest.raises(StoreDamaged, match="restore this part file from a backup"):
+        urls()
+    first.unlink()  # gone: read as the other parts
+    assert urls() == ["b", "c", "d"]
+
+
 def test_truncated_moa_documents_table_is_reported_with_its_own_remedy(loaded):
     from ice287g.store.documents import documents_path, write_documents
 

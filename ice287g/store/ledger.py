@@ -53,24 +53,62 @@ LEDGER_HINT = "a ledger is a record, not derived: restore this part file from a 
 # Part files are never rewritten (an append writes a new one under a new name, atomically),
 # so a part read once is kept, keyed by what identifies the file on disk: a refresh reads the
 # ledger once per link, and a year of nightly parts then costs a `stat` each, not a Parquet
-# read each. A file replaced or changed in place (a restore, damage) has a new key.
+# read each. A file replaced or changed in place (a restore, damage) has a new key. The
+# parts of a ledger as last read are also kept joined into one table, so a read whose parts
+# begin with those reads and joins only the parts appended since.
 _PARTS_KEPT = 8192
 _parts: OrderedDict[tuple, pa.Table] = OrderedDict()
+_JOINED_KEPT = 64
+_joined: OrderedDict[str, tuple[tuple, pa.Table]] = OrderedDict()
 
 
-def _read_part(path: Path, name: str, schema: pa.Schema) -> pa.Table:
+def _part_keys(legacy: str, folder: str) -> tuple:
+    """What identifies the `legacy` file and each part file in `folder` on disk, in append
+    order (files not there are left out)."""
+    keys = []
     try:
-        st = path.stat()
+        st = os.stat(legacy)
+        keys.append((legacy, st.st_ino, st.st_size, st.st_mtime_ns))
     except FileNotFoundError:
-        return read_table(path, schema, remedy=LEDGER_HINT)  # an empty table
-    key = (name, str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        pass
+    try:
+        with os.scandir(folder) as listing:  # one pass: names, and a `stat` each
+            entries = sorted(
+                (e.name, e) for e in listing if e.name.endswith(".parquet") and e.name[0] != "."
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        entries = []
+    for _, entry in entries:
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue
+        keys.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(keys)
+
+
+def _read_part(key: tuple, schema: pa.Schema) -> pa.Table:
     table = _parts.get(key)
     if table is None:
-        table = _parts[key] = read_table(path, schema, remedy=LEDGER_HINT)
+        table = _parts[key] = read_table(Path(key[0]), schema, remedy=LEDGER_HINT)
         if len(_parts) > _PARTS_KEPT:
             _parts.popitem(last=False)
     else:
         _parts.move_to_end(key)
+    return table
+
+
+def _joined_parts(folder: str, keys: tuple, schema: pa.Schema) -> pa.Table:
+    """The parts of `keys` (in order) as one table."""
+    seen, table = _joined.pop(folder, ((), None))
+    if table is None or keys[: len(seen)] != seen:
+        seen, table = (), schema.empty_table()
+    added = [_read_part(key, schema) for key in keys[len(seen) :]]
+    if added:
+        table = pa.concat_tables([table, *added]).combine_chunks()
+    _joined[folder] = (keys, table)
+    if len(_joined) > _JOINED_KEPT:
+        _joined.popitem(last=False)
     return table
 
 
@@ -91,17 +129,21 @@ class Ledger:
 
     def parts(self, store: Store) -> list[Path]:
         folder = self.folder(store)
+        return [folder / n for n in self._part_names(folder)]
+
+    @staticmethod
+    def _part_names(folder: Path) -> list[str]:
         try:
             names = os.listdir(folder)  # a plain listing: a refresh asks once per link
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [folder / n for n in sorted(names) if n.endswith(".parquet") and n[0] != "."]
+        return sorted(n for n in names if n.endswith(".parquet") and n[0] != ".")
 
     def read(self, store: Store, columns: list[str] | None = None) -> pa.Table:
         """Every row so far, in append order (an empty table before the first append)."""
-        files = [p for p in (self.legacy_path(store),) if p.exists()] + self.parts(store)
-        tables = [_read_part(f, self.name, self.schema) for f in files]
-        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        folder = str(self.folder(store))
+        keys = _part_keys(str(self.legacy_path(store)), folder)
+        table = _joined_parts(folder, keys, self.schema)
         return table.select(columns) if columns else table
 
     def append(self, store: Store, rows: list[dict]) -> None:
@@ -116,8 +158,8 @@ class Ledger:
             for key, value in row.items():
                 if isinstance(value, datetime):
                     row[key] = value.replace(microsecond=0)
-        parts = self.parts(store)
-        seq = int(parts[-1].stem) + 1 if parts else 1
+        names = self._part_names(self.folder(store))
+        seq = int(names[-1][: -len(".parquet")]) + 1 if names else 1
         table = pa.Table.from_pylist(complete, self.schema)
         atomic_write_table(self.folder(store) / f"{seq:09d}.parquet", table)
 
