@@ -36,6 +36,7 @@ from ice287g.store.files import (
     flush,
     parquet_bytes,
     read_table,
+    read_table_kept,
     sha256_bytes,
 )
 
@@ -102,7 +103,7 @@ class Store:
 
     # --- catalog -------------------------------------------------------------------------
     def catalog_table(self, columns: list[str] | None = None) -> pa.Table:
-        return read_table(self.catalog_path, CATALOG_SCHEMA, columns)
+        return read_table_kept(self.catalog_path, CATALOG_SCHEMA, columns)
 
     def known_shas(self) -> set[str]:
         return set(self.catalog_table(["sha256"]).column("sha256").to_pylist())

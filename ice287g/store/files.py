@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,20 +127,59 @@ def read_table(
     if not path.exists():
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
+    return _decode(path, schema, columns, remedy, None)
+
+
+def _decode(
+    path: Path, schema: pa.Schema, columns: list[str] | None, remedy: str, data: bytes | None
+) -> pa.Table:
+    """`read_table` of `path`, or of its bytes `data` when given."""
+
+    def source():
+        return path if data is None else pa.BufferReader(data)
+
     want = schema if columns is None else pa.schema([schema.field(c) for c in columns])
     try:
-        with pq.ParquetFile(path) as source:  # as written: a tenth of a dataset read's cost
-            if source.schema_arrow.names == schema.names:
-                table = source.read(columns=columns)
+        with pq.ParquetFile(source()) as parquet:  # as written: a tenth of a dataset read's cost
+            if parquet.schema_arrow.names == schema.names:
+                table = parquet.read(columns=columns)
                 if table.schema.equals(want):
                     return table
                 try:  # the same columns in another unit (Parquet keeps timestamp[s] as [ms])
                     return table.cast(want)
                 except (pa.ArrowException, ValueError):
                     pass
-        return pq.read_table(path, columns=columns, schema=schema)
+        return pq.read_table(source(), columns=columns, schema=schema)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise StoreDamaged(path, exc, remedy) from None
+
+
+# Tables of `read_table_kept` (with their schema), by the hash of their file's bytes.
+_KEPT_TABLES = 16
+_kept: OrderedDict[str, tuple[pa.Schema, pa.Table]] = OrderedDict()
+
+
+def read_table_kept(
+    path: Path, schema: pa.Schema, columns: list[str] | None = None, remedy: str = REPAIR_HINT
+) -> pa.Table:
+    """`read_table` of a small file read again and again between its rewrites (the catalog:
+    several times per refresh): its bytes are read and hashed each time, and decoded only
+    when this process has not decoded the same bytes before."""
+    try:
+        data = path.read_bytes()
+    except OSError:  # not there (an empty table) or unreadable: as `read_table` says
+        return read_table(path, schema, columns, remedy)
+    key = sha256_bytes(data)
+    kept = _kept.get(key)
+    if kept is not None and kept[0] is schema:
+        _kept.move_to_end(key)
+        table = kept[1]
+    else:
+        table = _decode(path, schema, None, remedy, data)
+        _kept[key] = (schema, table)
+        if len(_kept) > _KEPT_TABLES:
+            _kept.popitem(last=False)
+    return table.select(columns) if columns else table
 
 
 ERRORS_LOG = "logs/errors.log"
