@@ -358,6 +358,21 @@ def test_verify_finds_a_flipped_byte_in_a_snapshot(loaded):
 
 
 @pytest.mark.parametrize("name", ["catalog.parquet", "tallies/2025.parquet"])
+def test_what_a_commit_keeps_of_its_writes_is_what_its_files_read_as(loaded, name):
+    """The catalog and tallies a commit writes are kept, for the next read of the same bytes
+    (files.read_table_kept) instead of being decoded: kept, they equal the file's decoding."""
+    from ice287g.schema import CATALOG_SCHEMA
+    from ice287g.store import files
+    from ice287g.store.catalog import TALLY_SCHEMA
+
+    path = loaded.root / name
+    schema = CATALOG_SCHEMA if name == "catalog.parquet" else TALLY_SCHEMA
+    assert files._kept[sha256_bytes(path.read_bytes())][0] is schema  # as written
+    kept = files.read_table_kept(path, schema)
+    assert kept.num_rows and kept.equals(files.read_table(path, schema), check_metadata=True)
+
+
+@pytest.mark.parametrize("name", ["catalog.parquet", "tallies/2025.parquet"])
 def test_truncated_derived_file_is_reported_then_repaired(loaded, name):
     catalog_before = loaded.catalog_table()
     expected = _counts(loaded)

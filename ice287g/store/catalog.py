@@ -196,7 +196,7 @@ class Store:
         for year in sorted(by_year if years is None else years & by_year.keys()):
             old = self._old_tallies(year, legacy) if reuse_tallies else TALLY_SCHEMA.empty_table()
             table = _derived_tallies(self, by_year[year], given or {}, old)
-            atomic_write_table(self.tally_path(year), table)
+            atomic_write_table(self.tally_path(year), table, kept=TALLY_SCHEMA)
         if years is None:
             for path in self.tally_files():
                 if int(path.stem) not in by_year:
@@ -204,7 +204,7 @@ class Store:
         table = pa.Table.from_pylist(catalog, CATALOG_SCHEMA)
         if head is not None:
             table = pa.concat_tables([head, table])
-        atomic_write_table(self.catalog_path, table)
+        atomic_write_table(self.catalog_path, table, kept=CATALOG_SCHEMA)
         if legacy:
             self.legacy_tallies_path.unlink()
 
@@ -213,7 +213,7 @@ class Store:
         try:
             if legacy:
                 return read_table(self.legacy_tallies_path, TALLY_SCHEMA)
-            return read_table(self.tally_path(year), TALLY_SCHEMA)
+            return read_table_kept(self.tally_path(year), TALLY_SCHEMA)
         except StoreDamaged:
             return TALLY_SCHEMA.empty_table()
 

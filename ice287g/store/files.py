@@ -94,8 +94,13 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    atomic_write(path, parquet_bytes(table))
+def atomic_write_table(path: Path, table: pa.Table, kept: pa.Schema | None = None) -> None:
+    """Write `table` as a Parquet file; with `kept` (the schema it is read with), the next
+    ``read_table_kept`` of these bytes returns `table` without decoding them."""
+    data = parquet_bytes(table)
+    atomic_write(path, data)
+    if kept is not None and table.schema.equals(kept, check_metadata=True):
+        _keep(sha256_bytes(data), kept, table.combine_chunks())
 
 
 class StoreDamaged(UserError):
@@ -162,9 +167,10 @@ _kept: OrderedDict[str, tuple[pa.Schema, pa.Table]] = OrderedDict()
 def read_table_kept(
     path: Path, schema: pa.Schema, columns: list[str] | None = None, remedy: str = REPAIR_HINT
 ) -> pa.Table:
-    """`read_table` of a small file read again and again between its rewrites (the catalog:
-    several times per refresh): its bytes are read and hashed each time, and decoded only
-    when this process has not decoded the same bytes before."""
+    """`read_table` of a file read again and again between its rewrites (the catalog: several
+    times per refresh; a year of tallies: once per commit, after the last commit wrote it):
+    its bytes are read and hashed each time, and decoded only when this process has neither
+    decoded nor written (``atomic_write_table(kept=)``) the same bytes before."""
     try:
         data = path.read_bytes()
     except OSError:  # not there (an empty table) or unreadable: as `read_table` says
@@ -176,10 +182,15 @@ def read_table_kept(
         table = kept[1]
     else:
         table = _decode(path, schema, None, remedy, data)
-        _kept[key] = (schema, table)
-        if len(_kept) > _KEPT_TABLES:
-            _kept.popitem(last=False)
+        _keep(key, schema, table)
     return table.select(columns) if columns else table
+
+
+def _keep(key: str, schema: pa.Schema, table: pa.Table) -> None:
+    _kept[key] = (schema, table)
+    _kept.move_to_end(key)
+    if len(_kept) > _KEPT_TABLES:
+        _kept.popitem(last=False)
 
 
 ERRORS_LOG = "logs/errors.log"
