@@ -127,6 +127,13 @@ def read_workbook(
     `link_text` and `url` are the page link it was downloaded from, if any: evidence, with
     the name and the columns, of which list it is.
     """
+    return decide_list(read_rows(data, name), link_text, url)
+
+
+def read_rows(data: bytes, name: str) -> ParsedWorkbook:
+    """The rows of the first sheet with an ICE header, their list not yet decided
+    (:func:`decide_list`). Apart from `name` (the file's, in the result and in errors) a pure
+    function of the bytes. Raises WorkbookError for anything that is not an ICE workbook."""
     zf = _open_zip(data, name)
     saved_at = _saved_at(zf, name)
     sheets = _sheet_paths(zf)
@@ -150,9 +157,7 @@ def read_workbook(
             raise WorkbookError(name, f"sheet {sheet_name!r} cannot be read ({exc})") from None
         header = _find_header(cells)
         if header is not None:
-            parsed = _build(name, sheet_name, cells, header, zf, sheet_path, xml, saved_at)
-            _decide_list(parsed, header, link_text, url)
-            return parsed
+            return _build(name, sheet_name, cells, header, zf, sheet_path, xml, saved_at)
     raise WorkbookError(
         name,
         "no recognizable header (need columns like STATE, LAW ENFORCEMENT AGENCY and "
@@ -226,7 +231,7 @@ def _build(
         flags.append("unknown_columns")
     return ParsedWorkbook(
         name,
-        "",  # decided by _decide_list
+        "",  # decided by decide_list
         sheet_name,
         header.cells,
         fields,
@@ -241,13 +246,14 @@ def _build(
     )
 
 
-def _decide_list(
-    parsed: ParsedWorkbook, header: Header, link_text: str | None, url: str | None
-) -> None:
-    """Set the list from the content, name and link; flag a new layout and disagreements."""
-    keys = [header_key(h) for h in header.cells if h.strip()]
+def decide_list(
+    parsed: ParsedWorkbook, link_text: str | None = None, url: str | None = None
+) -> ParsedWorkbook:
+    """Set the list of :func:`read_rows`'s result from its content, name and the page link
+    it came from (`link_text`, `url`); flag a new layout and disagreements. Returns it."""
+    keys = [header_key(h) for h in parsed.headers if h.strip()]
     layout, votes = lists.content_votes(
-        keys, set(header.fields), parsed.columns["signed"], parsed.links["moa"]
+        keys, set(parsed.fields), parsed.columns["signed"], parsed.links["moa"]
     )
     votes.update(lists.name_votes(parsed.name, link_text, url))
     decision = lists.decide(votes)
@@ -258,6 +264,7 @@ def _decide_list(
         parsed.flags.append("new_layout")
     if decision.dissent:
         parsed.flags.append("list_conflict:" + ",".join(decision.dissent))
+    return parsed
 
 
 def _has_value(value: object) -> bool:

@@ -12,7 +12,7 @@ import csv
 import os
 import pickle
 import shutil
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +85,8 @@ def moa_samples() -> Path:
 @pytest.fixture(scope="session")
 def moa_reads_once(tmp_path_factory):
     """From here on, ``parsers.moa.read_moa`` reads given bytes once per run, whichever worker
-    and test reads them first (support/moa_reads.py). Yields the real ``read_moa``."""
-    from support.moa_reads import remembering
+    and test reads them first (support/readings.py). Yields the real ``read_moa``."""
+    from support.readings import remembering
 
     import parsers.moa
 
@@ -96,6 +96,35 @@ def moa_reads_once(tmp_path_factory):
     parsers.moa.read_moa = remembering(real, folder)
     yield real
     parsers.moa.read_moa = real
+
+
+@pytest.fixture(scope="session")
+def workbook_reads_once(tmp_path_factory):
+    """A context manager: within it, ``parsers.workbook.read_rows`` reads given bytes once per
+    run, in this process and in the process pools it starts (support/readings.py).
+
+    For the two fixtures that ingest all 352 real workbooks: the corpus backfill and the
+    replayed 2025 history (test_refresh.py) read the same bytes under other names, and only
+    the first to read a workbook parses it. What follows the reading (the list decided from
+    the name and link, dating, normalizing, storing) runs in each, and the readings
+    themselves are checked against the corpus's independent counts (test_corpus.py).
+    Only inside the block: tests elsewhere that break the parse on purpose read for real.
+    """
+    from support.readings import remembering
+
+    import parsers.workbook
+
+    folder = _run_dir(tmp_path_factory) / "workbook-reads"
+    folder.mkdir(exist_ok=True)
+
+    @contextmanager
+    def once():
+        with pytest.MonkeyPatch.context() as patch:
+            real = parsers.workbook.read_rows
+            patch.setattr(parsers.workbook, "read_rows", remembering(real, folder))
+            yield
+
+    return once
 
 
 @pytest.fixture(scope="session")
@@ -119,8 +148,9 @@ class Backfill:
 
 
 @pytest.fixture(scope="session")
-def corpus_backfill(corpus, tmp_path_factory) -> Backfill:
-    """All 352 real workbooks backfilled once per run, through the real ingest.
+def corpus_backfill(corpus, tmp_path_factory, workbook_reads_once) -> Backfill:
+    """All 352 real workbooks backfilled once per run, through the real ingest (each
+    workbook's rows read once per run: :func:`workbook_reads_once`).
 
     Under ``make test`` the run's workers share it: the first to need it builds it, the others
     wait for it. Read it; never write to it (tests that write take a :func:`copy_store` of
@@ -137,7 +167,8 @@ def corpus_backfill(corpus, tmp_path_factory) -> Backfill:
     root, done = folder / "data", folder / "outcomes.pickle"
     with FileLock(folder.with_suffix(".lock")):
         if not done.exists():
-            outcomes = ingest_paths(Store(root), [corpus / "files"])
+            with workbook_reads_once():
+                outcomes = ingest_paths(Store(root), [corpus / "files"])
             # As `ice287g backfill` leaves it: the identity cached (derived/), so that the
             # workers' copies (corpus_scratch) read it instead of each resolving it again.
             assert derived.update(Store(root)) is not None

@@ -43,7 +43,7 @@ def store(tmp_path) -> Store:
 
 
 @pytest.fixture(scope="module")
-def replayed(replay_corpus, tmp_path_factory):
+def replayed(replay_corpus, tmp_path_factory, workbook_reads_once):
     """The whole 2025 history refreshed moment by moment into one store.
 
     The observations, versions and catalog are what the tests read, so no markdown summary
@@ -52,12 +52,19 @@ def replayed(replay_corpus, tmp_path_factory):
     fifths of this replay's CPU. That a refresh leaves it current is checked on the
     generated site (test_a_refresh_with_new_versions_leaves_the_derived_state_current) and
     version by version in test_identity_properties.py.
+
+    The rows of each workbook are read once per run (conftest's ``workbook_reads_once``):
+    the corpus backfill reads the same 352 workbooks, so whichever of the two comes second
+    gets the first's reading of the same bytes, a pure function of them. Everything that
+    depends on how the bytes were published (the list decided from the page link and file
+    name, the date, the observations) is decided here, by the real refresh, as before.
     """
     store = Store(tmp_path_factory.mktemp("replay") / "data")
     moments = sorted({p.published for p in replay_corpus.publications})
     reports, asked = [], []
     with (
         pytest.MonkeyPatch.context() as patch,
+        workbook_reads_once(),
         ReplayServer(replay_corpus, max_requests=5000) as server,
         Fetcher(source_host=server.host, sleep=lambda s: None) as fetcher,
     ):
