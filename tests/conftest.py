@@ -149,8 +149,11 @@ class Backfill:
 
 @pytest.fixture(scope="session")
 def corpus_backfill(corpus, tmp_path_factory, workbook_reads_once) -> Backfill:
-    """All 352 real workbooks backfilled once per run, through the real ingest (each
-    workbook's rows read once per run: :func:`workbook_reads_once`).
+    """All 352 real workbooks backfilled once per run, through the real ingest.
+
+    Each workbook's rows are read once per run, by this backfill or by the replayed 2025
+    history, whichever comes first (:func:`workbook_reads_once` says why the tests stay as
+    strong); naming, dating, normalizing and storing every version runs here in full.
 
     Under ``make test`` the run's workers share it: the first to need it builds it, the others
     wait for it. Read it; never write to it (tests that write take a :func:`copy_store` of
