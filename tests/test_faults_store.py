@@ -456,11 +456,13 @@ def test_truncated_ledger_part_is_reported_not_a_crash(loaded):
 
 
 def test_a_ledger_read_again_reads_what_is_on_disk_now(store, tmp_path):
-    """Reads keep what they read (the parts, and the ledger joined), yet each read sees the
-    parts appended since, a part restored in place of another, and damage done after."""
+    """Reads keep what they read (the parts, and the ledger joined) and an append keeps the
+    part it wrote, yet each read sees the parts appended since, a part restored in place of
+    another, and damage done after."""
     import shutil
 
-    from ice287g.store.files import StoreDamaged
+    from ice287g.store import ledger
+    from ice287g.store.files import StoreDamaged, read_table
     from ice287g.store.ledger import PUBLICATIONS
 
     def urls():
@@ -471,7 +473,9 @@ def test_a_ledger_read_again_reads_what_is_on_disk_now(store, tmp_path):
     assert urls() == ["a", "b"]
     PUBLICATIONS.append(store, [{"url": "c", "outcome": "failed"}, {"url": "d"}])
     assert urls() == ["a", "b", "c", "d"]
-    first, second, _ = PUBLICATIONS.parts(store)
+    first, second, third = PUBLICATIONS.parts(store)
+    kept = ledger._parts[ledger._part_key(str(third))]  # kept as appended, not decoded
+    assert kept.equals(read_table(third, PUBLICATIONS.schema), check_metadata=True)
     shutil.copy(second, tmp_path / "saved.parquet")
     shutil.copy(first, tmp_path / "wrong.parquet")
     os.replace(tmp_path / "wrong.parquet", second)  # a part replaced (a wrong restore)

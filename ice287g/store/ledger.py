@@ -62,15 +62,19 @@ _JOINED_KEPT = 64
 _joined: OrderedDict[str, tuple[tuple, pa.Table]] = OrderedDict()
 
 
+def _part_key(path: str) -> tuple | None:
+    """What identifies the file at `path` on disk (None when it is not there)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _part_keys(legacy: str, folder: str) -> tuple:
     """What identifies the `legacy` file and each part file in `folder` on disk, in append
     order (files not there are left out)."""
-    keys = []
-    try:
-        st = os.stat(legacy)
-        keys.append((legacy, st.st_ino, st.st_size, st.st_mtime_ns))
-    except FileNotFoundError:
-        pass
+    keys = [key for key in (_part_key(legacy),) if key]
     try:
         with os.scandir(folder) as listing:  # one pass: names, and a `stat` each
             entries = sorted(
@@ -90,12 +94,16 @@ def _part_keys(legacy: str, folder: str) -> tuple:
 def _read_part(key: tuple, schema: pa.Schema) -> pa.Table:
     table = _parts.get(key)
     if table is None:
-        table = _parts[key] = read_table(Path(key[0]), schema, remedy=LEDGER_HINT)
-        if len(_parts) > _PARTS_KEPT:
-            _parts.popitem(last=False)
-    else:
-        _parts.move_to_end(key)
+        table = read_table(Path(key[0]), schema, remedy=LEDGER_HINT)
+    _keep_part(key, table)
     return table
+
+
+def _keep_part(key: tuple, table: pa.Table) -> None:
+    _parts[key] = table
+    _parts.move_to_end(key)
+    if len(_parts) > _PARTS_KEPT:
+        _parts.popitem(last=False)
 
 
 def _joined_parts(folder: str, keys: tuple, schema: pa.Schema) -> pa.Table:
@@ -161,7 +169,11 @@ class Ledger:
         names = self._part_names(self.folder(store))
         seq = int(names[-1][: -len(".parquet")]) + 1 if names else 1
         table = pa.Table.from_pylist(complete, self.schema)
-        atomic_write_table(self.folder(store) / f"{seq:09d}.parquet", table)
+        path = self.folder(store) / f"{seq:09d}.parquet"
+        atomic_write_table(path, table)
+        key = _part_key(str(path))
+        if key:  # kept as written: the next read of the ledger does not decode it
+            _keep_part(key, table)
 
     def paths(self, store: Store) -> list[Path]:
         """What holds this ledger on disk (for copying a store)."""
