@@ -317,8 +317,11 @@ def _derived_tallies(
         for r in catalog
         if r["sha256"] not in given and old_rows.get(r["sha256"], 0) == r["rows"]
     ]
-    parts = [old.filter(pc.is_in(old["sha256"], pa.array(reuse, pa.string())))]
     reused = set(reuse)
+    if reused.issuperset(old_rows):  # every version of `old` stays as it is (a commit's case)
+        parts = [old]
+    else:
+        parts = [old.filter(pc.is_in(old["sha256"], pa.array(reuse, pa.string())))]
     for r in catalog:
         if r["sha256"] in given:
             parts.append(given[r["sha256"]])
