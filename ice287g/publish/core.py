@@ -73,7 +73,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: 
             "versions": frame(
                 mine.assign(rows=mine["rows"].astype("Int64")), strings, CATALOG_COLUMNS
             ),
-            "series": count_series(counted.loc[daily["list"].to_numpy() == lst], days_of[lst]),
+            "series": count_series(counted.loc[(daily["list"] == lst).to_numpy()], days_of[lst]),
         }
     head = {
         "format": FORMAT,
