@@ -217,13 +217,11 @@ def count_series(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
         state.astype("int64") * len(models_) + model, return_inverse=True
     )
     keys = [(states[p // len(models_)], models_[p % len(models_)]) for p in pair_codes.tolist()]
-    table = np.zeros((len(dates), len(keys)), dtype="int64")
     inside = row.notna().to_numpy()
-    np.add.at(
-        table,
-        (row[inside].to_numpy().astype("int64"), column[inside]),
-        df["count"].to_numpy()[inside].astype("int64"),
-    )
+    cell = row[inside].to_numpy().astype("int64") * len(keys) + column[inside]
+    weights = df["count"].to_numpy()[inside].astype("int64")
+    size = len(dates) * len(keys)
+    table = np.bincount(cell, weights, size).astype("int64").reshape(len(dates), len(keys))
     models = sorted({m for _, m in keys})
     out: dict[str, dict[str, list[int]]] = {ALL_STATES: {}}
     for m in models:
