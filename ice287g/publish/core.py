@@ -85,7 +85,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: 
         "strings": strings.table(),
     }
     spans = _spans(ident.listed_runs(), days_of, position)
-    years = _years(store, spans, days_of, place)
+    years = _years(store, spans, ident.listed_run_hashes(), days_of, place)
     return dumps(head)[:-1] + b',"years":[' + b",".join(years) + b"]}"
 
 
@@ -180,13 +180,12 @@ def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
     return dict(sorted(out.items()))
 
 
-def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
+def _years(store, spans: Spans, row_hash: np.ndarray, days_of: dict, place: dict) -> list[bytes]:
     """Each year's JSON text, from the cache up to the first year whose key is not there,
-    built from that year on."""
+    built from that year on. `row_hash`: a hash of each row of ``spans.values``."""
     folder, scratch = cache.folder(store, "core")
     try:
         code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
-        row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
         key, plan = code, []
         day_lines = _day_lines(days_of, place)
         for year, bounds in _bounds(days_of).items():
