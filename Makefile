@@ -34,10 +34,16 @@ backfill: $(STAMP)
 # Two workers per core (pytest-xdist), each test file on one worker, the files in the order
 # tests/conftest.py gives them (dearest first). Many tests wait on a subprocess or a local
 # server (Prefect, chromium, the replay server) part of the time: a second worker per core
-# uses that time (measured back to back on 2 cores: 4 workers 208 s, 2 workers 218 s).
+# uses that time. Measured back to back on 2 cores (2026-11-30, four runs, a loaded machine:
+# load 4-14): 4 workers 176 and 170 s of CPU, 233 and 211 s wall; 3 workers 163 and 171 s of
+# CPU, 255 and 274 s wall; the same CPU within noise, so 4 (their waits overlap).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
+# Compiled modules and pytest's rewritten test files are kept in __pycache__ (git-ignored)
+# even where the environment sets PYTHONDONTWRITEBYTECODE: without them every worker, and
+# every command a test starts, compiles the project and all test files again (collection
+# 2.8 s of CPU per worker instead of 1.2 s).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -23,6 +23,7 @@ from ice287g.query.diff import (
     comparable_fields,
     diff,
     diff_frames,
+    two_versions,
 )
 
 # --- synthetic frames ------------------------------------------------------------------------
@@ -94,7 +95,9 @@ frames = st.lists(rows, max_size=14).map(
 # resolution each), so every property is checked on every example of two versions.
 @given(frames, frames, st.randoms(use_true_random=False))
 def test_diff_properties_of_two_versions(a, b, rnd):
-    ab, ba = diff_frames(a, b), diff_frames(b, a)
+    # diff_frames(a, b) is this identity's diff; the identity also gives each side's ids.
+    ident = two_versions(a, b)
+    ab, ba = ident.diff("a", "b"), diff_frames(b, a)
 
     # A version does not differ from itself.
     assert diff_frames(a, a).empty
@@ -117,7 +120,7 @@ def test_diff_properties_of_two_versions(a, b, rnd):
     assert renames(ab) == renames(ba, swap=True)
 
     # Applying the diff to a gives b.
-    ids_a, ids_b = agreements_of(a, b)
+    ids_a, ids_b = agreements_of(ident, a, b)
     assert apply_diff(ids_a, ab) == ids_b
     # Each agreement is reported at most once as added/removed, never both.
     moved = ab[ab.change.isin(["added", "removed"])]
@@ -127,6 +130,7 @@ def test_diff_properties_of_two_versions(a, b, rnd):
     order = list(range(len(b)))
     rnd.shuffle(order)
     shuffled = pd.concat([b.iloc[order], b.iloc[order[: len(order) // 2]]])  # some twice
+    # (and diff_frames gives what the identity gave)
     pd.testing.assert_frame_equal(diff_frames(a, shuffled), ab)
 
 

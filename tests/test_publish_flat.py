@@ -100,6 +100,7 @@ def decoded(core: dict) -> dict:
         pools = [(y["records"], y["strings"]) for y in core["years"]]
         days = {lst: [d for y in core["years"] for d in y["days"][lst]] for lst in core["lists"]}
     records = [r for frame, strings in pools for r in decode_frame(frame, strings)]
+    texts = [json.dumps(r) for r in records]  # each record once: days share them
     out = {k: core[k] for k in ("generated", "models", "diff_fields", "resign_min_days")}
     for lst, L in core["lists"].items():
         out[lst] = {
@@ -109,7 +110,7 @@ def decoded(core: dict) -> dict:
                 (
                     d["version"],
                     d["fields"],
-                    sorted(json.dumps(records[i]) for i in expand(d["members"])),
+                    sorted(texts[i] for i in expand(d["members"])),
                 )
                 for d in days[lst]
             ],

@@ -73,10 +73,14 @@ def filter_rows(df: pd.DataFrame, state: str | None = None, agency: str | None =
         from ice287g.normalize.apply import agency_key
         from ice287g.normalize.names import matching_keys
 
-        keys = pd.Series(
-            [agency_key(a) if isinstance(a, str) else "" for a in df["agency"]], index=df.index
+        # Each distinct name keyed once; plain lists, not a Series of text (a tenth the cost).
+        names = df["agency"].tolist()
+        key_of = {n: agency_key(n) if isinstance(n, str) else "" for n in set(names)}
+        keys = [key_of[n] for n in names]
+        wanted = matching_keys(
+            agency_key(agency), {k for k, kept in zip(keys, keep.tolist()) if kept}
         )
-        keep &= keys.isin(matching_keys(agency_key(agency), set(keys[keep])))
+        keep &= pd.Series([k in wanted for k in keys], index=df.index, dtype=bool)
     out = df[keep].reset_index(drop=True)
     out.attrs = df.attrs
     return out

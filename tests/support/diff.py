@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ice287g.query.diff import two_versions
+from ice287g.identity import Identity
 
 
-def agreements_of(a: pd.DataFrame, b: pd.DataFrame) -> tuple[set[str], set[str]]:
-    """The stable agreement ids listed in rows `a` and in rows `b` (resolved together)."""
-    ident = two_versions(a, b)
+def agreements_of(ident: Identity, a: pd.DataFrame, b: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """The stable agreement ids listed in rows `a` and in rows `b`, by `ident` (the two
+    resolved together: ``query.diff.two_versions(a, b)``)."""
 
     def ids(rows):
         return {ident.agreement_of(k) for k in rows["agreement_id"].dropna()}
