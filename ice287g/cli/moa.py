@@ -98,17 +98,21 @@ def fetch(
     """
     _warn_ocr(ocr)
     if use_prefect:
-        from flows.moa import moa_flow
+        from flows.server import prefect_api
 
-        result = moa_flow(
-            data_dir=str(ctx.store.root),
-            limit=limit,
-            delay=delay,
-            source_host=source_host,
-            mirror=mirror,
-            ocr=ocr,
-            workers=workers,
-        )
+        with prefect_api() as ready:
+            from flows.moa import moa_flow
+
+            ready()
+            result = moa_flow(
+                data_dir=str(ctx.store.root),
+                limit=limit,
+                delay=delay,
+                source_host=source_host,
+                mirror=mirror,
+                ocr=ocr,
+                workers=workers,
+            )
         click.echo(result["summary"], err=True)
         failures = result["failures"]
     else:
