@@ -222,6 +222,7 @@ def prefect_engine(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     os.environ["PREFECT_HOME"] = str(home)
     os.environ.pop("PREFECT_API_URL", None)
+    os.environ.update(prefect_db.UNREAD_SERVICES)  # the harness's server inherits them
     from flows.settings import configure
 
     configure()
