@@ -34,6 +34,7 @@ from typing import Any
 import pdfplumber
 
 from parsers.pdf_paths import thin_page
+from parsers.pdf_text import FontSharing, page_chars, page_text
 from parsers.sniff import pdf_problem
 
 __all__ = [
@@ -232,10 +233,12 @@ def read_moa(data: bytes, name: str = "<bytes>", *, ocr: bool = False) -> MoaDoc
     agency: str | None = None
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
+            fonts = FontSharing()  # pages' equal fonts built once
             for index, page in enumerate(pdf.pages):
                 try:
                     thin_page(page.page_obj)  # invisible outlines: read faster, same text
-                    text = page.extract_text() or ""
+                    chars = page_chars(page, fonts)  # the characters alone: faster, same text
+                    text = page_text(page, chars)
                     has_layer = _visible_chars(text) >= PAGE_TEXT_MIN_CHARS
                     text_pages += has_layer
                     if not has_layer and use_ocr:
@@ -244,7 +247,7 @@ def read_moa(data: bytes, name: str = "<bytes>", *, ocr: bool = False) -> MoaDoc
                             text = ocr_text
                             ocr_pages += 1
                     if agency is None and index < _PARTIES_MAX_PAGES:
-                        agency = _find_agency(_parties_view(page) if has_layer else text)
+                        agency = _find_agency(_parties_view(page, chars) if has_layer else text)
                     page_texts.append(text)
                 finally:
                     page.close()
@@ -384,18 +387,16 @@ def _visible_chars(text: str) -> int:
     return sum(not ch.isspace() for ch in text)
 
 
-def _find_agency(page_text: str) -> str | None:
-    match = _PARTIES_RE.search(_CID_RE.sub("", page_text))
+def _find_agency(text: str) -> str | None:
+    match = _PARTIES_RE.search(_CID_RE.sub("", text))
     return clean_agency(match["agency"]) if match else None
 
 
-def _parties_view(page: Any) -> str:
+def _parties_view(page: Any, chars: list[dict[str, Any]]) -> str:
     """Page text laid out for the parties paragraph: underscores of form blanks dropped (they
     interleave with typed-in names) and filled fields folded back onto their line."""
-    no_blanks = page.filter(
-        lambda obj: not (obj.get("object_type") == "char" and obj["text"] == "_")
-    )
-    return no_blanks.extract_text(y_tolerance=_PARTIES_Y_TOLERANCE) or ""
+    no_blanks = [char for char in chars if char["text"] != "_"]
+    return page_text(page, no_blanks, y_tolerance=_PARTIES_Y_TOLERANCE)
 
 
 def _check_envelope(data: bytes, name: str) -> None:

@@ -27,7 +27,8 @@ __all__ = ["drop_unpainted_paths", "thin_page"]
 _NUMBER = rb"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _ARG = _NUMBER + rb"\s+"
 # One path-construction operator with exactly its operands: m l (2), c (6), v y re (4), h (0).
-_SEGMENT = rb"(?:(?:%s){2}[ml]|(?:%s){6}c|(?:%s){4}(?:[vy]|re)|h)\s+" % ((_ARG,) * 3)
+# Written as one nest of shared prefixes, so that the operands of a c are read once, not thrice.
+_SEGMENT = rb"(?:(?:%s){2}(?:[ml]|(?:%s){2}(?:[vy]|re|(?:%s){2}c))|h)\s+" % ((_ARG,) * 3)
 # Ends a run of segments without painting it: ``n``, after an optional (no-op) clip ``W``/``W*``.
 _UNPAINTED_END = re.compile(rb"(?:W\*?\s+)?n(?=\s)")
 # Cheap test for whether a stream can hold a run at all (a segment operator, then ``n``).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ice287g.normalize.apply import agency_id, agreement_id
@@ -271,3 +272,16 @@ def test_terminations_identity_and_aliases_commands(store_dir):
     assert "Boca Raton Police Department" in spellings
     agreements = run_cli(store_dir, "agreements", "--status", "superseded", "--format", "csv")
     assert agreements.stdout.startswith("agreement_id,")
+
+
+def test_listed_run_hashes_tell_rows_apart_by_their_values_only(identity):
+    """The page's cache keys hash each listed run from its distinct values (``core``): two
+    runs hash alike exactly when their values (ids and listed values) are alike."""
+    runs = identity.listed_runs().drop(columns=["list", "start", "end"])
+    hashes = identity.listed_run_hashes()
+    assert len(hashes) == len(runs) > 1000
+    rows = [repr(values) for values in runs.itertuples(index=False, name=None)]
+    by_values = pd.factorize(pd.Series(rows, dtype=object))[0]
+    # The same partition of the rows: a value group maps to one hash and a hash to one group.
+    pairs = set(zip(by_values.tolist(), hashes.tolist()))
+    assert len(pairs) == len(set(by_values.tolist())) == len(set(hashes.tolist()))

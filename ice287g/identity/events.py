@@ -121,9 +121,13 @@ def _events(
     """Event records (``EVENT_TABLE_COLUMNS``). `since`: per list, the first position to
     tell (None: all); the agreements in `whole` are told from their beginning."""
     vrec = ob.records
-    versions = ob.versions.set_index(["li", "pos"])
-    meta = versions[["date", "seq", "sha256"]].to_dict(orient="index")
-    fields_at = versions["fields"].to_dict()
+    v = ob.versions
+    at = list(zip(v["li"].tolist(), v["pos"].tolist()))
+    meta = {
+        place: {"date": day, "seq": seq, "sha256": sha}
+        for place, day, seq, sha in zip(at, v["date"], v["seq"].tolist(), v["sha256"].tolist())
+    }
+    fields_at = dict(zip(at, v["fields"].tolist()))
     last = [ob.last_pos(lst) for lst in LISTS]
     out: list[dict] = []
 

@@ -340,6 +340,15 @@ def _relabels(ob: Observations, lst: str, info, eligible, candidate) -> list[_Ed
     day = signed if dated else np.full(len(runs), "-", dtype=object)
     ended = keep & ends & (end < last)  # the last position of a listing
     began = keep & begins & (start > 0)  # the first position of a listing
+    # Only a boundary where listings of one state and model both ended and began can hold
+    # a relabel: the others are dropped here, in bulk (every year of history adds listings
+    # that ended, and a nightly update should not walk them one by one).
+    kind = ob.nodes.groupby(["state", "model"], dropna=False, sort=False).ngroup().to_numpy()
+    kinds = int(kind.max()) + 1 if len(kind) else 1
+    where_ended, where_began = end * kinds + kind[nid], (start - 1) * kinds + kind[nid]
+    both = np.intersect1d(where_ended[ended], where_began[began])
+    ended &= np.isin(where_ended, both)
+    began &= np.isin(where_began, both)
     # (position, state, model, day) -> the nodes whose listing ended there / began just
     # after it, in key order; only the boundaries where both happened matter.
     gone: dict[tuple, list[str]] = defaultdict(list)

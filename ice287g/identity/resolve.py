@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from ice287g.identity import aliases as alias_table
@@ -183,6 +184,26 @@ class Identity:
         var.insert(0, "start", rows["start"].to_numpy())
         var.insert(0, "list", [LISTS[i] for i in rows["li"].tolist()])
         return var
+
+    def listed_run_hashes(self) -> np.ndarray:
+        """A 64-bit hash of the values of each row of ``listed_runs`` (its agreement id,
+        agency id and listed values; not its list or positions), in the same order: from
+        each distinct row and id hashed once, not from the runs' text."""
+        from ice287g.identity.observe import ROW_COLUMNS
+
+        rows = self._listings.rows
+        cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
+        values = self.observations.variants[cols]
+        parts = (
+            pd.util.hash_pandas_object(values, index=False).to_numpy()[rows["vid"].to_numpy()],
+            pd.util.hash_array(self._listings.agency.astype(object))[rows["nid"].to_numpy()],
+            pd.util.hash_array(self._listings.ids.astype(object))[rows["gid"].to_numpy()],
+        )
+        out = np.zeros(len(rows), dtype="uint64")
+        with np.errstate(over="ignore"):
+            for part in parts:
+                out = out * np.uint64(1_000_003) ^ part
+        return out
 
     def agreement_count(self, sha: str) -> int:
         """Agreements listed in version `sha` (each once, however many spellings)."""

@@ -220,18 +220,15 @@ def terminations(
 def spellings(ob: Observations, links: Links, lists: Listings) -> pd.DataFrame:
     """Every agency name ever printed, with the agreement and agency it belongs to
     (``ALIAS_COLUMNS``): one record per (spelling, exact key)."""
-    dates = ob.versions.set_index(["li", "pos"])["date"].to_dict()
-    r = ob.runs
-    span: dict[tuple[int, int], tuple[int, int]] = {}  # (vid, li) -> first and last position
-    for vid, li, lo, hi in zip(
-        r["vid"].tolist(), r["li"].tolist(), r["start"].tolist(), r["end"].tolist()
-    ):
-        was = span.get((vid, li))
-        span[(vid, li)] = (lo, hi) if was is None else (min(was[0], lo), max(was[1], hi))
+    # (vid, li) -> the first and last position listing that row: one record per variant
+    # and list, however many runs the years have cut it into.
+    span = ob.runs.groupby(["vid", "li"]).agg(lo=("start", "min"), hi=("end", "max"))
+    v = ob.versions
+    dates = dict(zip(zip(v["li"].tolist(), v["pos"].tolist()), v["date"].tolist()))
     agency = ob.variants["agency"].tolist()
     nid_of = ob.variants["nid"].tolist()
     seen: dict[tuple, list] = {}
-    for (vid, li), (lo, hi) in sorted(span.items()):
+    for (vid, li), lo, hi in zip(span.index.tolist(), span["lo"].tolist(), span["hi"].tolist()):
         key = (nid_of[vid], agency[vid])
         first, last = dates[(li, lo)], dates[(li, hi)]
         rec = seen.setdefault(key, [first, last, set()])

@@ -41,14 +41,18 @@ def remember(path: Path, digest: str) -> None:
 
 
 def sha256_file(path: Path) -> str:
-    known = _KNOWN.get(_identity(path))
+    """The sha256 of the file at `path`, read once per process while the file is unchanged
+    (the checksums, the data package and the sync each ask for it)."""
+    key = _identity(path)
+    known = _KNOWN.get(key)
     if known is not None:
         return known
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    _KNOWN[key] = h.hexdigest()
+    return _KNOWN[key]
 
 
 def code_digest(*modules, label: str = "") -> str:

@@ -61,19 +61,19 @@ def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: 
     """The ``core`` JSON bytes from the store's identity (`ident`), catalog and daily
     counts, each year from the cache where it is current."""
     versions = ident.observations.versions
-    position = dict(zip(versions["sha256"], versions["pos"], strict=True))
+    position = dict(zip(versions["sha256"].tolist(), versions["pos"].tolist(), strict=True))
     days_of = {lst: day_versions(cat, lst) for lst in LISTS}
     counted = daily[["date", "state", "model", "count"]]
     strings = Strings()
     lists, place = {}, {}
     for lst in LISTS:
         mine = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
-        place[lst] = dict(zip(mine["sha256"], range(len(mine)), strict=True))
+        place[lst] = dict(zip(mine["sha256"].tolist(), range(len(mine)), strict=True))
         lists[lst] = {
             "versions": frame(
                 mine.assign(rows=mine["rows"].astype("Int64")), strings, CATALOG_COLUMNS
             ),
-            "series": count_series(counted.loc[daily["list"].to_numpy() == lst], days_of[lst]),
+            "series": count_series(counted.loc[(daily["list"] == lst).to_numpy()], days_of[lst]),
         }
     head = {
         "format": FORMAT,
@@ -85,7 +85,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: 
         "strings": strings.table(),
     }
     spans = _spans(ident.listed_runs(), days_of, position)
-    years = _years(store, spans, days_of, place)
+    years = _years(store, spans, ident.listed_run_hashes(), days_of, place)
     return dumps(head)[:-1] + b',"years":[' + b",".join(years) + b"]}"
 
 
@@ -108,7 +108,7 @@ def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> Spans:
     start, end = runs["start"].to_numpy(), runs["end"].to_numpy()
     rows, li, firsts, stops = [], [], [], []
     for i, lst in enumerate(LISTS):
-        at = np.array([position[sha] for sha in days_of[lst]["sha256"]], dtype="int64")
+        at = np.array([position[sha] for sha in days_of[lst]["sha256"].tolist()], dtype="int64")
         mine = np.flatnonzero(of_list == lst)
         first = np.searchsorted(at, start[mine], "left")
         stop = np.searchsorted(at, end[mine], "right")
@@ -180,13 +180,12 @@ def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
     return dict(sorted(out.items()))
 
 
-def _years(store, spans: Spans, days_of: dict, place: dict) -> list[bytes]:
+def _years(store, spans: Spans, row_hash: np.ndarray, days_of: dict, place: dict) -> list[bytes]:
     """Each year's JSON text, from the cache up to the first year whose key is not there,
-    built from that year on."""
+    built from that year on. `row_hash`: a hash of each row of ``spans.values``."""
     folder, scratch = cache.folder(store, "core")
     try:
         code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
-        row_hash = pd.util.hash_pandas_object(spans.values, index=False).to_numpy()
         key, plan = code, []
         day_lines = _day_lines(days_of, place)
         for year, bounds in _bounds(days_of).items():

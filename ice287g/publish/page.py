@@ -68,13 +68,21 @@ class Strings:
         self.index: dict[str, int] = {}
 
     def __call__(self, value) -> int | None:
-        text = text_of(value)
-        if text is None:
-            return None
-        i = self.index.get(text)
-        if i is None:
-            i = self.index[text] = len(self.index)
-        return i
+        return self.many((value,))[0]
+
+    def many(self, values) -> list[int | None]:
+        """The index of each value's text (None for a missing value), in one pass."""
+        index, out = self.index, []
+        for value in values:
+            text = value if type(value) is str else text_of(value)
+            if text is None:
+                out.append(None)
+                continue
+            i = index.get(text)
+            if i is None:
+                i = index[text] = len(index)
+            out.append(i)
+        return out
 
     def table(self) -> list[str]:
         return list(self.index)
@@ -98,12 +106,22 @@ def frame(df: pd.DataFrame, strings: Strings, columns: list[str]) -> dict:
         col = df[c]
         if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
             integer.append(c)
-            data.append([None if pd.isna(v) else int(v) for v in col.tolist()])
+            data.append(_integers(col))
             continue
-        codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
-        index = [strings(u) for u in uniques]
+        values = col if isinstance(col.dtype, pd.StringDtype) else col.astype(object)
+        codes, uniques = pd.factorize(values)
+        index = strings.many(uniques.tolist())
         data.append(pd.Series(index + [None], dtype=object).to_numpy()[codes].tolist())
     return {"columns": columns, "integer": integer, "data": data, "length": len(df)}
+
+
+def _integers(col: pd.Series) -> list[int | None]:
+    """A column of integers (or booleans) as Python ints, None where missing."""
+    missing = col.isna().to_numpy()
+    out = col.to_numpy(dtype="int64", na_value=0).tolist()
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = None
+    return out
 
 
 def ranges(indexes: list[int]) -> list[int]:
@@ -199,13 +217,11 @@ def count_series(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
         state.astype("int64") * len(models_) + model, return_inverse=True
     )
     keys = [(states[p // len(models_)], models_[p % len(models_)]) for p in pair_codes.tolist()]
-    table = np.zeros((len(dates), len(keys)), dtype="int64")
     inside = row.notna().to_numpy()
-    np.add.at(
-        table,
-        (row[inside].to_numpy().astype("int64"), column[inside]),
-        df["count"].to_numpy()[inside].astype("int64"),
-    )
+    cell = row[inside].to_numpy().astype("int64") * len(keys) + column[inside]
+    weights = df["count"].to_numpy()[inside].astype("int64")
+    size = len(dates) * len(keys)
+    table = np.bincount(cell, weights, size).astype("int64").reshape(len(dates), len(keys))
     models = sorted({m for _, m in keys})
     out: dict[str, dict[str, list[int]]] = {ALL_STATES: {}}
     for m in models:

@@ -133,7 +133,7 @@ class LongTable:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
-        rank = dict(zip(versions["sha256"], range(len(versions)), strict=True))
+        rank = dict(zip(versions["sha256"].tolist(), range(len(versions)), strict=True))
         parts = []
         for piece in self.pieces:
             if piece.versions["sha256"].isin(rank).any():

@@ -153,7 +153,8 @@ def base_database(
     folder, scratch = cache.folder(store, "database")
     code = _code_digest()
     order = version_order(cat)
-    versions = [list(v) for v in zip(order["sha256"], order["snapshot_sha256"], strict=True)]
+    pairs = zip(order["sha256"].tolist(), order["snapshot_sha256"].tolist(), strict=True)
+    versions = [list(v) for v in pairs]
     path = folder / BASE
     state = _state(folder, code)
     if state is not None and versions[: len(state["versions"])] != state["versions"]:
@@ -164,7 +165,7 @@ def base_database(
         state = {"versions": [], "tables": {}}
     held = len(state["versions"])
     if held < len(versions):
-        ids = dict(zip(order["sha256"], range(len(order)), strict=True))
+        ids = dict(zip(order["sha256"].tolist(), range(len(order)), strict=True))
         _append(path, rows_of(order.iloc[held:]), ids)
     conn = sqlite3.connect(path)
     try:

@@ -65,7 +65,9 @@ def _digest(table, code: str) -> str:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, rows.schema) as writer:
         writer.write_table(rows)
-    return hashlib.sha256(code.encode() + sink.getvalue().to_pybytes()).hexdigest()
+    h = hashlib.sha256(code.encode())
+    h.update(sink.getvalue())  # the Arrow buffer itself: no copy into Python bytes
+    return h.hexdigest()
 
 
 def parts(table) -> list[tuple[int, int, int, str]]:

@@ -79,7 +79,8 @@ def _code_digest() -> str:
 def cache_key(versions: pd.DataFrame, base: str | None = None) -> str:
     """The key of an identity of exactly `versions`, under this code (`base`)."""
     lines = [base or _code_digest()]
-    lines += [f"{r.list} {r.date} {r.seq} {r.sha256}" for r in versions.itertuples()]
+    cols = (versions[c].tolist() for c in ("list", "date", "seq", "sha256"))
+    lines += [f"{lst} {day} {seq} {sha}" for lst, day, seq, sha in zip(*cols, strict=True)]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 

@@ -16,11 +16,25 @@ def tiny_pdf(pages: list[list[str]]) -> bytes:
     return content_pdf(contents)
 
 
-def content_pdf(pages: list[list[bytes]]) -> bytes:
+def content_pdf(
+    pages: list[list[bytes]],
+    *,
+    mediabox: str = "0 0 612 792",
+    page_entries: str = "",
+    fonts: str = "",
+    forms: dict[str, bytes] | None = None,
+) -> bytes:
     """A minimal valid PDF whose pages draw the given content streams (several per page are
-    concatenated by the reader), with Helvetica as font /F1."""
+    concatenated by the reader), with Helvetica as font /F1. ``page_entries`` go into every
+    page dictionary (``/Rotate 90``), ``fonts`` into its font resources (direct font
+    dictionaries: ``/V1 << ... >>``), and ``forms`` (name -> content) become Form XObjects the
+    pages can draw (``/Fm1 Do``), writing in /F1 too."""
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     font_id = 3 + len(pages) + sum(len(streams) for streams in pages)
+    form_ids = {name: font_id + 1 + i for i, name in enumerate(forms or {})}
+    resources = f"/Font << /F1 {font_id} 0 R {fonts + ' ' if fonts else ''}>>"
+    if form_ids:
+        resources += f" /XObject << {' '.join(f'/{n} {i} 0 R' for n, i in form_ids.items())} >>"
     kids = []
     for streams in pages:
         first = len(objects) + 2
@@ -28,16 +42,16 @@ def content_pdf(pages: list[list[bytes]]) -> bytes:
         refs = refs if len(streams) == 1 else f"[{refs}]"
         kids.append(f"{len(objects) + 1} 0 R")
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {refs} "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [{mediabox}] /Contents {refs} "
+            f"{page_entries + ' ' if page_entries else ''}/Resources << {resources} >> >>".encode()
         )
-        objects += [
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-            for stream in streams
-        ]
+        objects += [_stream(stream) for stream in streams]
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(pages)} >>".encode()
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     assert len(objects) == font_id
+    for content in (forms or {}).values():
+        form = f"/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << {resources} >>"
+        objects.append(_stream(content, form))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -51,6 +65,11 @@ def content_pdf(pages: list[list[bytes]]) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def _stream(data: bytes, entries: str = "") -> bytes:
+    head = f"<< {entries} /Length {len(data)} >>" if entries else f"<< /Length {len(data)} >>"
+    return head.encode() + b"\nstream\n" + data + b"\nendstream"
 
 
 def wso_page(agency: str = "Example County Sheriff's Office", short: str = "ECSO") -> list[str]:
