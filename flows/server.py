@@ -53,18 +53,46 @@ def prefect_api() -> Iterator[Callable[[], None]]:
     if get_current_settings().api.url:
         yield lambda: None
         return
+    proc, url = start_temporary_server()
+    # Stopped when this process exits, after Prefect's log and event workers have sent what
+    # they hold (they do so at thread shutdown, before atexit), as Prefect stops its own.
+    atexit.register(stop_server, proc)
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield lambda: wait_until_healthy(proc, url)
+
+
+def start_temporary_server() -> tuple[subprocess.Popen, str]:
+    """Launch Prefect's temporary server on a free port of 127.0.0.1: (process, API URL)."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
     proc = _launch(
         [*TEMPORARY, "--host", "127.0.0.1", "--port", str(port), *TEMPORARY_ARGS],
         TEMPORARY_ENV,
     )
-    # Stopped when this process exits, after Prefect's log and event workers have sent what
-    # they hold (they do so at thread shutdown, before atexit), as Prefect stops its own.
-    atexit.register(stop_server, proc)
-    timeout = get_current_settings().server.ephemeral.startup_timeout_seconds
-    with temporary_settings(updates={PREFECT_API_URL: url}):
-        yield lambda: _wait_until_healthy(proc, f"{url}/health", timeout)
+    return proc, f"http://127.0.0.1:{port}/api"
+
+
+def wait_until_healthy(proc: subprocess.Popen, api_url: str, timeout: float | None = None) -> None:
+    """Wait until the server answers (within Prefect's start-up timeout by default); a server
+    that exits or stays silent is stopped and reported."""
+    if timeout is None:
+        from prefect.settings import get_current_settings
+
+        timeout = get_current_settings().server.ephemeral.startup_timeout_seconds
+    import httpx
+
+    url, log = f"{api_url}/health", prefect_home() / "server.log"
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2) as client:  # one client: a new one per try costs CPU
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"prefect server exited with {proc.returncode}; see {log}:\n{_tail(log)}"
+                )
+            if _healthy(url, client):
+                return
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError(f"prefect server did not answer on {url} within {timeout:.0f} s; see {log}")
 
 
 def start_local_server(port: int) -> subprocess.Popen | None:
@@ -83,7 +111,7 @@ def start_local_server(port: int) -> subprocess.Popen | None:
         f"log {home / 'server.log'})",
         flush=True,
     )
-    _wait_until_healthy(proc, url, SERVER_START_TIMEOUT_S)
+    wait_until_healthy(proc, f"http://127.0.0.1:{port}/api", SERVER_START_TIMEOUT_S)
     return proc
 
 
@@ -102,25 +130,6 @@ def _launch(args: list[str], extra_env: dict[str, str] | None = None) -> subproc
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def _wait_until_healthy(proc: subprocess.Popen, url: str, timeout: float) -> None:
-    """Wait until ``url`` answers; a server that exits or stays silent is stopped and reported."""
-    import httpx
-
-    log = prefect_home() / "server.log"
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2) as client:  # one client: a new one per try costs CPU
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"prefect server exited with {proc.returncode}; see {log}:\n{_tail(log)}"
-                )
-            if _healthy(url, client):
-                return
-            time.sleep(0.1)
-    stop_server(proc)
-    raise RuntimeError(f"prefect server did not answer on {url} within {timeout:.0f} s; see {log}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
