@@ -12,7 +12,7 @@ import csv
 import os
 import pickle
 import shutil
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,15 +246,16 @@ def prefect_home(prefect_database, tmp_path) -> Path:
 
 @pytest.fixture(scope="module")
 def prefect_engine(tmp_path_factory):
-    """One temporary Prefect API (prefect_test_harness) for the real-engine tests of a file
-    (only tests/test_flows.py has them), stopped when the file is done: its services would
-    otherwise keep using CPU until the end of the run. The environment is restored afterwards.
+    """One temporary Prefect API for the real-engine tests of a file (only tests/test_flows.py
+    has them), stopped when the file is done: its services would otherwise keep using CPU
+    until the end of the run. The environment and Prefect's settings are restored afterwards.
 
-    Its start-up is the dear part (../shared/PREFECT.md), so it happens once. The harness
-    makes its database in a fresh temporary folder, which is handed the run's database
-    (:func:`prefect_database`) when another worker has made it already; otherwise the
-    harness's server starts on an empty one, and what its first start leaves there becomes
-    the run's database (one start instead of two).
+    Its start-up is the dear part (../shared/PREFECT.md), so it happens once. It is the
+    server a command starts without an API (``flows.server``: Prefect's temporary server,
+    which this process never imports, unlike prefect_test_harness), in a fresh Prefect home
+    handed the run's database (:func:`prefect_database`) when another worker has made it
+    already; otherwise the server starts on an empty one, and what its first start leaves
+    there becomes the run's database (one start instead of two).
     """
     from filelock import FileLock
 
@@ -262,29 +263,34 @@ def prefect_engine(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     os.environ["PREFECT_HOME"] = str(home)
     os.environ.pop("PREFECT_API_URL", None)
+    os.environ.update(prefect_db.UNREAD_SERVICES)  # the server inherits them
+    from flows.server import start_temporary_server, stop_server, wait_until_healthy
     from flows.settings import configure
 
     configure()
-    import prefect.testing.utilities as harness
-    from prefect.testing.utilities import prefect_test_harness
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    seeded = tmp_path_factory.mktemp("prefect-harness")
-    live = seeded / "prefect-test.db"  # the harness's file name
     database = _prefect_database_path(tmp_path_factory)
+    server = None
     try:
-        with ExitStack() as stack:
-            with FileLock(database.parent.with_suffix(".lock")):
-                made = database.exists()
-                if made:
-                    shutil.copyfile(database, live)
-                    os.environ.update(prefect_db.PREFILLED)
-                patch = stack.enter_context(pytest.MonkeyPatch.context())
-                patch.setattr(harness, "mkdtemp", lambda: str(seeded))
-                stack.enter_context(prefect_test_harness(server_startup_timeout=120))
-                patch.undo()
-                if not made:
-                    prefect_db.snapshot(live, database)
+        with FileLock(database.parent.with_suffix(".lock")):
+            made = database.exists()
+            if made:
+                shutil.copyfile(database, home / "prefect.db")
+                os.environ.update(prefect_db.PREFILLED)
+            server, url = start_temporary_server()
+            wait_until_healthy(server, url)
+            if not made:
+                prefect_db.snapshot(home / "prefect.db", database)
+        with temporary_settings(updates={PREFECT_API_URL: url}):
             yield home
+            # What Prefect's workers hold goes out before the server stops.
+            APILogWorker.drain_all()
+            EventsWorker.drain_all()
     finally:
+        if server is not None:
+            stop_server(server)
         os.environ.clear()
         os.environ.update(saved)

@@ -24,7 +24,7 @@ import pytest
 from support.files import tree_digest
 from support.hostile_server import HostileServer, Route
 from support.local_server import PAGE_PATH
-from support.prefect_db import PREFILLED
+from support.prefect_db import PREFILLED, UNREAD_SERVICES
 from support.shared import samples_or_skip
 from test_faults_net import (
     MOA_DIR,
@@ -58,6 +58,7 @@ def cli(args: list[str], tmp_path: Path, api_url: str | None = None, **popen) ->
     env = {
         **os.environ,
         **PREFILLED,
+        **UNREAD_SERVICES,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "PYTHONWARNINGS": "ignore",
         BACKOFF_ENV: "0",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import httpx
 import pytest
 from support.hostile_server import HostileServer, blocked
 from support.local_server import PAGE_PATH
-from support.prefect_db import PREFILLED
+from support.prefect_db import PREFILLED, UNREAD_SERVICES
 from support.replay_server import ReplayServer
 from support.site import REFERENCE_COUNTS, REFERENCE_PENDING_ROWS
 from test_faults_net import (
@@ -38,6 +37,7 @@ from test_faults_net import (
 from test_faults_stop import cli, stop_a_prefect_harvest
 from test_moa_harvest import BROOME, DOCLIB, MISSING, RUSK, build_store, made, sha, stored_pdfs
 
+from flows.server import free_port
 from ice287g import query
 from ice287g.jobs.harvest import BREAKER_THRESHOLD
 from ice287g.store.ledger import MOA_LEDGER
@@ -136,18 +136,12 @@ def test_moa_flow_runs_under_prefect(prefect_engine, replay_server, tmp_path):
     assert MOA_LEDGER.read(store).num_rows == 3
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _post(url: str, body: dict) -> list:
-    return httpx.post(url, json=body, timeout=5).json()
+def _post(client: httpx.Client, url: str, body: dict) -> list:
+    return client.post(url, json=body).json()
 
 
 def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_home, tmp_path):
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     # A database as a first start leaves it (prefect_home, conftest.py): the server `serve`
     # starts skips the migrations and the block types, the slow part of a first start. No
@@ -155,6 +149,7 @@ def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_
     env = {
         **os.environ,
         **PREFILLED,
+        **UNREAD_SERVICES,
         "PREFECT_HOME": str(prefect_home),
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
         "PREFECT_UI_ENABLED": "false",
@@ -180,6 +175,7 @@ def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_
         start_new_session=True,
         cwd=Path(__file__).resolve().parents[1],
     )
+    client = httpx.Client(timeout=5)  # one client for the polls: a new one per poll costs CPU
     try:
         deployment, runs = None, []
         deadline = time.monotonic() + 240
@@ -188,14 +184,14 @@ def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_
             try:
                 found = [
                     d
-                    for d in _post(f"{api}/deployments/filter", {})
+                    for d in _post(client, f"{api}/deployments/filter", {})
                     if d["name"] == "nightly-refresh"
                 ]
                 if found:
                     deployment = found[0]
                     runs = [
                         r
-                        for r in _post(f"{api}/flow_runs/filter", {})
+                        for r in _post(client, f"{api}/flow_runs/filter", {})
                         if r["deployment_id"] == deployment["id"] and r["state_type"] == "SCHEDULED"
                     ]
             except httpx.HTTPError:
@@ -209,6 +205,7 @@ def test_serve_registers_the_nightly_schedule_on_a_local_prefect_server(prefect_
         )
         assert next_run > datetime.now(UTC) and (next_run.hour, next_run.minute) == (6, 0)
     finally:
+        client.close()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=60)

@@ -76,9 +76,15 @@ def _refresh(ctx: Context, source: str, no_prefect: bool, moa: bool, moa_limit: 
             stopped = harvest_report.stopped_line() if harvest_report.stopped else None
             result["moa"] = {"stopped": stopped}
         return result
-    from flows.refresh import refresh_flow
+    from flows.server import prefect_api
 
-    result = refresh_flow(data_dir=str(ctx.store.root), source=source, moa=moa, moa_limit=moa_limit)
+    with prefect_api() as ready:
+        from flows.refresh import refresh_flow
+
+        ready()
+        result = refresh_flow(
+            data_dir=str(ctx.store.root), source=source, moa=moa, moa_limit=moa_limit
+        )
     # Prefect sends prints to its log (a file): the report is printed here.
     click.echo(result["summary"])
     if "moa" in result:

@@ -97,33 +97,23 @@ def fetch(
     Example: ice287g moa fetch --limit 50
     """
     _warn_ocr(ocr)
+    options = dict(
+        limit=limit, delay=delay, source_host=source_host, mirror=mirror, ocr=ocr, workers=workers
+    )
     if use_prefect:
-        from flows.moa import moa_flow
+        from flows.server import prefect_api
 
-        result = moa_flow(
-            data_dir=str(ctx.store.root),
-            limit=limit,
-            delay=delay,
-            source_host=source_host,
-            mirror=mirror,
-            ocr=ocr,
-            workers=workers,
-        )
+        with prefect_api() as ready:
+            from flows.moa import moa_flow
+
+            ready()
+            result = moa_flow(data_dir=str(ctx.store.root), **options)
         click.echo(result["summary"], err=True)
         failures = result["failures"]
     else:
         from ice287g.jobs.harvest import harvest
 
-        report = harvest(
-            ctx.store,
-            limit=limit,
-            delay=delay,
-            source_host=source_host,
-            mirror=mirror,
-            ocr=ocr,
-            workers=workers,
-            on_attempt=lambda a: progress.echo(a.line()),
-        )
+        report = harvest(ctx.store, on_attempt=lambda a: progress.echo(a.line()), **options)
         for doc in report.documents:
             if doc["error"]:
                 click.echo(f"unreadable   {doc['url']}  {doc['error']}", err=True)

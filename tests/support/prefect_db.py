@@ -26,6 +26,27 @@ QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 # For a Prefect server started on a copy of the run's database: the block types are in it.
 PREFILLED = {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
 
+# Services of the tests' Prefect servers whose work no test reads (task-run and event
+# history, automations, and a long-lived server's upkeep; `serve`'s scheduler stays). The
+# task-run recorder writes each task run's states as their events arrive; a subflow's parent
+# task run, created through the API meanwhile, then meets SQLite's "database is locked", a 503
+# and the client's 2 s back-off (in half the refreshes under Prefect, measured). Their CPU
+# goes too. The product's servers keep them all.
+UNREAD_SERVICES = {
+    f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false"
+    for name in (
+        "TASK_RUN_RECORDER",
+        "EVENT_PERSISTER",
+        "TRIGGERS",
+        "LATE_RUNS",
+        "FOREMAN",
+        "CANCELLATION_CLEANUP",
+        "PAUSE_EXPIRATIONS",
+        "REPOSSESSOR",
+        "CLEANUP_RECONCILER",
+    )
+}
+
 # What a server's first start does to its database (prefect.server.api.server.create_app's
 # lifespan: run_migrations, then add_block_types), without serving anything.
 FIRST_START = """
