@@ -265,6 +265,56 @@ def test_joined_row_groups_read_as_the_parts_one_after_the_other(tmp_path: Path,
     assert picked.num_rows == 8
 
 
+def test_a_join_with_its_memo_writes_the_same_bytes(tmp_path: Path):
+    """``join``'s memo keeps each part's row groups as placed: a part that lands where it did
+    is not decoded again, and the file is the same; a part changed, moved or a memo damaged
+    is worked out again."""
+    from ice287g.publish import rowgroups
+
+    parts = []
+    for k, (first, rows) in enumerate([(0, 20), (20, 33), (53, 5)]):
+        parts.append(tmp_path / f"p{k}.parquet")
+        parquet_part(parts[-1], first, rows, row_group_size=7)
+    memo = tmp_path / "memo"
+
+    def joined(which: list[Path], use_memo: bool = True) -> bytes:
+        with open(tmp_path / "whole.parquet", "wb") as out:
+            rowgroups.join(which, out, memo if use_memo else None)
+        return (tmp_path / "whole.parquet").read_bytes()
+
+    plain = joined(parts, use_memo=False)
+    assert joined(parts) == plain and len(list(memo.iterdir())) == 3  # one per part
+    decoded = []
+    real_footer = rowgroups.footer
+
+    def counting(data):
+        decoded.append(len(data))
+        return real_footer(data)
+
+    rowgroups.footer = counting
+    try:
+        assert joined(parts) == plain and decoded == []  # every part from the memo
+        # A memo damaged: that part decoded again, the file the same.
+        next(memo.iterdir()).write_bytes(b"not a memo")
+        assert joined(parts) == plain and len(decoded) == 1
+        # The last part rewritten (other rows): decoded again; the parts before it are not.
+        parquet_part(parts[2], 53, 9, row_group_size=7)
+        fresh = joined(parts, use_memo=False)
+        decoded.clear()
+        assert joined(parts) == fresh and len(decoded) == 1
+        # The first part dropped: the others land elsewhere and are decoded again; the memo
+        # keeps only what this join used.
+        fresh = joined(parts[1:], use_memo=False)
+        decoded.clear()
+        assert joined(parts[1:]) == fresh and len(decoded) == 2
+        assert sorted(p.name.split(".at-")[0] for p in memo.iterdir()) == [
+            "p1.parquet",
+            "p2.parquet",
+        ]
+    finally:
+        rowgroups.footer = real_footer
+
+
 def test_parts_of_other_schemas_are_not_joined(tmp_path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -94,6 +94,10 @@ def _columns(cat: pd.DataFrame) -> list[list]:
     return [cat[c].tolist() for c in KEY_COLUMNS]
 
 
+# Where ``rowgroups.join`` keeps each piece's row groups as placed in the last whole file.
+PLACED = "placed"
+
+
 def _files(folder: Path, piece: Piece) -> dict[str, Path]:
     return {ext: folder / f"{piece.stem}.{ext}" for ext in ("parquet", "csv.gz", "json")}
 
@@ -161,7 +165,7 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
         return files
     if wanted:
         parts = [_files(folder, p)["parquet"] for p in wanted]
-        parquet_sha = rowgroups.join_to(files["parquet"], parts)
+        parquet_sha = rowgroups.join_to(files["parquet"], parts, folder / PLACED)
     else:
         empty = parquet_bytes(schema.empty_table())
         atomic_write(files["parquet"], empty, sync=False)
@@ -195,7 +199,7 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
 def _assemble(folder: Path, wanted: list[Piece], schema, keep: set[str]) -> dict[str, Path]:
     """``_whole``, then the folder's files other than `keep` and the whole's deleted."""
     whole = _whole(folder, wanted, schema)
-    cache.prune(folder, keep | {p.name for p in whole.values()})
+    cache.prune(folder, keep | {p.name for p in whole.values()} | {PLACED})
     return whole
 
 

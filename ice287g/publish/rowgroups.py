@@ -7,17 +7,21 @@ the footer (``FileMetaData``, Thrift compact protocol), its length and ``PAR1``
 as they are; their footers are read (``decode``), the offsets in them moved by where each
 part's bytes now start, and written as one footer (``encode``). pyarrow has no API for
 this; the Thrift codec below covers the whole compact protocol and is checked to give a
-footer's bytes back exactly.
+footer's bytes back exactly. A join can keep each part's row groups as placed (``join``'s
+`memo`), so that joining again after a new last part decodes and encodes that part only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 MAGIC = b"PAR1"
 STOP, TRUE, FALSE, BYTE, I16, I32, I64, DOUBLE, BINARY, LIST, SET, MAP, STRUCT = range(13)
+ENCODED_LIST = -1  # ``encode`` only: a list field whose items are given as their bytes
 
 # Field ids (parquet.thrift) of the offsets within a file, per struct.
 FILE_ROWS, FILE_ROW_GROUPS = 3, 4
@@ -159,6 +163,15 @@ def _put_value(out: bytearray, kind: int, value) -> None:
             _put_value(out, vt, v)
     elif kind == STRUCT:
         _put_struct(out, value)
+    elif kind == ENCODED_LIST:  # a list whose items are encoded already: their bytes as they are
+        elem, items = value
+        if len(items) < 15:
+            out.append(len(items) << 4 | elem)
+        else:
+            out.append(0xF0 | elem)
+            _put_varint(out, len(items))
+        for item in items:
+            out += item
     else:
         raise ParquetJoinError(f"unknown Thrift type {kind}")
 
@@ -167,6 +180,7 @@ def _put_struct(out: bytearray, fields: list) -> None:
     last = 0
     for fid, kind, value in fields:
         wire = (TRUE if value else FALSE) if kind in (TRUE, FALSE) else kind
+        wire = LIST if kind == ENCODED_LIST else wire
         if 0 < fid - last <= 15:
             out.append((fid - last) << 4 | wire)
         else:
@@ -204,49 +218,100 @@ def _shift(fields: list, fids, by: int) -> None:
             f[2] += by
 
 
-def join(parts: list[Path], out) -> int:
+@dataclass
+class _Placed:
+    """A part as it lands in a joined file: its FileMetaData but the rows and row groups
+    (``rest``), its rows, its row groups encoded with their offsets and ordinals moved, and
+    where its footer starts."""
+
+    rest: list
+    rows: int
+    groups: list[bytes]
+    start: int
+
+
+def join(parts: list[Path], out, memo: Path | None = None) -> int:
     """Write the Parquet file of `parts` (files of one schema, in order) to the binary file
-    `out`; the rows written."""
+    `out`; the rows written.
+
+    `memo`: a folder of this join's own, where each part's ``_Placed`` is kept, named by the
+    part, its offset and its first row group's ordinal: a part that lands where it landed
+    the last time (every part before it unchanged) is copied without its footer decoded and
+    encoded again. The other files of the folder are deleted."""
     meta = None
-    groups: list = []
+    groups: list[bytes] = []
     rows = 0
+    used: set[str] = set()
     out.write(MAGIC)
     at = len(MAGIC)
     for path in parts:
         data = path.read_bytes()
-        fmd, start = footer(data)
-        rest = [f for f in fmd if f[0] not in (FILE_ROWS, FILE_ROW_GROUPS)]
+        placed, name = _place(path, data, at - len(MAGIC), len(groups), memo)
+        used.add(name)
         if meta is None:
-            meta = rest
-        elif rest != meta:
+            meta = placed.rest
+        elif placed.rest != meta:
             raise ParquetJoinError(f"{path.name}: its schema or metadata differ from the first")
-        by = at - len(MAGIC)
-        found = _field(fmd, FILE_ROW_GROUPS)
-        for group in found[2][1] if found else []:
-            _shift(group, (GROUP_FILE_OFFSET,), by)
-            for chunk in _field(group, GROUP_COLUMNS)[2][1]:
-                _shift(chunk, CHUNK_OFFSETS, by)
-                meta_data = _field(chunk, CHUNK_META)
-                if meta_data is not None:
-                    _shift(meta_data[2], META_OFFSETS, by)
-            ordinal = _field(group, GROUP_ORDINAL)
-            if ordinal is not None:
-                ordinal[2] = len(groups)
-            groups.append(group)
-        rows += _field(fmd, FILE_ROWS)[2]
-        out.write(data[len(MAGIC) : start])
-        at += start - len(MAGIC)
+        groups += placed.groups
+        rows += placed.rows
+        out.write(memoryview(data)[len(MAGIC) : placed.start])
+        at += placed.start - len(MAGIC)
     if meta is None:
         raise ParquetJoinError("nothing to join")
     whole = sorted(
-        [*meta, [FILE_ROWS, I64, rows], [FILE_ROW_GROUPS, LIST, (STRUCT, groups)]],
+        [*meta, [FILE_ROWS, I64, rows], [FILE_ROW_GROUPS, ENCODED_LIST, (STRUCT, groups)]],
         key=lambda f: f[0],
     )
     tail = encode(whole)
     out.write(tail)
     out.write(struct.pack("<I", len(tail)))
     out.write(MAGIC)
+    if memo is not None and memo.is_dir():
+        for stale in memo.iterdir():
+            if stale.name not in used:
+                stale.unlink(missing_ok=True)
     return rows
+
+
+def _place(path: Path, data: bytes, by: int, first: int, memo: Path | None) -> tuple:
+    """(``_Placed`` of the part at offset `by` with first ordinal `first`, its memo's name):
+    from `memo` when it holds it for this very file (size, time, inode), else worked out
+    (and kept there when the folder can be written)."""
+    from ice287g.store.files import atomic_write
+
+    name = f"{path.name}.at-{by}-{first}"
+    st = path.stat()
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    if memo is not None:
+        try:
+            kept_stamp, placed = pickle.loads((memo / name).read_bytes())
+            if kept_stamp == stamp and isinstance(placed, _Placed):
+                return placed, name
+        except Exception:  # noqa: BLE001 - missing or damaged: worked out again
+            pass
+    fmd, start = footer(data)
+    found = _field(fmd, FILE_ROW_GROUPS)
+    encoded = []
+    for n, group in enumerate(found[2][1] if found else []):
+        _shift(group, (GROUP_FILE_OFFSET,), by)
+        for chunk in _field(group, GROUP_COLUMNS)[2][1]:
+            _shift(chunk, CHUNK_OFFSETS, by)
+            meta_data = _field(chunk, CHUNK_META)
+            if meta_data is not None:
+                _shift(meta_data[2], META_OFFSETS, by)
+        ordinal = _field(group, GROUP_ORDINAL)
+        if ordinal is not None:
+            ordinal[2] = first + n
+        encoded.append(encode(group))
+    rest = [f for f in fmd if f[0] not in (FILE_ROWS, FILE_ROW_GROUPS)]
+    placed = _Placed(rest, _field(fmd, FILE_ROWS)[2], encoded, start)
+    if memo is not None:
+        try:
+            memo.mkdir(parents=True, exist_ok=True)
+            atomic_write(memo / name, pickle.dumps((stamp, placed)), sync=False)
+        except OSError:
+            pass  # a read-only store: joined all the same
+    return placed, name
 
 
 # --- a joined file ----------------------------------------------------------------------
@@ -261,12 +326,12 @@ class _Hashing:
         return self.out.write(data)
 
 
-def join_to(dest: Path, parts: list[Path]) -> str:
-    """Write the Parquet file of `parts` to `dest`, atomically; its sha256, hashed as it is
-    written (the file is not read again)."""
+def join_to(dest: Path, parts: list[Path], memo: Path | None = None) -> str:
+    """Write the Parquet file of `parts` to `dest`, atomically (``join``, with its `memo`);
+    its sha256, hashed as it is written (the file is not read again)."""
     from ice287g.store.files import atomic_file
 
     with atomic_file(dest) as tmp, open(tmp, "wb") as out:
         written = _Hashing(out)
-        join(parts, written)
+        join(parts, written, memo)
     return written.sha.hexdigest()
