@@ -275,13 +275,14 @@ def join(parts: list[Path], out, memo: Path | None = None) -> int:
 
 def _place(path: Path, data: bytes, by: int, first: int, memo: Path | None) -> tuple:
     """(``_Placed`` of the part at offset `by` with first ordinal `first`, its memo's name):
-    from `memo` when it holds it for this very file (size, time, inode), else worked out
-    (and kept there when the folder can be written)."""
+    from `memo` when it holds it for this very file (its size and modification time, as the
+    cache's records check them, so that a copied store keeps its memo), else worked out (and
+    kept there when the folder can be written)."""
     from ice287g.store.files import atomic_write
 
     name = f"{path.name}.at-{by}-{first}"
     st = path.stat()
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    stamp = (st.st_size, st.st_mtime_ns)
     if memo is not None:
         try:
             kept_stamp, placed = pickle.loads((memo / name).read_bytes())
