@@ -146,11 +146,7 @@ def _put_value(out: bytearray, kind: int, value) -> None:
         out += value
     elif kind in (LIST, SET):
         elem, items = value
-        if len(items) < 15:
-            out.append(len(items) << 4 | elem)
-        else:
-            out.append(0xF0 | elem)
-            _put_varint(out, len(items))
+        _put_list_head(out, elem, len(items))
         for v in items:
             _put_value(out, elem, v)
     elif kind == MAP:
@@ -165,15 +161,19 @@ def _put_value(out: bytearray, kind: int, value) -> None:
         _put_struct(out, value)
     elif kind == ENCODED_LIST:  # a list whose items are encoded already: their bytes as they are
         elem, items = value
-        if len(items) < 15:
-            out.append(len(items) << 4 | elem)
-        else:
-            out.append(0xF0 | elem)
-            _put_varint(out, len(items))
+        _put_list_head(out, elem, len(items))
         for item in items:
             out += item
     else:
         raise ParquetJoinError(f"unknown Thrift type {kind}")
+
+
+def _put_list_head(out: bytearray, elem: int, size: int) -> None:
+    if size < 15:
+        out.append(size << 4 | elem)
+    else:
+        out.append(0xF0 | elem)
+        _put_varint(out, size)
 
 
 def _put_struct(out: bytearray, fields: list) -> None:
