@@ -51,8 +51,8 @@ def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    _KNOWN[key] = h.hexdigest()
-    return _KNOWN[key]
+    digest = _KNOWN[key] = h.hexdigest()
+    return digest
 
 
 def code_digest(*modules, label: str = "") -> str:

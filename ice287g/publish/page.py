@@ -67,9 +67,6 @@ class Strings:
     def __init__(self):
         self.index: dict[str, int] = {}
 
-    def __call__(self, value) -> int | None:
-        return self.many((value,))[0]
-
     def many(self, values) -> list[int | None]:
         """The index of each value's text (None for a missing value), in one pass."""
         index, out = self.index, []

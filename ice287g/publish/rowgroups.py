@@ -278,11 +278,11 @@ def _place(path: Path, data: bytes, by: int, first: int, memo: Path | None) -> t
     from `memo` when it holds it for this very file (its size and modification time, as the
     cache's records check them, so that a copied store keeps its memo), else worked out (and
     kept there when the folder can be written)."""
+    from ice287g.publish.cache import stat
     from ice287g.store.files import atomic_write
 
     name = f"{path.name}.at-{by}-{first}"
-    st = path.stat()
-    stamp = (st.st_size, st.st_mtime_ns)
+    stamp = stat(path)
     if memo is not None:
         try:
             kept_stamp, placed = pickle.loads((memo / name).read_bytes())
