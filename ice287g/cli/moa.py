@@ -7,6 +7,7 @@ store (or local files) and never import Prefect.
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 
 import click
 
@@ -166,13 +167,13 @@ def read_cmd(
     if not files:
         raise click.ClickException("no PDF files found in " + ", ".join(paths))
     records, failed = [], 0
-    read = read_records(files, ocr=ocr, workers=workers)
-    for result in progress.track(read, "moa read", total=len(files)):
-        if isinstance(result, str):
-            failed += 1
-            progress.echo(f"error: {result}", err=True)
-        else:
-            records.append(result)
+    with closing(read_records(files, ocr=ocr, workers=workers)) as read:
+        for result in progress.track(read, "moa read", total=len(files)):
+            if isinstance(result, str):
+                failed += 1
+                progress.echo(f"error: {result}", err=True)
+            else:
+                records.append(result)
     columns = ["file", "pages", "has_text", "model", "agency_text", "template_revision"]
     emit(pd.DataFrame(records, columns=columns), fmt, output)
     if failed:

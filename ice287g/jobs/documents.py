@@ -7,6 +7,7 @@ Reading is CPU-bound (pdfminer), so it runs in worker processes when asked
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -104,9 +105,9 @@ def update_documents(
 
     for sha, fields in known.items():
         add(sha, fields)
-    read = parallel_map(_read_stored, jobs, workers)
-    for sha, fields in progress.track(read, "reading PDFs", total=len(jobs)):
-        add(sha, fields)
+    with closing(parallel_map(_read_stored, jobs, workers)) as read:
+        for sha, fields in progress.track(read, "reading PDFs", total=len(jobs)):
+            add(sha, fields)
     if rebuild:
         write_documents(store, new_rows, replace_all=True)
     elif pending:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,13 +208,14 @@ def ingest_paths(
             min_jobs=PARALLEL_MIN_FILES,
             crashed=_crashed,
         )
-        for path, result in zip(files, results):
-            outcome = _logged(store, _accept(store, result, known, pending, path))
-            if len(pending) >= COMMIT_EVERY:
-                _commit(store, pending)
-            outcomes.append(outcome)
-            if on_result:
-                on_result(outcome)
+        with closing(results):  # a stop while committing ends the workers at once too
+            for path, result in zip(files, results):
+                outcome = _logged(store, _accept(store, result, known, pending, path))
+                if len(pending) >= COMMIT_EVERY:
+                    _commit(store, pending)
+                outcomes.append(outcome)
+                if on_result:
+                    on_result(outcome)
         _commit(store, pending)
     return outcomes
 

@@ -73,10 +73,19 @@ def _worker_signals() -> None:
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the pool now: queued jobs cancelled, running workers terminated."""
+    """Stop the pool now: queued jobs cancelled, running workers terminated.
+
+    The pool's manager thread is waited for too (it notices the dead workers and closes its
+    pipes): a process exiting while that thread is still closing them races with
+    ``concurrent.futures``' own exit hook, which then prints "Exception ignored … Bad file
+    descriptor" to stderr.
+    """
     processes = list(getattr(pool, "_processes", {}).values())  # no public API before 3.14
+    manager = getattr(pool, "_executor_manager_thread", None)  # cleared by shutdown()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
+    if manager is not None:
+        manager.join(timeout=5)
