@@ -27,7 +27,9 @@ def parallel_map(
     costs more than it saves), else in up to ``workers`` processes; ``fn`` must then be a
     top-level function so that the workers can unpickle it. The workers leave SIGINT to this
     process; when this process stops early (an interruption, an error, the caller giving up),
-    they are terminated at once instead of finishing their current job.
+    they are terminated at once instead of finishing their current job. A caller that can
+    stop between two results (while it writes one) closes the iterator on its way out
+    (``contextlib.closing``), so that the workers end then, not when it is collected.
 
     A worker process that dies (killed, out of memory, a native crash) breaks the pool; with
     ``crashed`` the jobs not yet answered are then run again one per fresh process, and a job
