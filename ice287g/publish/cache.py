@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ice287g.store.files import atomic_file, atomic_write, sha256_bytes
+from ice287g.store.files import atomic_file, atomic_write, sha256_bytes, stamp
 
 ROOT = Path("derived") / "publish"
 
@@ -31,8 +31,7 @@ _KNOWN: dict[tuple[int, ...], str] = {}
 
 
 def _identity(path: Path) -> tuple[int, ...]:
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return stamp(path.stat())
 
 
 def remember(path: Path, digest: str) -> None:

@@ -55,6 +55,12 @@ def atomic_file(path: Path) -> Iterator[Path]:
         raise
 
 
+def stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells one version of a file from another on disk, from its ``stat``: device,
+    inode, size, modification time (an atomic write makes a new inode)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
     """Write bytes under a temporary name in the same folder, then rename into place.
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ice287g.store.catalog import Store
-from ice287g.store.files import atomic_write_table, read_table
+from ice287g.store.files import atomic_write_table, read_table, stamp
 from ice287g.store.outcomes import (  # noqa: F401 (the vocabulary, re-exported)
     ALREADY_STORED,
     BLOCKED,
@@ -68,7 +68,7 @@ def _part_key(path: str) -> tuple | None:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (path, *stamp(st))
 
 
 def _part_keys(legacy: str, folder: str) -> tuple:
@@ -87,7 +87,7 @@ def _part_keys(legacy: str, folder: str) -> tuple:
             st = entry.stat()
         except FileNotFoundError:
             continue
-        keys.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns))
+        keys.append((entry.path, *stamp(st)))
     return tuple(keys)
 
 
