@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import pickle
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from ice287g.identity import events
 from ice287g.normalize.apply import agency_id, agreement_id
 from ice287g.query.identity import load
 
@@ -285,3 +287,17 @@ def test_listed_run_hashes_tell_rows_apart_by_their_values_only(identity):
     # The same partition of the rows: a value group maps to one hash and a hash to one group.
     pairs = set(zip(by_values.tolist(), hashes.tolist()))
     assert len(pairs) == len(set(by_values.tolist())) == len(set(hashes.tolist()))
+
+
+def test_the_cached_event_table_comes_back_equal_in_a_fraction_of_the_bytes(identity):
+    """The store's identity cache keeps the event table with its text dictionary-encoded
+    (``events.packed``): the corpus's table comes back equal, dtypes included, in less than
+    half the pickled bytes (the decade's: 28 MB as text, 7 MB packed)."""
+    table = identity.prepare()._event_table
+    assert len(table) > 1000
+    packed = pickle.dumps(events.packed(table), protocol=pickle.HIGHEST_PROTOCOL)
+    plain = pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(packed) < len(plain) / 2
+    pd.testing.assert_frame_equal(events.unpacked(pickle.loads(packed)), table)
+    again = pickle.loads(pickle.dumps(identity))
+    pd.testing.assert_frame_equal(again._event_table, table)

@@ -5,6 +5,7 @@ names its tier; a version compared with itself shows nothing."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, timedelta
 
 import pandas as pd
@@ -139,6 +140,17 @@ def assert_same_tables(got, expected) -> None:
         pd.testing.assert_frame_equal(
             getattr(got, table)(), getattr(expected, table)(), check_dtype=False, obj=table
         )
+
+
+@SETTINGS
+@given(spec=history)
+def test_an_identity_comes_back_from_its_cache_the_same(spec):
+    """The store caches a prepared identity pickled, its event table packed: every table
+    comes back equal, the event table with its dtypes, empty or not."""
+    identity = resolve(*build(spec), aliases=NO_ALIASES).prepare()
+    again = pickle.loads(pickle.dumps(identity, protocol=pickle.HIGHEST_PROTOCOL))
+    pd.testing.assert_frame_equal(again._event_table, identity._event_table)
+    assert_same_tables(again, identity)
 
 
 @settings(SETTINGS, max_examples=12)  # each example resolves about seven times

@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ice287g.identity.link import Links
 from ice287g.identity.listings import Listings, listings
@@ -125,6 +126,27 @@ def _typed(ev: pd.DataFrame) -> pd.DataFrame:
     """One dtype per column however the table was put together (text as ``str``)."""
     wrong = [c for c in _TEXT if ev[c].dtype != "str"]
     return ev.astype(dict.fromkeys(wrong, "str")) if wrong else ev
+
+
+def packed(table: pd.DataFrame) -> pa.Table:
+    """An event table as kept on disk (``unpacked`` gives it back, equal and of the same
+    dtypes): its text dictionary-encoded. At ten years of history the table holds about
+    80,000 events but only a few thousand distinct versions, agreements and names, and a
+    quarter of the bytes is quicker to write, read and allocate than the text itself."""
+    t = pa.Table.from_pandas(table, preserve_index=False)
+    text = (pa.types.is_string, pa.types.is_large_string)
+    return pa.table(
+        [c.dictionary_encode() if any(f(c.type) for f in text) else c for c in t.columns],
+        names=t.column_names,
+    )
+
+
+def unpacked(table: pa.Table) -> pd.DataFrame:
+    """The event table ``packed`` holds."""
+    columns = [
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
+    ]
+    return pa.table(columns, names=table.column_names).to_pandas()
 
 
 def _events(

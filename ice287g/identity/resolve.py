@@ -17,7 +17,7 @@ import pandas as pd
 
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
-from ice287g.identity.events import event_table, events_after
+from ice287g.identity.events import event_table, events_after, packed, unpacked
 from ice287g.identity.link import TIERS, Links, link
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations, observe
@@ -51,6 +51,18 @@ class Identity:
     @cached_property
     def _spellings(self) -> pd.DataFrame:
         return story.spellings(self.observations, self.links, self._listings)
+
+    def __getstate__(self) -> dict:
+        """Pickled (the store's cache) with the event table packed (``events.packed``)."""
+        state = self.__dict__.copy()
+        if "_event_table" in state:
+            state["_event_table"] = packed(state["_event_table"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if "_event_table" in state:
+            state["_event_table"] = unpacked(state["_event_table"])
+        self.__dict__.update(state)
 
     def prepare(self) -> Identity:
         """Build every table now (before caching, so a cached identity only answers)."""

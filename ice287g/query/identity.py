@@ -26,7 +26,7 @@ from ice287g.query.versions import QueryError, as_date, catalog, parse_state, st
 
 VERSION_COLUMNS = ["list", "date", "seq", "sha256", "columns", "suspect", "suspect_reason"]
 STATUSES = ("active", "removed", "superseded")
-CACHE_FORMAT = "2"  # bump when the cache file's layout changes
+CACHE_FORMAT = "3"  # bump when the cache file's layout changes
 _KEY_BYTES = 64  # the code's digest and the versions' key (sha256 in hex), a line each
 
 
