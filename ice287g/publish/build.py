@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -57,11 +58,25 @@ def _vendor_files() -> None:
         )
 
 
-def _hashed(folder: Path, name: str, data: bytes) -> str:
-    """Write `data` as assets/<stem>.<sha10><suffix>; its site path."""
+def _asset(name: str, digest: str) -> str:
+    """The site path of an asset named by its content: assets/<stem>.<sha10>.<suffix>."""
     stem, _, suffix = name.partition(".")
-    rel = f"assets/{stem}.{hashlib.sha256(data).hexdigest()[:10]}.{suffix}"
-    files.write_bytes(folder / rel, data)
+    return f"assets/{stem}.{digest[:10]}.{suffix}"
+
+
+def _hashed(folder: Path, name: str, data: bytes) -> str:
+    """Write `data` as an asset named by its content (``_asset``); its site path."""
+    digest = hashlib.sha256(data).hexdigest()
+    rel = _asset(name, digest)
+    files.write_bytes(folder / rel, data, digest)
+    return rel
+
+
+def _linked(folder: Path, name: str, cached: Path) -> str:
+    """A cached file (its digest known from its record) linked as an asset named by its
+    content (``_asset``); its site path."""
+    rel = _asset(name, sha256_file(cached))
+    files.link(cached, folder / rel)
     return rel
 
 
@@ -107,9 +122,10 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     data = out / "data"
 
     # 1. what the site is built from, and the database (the long table's files are
-    # assembled meanwhile in a background thread: ``pieces.long_table``)
-    long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
+    # assembled meanwhile in a background thread: ``pieces.long_table``, started after the
+    # identity is read, which would otherwise wait on that thread)
     rec = tables.record(store, cat)
+    long = pieces.long_table(store, cat)  # held until written: it may own a temporary folder
     catalog_sha = sha256_file(store.catalog_path)
     published = tables.published_tables(store, cat, long, rec)
     db = database.write_database(
@@ -123,25 +139,28 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
     daily = next(t for t in published if t.name == "daily_counts").yearly.parts
     changes = next(t for t in published if t.name == "changes").yearly.parts
     years = {year: digest for year, _, _, digest in changes}
-    core_json = page.cached(
+    # Each is linked from the cache as an asset named by its content.
+    core_asset = page.cached(
         store,
         "core",
         [generated, ident_key, catalog_sha, *(d for *_, d in daily)],
         lambda: core.build_core(store, rec.ident, cat, rec.daily, generated),
+        partial(_linked, out, "core.json"),
     )
-    history = page.cached(
+    history_asset = page.cached(
         store,
         "history",
         [ident_key],
         lambda: page.build_history(store, rec.agreements, rec.events, changes),
+        partial(_linked, out, "history.json"),
     )
     assets = {
         "style": _hashed(out, "style.css", _site_text("style.css").encode()),
         "app": _hashed(out, "app.js", _site_text("app.js").encode()),
         "topojson": _hashed(out, "topojson-client.min.js", TOPOJSON.read_bytes()),
         "counties": _hashed(out, "counties-albers-10m.json", COUNTIES.read_bytes()),
-        "core": _hashed(out, "core.json", core_json),
-        "history": _hashed(out, "history.json", history),
+        "core": core_asset,
+        "history": history_asset,
     }
     licenses = {}
     for name, path in VENDOR_LICENSES.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 from ice287g.publish.cache import remember, sha256_file
 from ice287g.publish.tables import Table
 from ice287g.query.export import LICENSE, csv_bytes, resource
-from ice287g.store.files import parquet_bytes
+from ice287g.store.files import parquet_bytes, sha256_bytes
 from scrapers.discover import DEFAULT_SOURCE
 
 # Tables large enough that their CSV is published gzip-compressed.
@@ -33,9 +33,12 @@ SOURCE_TITLE = "U.S. Immigration and Customs Enforcement, 287(g) program"
 CHECKSUMS = "checksums.sha256"
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes, digest: str | None = None) -> None:
+    """Write `data` at `path` and remember its sha256 (`digest`, when the caller has it),
+    so the checksums and the sync do not read the file again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    remember(path, digest or sha256_bytes(data))
 
 
 def write_tables(tables: list[Table], folder: Path) -> list[dict]:

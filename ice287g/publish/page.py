@@ -272,13 +272,15 @@ def _events(events: pd.DataFrame) -> bytes:
     return dumps({"events": frame(events, strings, EVENT_COLUMNS), "strings": strings.table()})
 
 
-def cached(store, name: str, inputs: list[str], build) -> bytes:
-    """The bytes `build()` returns, kept under ``derived/publish/page/`` by a key of its
-    `inputs` (digests of what it is built from) and of this code (``cache.kept``)."""
+def cached(store, name: str, inputs: list[str], build, read=Path.read_bytes):
+    """`read(path)` of the file of the bytes `build()` returns, kept under
+    ``derived/publish/page/`` by a key of its `inputs` (digests of what it is built from)
+    and of this code (``cache.kept``: `read` runs while the file is there, even when a
+    read-only store keeps it in a temporary folder)."""
     import hashlib
 
     key = hashlib.sha256("\n".join([code_digest(), *inputs]).encode()).hexdigest()
-    return cache.kept(store, "page", name, key, build, Path.read_bytes)
+    return cache.kept(store, "page", name, key, build, read)
 
 
 def code_digest() -> str:
