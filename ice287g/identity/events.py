@@ -8,6 +8,12 @@ Pure: ``Observations``, ``Links`` and ``Listings`` in, an event table out. The w
 versions were added (``Identity.extend``): events at earlier positions stay as they were,
 except for the agreements whose joins, agencies or standing spelling changed, which are told
 again whole. Both give the same table (a property test holds them to it).
+
+The table is kept as Arrow with its text dictionary-encoded (``EVENT_SCHEMA``; ``unpacked``
+gives the DataFrame): at ten years of history it holds about 80,000 events but only a few
+thousand distinct versions, agreements and names, so an update filters, joins and orders
+integer codes, and the store's cache holds a quarter of the bytes, instead of copying the
+text of every event.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ice287g.identity.link import Links
 from ice287g.identity.listings import Listings, listings
@@ -28,24 +35,24 @@ from ice287g.normalize.apply import UNKNOWN_MODEL
 def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
     """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
     `lists`: ``listings(ob, links)`` when already at hand."""
-    return event_table(ob, links, lists)[EVENT_COLUMNS]
+    return unpacked(event_table(ob, links, lists))[EVENT_COLUMNS]
 
 
-def event_table(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
+def event_table(ob: Observations, links: Links, lists: Listings | None = None) -> pa.Table:
     """``events`` with each event's list index and position (``EVENT_TABLE_COLUMNS``), as
-    kept for ``events_after``."""
+    kept (``EVENT_SCHEMA``) for ``events_after``."""
     lists = listings(ob, links) if lists is None else lists
-    return order_events(pd.DataFrame(_events(ob, links, lists), columns=EVENT_TABLE_COLUMNS))
+    return ordered(packed(pd.DataFrame(_events(ob, links, lists), columns=EVENT_TABLE_COLUMNS)))
 
 
 def events_after(
-    table: pd.DataFrame,
+    table: pa.Table,
     old: Links,
     since: tuple[int, ...],
     ob: Observations,
     links: Links,
     lists: Listings,
-) -> pd.DataFrame:
+) -> pa.Table:
     """The event table of `ob` and `links` from `table`, the event table of the versions
     before positions `since` (per list) linked by `old`: the agreements whose spellings,
     joins or agencies changed (and every agreement of their agencies) are told again from
@@ -61,10 +68,19 @@ def events_after(
         key = node.rsplit(":", 1)[0]
         if links.agency.get(key, key) in agencies or old.agency.get(key, key) in agencies:
             whole.add(gid)
-    drop = table["agreement_id"].isin(whole) | table["agency_id"].isin(agencies)
-    new = _typed(pd.DataFrame(_events(ob, links, lists, since, whole), columns=EVENT_TABLE_COLUMNS))
-    both = pd.concat([_typed(table), new], ignore_index=True)
-    return order_events(both, keep=np.r_[~drop.to_numpy(bool), np.ones(len(new), dtype=bool)])
+    drop = _among(table, "agreement_id", whole) | _among(table, "agency_id", agencies)
+    new = packed(pd.DataFrame(_events(ob, links, lists, since, whole), columns=EVENT_TABLE_COLUMNS))
+    both = pa.concat_tables([table.filter(pa.array(~drop)), new])
+    return ordered(both.unify_dictionaries().combine_chunks())
+
+
+def _among(table: pa.Table, column: str, values: set[str]) -> np.ndarray:
+    """A mask of the rows whose `column` (dictionary-encoded) is one of `values`."""
+    codes = table.column(column).combine_chunks()
+    words = codes.dictionary.to_pylist()
+    hit = np.array([w in values for w in words] + [False], dtype=bool)  # the last: missing
+    at = codes.indices.fill_null(len(words)).to_numpy()
+    return hit[at]
 
 
 def _signatures(links: Links) -> dict[str, tuple]:
@@ -98,55 +114,61 @@ def _agency_keys(links: Links, agreements: set[str]) -> set[str]:
 
 # Events as kept between updates: with the list's index and the event's position in it.
 EVENT_TABLE_COLUMNS = [*EVENT_COLUMNS, "_li", "_pos"]
+_NUMBERS = ("seq", "_li", "_pos")
+_TEXT = [c for c in EVENT_COLUMNS if c not in ("date", "seq")]
+_PLAIN = pa.schema(
+    [
+        (c, pa.date32() if c == "date" else pa.int64() if c in _NUMBERS else pa.large_string())
+        for c in EVENT_TABLE_COLUMNS
+    ]
+)
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type) if f.name in _TEXT else f.type)
+        for f in _PLAIN
+    ]
+)
 _EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
 
 
-def order_events(ev: pd.DataFrame, keep: np.ndarray | None = None) -> pd.DataFrame:
-    """Events in time order (stable: an agreement's events on one version keep the order
-    they were told in); `keep`: a mask of the rows to keep, the others dropped.
-
-    The order is found on the sort keys alone and the table is taken once in it: at ten
-    years the table holds about 80,000 events, and a nightly update pays for each pass over
-    all its columns."""
-    ev = _typed(ev)
-    rows = np.arange(len(ev)) if keep is None else np.flatnonzero(keep)
-    keys = ev[["date", "list", "seq", "state", "agreement_id"]].take(rows)
-    codes, words = pd.factorize(ev["event"].take(rows))
-    rank = np.array([_EVENT_ORDER.get(w, 4) for w in words], dtype="int64")
-    keys["_o"] = rank[codes] if len(codes) else np.array([], dtype="int64")
-    keys.index = rows
-    order = keys.sort_values([*keys.columns], kind="mergesort").index.to_numpy()
-    return ev.take(order).reset_index(drop=True)
-
-
-_TEXT = [c for c in EVENT_COLUMNS if c not in ("date", "seq")]
-
-
-def _typed(ev: pd.DataFrame) -> pd.DataFrame:
-    """One dtype per column however the table was put together (text as ``str``)."""
-    wrong = [c for c in _TEXT if ev[c].dtype != "str"]
-    return ev.astype(dict.fromkeys(wrong, "str")) if wrong else ev
-
-
-def packed(table: pd.DataFrame) -> pa.Table:
-    """An event table as kept on disk (``unpacked`` gives it back, equal and of the same
-    dtypes): its text dictionary-encoded. At ten years of history the table holds about
-    80,000 events but only a few thousand distinct versions, agreements and names, and a
-    quarter of the bytes is quicker to write, read and allocate than the text itself."""
-    t = pa.Table.from_pandas(table, preserve_index=False)
-    text = (pa.types.is_string, pa.types.is_large_string)
-    return pa.table(
-        [c.dictionary_encode() if any(f(c.type) for f in text) else c for c in t.columns],
-        names=t.column_names,
-    )
+def packed(frame: pd.DataFrame) -> pa.Table:
+    """Event records (``EVENT_TABLE_COLUMNS``, in any dtypes) as kept: ``EVENT_SCHEMA``."""
+    t = pa.Table.from_pandas(frame[EVENT_TABLE_COLUMNS], schema=_PLAIN, preserve_index=False)
+    columns = [c.dictionary_encode() if c.type == pa.large_string() else c for c in t.columns]
+    return pa.table(columns, schema=EVENT_SCHEMA)
 
 
 def unpacked(table: pa.Table) -> pd.DataFrame:
-    """The event table ``packed`` holds."""
+    """The event table as a DataFrame: dates as ``datetime.date``, text as ``str``."""
     columns = [
         c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
     ]
     return pa.table(columns, names=table.column_names).to_pandas()
+
+
+def ordered(table: pa.Table) -> pa.Table:
+    """The events in time order: by date, list, seq, state, agreement and kind (a listing
+    before a return, a model event, a removal), then in the order they were told (an
+    agreement's events on one version keep their order). Text compares as Arrow sorts it
+    (by code point), a missing value after every other."""
+    keys = [_ranks(table.column(c)) for c in ("date", "list", "seq", "state", "agreement_id")]
+    event = table.column("event").combine_chunks()
+    kind = [_EVENT_ORDER.get(w, 4) for w in event.dictionary.to_pylist()] + [4]
+    keys.append(np.asarray(kind, dtype="int64")[event.indices.fill_null(len(kind) - 1).to_numpy()])
+    return table.take(np.lexsort(keys[::-1]))
+
+
+def _ranks(column: pa.ChunkedArray) -> np.ndarray:
+    """Integers that order like the column's values (equal values alike), a missing value
+    last."""
+    values = column.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        words = values.dictionary
+        rank = np.append(pc.rank(words, tiebreaker="dense").to_numpy(), len(words) + 1)
+        return rank[values.indices.fill_null(len(words)).to_numpy()]
+    if pa.types.is_date32(values.type):
+        values = values.view(pa.int32())
+    return values.cast(pa.int64()).fill_null(np.iinfo("int64").max).to_numpy()
 
 
 def _events(

@@ -14,10 +14,11 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
-from ice287g.identity.events import event_table, events_after, packed, unpacked
+from ice287g.identity.events import event_table, events_after, unpacked
 from ice287g.identity.link import TIERS, Links, link
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations, observe
@@ -37,36 +38,36 @@ class Identity:
         return listings(self.observations, self.links)
 
     @cached_property
-    def _event_table(self) -> pd.DataFrame:
+    def _event_arrow(self) -> pa.Table:  # the event table as kept (``events.EVENT_SCHEMA``)
         return event_table(self.observations, self.links, self._listings)
 
+    @cached_property
+    def _event_table(self) -> pd.DataFrame:  # derived from it, never cached on disk
+        return unpacked(self._event_arrow)
+
     @property
-    def _events(self) -> pd.DataFrame:  # a view of the table, not kept twice in the cache
+    def _events(self) -> pd.DataFrame:  # a view of the table, not kept twice
         return self._event_table[story.EVENT_COLUMNS]
 
     @cached_property
     def _agreements(self) -> pd.DataFrame:
-        return story.agreements(self.observations, self.links, self._listings, self._events)
+        told = unpacked(self._event_arrow.select(story.AGREEMENT_EVENT_COLUMNS))
+        return story.agreements(self.observations, self.links, self._listings, told)
 
     @cached_property
     def _spellings(self) -> pd.DataFrame:
         return story.spellings(self.observations, self.links, self._listings)
 
     def __getstate__(self) -> dict:
-        """Pickled (the store's cache) with the event table packed (``events.packed``)."""
+        """Pickled (the store's cache) without the event table's DataFrame: its Arrow
+        form (``_event_arrow``) is what is kept."""
         state = self.__dict__.copy()
-        if "_event_table" in state:
-            state["_event_table"] = packed(state["_event_table"])
+        state.pop("_event_table", None)
         return state
-
-    def __setstate__(self, state: dict) -> None:
-        if "_event_table" in state:
-            state["_event_table"] = unpacked(state["_event_table"])
-        self.__dict__.update(state)
 
     def prepare(self) -> Identity:
         """Build every table now (before caching, so a cached identity only answers)."""
-        for name in ("_listings", "_event_table", "_agreements", "_spellings"):
+        for name in ("_listings", "_event_arrow", "_agreements", "_spellings"):
             getattr(self, name)
         return self
 
@@ -82,10 +83,10 @@ class Identity:
             return self
         table = alias_table.load() if self.verdicts is None else self.verdicts
         new = Identity(ob, link(ob, table), table)
-        if "_event_table" in self.__dict__:  # told already: tell only what is new
+        if "_event_arrow" in self.__dict__:  # told already: tell only what is new
             since = tuple(self.observations.last_pos(lst) + 1 for lst in LISTS)
-            new.__dict__["_event_table"] = events_after(
-                self._event_table, self.links, since, ob, new.links, new._listings
+            new.__dict__["_event_arrow"] = events_after(
+                self._event_arrow, self.links, since, ob, new.links, new._listings
             )
         return new
 

@@ -43,6 +43,8 @@ RESIGN_MIN_DAYS = 30
 EVENT_COLUMNS = columns.names(columns.EVENT_FIELDS)
 DIFF_COLUMNS = columns.names(columns.DIFF_FIELDS)
 AGREEMENT_COLUMNS = columns.names(columns.AGREEMENT_FIELDS)
+# The events' columns ``agreements`` reads (returns, supersessions).
+AGREEMENT_EVENT_COLUMNS = ["list", "event", "agreement_id", "detail"]
 TERMINATION_COLUMNS = columns.names(columns.TERMINATION_FIELDS)
 ALIAS_COLUMNS = columns.names(columns.ALIAS_FIELDS)
 CHANGES = ("added", "removed", "renamed", "re_signed", "moa_posted", "changed")  # report order
@@ -108,7 +110,7 @@ def agreements(ob: Observations, links: Links, lists: Listings, ev: pd.DataFrame
     for nid in sorted(range(len(nodes)), key=lambda i: (node_first[i], lists.node[i])):
         members[int(lists.gid[nid])].append(nid)
     tiers = _tiers_by_agreement(links)
-    e = ev[["list", "event", "agreement_id", "detail"]]
+    e = ev[AGREEMENT_EVENT_COLUMNS]
     part_ev = e["list"] == LISTS[0]
     returns = e[part_ev & (e["event"] == "returned")].groupby("agreement_id").size().to_dict()
     switched = e[part_ev & (e["event"] == "model_switched")]
