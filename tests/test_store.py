@@ -305,3 +305,28 @@ def test_the_catalog_after_commits_in_any_order_equals_one_derived_whole(
     got = store.catalog_table().to_pylist()
     key = ["list", "date", "seq", "sha256", "suspect", "suspect_reason"]
     assert [{k: r[k] for k in key} for r in got] == [{k: r[k] for k in key} for r in expected]
+
+
+def test_a_table_becomes_a_frame_with_one_date_object_per_day():
+    """``schema.frame``: the same frame as pyarrow's own conversion (dates as
+    ``datetime.date``, dictionary-encoded text as ``str``, a missing value as missing), but
+    the rows of one day share one ``date`` object."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from ice287g.schema import frame
+
+    days = [date(2025, 1, 1), None, date(2025, 1, 1), date(2025, 3, 5)]
+    table = pa.table(
+        {
+            "n": pa.array([1, 2, 3, 4]),
+            "day": pa.array(days, pa.date32()),
+            "word": pa.array(["x", None, "y", "x"]).dictionary_encode(),
+            "text": pa.array(["p", "q", None, "r"]),
+        }
+    )
+    plain = table.set_column(2, "word", table["word"].cast(pa.string()))
+    for t, p in ((table, plain), (table.slice(0, 0), plain.slice(0, 0))):
+        pd.testing.assert_frame_equal(frame(t), p.to_pandas(date_as_object=True))
+    got = frame(table)["day"].tolist()
+    assert got == days and got[0] is got[2]

@@ -30,6 +30,7 @@ from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations
 from ice287g.identity.story import EVENT_COLUMNS, row_changes
 from ice287g.normalize.apply import UNKNOWN_MODEL
+from ice287g.schema import frame
 
 
 def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
@@ -140,10 +141,7 @@ def packed(frame: pd.DataFrame) -> pa.Table:
 
 def unpacked(table: pa.Table) -> pd.DataFrame:
     """The event table as a DataFrame: dates as ``datetime.date``, text as ``str``."""
-    columns = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns
-    ]
-    return pa.table(columns, names=table.column_names).to_pandas()
+    return frame(table)
 
 
 def ordered(table: pa.Table) -> pa.Table:

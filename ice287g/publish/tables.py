@@ -19,7 +19,7 @@ from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
 from ice287g.query.identity import cache_key, load
 from ice287g.query.versions import LISTS, counts, select_versions, version_on
-from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
+from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS, frame
 
 # (name, type, description) of each table's columns.
 # The catalog as published: store paths (snapshot, raw) mean nothing outside the store.
@@ -126,7 +126,7 @@ def record(store, cat: pd.DataFrame) -> Record:
         cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]]),
         change_log(store, ident),
         agreements(store, ident),
-        daily.to_pandas(date_as_object=True),
+        frame(daily),
         daily,
         daily_key,
     )
