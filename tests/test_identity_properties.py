@@ -136,6 +136,7 @@ def assert_same_tables(got, expected) -> None:
     """Every table of two identities equal, row order and values (dtypes aside)."""
     assert got.links.group == expected.links.group
     assert got.links.agency == expected.links.agency
+    assert got.event_year_digests() == expected.event_year_digests()
     for table in ("agreements", "events", "aliases", "merges", "candidates"):
         pd.testing.assert_frame_equal(
             getattr(got, table)(), getattr(expected, table)(), check_dtype=False, obj=table
@@ -194,3 +195,27 @@ def test_a_crowded_agreement_switched_to_another_model_stays_superseded_when_kep
     assert resolver.extended == 2
     assert_same_tables(resolver.identity(), resolve(versions, rows, NO_ALIASES))
     assert resolver.identity().agreements()["status"].tolist() == ["superseded", "removed"]
+
+
+def test_a_years_digest_changes_with_its_events_and_no_other_years():
+    """``events.year_digests`` (what the site's change log is cached by): one event's value
+    changed changes its year's digest and no other; the same events give the same digests."""
+    from ice287g.identity import events
+
+    def table(agency: str):
+        rows = []
+        for i, day in enumerate([date(2025, 3, 1), date(2025, 7, 1), date(2026, 1, 2)]):
+            row = dict.fromkeys(events.EVENT_TABLE_COLUMNS)
+            name = agency if i == 1 else "Gulf County Sheriff's Office"
+            row.update(date=day, seq=1, list="participating", event="listed", agency=name)
+            row.update(sha256=f"v{i}", agreement_id=f"FL:a{i}:JEM", _li=0, _pos=i)
+            rows.append(row)
+        return events.packed(pd.DataFrame(rows))
+
+    one, same = (
+        events.year_digests(table("Boca Raton PD")),
+        events.year_digests(table("Boca Raton PD")),
+    )
+    other = events.year_digests(table("Boca Raton Police Department"))
+    assert one == same and set(one) == {2025, 2026}
+    assert other[2025] != one[2025] and other[2026] == one[2026]

@@ -18,6 +18,7 @@ text of every event.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 
 import numpy as np
@@ -123,10 +124,15 @@ _PLAIN = pa.schema(
         for c in EVENT_TABLE_COLUMNS
     ]
 )
+# As kept: the text dictionary-encoded, and ``_h``, a 64-bit hash of each event's values
+# (``EVENT_COLUMNS``), by which a year of events is told from another without reading them.
 EVENT_SCHEMA = pa.schema(
     [
-        pa.field(f.name, pa.dictionary(pa.int32(), f.type) if f.name in _TEXT else f.type)
-        for f in _PLAIN
+        *(
+            pa.field(f.name, pa.dictionary(pa.int32(), f.type) if f.name in _TEXT else f.type)
+            for f in _PLAIN
+        ),
+        pa.field("_h", pa.uint64()),
     ]
 )
 _EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
@@ -135,8 +141,25 @@ _EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 
 def packed(frame: pd.DataFrame) -> pa.Table:
     """Event records (``EVENT_TABLE_COLUMNS``, in any dtypes) as kept: ``EVENT_SCHEMA``."""
     t = pa.Table.from_pandas(frame[EVENT_TABLE_COLUMNS], schema=_PLAIN, preserve_index=False)
+    hashes = pd.util.hash_pandas_object(unpacked(t.select(EVENT_COLUMNS)), index=False)
     columns = [c.dictionary_encode() if c.type == pa.large_string() else c for c in t.columns]
-    return pa.table(columns, schema=EVENT_SCHEMA)
+    return pa.table([*columns, pa.array(hashes.to_numpy(), pa.uint64())], schema=EVENT_SCHEMA)
+
+
+def year_digests(table: pa.Table) -> dict[int, str]:
+    """Calendar year -> a digest of its events (their values, in order), from the hashes
+    kept with them (``_h``): a year's digest changes exactly when its events do."""
+    if table.num_rows == 0:
+        return {}
+    days = table.column("date").combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
+    years = days.astype("datetime64[D]").astype("datetime64[Y]").astype("int64") + 1970
+    hashes = table.column("_h").combine_chunks().to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
+    ends = np.r_[starts[1:], len(years)]
+    return {
+        int(years[a]): hashlib.sha256(np.ascontiguousarray(hashes[a:b]).tobytes()).hexdigest()
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
 
 
 def unpacked(table: pa.Table) -> pd.DataFrame:

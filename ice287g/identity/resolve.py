@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
-from ice287g.identity.events import event_table, events_after, unpacked
+from ice287g.identity.events import event_table, events_after, unpacked, year_digests
 from ice287g.identity.link import TIERS, Links, link
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations, observe
@@ -166,6 +166,10 @@ class Identity:
         """What changed from version `a` to version `b` (sha256 of two versions of one list,
         both among this identity's versions), in resolved identities (``DIFF_COLUMNS``)."""
         return story.diff(self.observations, self.links, self._listings, a, b)
+
+    def event_year_digests(self) -> dict[int, str]:
+        """Calendar year -> a digest of that year's events (``events.year_digests``)."""
+        return year_digests(self._event_arrow)
 
     def listed(self, sha: str) -> pd.DataFrame:
         """The agreements listed in version `sha`, one row each (the listing that stands for

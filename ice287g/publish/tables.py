@@ -70,10 +70,10 @@ def daily_counts(store, since=None, until=None) -> pd.DataFrame:
 
 
 def daily_table(store, cat: pd.DataFrame):
-    """``daily_counts`` as Arrow (``DAILY_COUNT_FIELDS``) and a key of what it counts. Each
-    calendar year's rows are cached under ``derived/publish/tables/`` by a key of the
-    versions it counts (a version's tallies are written once): only a year whose versions
-    changed is counted again."""
+    """``daily_counts`` as Arrow (``DAILY_COUNT_FIELDS``) and the key of each calendar year
+    (year -> key). A year's rows are cached under ``derived/publish/tables/`` by a key of
+    the versions it counts (a version's tallies are written once): only a year whose
+    versions changed is counted again."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -82,12 +82,11 @@ def daily_table(store, cat: pd.DataFrame):
     folder, scratch = cache.folder(store, "tables")
     chosen = select_versions(cat)
     code = _code()
-    parts, names, keys = [], set(), [code]
+    parts, names, keys = [], set(), {}
     for year, part in chosen.groupby(pd.to_datetime(chosen["date"]).dt.year, sort=True):
         cols = (part[c].tolist() for c in ("list", "date", "seq", "sha256"))
         lines = [code, *(f"{lst} {day} {seq} {sha}" for lst, day, seq, sha in zip(*cols))]
-        key = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
-        keys.append(key)
+        key = keys[int(year)] = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
         files = {"parquet": folder / f"daily-{year}-{key}.parquet"}
         files["json"] = files["parquet"].with_suffix(".json")
         if not cache.valid(files):
@@ -98,10 +97,9 @@ def daily_table(store, cat: pd.DataFrame):
     cache.prune(folder, names, "daily-*")
     if scratch is not None:
         scratch.cleanup()
-    key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
     if not parts:
-        return _arrow(daily_counts(store), DAILY_COUNT_FIELDS), key
-    return pa.concat_tables(parts), key
+        return _arrow(daily_counts(store), DAILY_COUNT_FIELDS), keys
+    return pa.concat_tables(parts), keys
 
 
 @dataclass(frozen=True)
@@ -115,12 +113,13 @@ class Record:
     agreements: pd.DataFrame
     daily: pd.DataFrame
     daily_table: object  # the same as Arrow (``DAILY_COUNT_FIELDS``)
-    daily_key: str  # a key of the versions counted
+    daily_years: dict[int, str]  # a key of the versions each year counts
+    event_years: dict[int, str]  # a digest of each year's events (``events.year_digests``)
 
 
 def record(store, cat: pd.DataFrame) -> Record:
     ident = load(store)
-    daily, daily_key = daily_table(store, cat)
+    daily, daily_years = daily_table(store, cat)
     return Record(
         ident,
         cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]]),
@@ -128,7 +127,8 @@ def record(store, cat: pd.DataFrame) -> Record:
         agreements(store, ident),
         frame(daily),
         daily,
-        daily_key,
+        daily_years,
+        ident.event_year_digests(),
     )
 
 
@@ -228,7 +228,8 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
         table = rec.daily_table if name == "daily_counts" else _arrow(df, fields)
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
-            cut = yearly.cached(store, name, table, rec.key if name == "changes" else rec.daily_key)
+            years = rec.event_years if name == "changes" else rec.daily_years
+            cut = yearly.cached(store, name, table, years)
             cached = cut.files
             out.append(Table(name, title, text, table, described, cached, cut))
         else:

@@ -2,8 +2,10 @@
 at the cost of the years that changed, as derived state under
 ``<data_dir>/derived/publish/tables/``.
 
-Each table is cut by calendar year; a year's *digest* hashes its rows (Arrow IPC bytes),
-the table's schema and the code that writes them. Cached:
+Each table is cut by calendar year; a year's *digest* hashes the table's schema, the code
+that writes it, and its rows: the digest of the year's content that the table's maker keeps
+(``changes``: the identity's hashes of its events, ``events.year_digests``; ``daily_counts``:
+the key of the versions each year counts), or else the rows' Arrow IPC bytes. Cached:
 
 - ``<name>-<year>-<digest>.csv`` (+ ``.json``, its record): the year's rows as CSV without
   a header, written once;
@@ -28,7 +30,7 @@ from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
 from ice287g.store.files import atomic_write, parquet_bytes, sha256_bytes
 
-FORMAT = "publish-yearly-2"
+FORMAT = "publish-yearly-3"
 YEARLY = ("changes", "daily_counts")
 
 
@@ -70,63 +72,61 @@ def _digest(table, code: str) -> str:
     return h.hexdigest()
 
 
-def parts(table) -> list[tuple[int, int, int, str]]:
-    """(year, first row, rows, digest) of each calendar year of `table` (in date order)."""
+def cut(table) -> list[tuple[int, int, int]]:
+    """(year, first row, rows) of each calendar year of `table` (in date order)."""
     import numpy as np
     import pyarrow.compute as pc
 
     if table.num_rows == 0:
         return []
-    code = _code_digest(table.schema)
     years = pc.year(table.column("date")).to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
     ends = np.r_[starts[1:], len(years)]
     return [
-        (int(years[a]), int(a), int(b - a), _digest(table.slice(a, b - a), code))
+        (int(years[a]), int(a), int(b - a))
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
     ]
 
 
-def _parts(folder: Path, name: str, table, known: str | None) -> tuple[list, set[str]]:
-    """``parts`` of `table`, remembered under `known` (a key of its content, when the
-    caller has one) and the code that cuts it, so that an unchanged table is not hashed
-    again; the files used."""
-    if known is None:
-        return parts(table), set()
-    key = hashlib.sha256(f"{known}\n{_code_digest(table.schema)}".encode()).hexdigest()
-    stem = f"{name}-parts-{key[:16]}"
-    files = {"parts": folder / f"{stem}.txt", "json": folder / f"{stem}.json"}
-    if cache.valid(files):
-        lines = files["parts"].read_text().split()
-        cut = [(int(y), int(a), int(n), d) for y, a, n, d in zip(*[iter(lines)] * 4)]
-    else:
-        cut = parts(table)
-        cache.write(files, {"parts": "".join(f"{y} {a} {n} {d}\n" for y, a, n, d in cut).encode()})
-    return cut, {p.name for p in files.values()}
+def parts(table) -> list[tuple[int, int, int, str]]:
+    """(year, first row, rows, digest) of each calendar year of `table` (in date order)."""
+    code = _code_digest(table.schema) if table.num_rows else ""
+    return [(y, a, n, _digest(table.slice(a, n), code)) for y, a, n in cut(table)]
 
 
-def cached(store, name: str, table, known: str | None = None) -> Yearly:
-    """`table`'s files, from the cache where its years are current; `known`: a key of the
-    table's content (see ``_parts``)."""
+def _given(table, years: dict[int, str]) -> list[tuple[int, int, int, str]]:
+    """``parts`` from a digest of each year's content that the caller already has."""
+    code = _code_digest(table.schema)
+    return [
+        (y, a, n, hashlib.sha256(f"{code}\n{years[y]}".encode()).hexdigest())
+        for y, a, n in cut(table)
+    ]
+
+
+def cached(store, name: str, table, years: dict[int, str] | None = None) -> Yearly:
+    """`table`'s files, from the cache where its years are current. `years`: a digest of
+    each year's content, when the caller keeps them (the identity's hashes of its events,
+    the keys of the daily counts' years): then no row is hashed here."""
     folder, scratch = cache.folder(store, "tables")
     cache.settle((folder, name))  # the files of `name` as the last call left them
-    cut, names = _parts(folder, name, table, known)
+    made = parts(table) if years is None else _given(table, years)
+    names: set[str] = set()
     chunks = []
-    for year, first, rows, digest in cut:
+    for year, first, rows, digest in made:
         files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
         if not cache.valid(files):
             cache.write(files, {"csv": csv_bytes(table.slice(first, rows), header=False)})
         names |= {p.name for p in files.values()}
         chunks.append(files["csv"])
     key = hashlib.sha256(
-        "\n".join([_code_digest(table.schema), *(d for *_, d in cut)]).encode()
+        "\n".join([_code_digest(table.schema), *(d for *_, d in made)]).encode()
     ).hexdigest()
     whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
     names |= {p.name for p in whole.values()}
     files = cache.later(
         (folder, name), ("parquet", "csv"), _whole, folder, name, table, chunks, whole, names
     )
-    return Yearly(table, cut, files, scratch)
+    return Yearly(table, made, files, scratch)
 
 
 def _whole(folder: Path, name: str, table, chunks: list[Path], whole: dict, names: set[str]):
