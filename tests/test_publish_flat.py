@@ -159,16 +159,20 @@ def test_history_reads_as_the_change_log_a_year_at_a_time(tmp_path: Path):
 
     store = make_store(tmp_path / "s", first_batch, second_batch, next_year)
     rec = tables.record(store, catalog(store))
-    years = yearly.parts(tables._arrow(rec.events, tables.CHANGE_FIELDS))
-    built = json.loads(page.build_history(store, rec.agreements, rec.events, years))
+    # The change log as published: the identity's events as its DataFrame converts them,
+    # pandas metadata and all.
+    events = rec.ident.events()
+    assert rec.changes.equals(tables._arrow(events, tables.CHANGE_FIELDS), check_metadata=True)
+    years = yearly.parts(rec.changes)
+    built = json.loads(page.build_history(store, rec.agreements, rec.changes, years))
     assert [y for y, *_ in years] == [2025, 2026] and len(built["years"]) == 2
-    events = [e for y in built["years"] for e in decode_frame(y["events"], y["strings"])]
-    assert events == as_page(rec.events, page.EVENT_COLUMNS)
+    told = [e for y in built["years"] for e in decode_frame(y["events"], y["strings"])]
+    assert told == as_page(events, page.EVENT_COLUMNS)
     columns = list(rec.agreements.columns)
     assert decode_frame(built["agreements"], built["strings"]) == as_page(rec.agreements, columns)
     # a year's text is kept: built again, the same bytes, read from the cache
     kept = sorted((store.root / "derived" / "publish" / "history").glob("2025-*"))
-    assert kept and page.build_history(store, rec.agreements, rec.events, years) == page.dumps(
+    assert kept and page.build_history(store, rec.agreements, rec.changes, years) == page.dumps(
         built
     )
 

@@ -167,6 +167,12 @@ class Identity:
         both among this identity's versions), in resolved identities (``DIFF_COLUMNS``)."""
         return story.diff(self.observations, self.links, self._listings, a, b)
 
+    def events_arrow(self):
+        """``events()`` of every agreement as an Arrow table (``EVENT_COLUMNS``, text
+        dictionary-encoded, as kept): for a caller that writes them out, without the
+        DataFrame's copy of every event's text."""
+        return self._event_arrow.select(story.EVENT_COLUMNS)
+
     def event_year_digests(self) -> dict[int, str]:
         """Calendar year -> a digest of that year's events (``events.year_digests``)."""
         return year_digests(self._event_arrow)

@@ -151,7 +151,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         store,
         "history",
         [ident_key],
-        lambda: page.build_history(store, rec.agreements, rec.events, changes),
+        lambda: page.build_history(store, rec.agreements, rec.changes, changes),
         partial(_linked, out, "history.json"),
     )
     assets = {
@@ -169,7 +169,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         licenses[f"license_{name}"] = rel
 
     # 3. the feed
-    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.events, base_url, store, years))
+    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.changes, base_url, store, years))
 
     # 4. the rest of data/: the tables, their descriptions, the checksums
     db["db"]  # the database linked (it may be hashed in the background)

@@ -15,9 +15,12 @@ from html import escape
 from typing import NamedTuple
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ice287g.publish import cache
 from ice287g.publish.files import PACKAGE_TITLE
+from ice287g.schema import frame
 
 FEED = "feed.xml"
 ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
@@ -190,11 +193,12 @@ def _fragment(e: dict, base_url: str | None) -> str:
     return text[text.index("  <entry>") : text.rindex("</feed>")]
 
 
-def _years(cat: pd.DataFrame, events: pd.DataFrame) -> dict[int, list[Successor]]:
+def _years(cat: pd.DataFrame, changes) -> dict[int, list[Successor]]:
     """The versions that have an entry (a non-suspect version after the first of its list
-    with events: ``_successors``), by calendar year, newest year first."""
-    pairs = events[["list", "sha256"]].drop_duplicates()
-    told = set(zip(pairs["list"].tolist(), pairs["sha256"].tolist(), strict=True))
+    with events in `changes`, the change log as Arrow: ``_successors``), by calendar year,
+    newest year first."""
+    pairs = changes.group_by(["list", "sha256"], use_threads=False).aggregate([])
+    told = set(zip(pairs["list"].to_pylist(), pairs["sha256"].to_pylist(), strict=True))
     out: dict[int, list[tuple]] = {}
     for row in _successors(cat):
         if (row.list, row.sha256) in told:
@@ -210,25 +214,24 @@ def _year_key(code: str, base_url, rows: list[Successor], digest: str) -> str:
     return h.hexdigest()
 
 
-def feed_bytes(
-    cat: pd.DataFrame, events: pd.DataFrame, base_url: str | None, store, years: dict
-) -> bytes:
+def feed_bytes(cat: pd.DataFrame, changes, base_url: str | None, store, years: dict) -> bytes:
     """The Atom document (links relative to the site unless `base_url` is given): feedgen's
     head followed by the entries, newest first. The entries' text is cached a calendar year
     at a time under ``derived/publish/feed/`` by a key of what they say (``_year_key``;
-    `years`: the change log's digest of each year), so a new version writes its year's
-    entries again, not the others."""
+    `changes`: the change log as Arrow, `years`: its digest of each year), so a new
+    version reads and writes its year's entries again, not the others."""
     folder, scratch = cache.folder(store, "feed")
     try:
         code = cache.code_digest(__file__)
-        by_year = _years(cat, events)
+        by_year = _years(cat, changes)
         texts, used = [], set()
         for year, rows in by_year.items():
             key = _year_key(code, base_url, rows, years[year])
             files = {ext: folder / f"{year}-{key[:16]}.{ext}" for ext in ("xml", "json")}
             if not cache.valid(files):
                 mine = {(row.list, row.sha256) for row in rows}
-                made = entries(cat, events[events["sha256"].isin({sha for _, sha in mine})])
+                shas = pa.array(sorted({sha for _, sha in mine}), pa.string())
+                made = entries(cat, frame(changes.filter(pc.is_in(changes["sha256"], shas))))
                 text = "".join(
                     _fragment(e, base_url) for e in made if (e["list"], e["sha256"]) in mine
                 )

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ice287g.publish import cache
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
+from ice287g.schema import frame as table_frame
 
 # Page record: the stable agreement id, then the listing's values.
 RECORD = (
@@ -238,16 +239,16 @@ def _runs(values: np.ndarray) -> list[int]:
     return np.column_stack([values[start], length]).ravel().tolist()
 
 
-def build_history(store, agreements: pd.DataFrame, events: pd.DataFrame, years: list) -> bytes:
+def build_history(store, agreements: pd.DataFrame, changes, years: list) -> bytes:
     """The ``history`` JSON: the agreements table, then the change log by calendar year,
     for ``?agency=ID``::
 
         {"format": 2, "agreements": frame, "strings": its strings,
          "years": [{"events": frame, "strings": its strings}, ...]}
 
-    `years`: the change log's (year, first row, rows, digest), ``yearly.parts``; a year's
-    text is kept under ``derived/publish/history/`` by its digest and this code, so a new
-    version writes its year only."""
+    `changes`: the change log (Arrow); `years`: its (year, first row, rows, digest),
+    ``yearly.parts``. A year's text is kept under ``derived/publish/history/`` by its
+    digest and this code, so a new version writes (and reads) its year only."""
     import hashlib
 
     strings = Strings()
@@ -260,9 +261,16 @@ def build_history(store, agreements: pd.DataFrame, events: pd.DataFrame, years: 
     texts = []
     for year, first, rows, digest in years:
         key = hashlib.sha256(f"{code}\n{digest}".encode()).hexdigest()
-        part = events.iloc[first : first + rows]
+        part = changes.slice(first, rows)
         texts.append(
-            cache.kept(store, "history", str(year), key, lambda p=part: _events(p), Path.read_bytes)
+            cache.kept(
+                store,
+                "history",
+                str(year),
+                key,
+                lambda p=part: _events(table_frame(p)),
+                Path.read_bytes,
+            )
         )
     return dumps(head)[:-1] + b',"years":[' + b",".join(texts) + b"]}"
 

@@ -50,12 +50,19 @@ class Table:
     yearly: object = None  # a table cut by year (``yearly.Yearly``): its files are cached
 
 
-def change_log(store, ident=None) -> pd.DataFrame:
+def change_log(store, ident=None):
     """The life story of every agreement (listed, renamed, moa_posted, re_signed, changed,
     model_added, model_switched, removed, returned) between consecutive non-suspect
-    versions of each list (columns ``CHANGE_FIELDS``); `ident`: the store's identity when
-    already loaded."""
-    return (load(store) if ident is None else ident).events()
+    versions of each list, as Arrow (``CHANGE_FIELDS``); `ident`: the store's identity when
+    already loaded. Cast from the identity's own Arrow table (each text column decoded
+    once), with the pandas metadata ``_arrow`` gives its DataFrame, so the bytes are the
+    same either way (a test holds them to it)."""
+    import pyarrow as pa
+
+    kept = (load(store) if ident is None else ident).events_arrow()
+    head = _arrow(frame(kept.slice(0, 0)), CHANGE_FIELDS)
+    columns = [kept.column(f.name).cast(f.type) for f in head.schema]
+    return pa.table(columns, schema=head.schema)
 
 
 def agreements(store, ident=None) -> pd.DataFrame:
@@ -105,11 +112,11 @@ def daily_table(store, cat: pd.DataFrame):
 @dataclass(frozen=True)
 class Record:
     """What the site is built from, each read once: the resolved identity (``ident``), the
-    change log (``events``), the ``agreements`` and the ``daily`` counts."""
+    change log (``changes``, Arrow), the ``agreements`` and the ``daily`` counts."""
 
     ident: object
     key: str  # the identity's cache key (its versions, under its code)
-    events: pd.DataFrame
+    changes: object  # pyarrow.Table (``CHANGE_FIELDS``)
     agreements: pd.DataFrame
     daily: pd.DataFrame
     daily_table: object  # the same as Arrow (``DAILY_COUNT_FIELDS``)
@@ -196,42 +203,42 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             long.files,
         )
     )
-    for name, title, text, df, fields in (
+    # The identity's tables convert in a few hundredths of a second even at ten years:
+    # caching them would cost more in writes after each new version.
+    for name, title, text, table, fields, years in (
         (
             "agreements",
             "Agreements and their life story",
             "One record per agreement ever on the participating list, in resolved "
             "identities: status, first and last listed, every spelling and the evidence "
             "that joined them, time on the pending list.",
-            rec.agreements,
+            _arrow(rec.agreements, AGREEMENT_FIELDS),
             AGREEMENT_FIELDS,
+            None,
         ),
         (
             "changes",
             "Change log",
             "The life story of every agreement: listed, renamed, moa_posted, re_signed, "
             "changed, model_added, model_switched, removed, returned.",
-            rec.events,
+            rec.changes,
             CHANGE_FIELDS,
+            rec.event_years,
         ),
         (
             "daily_counts",
             "Daily counts by model and state",
             "Rows per list, day, state and support model (the day's last version; suspect "
             "versions skipped).",
-            rec.daily,
+            rec.daily_table,
             DAILY_COUNT_FIELDS,
+            rec.daily_years,
         ),
     ):
-        # The identity's tables convert in a few hundredths of a second even at ten
-        # years: caching them would cost more in writes after each new version.
-        table = rec.daily_table if name == "daily_counts" else _arrow(df, fields)
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
-            years = rec.event_years if name == "changes" else rec.daily_years
             cut = yearly.cached(store, name, table, years)
-            cached = cut.files
-            out.append(Table(name, title, text, table, described, cached, cut))
+            out.append(Table(name, title, text, table, described, cut.files, cut))
         else:
             out.append(Table(name, title, text, table, described))
     return out
