@@ -1,4 +1,5 @@
-"""The one Arrow schema of snapshot rows, and the schema of the catalog of versions.
+"""The one Arrow schema of snapshot rows, the schema of the catalog of versions, and
+``frame``, the one way a derived Arrow table becomes a DataFrame.
 
 The README's data dictionary is generated from the descriptions here (``describe()``), so
 the two cannot drift apart.

@@ -9,11 +9,12 @@ versions were added (``Identity.extend``): events at earlier positions stay as t
 except for the agreements whose joins, agencies or standing spelling changed, which are told
 again whole. Both give the same table (a property test holds them to it).
 
-The table is kept as Arrow with its text dictionary-encoded (``EVENT_SCHEMA``; ``unpacked``
-gives the DataFrame): at ten years of history it holds about 80,000 events but only a few
-thousand distinct versions, agreements and names, so an update filters, joins and orders
-integer codes, and the store's cache holds a quarter of the bytes, instead of copying the
-text of every event.
+The table is kept as Arrow with its text dictionary-encoded (``EVENT_SCHEMA``;
+``ice287g.schema.frame`` gives the DataFrame): at ten years of history it holds about
+80,000 events but only a few thousand distinct versions, agreements and names, so an update
+filters, joins and orders integer codes instead of copying the text of every event, and
+the store's cache holds a quarter of the bytes. Each event keeps a 64-bit hash of its
+values (``_h``), by which a year of events is told from another (``year_digests``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from ice287g.schema import frame
 def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
     """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
     `lists`: ``listings(ob, links)`` when already at hand."""
-    return unpacked(event_table(ob, links, lists))[EVENT_COLUMNS]
+    return frame(event_table(ob, links, lists))[EVENT_COLUMNS]
 
 
 def event_table(ob: Observations, links: Links, lists: Listings | None = None) -> pa.Table:
@@ -138,10 +139,10 @@ EVENT_SCHEMA = pa.schema(
 _EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 2, "removed": 3}
 
 
-def packed(frame: pd.DataFrame) -> pa.Table:
+def packed(records: pd.DataFrame) -> pa.Table:
     """Event records (``EVENT_TABLE_COLUMNS``, in any dtypes) as kept: ``EVENT_SCHEMA``."""
-    t = pa.Table.from_pandas(frame[EVENT_TABLE_COLUMNS], schema=_PLAIN, preserve_index=False)
-    hashes = pd.util.hash_pandas_object(unpacked(t.select(EVENT_COLUMNS)), index=False)
+    t = pa.Table.from_pandas(records[EVENT_TABLE_COLUMNS], schema=_PLAIN, preserve_index=False)
+    hashes = pd.util.hash_pandas_object(frame(t.select(EVENT_COLUMNS)), index=False)
     columns = [c.dictionary_encode() if c.type == pa.large_string() else c for c in t.columns]
     return pa.table([*columns, pa.array(hashes.to_numpy(), pa.uint64())], schema=EVENT_SCHEMA)
 
@@ -160,11 +161,6 @@ def year_digests(table: pa.Table) -> dict[int, str]:
         int(years[a]): hashlib.sha256(np.ascontiguousarray(hashes[a:b]).tobytes()).hexdigest()
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
     }
-
-
-def unpacked(table: pa.Table) -> pd.DataFrame:
-    """The event table as a DataFrame: dates as ``datetime.date``, text as ``str``."""
-    return frame(table)
 
 
 def ordered(table: pa.Table) -> pa.Table:

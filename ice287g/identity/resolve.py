@@ -18,11 +18,12 @@ import pyarrow as pa
 
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
-from ice287g.identity.events import event_table, events_after, unpacked, year_digests
+from ice287g.identity.events import event_table, events_after, year_digests
 from ice287g.identity.link import TIERS, Links, link
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations, observe
 from ice287g.identity.runs import covering
+from ice287g.schema import frame
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Identity:
 
     @cached_property
     def _event_table(self) -> pd.DataFrame:  # derived from it, never cached on disk
-        return unpacked(self._event_arrow)
+        return frame(self._event_arrow)
 
     @property
     def _events(self) -> pd.DataFrame:  # a view of the table, not kept twice
@@ -51,7 +52,7 @@ class Identity:
 
     @cached_property
     def _agreements(self) -> pd.DataFrame:
-        told = unpacked(self._event_arrow.select(story.AGREEMENT_EVENT_COLUMNS))
+        told = frame(self._event_arrow.select(story.AGREEMENT_EVENT_COLUMNS))
         return story.agreements(self.observations, self.links, self._listings, told)
 
     @cached_property
