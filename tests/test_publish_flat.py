@@ -21,6 +21,7 @@ from ice287g.publish import core, page, tables
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.identity import load
 from ice287g.query.versions import LISTS, catalog
+from ice287g.schema import frame
 from ice287g.store import Store
 
 
@@ -61,7 +62,7 @@ def core_per_day(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) 
                 page.CATALOG_COLUMNS,
             ),
             "days": day_rows,
-            "series": page.count_series(daily[daily["list"] == lst], days_of[lst]),
+            "series": series_before(daily[daily["list"] == lst], days_of[lst]),
         }
     return {
         "format": 1,
@@ -73,6 +74,30 @@ def core_per_day(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) 
         "lists": lists,
         "strings": strings.table(),
     }
+
+
+def series_before(daily: pd.DataFrame, days: pd.DataFrame) -> dict:
+    """``page.count_series`` as it was built before, in pandas from the daily counts'
+    DataFrame: rows per model and day for all states (``*``) and each state (``?``: none)."""
+    dates = list(days["date"])
+    if daily.empty or not dates:
+        return {}
+    df = daily.fillna({"state": "?", "model": ""})
+    df = df.assign(row=df["date"].map({d: i for i, d in enumerate(dates)}))
+    df = df[df["row"].notna()]
+    out: dict[str, dict[str, list[int]]] = {page.ALL_STATES: {}}
+    for m, rows in sorted(df.groupby("model"), key=lambda kv: kv[0]):
+        out[page.ALL_STATES][m] = series_runs(rows, len(dates))
+    for (state, m), rows in sorted(df.groupby(["state", "model"]), key=lambda kv: kv[0]):
+        out.setdefault(state, {})[m] = series_runs(rows, len(dates))
+    return out
+
+
+def series_runs(rows: pd.DataFrame, days: int) -> list[int]:
+    per_day = [0] * days
+    for row, count in zip(rows["row"].astype(int), rows["count"], strict=True):
+        per_day[row] += int(count)
+    return page.runs(per_day)
 
 
 def decode_frame(frame: dict, strings: list[str]) -> list[dict]:
@@ -120,9 +145,9 @@ def decoded(core: dict) -> dict:
 
 def assert_core_as_before(store) -> dict:
     cat = catalog(store)
-    daily = tables.daily_counts(store)
+    daily, _ = tables.daily_table(store, cat)
     new = json.loads(core.build_core(store, load(store), cat, daily, "t"))
-    assert decoded(new) == decoded(core_per_day(store, cat, daily, "t"))
+    assert decoded(new) == decoded(core_per_day(store, cat, frame(daily), "t"))
     return new
 
 
@@ -205,8 +230,8 @@ def test_core_builds_again_only_from_the_first_year_that_changed(tmp_path: Path)
     folder = store.root / "derived" / "publish" / "core"
 
     def build() -> tuple[bytes, dict[str, str]]:
-        cat, daily = catalog(store), tables.daily_counts(store)
-        text = core.build_core(store, load(store), cat, daily, "t")
+        cat = catalog(store)
+        text = core.build_core(store, load(store), cat, tables.daily_table(store, cat)[0], "t")
         return text, {p.name.split("-")[0]: p.name for p in folder.glob("*.text")}
 
     _, first = build()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from ice287g.identity.story import RESIGN_MIN_DAYS
 from ice287g.publish import cache
@@ -57,13 +58,13 @@ FORMAT = 2
 KEY_BYTES = 16  # a record's digest in a year's ``keys`` file (``_record_key``)
 
 
-def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) -> bytes:
+def build_core(store, ident, cat: pd.DataFrame, daily, generated: str) -> bytes:
     """The ``core`` JSON bytes from the store's identity (`ident`), catalog and daily
-    counts, each year from the cache where it is current."""
+    counts (Arrow, ``tables.DAILY_COUNT_FIELDS``), each year from the cache where it is
+    current."""
     versions = ident.observations.versions
     position = dict(zip(versions["sha256"].tolist(), versions["pos"].tolist(), strict=True))
     days_of = {lst: day_versions(cat, lst) for lst in LISTS}
-    counted = daily[["date", "state", "model", "count"]]
     strings = Strings()
     lists, place = {}, {}
     for lst in LISTS:
@@ -73,7 +74,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily: pd.DataFrame, generated: 
             "versions": frame(
                 mine.assign(rows=mine["rows"].astype("Int64")), strings, CATALOG_COLUMNS
             ),
-            "series": count_series(counted.loc[(daily["list"] == lst).to_numpy()], days_of[lst]),
+            "series": count_series(daily.filter(pc.equal(daily["list"], lst)), days_of[lst]),
         }
     head = {
         "format": FORMAT,

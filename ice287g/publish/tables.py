@@ -112,14 +112,13 @@ def daily_table(store, cat: pd.DataFrame):
 @dataclass(frozen=True)
 class Record:
     """What the site is built from, each read once: the resolved identity (``ident``), the
-    change log (``changes``, Arrow), the ``agreements`` and the ``daily`` counts."""
+    change log (``changes``, Arrow), the ``agreements`` and the daily counts (Arrow)."""
 
     ident: object
     key: str  # the identity's cache key (its versions, under its code)
     changes: object  # pyarrow.Table (``CHANGE_FIELDS``)
     agreements: pd.DataFrame
-    daily: pd.DataFrame
-    daily_table: object  # the same as Arrow (``DAILY_COUNT_FIELDS``)
+    daily_table: object  # the daily counts as Arrow (``DAILY_COUNT_FIELDS``)
     daily_years: dict[int, str]  # a key of the versions each year counts
     event_years: dict[int, str]  # a digest of each year's events (``events.year_digests``)
 
@@ -132,7 +131,6 @@ def record(store, cat: pd.DataFrame) -> Record:
         cache_key(ident.observations.versions[["list", "date", "seq", "sha256"]]),
         change_log(store, ident),
         agreements(store, ident),
-        frame(daily),
         daily,
         daily_years,
         ident.event_year_digests(),
