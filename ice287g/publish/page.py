@@ -26,6 +26,7 @@ import pandas as pd
 
 from ice287g.publish import cache
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
+from ice287g.query.versions import select_versions
 from ice287g.schema import frame as table_frame
 
 # Page record: the stable agreement id, then the listing's values.
@@ -146,9 +147,8 @@ def runs(values: list[int]) -> list[int]:
 
 def day_versions(cat: pd.DataFrame, lst: str) -> pd.DataFrame:
     """The day's last non-suspect version of every day with one: the version in effect at
-    the end of that day."""
-    rows = cat[(cat["list"] == lst) & ~cat["suspect"]].sort_values(["date", "seq"])
-    return rows.groupby("date", as_index=False).tail(1).reset_index(drop=True)
+    the end of that day (``select_versions`` of one list)."""
+    return select_versions(cat, lst)
 
 
 _FIELDS: dict[tuple | None, list[int]] = {}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -175,8 +176,10 @@ def select_versions(
     if until is not None:
         cat = cat[cat["date"] <= until]
     cat = cat.sort_values(["list", "date", "seq"])
-    if not all_versions:
-        cat = cat.groupby(["list", "date"], as_index=False).tail(1)
+    if not all_versions:  # the last version of each run of one list and date
+        lst, day = cat["list"].to_numpy(), cat["date"].to_numpy()
+        last = np.r_[(lst[1:] != lst[:-1]) | (day[1:] != day[:-1]), True]
+        cat = cat[last[: len(cat)]]
     return cat.sort_values(["date", "list", "seq"]).reset_index(drop=True)
 
 
