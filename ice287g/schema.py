@@ -1,5 +1,4 @@
-"""The one Arrow schema of snapshot rows, the schema of the catalog of versions, and
-``frame``, the one way a derived Arrow table becomes a DataFrame.
+"""The one Arrow schema of snapshot rows, and the schema of the catalog of versions.
 
 The README's data dictionary is generated from the descriptions here (``describe()``), so
 the two cannot drift apart.
@@ -110,25 +109,3 @@ def describe() -> str:
     out += ["", "| catalog column | type | meaning |", "|---|---|---|"]
     out += [f"| `{n}` | {t} | {d} |" for n, t, d in CATALOG_FIELDS]
     return "\n".join(out)
-
-
-def frame(table: pa.Table):
-    """`table` as a pandas DataFrame: dictionary-encoded text decoded (``str``), each date
-    column as ``datetime.date`` objects shared by the rows of one day. A column of 100,000
-    rows over a few thousand days makes a few thousand objects instead of 100,000, and the
-    garbage collector's passes over that many new objects cost more than the rest of the
-    conversion (at ten years of history, 0.1 s for the event table alone)."""
-    import numpy as np
-
-    dates = [f.name for f in table.schema if pa.types.is_date32(f.type)]
-    rest = table.drop_columns(dates)
-    columns = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in rest.columns
-    ]
-    out = pa.table(columns, names=rest.column_names).to_pandas()
-    for name in dates:
-        days = table.column(name).combine_chunks().dictionary_encode()
-        shared = np.array([*days.dictionary.to_pylist(), None], dtype=object)
-        at = days.indices.fill_null(len(days.dictionary)).to_numpy()
-        out.insert(table.column_names.index(name), name, shared[at])
-    return out

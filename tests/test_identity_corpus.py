@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ice287g.arrow import dataframe
 from ice287g.identity import events
 from ice287g.normalize.apply import agency_id, agreement_id
 from ice287g.query.identity import load
-from ice287g.schema import frame
 
 pytestmark = pytest.mark.corpus
 REVIEWED_MERGES = Path(__file__).with_name("identity_merges_2025.csv")
@@ -297,11 +297,11 @@ def test_the_cached_event_table_comes_back_equal_in_a_fraction_of_the_bytes(iden
     DataFrame, the events and their hashes are the same; a pickled identity gives the same
     table back."""
     kept = identity.prepare()._event_arrow
-    table = frame(kept)
+    table = dataframe(kept)
     assert len(table) > 1000 and "_h" in table
     packed = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
     plain = pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
     assert len(packed) < len(plain) / 2
-    pd.testing.assert_frame_equal(frame(events.packed(table)), table)
+    pd.testing.assert_frame_equal(dataframe(events.packed(table)), table)
     again = pickle.loads(pickle.dumps(identity))
     pd.testing.assert_frame_equal(again._event_table, table)

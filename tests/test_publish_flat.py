@@ -16,12 +16,12 @@ from test_history import part, write
 from test_publish import first_batch, make_store, second_batch
 from test_publish_incremental import add, next_year
 
+from ice287g.arrow import dataframe
 from ice287g.identity.story import RESIGN_MIN_DAYS
 from ice287g.publish import core, page, tables
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.identity import load
 from ice287g.query.versions import LISTS, catalog
-from ice287g.schema import frame
 from ice287g.store import Store
 
 
@@ -147,7 +147,7 @@ def assert_core_as_before(store) -> dict:
     cat = catalog(store)
     daily, _ = tables.daily_table(store, cat)
     new = json.loads(core.build_core(store, load(store), cat, daily, "t"))
-    assert decoded(new) == decoded(core_per_day(store, cat, frame(daily), "t"))
+    assert decoded(new) == decoded(core_per_day(store, cat, dataframe(daily), "t"))
     return new
 
 

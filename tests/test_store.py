@@ -308,13 +308,13 @@ def test_the_catalog_after_commits_in_any_order_equals_one_derived_whole(
 
 
 def test_a_table_becomes_a_frame_with_one_date_object_per_day():
-    """``schema.frame``: the same frame as pyarrow's own conversion (dates as
+    """``arrow.dataframe``: the same frame as pyarrow's own conversion (dates as
     ``datetime.date``, dictionary-encoded text as ``str``, a missing value as missing), but
     the rows of one day share one ``date`` object."""
     import pandas as pd
     import pyarrow as pa
 
-    from ice287g.schema import frame
+    from ice287g.arrow import dataframe
 
     days = [date(2025, 1, 1), None, date(2025, 1, 1), date(2025, 3, 5)]
     table = pa.table(
@@ -327,6 +327,6 @@ def test_a_table_becomes_a_frame_with_one_date_object_per_day():
     )
     plain = table.set_column(2, "word", table["word"].cast(pa.string()))
     for t, p in ((table, plain), (table.slice(0, 0), plain.slice(0, 0))):
-        pd.testing.assert_frame_equal(frame(t), p.to_pandas(date_as_object=True))
-    got = frame(table)["day"].tolist()
+        pd.testing.assert_frame_equal(dataframe(t), p.to_pandas(date_as_object=True))
+    got = dataframe(table)["day"].tolist()
     assert got == days and got[0] is got[2]

@@ -10,7 +10,7 @@ except for the agreements whose joins, agencies or standing spelling changed, wh
 again whole. Both give the same table (a property test holds them to it).
 
 The table is kept as Arrow with its text dictionary-encoded (``EVENT_SCHEMA``;
-``ice287g.schema.frame`` gives the DataFrame): at ten years of history it holds about
+``ice287g.arrow.dataframe`` gives the DataFrame): at ten years of history it holds about
 80,000 events but only a few thousand distinct versions, agreements and names, so an update
 filters, joins and orders integer codes instead of copying the text of every event, and
 the store's cache holds a quarter of the bytes. Each event keeps a 64-bit hash of its
@@ -25,20 +25,19 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from ice287g.arrow import dataframe, sorted_codes, year_runs
 from ice287g.identity.link import Links
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations
 from ice287g.identity.story import EVENT_COLUMNS, row_changes
 from ice287g.normalize.apply import UNKNOWN_MODEL
-from ice287g.schema import frame
 
 
 def events(ob: Observations, links: Links, lists: Listings | None = None) -> pd.DataFrame:
     """Every event of every agreement on both lists (``EVENT_COLUMNS``), in time order.
     `lists`: ``listings(ob, links)`` when already at hand."""
-    return frame(event_table(ob, links, lists))[EVENT_COLUMNS]
+    return dataframe(event_table(ob, links, lists))[EVENT_COLUMNS]
 
 
 def event_table(ob: Observations, links: Links, lists: Listings | None = None) -> pa.Table:
@@ -142,7 +141,7 @@ _EVENT_ORDER = {"listed": 0, "returned": 1, "model_added": 2, "model_switched": 
 def packed(records: pd.DataFrame) -> pa.Table:
     """Event records (``EVENT_TABLE_COLUMNS``, in any dtypes) as kept: ``EVENT_SCHEMA``."""
     t = pa.Table.from_pandas(records[EVENT_TABLE_COLUMNS], schema=_PLAIN, preserve_index=False)
-    hashes = pd.util.hash_pandas_object(frame(t.select(EVENT_COLUMNS)), index=False)
+    hashes = pd.util.hash_pandas_object(dataframe(t.select(EVENT_COLUMNS)), index=False)
     columns = [c.dictionary_encode() if c.type == pa.large_string() else c for c in t.columns]
     return pa.table([*columns, pa.array(hashes.to_numpy(), pa.uint64())], schema=EVENT_SCHEMA)
 
@@ -150,16 +149,10 @@ def packed(records: pd.DataFrame) -> pa.Table:
 def year_digests(table: pa.Table) -> dict[int, str]:
     """Calendar year -> a digest of its events (their values, in order), from the hashes
     kept with them (``_h``): a year's digest changes exactly when its events do."""
-    if table.num_rows == 0:
-        return {}
-    days = table.column("date").combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
-    years = days.astype("datetime64[D]").astype("datetime64[Y]").astype("int64") + 1970
     hashes = table.column("_h").combine_chunks().to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
-    ends = np.r_[starts[1:], len(years)]
     return {
-        int(years[a]): hashlib.sha256(np.ascontiguousarray(hashes[a:b]).tobytes()).hexdigest()
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        year: hashlib.sha256(np.ascontiguousarray(hashes[a : a + n]).tobytes()).hexdigest()
+        for year, a, n in year_runs(table.column("date"))
     }
 
 
@@ -180,9 +173,7 @@ def _ranks(column: pa.ChunkedArray) -> np.ndarray:
     last."""
     values = column.combine_chunks()
     if pa.types.is_dictionary(values.type):
-        words = values.dictionary
-        rank = np.append(pc.rank(words, tiebreaker="dense").to_numpy(), len(words) + 1)
-        return rank[values.indices.fill_null(len(words)).to_numpy()]
+        return sorted_codes(values)[0]
     if pa.types.is_date32(values.type):
         values = values.view(pa.int32())
     return values.cast(pa.int64()).fill_null(np.iinfo("int64").max).to_numpy()

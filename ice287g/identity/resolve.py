@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ice287g.arrow import dataframe
 from ice287g.identity import aliases as alias_table
 from ice287g.identity import story
 from ice287g.identity.events import event_table, events_after, year_digests
@@ -23,7 +24,6 @@ from ice287g.identity.link import TIERS, Links, link
 from ice287g.identity.listings import Listings, listings
 from ice287g.identity.observe import LISTS, Observations, observe
 from ice287g.identity.runs import covering
-from ice287g.schema import frame
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Identity:
 
     @cached_property
     def _event_table(self) -> pd.DataFrame:  # derived from it, never cached on disk
-        return frame(self._event_arrow)
+        return dataframe(self._event_arrow)
 
     @property
     def _events(self) -> pd.DataFrame:  # a view of the table, not kept twice
@@ -52,7 +52,7 @@ class Identity:
 
     @cached_property
     def _agreements(self) -> pd.DataFrame:
-        told = frame(self._event_arrow.select(story.AGREEMENT_EVENT_COLUMNS))
+        told = dataframe(self._event_arrow.select(story.AGREEMENT_EVENT_COLUMNS))
         return story.agreements(self.observations, self.links, self._listings, told)
 
     @cached_property

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ice287g.arrow import dataframe
 from ice287g.publish import cache
 from ice287g.publish.files import PACKAGE_TITLE
-from ice287g.schema import frame
 
 FEED = "feed.xml"
 ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
@@ -231,7 +231,7 @@ def feed_bytes(cat: pd.DataFrame, changes, base_url: str | None, store, years: d
             if not cache.valid(files):
                 mine = {(row.list, row.sha256) for row in rows}
                 shas = pa.array(sorted({sha for _, sha in mine}), pa.string())
-                made = entries(cat, frame(changes.filter(pc.is_in(changes["sha256"], shas))))
+                made = entries(cat, dataframe(changes.filter(pc.is_in(changes["sha256"], shas))))
                 text = "".join(
                     _fragment(e, base_url) for e in made if (e["list"], e["sha256"]) in mine
                 )

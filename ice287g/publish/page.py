@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ice287g.arrow import dataframe, sorted_codes
 from ice287g.publish import cache
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.versions import select_versions
-from ice287g.schema import frame as table_frame
 
 # Page record: the stable agreement id, then the listing's values.
 RECORD = (
@@ -204,6 +204,7 @@ def count_series(daily, days: pd.DataFrame) -> dict:
     one list as Arrow (``tables.DAILY_COUNT_FIELDS``). One table of days by state and
     model, summed once, in numpy (the daily counts of ten years are 133,000 rows)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     dates = list(days["date"])
     if daily.num_rows == 0 or not dates:
@@ -214,8 +215,8 @@ def count_series(daily, days: pd.DataFrame) -> dict:
     inside = wanted[row] == at
     # The (state, model) pairs in order, numbered: each part's codes in sorted order, then
     # the pairs of codes (a MultiIndex does the same ten times slower).
-    state, states = _sorted_codes(daily.column("state"), "?")
-    model, models_ = _sorted_codes(daily.column("model"), "")
+    state, states = sorted_codes(pc.fill_null(daily.column("state"), "?"))
+    model, models_ = sorted_codes(pc.fill_null(daily.column("model"), ""))
     pair_codes, column = np.unique(state * len(models_) + model, return_inverse=True)
     keys = [(states[p // len(models_)], models_[p % len(models_)]) for p in pair_codes.tolist()]
     cell = row[inside] * len(keys) + column[inside]
@@ -237,19 +238,6 @@ def _day_numbers(dates) -> np.ndarray:
     import pyarrow as pa
 
     return dates.view(pa.int32()).to_numpy(zero_copy_only=False).astype("int64")
-
-
-def _sorted_codes(column, missing: str) -> tuple[np.ndarray, list[str]]:
-    """Each value's number among the column's distinct values in sorted order (a missing
-    value as `missing`), and those values."""
-    import pyarrow.compute as pc
-
-    coded = pc.fill_null(column, missing).combine_chunks().dictionary_encode()
-    words = coded.dictionary.to_pylist()
-    order = sorted(range(len(words)), key=words.__getitem__)
-    rank = np.empty(len(words), dtype="int64")
-    rank[order] = np.arange(len(words))
-    return rank[coded.indices.to_numpy()], [words[i] for i in order]
 
 
 def _runs(values: np.ndarray) -> list[int]:
@@ -290,7 +278,7 @@ def build_history(store, agreements: pd.DataFrame, changes, years: list) -> byte
                 "history",
                 str(year),
                 key,
-                lambda p=part: _events(table_frame(p)),
+                lambda p=part: _events(dataframe(p)),
                 Path.read_bytes,
             )
         )

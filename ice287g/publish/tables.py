@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ice287g.arrow import dataframe
 from ice287g.publish import cache, yearly
 from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
 from ice287g.query.identity import cache_key, load
 from ice287g.query.versions import LISTS, counts, select_versions, version_on
-from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS, frame
+from ice287g.schema import CATALOG_FIELDS, SNAPSHOT_FIELDS
 
 # (name, type, description) of each table's columns.
 # The catalog as published: store paths (snapshot, raw) mean nothing outside the store.
@@ -60,7 +61,7 @@ def change_log(store, ident=None):
     import pyarrow as pa
 
     kept = (load(store) if ident is None else ident).events_arrow()
-    head = _arrow(frame(kept.slice(0, 0)), CHANGE_FIELDS)
+    head = _arrow(dataframe(kept.slice(0, 0)), CHANGE_FIELDS)
     columns = [kept.column(f.name).cast(f.type) for f in head.schema]
     return pa.table(columns, schema=head.schema)
 

@@ -26,6 +26,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ice287g.arrow import year_runs
 from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
 from ice287g.store.files import atomic_write, parquet_bytes, sha256_bytes
@@ -72,26 +73,12 @@ def _digest(table, code: str) -> str:
     return h.hexdigest()
 
 
-def cut(table) -> list[tuple[int, int, int]]:
-    """(year, first row, rows) of each calendar year of `table` (in date order)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    if table.num_rows == 0:
-        return []
-    years = pc.year(table.column("date")).to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
-    ends = np.r_[starts[1:], len(years)]
-    return [
-        (int(years[a]), int(a), int(b - a))
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-    ]
-
-
 def parts(table) -> list[tuple[int, int, int, str]]:
     """(year, first row, rows, digest) of each calendar year of `table` (in date order)."""
     code = _code_digest(table.schema) if table.num_rows else ""
-    return [(y, a, n, _digest(table.slice(a, n), code)) for y, a, n in cut(table)]
+    return [
+        (y, a, n, _digest(table.slice(a, n), code)) for y, a, n in year_runs(table.column("date"))
+    ]
 
 
 def _given(table, years: dict[int, str]) -> list[tuple[int, int, int, str]]:
@@ -99,7 +86,7 @@ def _given(table, years: dict[int, str]) -> list[tuple[int, int, int, str]]:
     code = _code_digest(table.schema)
     return [
         (y, a, n, hashlib.sha256(f"{code}\n{years[y]}".encode()).hexdigest())
-        for y, a, n in cut(table)
+        for y, a, n in year_runs(table.column("date"))
     ]
 
 
