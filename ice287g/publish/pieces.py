@@ -35,6 +35,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ice287g.publish import cache, rowgroups
@@ -79,14 +80,19 @@ def pieces(cat: pd.DataFrame) -> list[Piece]:
     """The catalog cut into pieces, in the long table's order (list, date, seq)."""
     code = _code_digest()
     cat = cat.sort_values(["list", "date", "seq"])
-    years = pd.to_datetime(cat["date"]).dt.year
-    out = []
+    if cat.empty:
+        return []
+    lists = cat["list"].to_numpy(dtype=object)
+    years = pd.to_datetime(cat["date"]).dt.year.to_numpy()
     lines = ["\t".join(map(str, row)) + "\n" for row in zip(*_columns(cat), strict=True)]
-    line = pd.Series(lines, index=cat.index)
-    for (lst, year), versions in cat.groupby([cat["list"], years], sort=True):
+    # The pieces are the runs of one list and year in that order (a slice each, not a
+    # group-by's copy of every column).
+    starts = np.flatnonzero(np.r_[True, (lists[1:] != lists[:-1]) | (years[1:] != years[:-1])])
+    out = []
+    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(cat)], strict=True):
         h = hashlib.sha256(code.encode())
-        h.update("".join(line[versions.index]).encode())
-        out.append(Piece(lst, int(year), versions, h.hexdigest()))
+        h.update("".join(lines[a:b]).encode())
+        out.append(Piece(lists[a], int(years[a]), cat.iloc[a:b], h.hexdigest()))
     return out
 
 
