@@ -151,9 +151,10 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
 
     schema = long.schema
     row_columns = [c for c in schema.names if c not in PER_VERSION]
+    order = versiondb.version_order(cat)
     base, base_scratch = versiondb.base_database(
         store,
-        cat,
+        order,
         lambda versions: _sqlite_ready(long.rows_of(versions)),
         _column_types(_sqlite_ready(schema.empty_table().select(row_columns))),
         {t.name: t.yearly for t in tables if t.yearly is not None},
@@ -170,7 +171,7 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
             return {"db": path}
         with atomic_file(files["db"]) as tmp:
             versiondb.copy_base(base, tmp)
-            _fill(tmp, tables, cat, row_columns)
+            _fill(tmp, tables, order, row_columns)
         if scratch is None and base_scratch is None:
             return cache.later((folder, "db"), ("db",), _settle, files, folder, path)
         return _settle(files, folder, path)  # before the temporary folders go
@@ -192,9 +193,10 @@ def _settle(files: dict[str, Path], folder: Path, path: Path) -> dict[str, Path]
     return {"db": path}
 
 
-def _fill(path: Path, tables: list[Table], cat, row_columns: list[str]) -> None:
+def _fill(path: Path, tables: list[Table], order, row_columns: list[str]) -> None:
     """Add to the copy of the long table's database the other tables, the view
-    ``versions`` and the search indexes."""
+    ``versions`` and the search indexes; `order`: the catalog in id order
+    (``versiondb.version_order``)."""
     import pyarrow as pa
     import sqlite_utils
 
@@ -204,9 +206,8 @@ def _fill(path: Path, tables: list[Table], cat, row_columns: list[str]) -> None:
     db.execute("pragma journal_mode = off")
     db.execute("pragma synchronous = off")
     try:
-        order = versiondb.version_order(cat)["sha256"].tolist()
+        ids = dict(zip(order["sha256"].tolist(), range(len(order)), strict=True))
         catalog = by_name["catalog"].table
-        ids = dict(zip(order, range(len(order)), strict=True))
         numbered = catalog.add_column(
             0, "id", pa.array([ids[s] for s in catalog.column("sha256").to_pylist()], pa.int32())
         ).sort_by("id")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ice287g.arrow import dataframe
+from ice287g.arrow import dataframe, ipc_bytes, read_ipc
 from ice287g.publish import cache, yearly
 from ice287g.query.export import VERSION_COLUMNS, table_from_pandas
 from ice287g.query.history import AGREEMENT_FIELDS, EVENT_FIELDS
@@ -54,16 +54,19 @@ class Table:
 def change_log(store, ident=None):
     """The life story of every agreement (listed, renamed, moa_posted, re_signed, changed,
     model_added, model_switched, removed, returned) between consecutive non-suspect
-    versions of each list, as Arrow (``CHANGE_FIELDS``); `ident`: the store's identity when
-    already loaded. Cast from the identity's own Arrow table (each text column decoded
-    once), with the pandas metadata ``_arrow`` gives its DataFrame, so the bytes are the
-    same either way (a test holds them to it)."""
-    import pyarrow as pa
+    versions of each list, as Arrow: the identity's own event table, its text
+    dictionary-encoded as kept (``events.EVENT_SCHEMA``); `ident`: the store's identity
+    when already loaded. Its rows are cast to the published schema (``change_schema``)
+    only where they are written out (``yearly.published``): a new version casts its year,
+    not ten years of events."""
+    return (load(store) if ident is None else ident).events_arrow()
 
-    kept = (load(store) if ident is None else ident).events_arrow()
-    head = _arrow(dataframe(kept.slice(0, 0)), CHANGE_FIELDS)
-    columns = [kept.column(f.name).cast(f.type) for f in head.schema]
-    return pa.table(columns, schema=head.schema)
+
+def change_schema(changes):
+    """The change log's schema as published (``CHANGE_FIELDS``: text as plain strings),
+    with the pandas metadata ``_arrow`` gives its DataFrame, so the bytes are the same
+    either way (a test holds them to it)."""
+    return _arrow(dataframe(changes.slice(0, 0)), CHANGE_FIELDS).schema
 
 
 def agreements(store, ident=None) -> pd.DataFrame:
@@ -80,12 +83,10 @@ def daily_counts(store, since=None, until=None) -> pd.DataFrame:
 def daily_table(store, cat: pd.DataFrame):
     """``daily_counts`` as Arrow (``DAILY_COUNT_FIELDS``) and the key of each calendar year
     (year -> key). A year's rows are cached under ``derived/publish/tables/`` by a key of
-    the versions it counts (a version's tallies are written once): only a year whose
-    versions changed is counted again."""
+    the versions it counts (a version's tallies are written once), as an Arrow IPC file
+    read back by mapping it (``arrow.read_ipc``): only a year whose versions changed is
+    counted again, and the other years cost no decoding."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ice287g.store.files import parquet_bytes
 
     folder, scratch = cache.folder(store, "tables")
     chosen = select_versions(cat)
@@ -95,12 +96,12 @@ def daily_table(store, cat: pd.DataFrame):
         cols = (part[c].tolist() for c in ("list", "date", "seq", "sha256"))
         lines = [code, *(f"{lst} {day} {seq} {sha}" for lst, day, seq, sha in zip(*cols))]
         key = keys[int(year)] = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
-        files = {"parquet": folder / f"daily-{year}-{key}.parquet"}
-        files["json"] = files["parquet"].with_suffix(".json")
+        files = {"arrow": folder / f"daily-{year}-{key}.arrow"}
+        files["json"] = files["arrow"].with_suffix(".json")
         if not cache.valid(files):
             df = daily_counts(store, f"{year}-01-01", f"{year}-12-31")
-            cache.write(files, {"parquet": parquet_bytes(_arrow(df, DAILY_COUNT_FIELDS))})
-        parts.append(pq.read_table(files["parquet"]))
+            cache.write(files, {"arrow": ipc_bytes(_arrow(df, DAILY_COUNT_FIELDS))})
+        parts.append(read_ipc(files["arrow"]))
         names |= {p.name for p in files.values()}
     cache.prune(folder, names, "daily-*")
     if scratch is not None:
@@ -117,7 +118,7 @@ class Record:
 
     ident: object
     key: str  # the identity's cache key (its versions, under its code)
-    changes: object  # pyarrow.Table (``CHANGE_FIELDS``)
+    changes: object  # pyarrow.Table, text dictionary-encoded (``change_log``)
     agreements: pd.DataFrame
     daily_table: object  # the daily counts as Arrow (``DAILY_COUNT_FIELDS``)
     daily_years: dict[int, str]  # a key of the versions each year counts
@@ -236,8 +237,9 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
     ):
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
-            cut = yearly.cached(store, name, table, years)
-            out.append(Table(name, title, text, table, described, cut.files, cut))
+            schema = change_schema(table) if name == "changes" else table.schema
+            cut = yearly.cached(store, name, table, years, schema)
+            out.append(Table(name, title, text, schema.empty_table(), described, cut.files, cut))
         else:
             out.append(Table(name, title, text, table, described))
     return out

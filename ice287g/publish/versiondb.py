@@ -120,12 +120,12 @@ def _yearly(conn, name: str, yearly, held: list | None) -> list:
 
     from ice287g.publish.database import _column_types, _sqlite_ready, insert_rows
 
-    schema = str(yearly.table.schema)
+    schema = str(yearly.schema)
     now = [[y, n, d] for y, _, n, d in yearly.parts] + [schema]
     if held is None or held[-1] != schema:
         db = sqlite_utils.Database(conn)
         db[name].drop(ignore=True)
-        db[name].create(_column_types(_sqlite_ready(yearly.table.schema.empty_table())))
+        db[name].create(_column_types(_sqlite_ready(yearly.schema.empty_table())))
         held = [schema]
     old, new = held[:-1], now[:-1]
     k = 0
@@ -135,24 +135,24 @@ def _yearly(conn, name: str, yearly, held: list | None) -> list:
         return now
     kept = sum(n for _, n, _ in new[:k])
     conn.execute(f"delete from [{name}] where rowid > ?", (kept,))
-    rest = _sqlite_ready(yearly.table.slice(kept))
+    rest = _sqlite_ready(yearly.rows(kept))
     rows = zip(*(c.to_pylist() for c in rest.columns), strict=True)
     insert_rows(conn, name, rest.column_names, rows)
     return now
 
 
 def base_database(
-    store, cat: pd.DataFrame, rows_of, row_types: dict, yearly: dict
+    store, order: pd.DataFrame, rows_of, row_types: dict, yearly: dict
 ) -> tuple[Path, object]:
     """The cached database of the long table and the `yearly` tables (name ->
-    ``yearly.Yearly``), brought up to `cat` (path, and a temporary folder to keep alive
-    when the store cannot be written). `rows_of(versions)`: the SQLite-ready long table of
-    those catalog rows, in their order; `row_types`: the rows table's column types."""
+    ``yearly.Yearly``), brought up to the catalog in id order (`order`, ``version_order``)
+    (path, and a temporary folder to keep alive when the store cannot be written).
+    `rows_of(versions)`: the SQLite-ready long table of those catalog rows, in their order;
+    `row_types`: the rows table's column types."""
     import sqlite3
 
     folder, scratch = cache.folder(store, "database")
     code = _code_digest()
-    order = version_order(cat)
     pairs = zip(order["sha256"].tolist(), order["snapshot_sha256"].tolist(), strict=True)
     versions = [list(v) for v in pairs]
     path = folder / BASE

@@ -40,10 +40,21 @@ class Yearly:
     """A table cut by year: ``parts`` (year, first row, rows, digest) in table order and
     its files in the cache."""
 
-    table: object  # pyarrow.Table
+    table: object  # pyarrow.Table, as its maker keeps it
+    schema: object  # pyarrow.Schema, as published (``published``)
     parts: list[tuple[int, int, int, str]]
     files: cache.Later  # "parquet", "csv": the whole table
     scratch: object = None  # the temporary folder of a read-only store's files
+
+    def rows(self, first: int = 0):
+        """The table's rows from row `first` on, as published."""
+        return published(self.table.slice(first), self.schema)
+
+
+def published(table, schema):
+    """`table`'s rows as published: cast to `schema` (the change log keeps its text
+    dictionary-encoded, ``tables.change_log``); the table itself when it has it already."""
+    return table if table.schema.equals(schema, check_metadata=True) else table.cast(schema)
 
 
 def _code_digest(schema) -> str:
@@ -81,49 +92,55 @@ def parts(table) -> list[tuple[int, int, int, str]]:
     ]
 
 
-def _given(table, years: dict[int, str]) -> list[tuple[int, int, int, str]]:
+def _given(schema, table, years: dict[int, str]) -> list[tuple[int, int, int, str]]:
     """``parts`` from a digest of each year's content that the caller already has."""
-    code = _code_digest(table.schema)
+    code = _code_digest(schema)
     return [
         (y, a, n, hashlib.sha256(f"{code}\n{years[y]}".encode()).hexdigest())
         for y, a, n in year_runs(table.column("date"))
     ]
 
 
-def cached(store, name: str, table, years: dict[int, str] | None = None) -> Yearly:
+def cached(store, name: str, table, years: dict[int, str] | None = None, schema=None) -> Yearly:
     """`table`'s files, from the cache where its years are current. `years`: a digest of
     each year's content, when the caller keeps them (the identity's hashes of its events,
-    the keys of the daily counts' years): then no row is hashed here."""
+    the keys of the daily counts' years): then no row is hashed here. `schema`: the
+    schema its rows are published with (``published``; by default its own)."""
     folder, scratch = cache.folder(store, "tables")
     cache.settle((folder, name))  # the files of `name` as the last call left them
-    made = parts(table) if years is None else _given(table, years)
+    schema = table.schema if schema is None else schema
+    table = published(table, schema) if years is None else table
+    made = parts(table) if years is None else _given(schema, table, years)
     names: set[str] = set()
     chunks = []
     for year, first, rows, digest in made:
         files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
         if not cache.valid(files):
-            cache.write(files, {"csv": csv_bytes(table.slice(first, rows), header=False)})
+            rows_ = published(table.slice(first, rows), schema)
+            cache.write(files, {"csv": csv_bytes(rows_, header=False)})
         names |= {p.name for p in files.values()}
         chunks.append(files["csv"])
     key = hashlib.sha256(
-        "\n".join([_code_digest(table.schema), *(d for *_, d in made)]).encode()
+        "\n".join([_code_digest(schema), *(d for *_, d in made)]).encode()
     ).hexdigest()
     whole = {ext: folder / f"{name}-{key[:16]}.{ext}" for ext in ("parquet", "csv", "json")}
     names |= {p.name for p in whole.values()}
-    files = cache.later(
-        (folder, name), ("parquet", "csv"), _whole, folder, name, table, chunks, whole, names
+    cut = Yearly(table, schema, made, None, scratch)
+    cut.files = cache.later(
+        (folder, name), ("parquet", "csv"), _whole, folder, name, cut, chunks, whole, names
     )
-    return Yearly(table, made, files, scratch)
+    return cut
 
 
-def _whole(folder: Path, name: str, table, chunks: list[Path], whole: dict, names: set[str]):
+def _whole(folder: Path, name: str, cut: Yearly, chunks: list[Path], whole: dict, names: set[str]):
     """The whole table's files (the Parquet file encoded whole, the CSV the header and the
     years' `chunks`), from the cache when valid; then the files of `name` other than
-    `names` deleted. Run in the build's background thread (``cache.later``)."""
+    `names` deleted. Run in the build's background thread (``cache.later``), which also
+    casts the rows (``Yearly.rows``)."""
     if not cache.valid(whole):
-        parquet = parquet_bytes(table)
+        parquet = parquet_bytes(cut.rows())
         atomic_write(whole["parquet"], parquet, sync=False)
-        csv_sha = cache.joined(whole["csv"], csv_bytes(table.schema.empty_table()), chunks)
+        csv_sha = cache.joined(whole["csv"], csv_bytes(cut.schema.empty_table()), chunks)
         cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": csv_sha})
     cache.prune(folder, names, f"{name}-*")
     return {"parquet": whole["parquet"], "csv": whole["csv"]}
