@@ -126,7 +126,7 @@ class Record:
 
 
 def record(store, cat: pd.DataFrame) -> Record:
-    ident = load(store)
+    ident = load(store, cat=cat)
     daily, daily_years = daily_table(store, cat)
     return Record(
         ident,

@@ -12,6 +12,7 @@ missing or unreadable is rebuilt, never trusted.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import pickle
 from datetime import date
@@ -31,9 +32,10 @@ _KEY_BYTES = 64  # the code's digest and the versions' key (sha256 in hex), a li
 
 
 # --- reading a store ---------------------------------------------------------------------------
-def read_versions(data_dir=None, include_suspect: bool = False) -> pd.DataFrame:
-    """The catalog's versions (suspect ones left out unless asked), in publication order."""
-    cat = catalog(data_dir)
+def read_versions(data_dir=None, include_suspect: bool = False, cat=None) -> pd.DataFrame:
+    """The catalog's versions (suspect ones left out unless asked), in publication order;
+    `cat`: the store's catalog when the caller has read it."""
+    cat = catalog(data_dir) if cat is None else cat
     if cat.empty:
         return pd.DataFrame(columns=[*VERSION_COLUMNS, "snapshot"])
     if not include_suspect:
@@ -89,6 +91,19 @@ def cache_path(store, include_suspect: bool) -> Path:
     return store.root / "derived" / f"identity{suffix}.pickle"
 
 
+def _unpickled(f):
+    """The object pickled in `f`, read with the garbage collector paused: the identity is
+    hundreds of thousands of new objects at ten years of history, and the collector's
+    passes over the whole heap while they are made cost twice the reading."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.load(f)
+    finally:
+        if paused:
+            gc.enable()
+
+
 def _read_cached(path: Path, base: str) -> tuple[str, Identity] | None:
     """(key, identity) of the cache file when it was written by this code (`base`)."""
     try:
@@ -97,7 +112,7 @@ def _read_cached(path: Path, base: str) -> tuple[str, Identity] | None:
             if len(head) < 2 or head[0] != base.encode():
                 return None
             key = head[1].decode()
-            found = pickle.load(f)
+            found = _unpickled(f)
     except Exception:  # noqa: BLE001 - a cache is never trusted: any damage means rebuild
         return None
     return (key, found) if isinstance(found, Identity) else None
@@ -132,16 +147,17 @@ def _extended(ident: Identity, versions: pd.DataFrame, store) -> Identity | None
     return ident.extend(new.drop(columns=["snapshot"]), read_rows(new, store))
 
 
-def load(data_dir=None, include_suspect: bool = False, refresh: bool = False) -> Identity:
+def load(data_dir=None, include_suspect: bool = False, refresh: bool = False, cat=None) -> Identity:
     """The resolved identity of a store (suspect versions left out unless asked).
 
     From the cache when it matches the catalog, the alias table and the code. When the
     catalog has only gained versions newer than the cache's, the cached identity is
     extended by them (``Identity.extend``: the new rows are read, not the old ones);
     otherwise (`refresh`, a cache that is missing, damaged or written by other code, a
-    version removed or published out of order) everything is resolved again."""
+    version removed or published out of order) everything is resolved again. `cat`: the
+    store's catalog when the caller has read it."""
     store = store_of(data_dir)
-    versions = read_versions(store, include_suspect)
+    versions = read_versions(store, include_suspect, cat)
     base = _code_digest()
     key = cache_key(versions, base)
     path = cache_path(store, include_suspect)
