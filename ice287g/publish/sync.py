@@ -121,8 +121,13 @@ def _put(fs, local: Path, root: str, rel: str) -> None:
     target = f"{root}/{rel}"
     if _is_local(fs):
         with atomic_file(Path(target)) as tmp:
-            try:  # a hard link when on one file system: no file is ever written in place
-                os.replace(_linked(local, tmp), tmp)
+            # A hard link when on one file system (no file is ever written in place), made
+            # under the temporary name itself: renamed over the empty temporary file, ext4
+            # would start writing the linked file's data back there and then (its
+            # ``auto_da_alloc``), on the publish's time: 30 ms for the big files at ten years.
+            tmp.unlink()
+            try:
+                os.link(local, tmp)
             except OSError:
                 shutil.copyfile(local, tmp)
         return
@@ -133,13 +138,6 @@ def _put(fs, local: Path, root: str, rel: str) -> None:
     if content_type:
         extra["ContentType"] = content_type
     fs.put_file(str(local), target, **extra)
-
-
-def _linked(local: Path, tmp: str) -> str:
-    """A new hard link to `local` beside `tmp` (its name)."""
-    link = f"{tmp}.link"
-    os.link(local, link)
-    return link
 
 
 def sync(
