@@ -65,15 +65,18 @@ class Successor(NamedTuple):
     rows: int
 
 
-def _successors(cat: pd.DataFrame):
+def _successors(cat: pd.DataFrame) -> list[Successor]:
     """Each non-suspect version after the first of its list (``Successor``; a version's own
-    events make its entry; the first version of each list is not an entry)."""
-    for lst, versions in cat[~cat["suspect"]].groupby("list"):
-        versions = versions.sort_values(["date", "seq"])
-        cols = [versions[c].tolist() for c in ("date", "seq", "sha256", "file_name", "rows")]
-        rows = list(zip(*cols, strict=True))
-        for prev, row in zip(rows, rows[1:], strict=False):
-            yield Successor(lst, prev[0], *row)
+    events make its entry; the first version of each list is not an entry), by list, then
+    date and seq."""
+    columns = ["list", "date", "seq", "sha256", "file_name", "rows"]
+    kept = cat.loc[~cat["suspect"].to_numpy(), columns].sort_values(["list", "date", "seq"])
+    lst, day, *rest = (kept[c].tolist() for c in columns)
+    return [
+        Successor(lst[i], day[i - 1], day[i], *(col[i] for col in rest))
+        for i in range(1, len(lst))
+        if lst[i] == lst[i - 1]
+    ]
 
 
 def _names(events: pd.DataFrame) -> list[str]:
@@ -94,10 +97,11 @@ def _names(events: pd.DataFrame) -> list[str]:
     return out
 
 
-def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
+def entries(cat: pd.DataFrame, events: pd.DataFrame, successors=None) -> list[dict]:
     """One record per version that changed something, newest first: list, date, seq,
     sha256, rows, previous date, counts per kind and the agencies named. The change log is
-    grouped once (by version and kind), not scanned per version."""
+    grouped once (by version and kind), not scanned per version. `successors`: the
+    catalog's ``_successors`` when the caller has them."""
     named = pd.DataFrame(
         {
             "list": events["list"].to_numpy(),
@@ -111,7 +115,7 @@ def entries(cat: pd.DataFrame, events: pd.DataFrame) -> list[dict]:
     for (lst, sha, kind), names in by_kind.items():
         kinds.setdefault((lst, sha), {})[kind] = names
     out = []
-    for lst, previous, day, seq, sha, file_name, n in _successors(cat):
+    for lst, previous, day, seq, sha, file_name, n in successors or _successors(cat):
         found = kinds.get((lst, sha))
         if not found:
             continue
@@ -193,15 +197,15 @@ def _fragment(e: dict, base_url: str | None) -> str:
     return text[text.index("  <entry>") : text.rindex("</feed>")]
 
 
-def _years(cat: pd.DataFrame, changes) -> dict[int, list[Successor]]:
-    """The versions that have an entry (a non-suspect version after the first of its list
-    with events in `changes`, the change log as Arrow: ``_successors``), by calendar year,
-    newest year first."""
-    pairs = changes.group_by(["list", "sha256"], use_threads=False).aggregate([])
-    told = set(zip(pairs["list"].to_pylist(), pairs["sha256"].to_pylist(), strict=True))
+def _years(successors: list[Successor], changes) -> dict[int, list[Successor]]:
+    """The versions that have an entry (of `successors`, ``_successors``: those with events
+    in `changes`, the change log as Arrow), by calendar year, newest year first. A sha256
+    names one version of one list: the versions told of are the change log's distinct
+    sha256 (its dictionary's, when kept encoded), not a group-by of every event."""
+    told = set(pc.unique(changes["sha256"]).to_pylist())
     out: dict[int, list[tuple]] = {}
-    for row in _successors(cat):
-        if (row.list, row.sha256) in told:
+    for row in successors:
+        if row.sha256 in told:
             out.setdefault(row.date.year, []).append(row)
     return dict(sorted(out.items(), reverse=True))
 
@@ -223,7 +227,8 @@ def feed_bytes(cat: pd.DataFrame, changes, base_url: str | None, store, years: d
     folder, scratch = cache.folder(store, "feed")
     try:
         code = cache.code_digest(__file__)
-        by_year = _years(cat, changes)
+        successors = _successors(cat)
+        by_year = _years(successors, changes)
         texts, used = [], set()
         for year, rows in by_year.items():
             key = _year_key(code, base_url, rows, years[year])
@@ -231,7 +236,8 @@ def feed_bytes(cat: pd.DataFrame, changes, base_url: str | None, store, years: d
             if not cache.valid(files):
                 mine = {(row.list, row.sha256) for row in rows}
                 shas = pa.array(sorted({sha for _, sha in mine}), pa.string())
-                made = entries(cat, dataframe(changes.filter(pc.is_in(changes["sha256"], shas))))
+                mentioned = dataframe(changes.filter(pc.is_in(changes["sha256"], shas)))
+                made = entries(cat, mentioned, successors)
                 text = "".join(
                     _fragment(e, base_url) for e in made if (e["list"], e["sha256"]) in mine
                 )
