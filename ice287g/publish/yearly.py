@@ -7,14 +7,16 @@ that writes it, and its rows: the digest of the year's content that the table's 
 (``changes``: the identity's hashes of its events, ``events.year_digests``; ``daily_counts``:
 the key of the versions each year counts), or else the rows' Arrow IPC bytes. Cached:
 
-- ``<name>-<year>-<digest>.csv`` (+ ``.json``, its record): the year's rows as CSV without
-  a header, written once;
+- ``<name>-<year>-<digest>.csv`` and ``.parquet`` (+ ``.json``, their record): the year's
+  rows as CSV without a header and as Parquet, written once;
 - ``<name>-<key>.parquet`` and ``<name>-<key>.csv`` (+ ``.json``), ``key`` hashing every
   year's digest: the whole table, the CSV being the header followed by each year's rows
-  (byte for byte what one CSV writer call gives), the Parquet file encoded whole.
+  (byte for byte what one CSV writer call gives), the Parquet file the years' row groups
+  under one footer (``rowgroups.join``, each year's as placed kept in
+  ``placed-<name>/``: no value decoded or encoded again).
 
 So a publish with nothing new writes neither file, and a new version writes one year's
-CSV (and the Parquet file); the whole table's files are made in the build's background
+files (and the whole ones); the whole table's files are made in the build's background
 thread (``cache.later``). Files of another key are deleted; a file that does not match
 its record is rebuilt, never trusted (``cache``). The database keeps the same years
 (``versiondb``): a year whose digest changed is written again from that year on.
@@ -27,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ice287g.arrow import year_runs
-from ice287g.publish import cache
+from ice287g.publish import cache, rowgroups
 from ice287g.query.export import csv_bytes
 from ice287g.store.files import atomic_write, parquet_bytes, sha256_bytes
 
-FORMAT = "publish-yearly-3"
+FORMAT = "publish-yearly-4"
 YEARLY = ("changes", "daily_counts")
 
 
@@ -114,12 +116,14 @@ def cached(store, name: str, table, years: dict[int, str] | None = None, schema=
     names: set[str] = set()
     chunks = []
     for year, first, rows, digest in made:
-        files = {ext: folder / f"{name}-{year}-{digest[:16]}.{ext}" for ext in ("csv", "json")}
+        stem = f"{name}-{year}-{digest[:16]}"
+        files = {ext: folder / f"{stem}.{ext}" for ext in ("csv", "parquet", "json")}
         if not cache.valid(files):
             rows_ = published(table.slice(first, rows), schema)
-            cache.write(files, {"csv": csv_bytes(rows_, header=False)})
+            data = {"csv": csv_bytes(rows_, header=False), "parquet": parquet_bytes(rows_)}
+            cache.write(files, data)
         names |= {p.name for p in files.values()}
-        chunks.append(files["csv"])
+        chunks.append(files)
     key = hashlib.sha256(
         "\n".join([_code_digest(schema), *(d for *_, d in made)]).encode()
     ).hexdigest()
@@ -132,15 +136,20 @@ def cached(store, name: str, table, years: dict[int, str] | None = None, schema=
     return cut
 
 
-def _whole(folder: Path, name: str, cut: Yearly, chunks: list[Path], whole: dict, names: set[str]):
-    """The whole table's files (the Parquet file encoded whole, the CSV the header and the
-    years' `chunks`), from the cache when valid; then the files of `name` other than
-    `names` deleted. Run in the build's background thread (``cache.later``), which also
-    casts the rows (``Yearly.rows``)."""
+def _whole(folder: Path, name: str, cut: Yearly, years: list[dict], whole: dict, names: set[str]):
+    """The whole table's files (the Parquet file the `years`' row groups joined, the CSV
+    the header and the years' rows), from the cache when valid; then the files of `name`
+    other than `names` deleted. Run in the build's background thread (``cache.later``)."""
     if not cache.valid(whole):
-        parquet = parquet_bytes(cut.rows())
-        atomic_write(whole["parquet"], parquet, sync=False)
-        csv_sha = cache.joined(whole["csv"], csv_bytes(cut.schema.empty_table()), chunks)
-        cache.record(whole, {"parquet": sha256_bytes(parquet), "csv": csv_sha})
+        if years:
+            memo = folder / f"placed-{name}"
+            parquet_sha = rowgroups.join_to(whole["parquet"], [y["parquet"] for y in years], memo)
+        else:
+            parquet = parquet_bytes(cut.rows())
+            atomic_write(whole["parquet"], parquet, sync=False)
+            parquet_sha = sha256_bytes(parquet)
+        head = csv_bytes(cut.schema.empty_table())
+        csv_sha = cache.joined(whole["csv"], head, [y["csv"] for y in years])
+        cache.record(whole, {"parquet": parquet_sha, "csv": csv_sha})
     cache.prune(folder, names, f"{name}-*")
     return {"parquet": whole["parquet"], "csv": whole["csv"]}
