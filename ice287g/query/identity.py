@@ -38,10 +38,10 @@ def read_versions(data_dir=None, include_suspect: bool = False, cat=None) -> pd.
     cat = catalog(data_dir) if cat is None else cat
     if cat.empty:
         return pd.DataFrame(columns=[*VERSION_COLUMNS, "snapshot"])
+    cat = cat[[*VERSION_COLUMNS, "snapshot"]]  # first: a filter copies every column
     if not include_suspect:
         cat = cat[~cat["suspect"]]
-    cat = cat.sort_values(["list", "date", "seq"]).reset_index(drop=True)
-    return cat[[*VERSION_COLUMNS, "snapshot"]]
+    return cat.sort_values(["list", "date", "seq"]).reset_index(drop=True)
 
 
 def read_rows(versions: pd.DataFrame, data_dir=None) -> pd.DataFrame:

@@ -107,15 +107,19 @@ def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = Tr
 def version_on(
     cat: pd.DataFrame, lst: str, as_of: date | None, include_suspect: bool = True
 ) -> pd.Series | None:
-    """The catalog row of the version of `lst` in effect on `as_of` (None: the newest)."""
-    rows = cat[cat["list"] == lst]
+    """The catalog row of the version of `lst` in effect on `as_of` (None: the newest).
+    Found from the three columns it depends on: a filter of the whole catalog copies each
+    of its columns (at ten years of history, a few ms per filter)."""
+    mask = (cat["list"] == lst).to_numpy(dtype=bool)
     if not include_suspect:
-        rows = rows[~rows["suspect"]]
+        mask = mask & ~cat["suspect"].to_numpy(dtype=bool)
     if as_of is not None:
-        rows = rows[rows["date"] <= as_of]
-    if rows.empty:
+        mask = mask & (cat["date"] <= as_of).to_numpy(dtype=bool)
+    at = np.flatnonzero(mask)
+    if not len(at):
         return None
-    return rows.sort_values(["date", "seq"]).iloc[-1]
+    day, seq = cat["date"].to_numpy(), cat["seq"].to_numpy()
+    return cat.iloc[max(at.tolist(), key=lambda i: (day[i], seq[i]))]
 
 
 def latest(
@@ -165,22 +169,26 @@ def select_versions(
 ) -> pd.DataFrame:
     """Catalog rows chosen for a time series: as of one date, or a range, one per day."""
     lists = [list] if list else LISTS
-    cat = cat[cat["list"].isin(lists)]
-    if not include_suspect:
-        cat = cat[~cat["suspect"]]
     if as_of is not None:
-        chosen = [version_on(cat, lst, as_of) for lst in lists]
+        chosen = [version_on(cat, lst, as_of, include_suspect) for lst in lists]
         return pd.DataFrame([c for c in chosen if c is not None])
+    # The rows are chosen and ordered on the few columns that decide, then taken once: a
+    # filter or a sort of the whole catalog copies each of its columns.
+    mask = cat["list"].isin(lists).to_numpy(dtype=bool)
+    if not include_suspect:
+        mask = mask & ~cat["suspect"].to_numpy(dtype=bool)
     if since is not None:
-        cat = cat[cat["date"] >= since]
+        mask = mask & (cat["date"] >= since).to_numpy(dtype=bool)
     if until is not None:
-        cat = cat[cat["date"] <= until]
-    cat = cat.sort_values(["list", "date", "seq"])
+        mask = mask & (cat["date"] <= until).to_numpy(dtype=bool)
+    at = np.flatnonzero(mask)
+    keys = pd.DataFrame({c: cat[c].to_numpy()[at] for c in ("list", "date", "seq")})
+    order = keys.sort_values(["list", "date", "seq"]).index.to_numpy()
     if not all_versions:  # the last version of each run of one list and date
-        lst, day = cat["list"].to_numpy(), cat["date"].to_numpy()
-        last = np.r_[(lst[1:] != lst[:-1]) | (day[1:] != day[:-1]), True]
-        cat = cat[last[: len(cat)]]
-    return cat.sort_values(["date", "list", "seq"]).reset_index(drop=True)
+        lst, day = keys["list"].to_numpy()[order], keys["date"].to_numpy()[order]
+        order = order[np.r_[(lst[1:] != lst[:-1]) | (day[1:] != day[:-1]), True][: len(order)]]
+    order = keys.iloc[order].sort_values(["date", "list", "seq"]).index.to_numpy()
+    return cat.iloc[at[order]].reset_index(drop=True)
 
 
 def counts(
