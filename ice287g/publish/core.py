@@ -67,6 +67,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily, generated: str) -> bytes:
     days_of = {lst: day_versions(cat, lst) for lst in LISTS}
     strings = Strings()
     lists, place = {}, {}
+    counted = daily.select(["date", "state", "model", "count"])  # a filter copies each column
     for lst in LISTS:
         mine = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
         place[lst] = dict(zip(mine["sha256"].tolist(), range(len(mine)), strict=True))
@@ -74,7 +75,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily, generated: str) -> bytes:
             "versions": frame(
                 mine.assign(rows=mine["rows"].astype("Int64")), strings, CATALOG_COLUMNS
             ),
-            "series": count_series(daily.filter(pc.equal(daily["list"], lst)), days_of[lst]),
+            "series": count_series(counted.filter(pc.equal(daily["list"], lst)), days_of[lst]),
         }
     head = {
         "format": FORMAT,
