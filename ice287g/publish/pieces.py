@@ -144,11 +144,11 @@ class LongTable:
         import pyarrow.parquet as pq
 
         rank = dict(zip(versions["sha256"].tolist(), range(len(versions)), strict=True))
+        holds = {sha: i for i, p in enumerate(self.pieces) for sha in p.versions["sha256"].tolist()}
         parts = []
-        for piece in self.pieces:
-            if piece.versions["sha256"].isin(rank).any():
-                t = pq.read_table(_files(self.folder, piece)["parquet"])
-                parts.append(t.filter(pc.is_in(t.column("sha256"), pa.array(list(rank)))))
+        for i in sorted({holds[sha] for sha in rank if sha in holds}):
+            t = pq.read_table(_files(self.folder, self.pieces[i])["parquet"])
+            parts.append(t.filter(pc.is_in(t.column("sha256"), pa.array(list(rank)))))
         if not parts:
             return self.schema.empty_table()
         part = pa.concat_tables(parts)
