@@ -21,7 +21,7 @@ from ice287g.identity.story import RESIGN_MIN_DAYS
 from ice287g.publish import core, page, tables
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
 from ice287g.query.identity import load
-from ice287g.query.versions import LISTS, catalog
+from ice287g.query.versions import LISTS, catalog, select_versions
 from ice287g.store import Store
 
 
@@ -32,7 +32,7 @@ def core_per_day(store, cat: pd.DataFrame, daily: pd.DataFrame, generated: str) 
     strings = page.Strings()
     lists, days_of, listed = {}, {}, []
     for lst in LISTS:
-        days_of[lst] = page.day_versions(cat, lst)
+        days_of[lst] = select_versions(cat, lst)  # each day's last non-suspect version
         listed += [ident.listed(sha)[page.RECORD_FIELDS] for sha in days_of[lst]["sha256"]]
     every = pd.concat(listed, ignore_index=True)
     every = every.astype(object)

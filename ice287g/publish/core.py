@@ -64,12 +64,14 @@ def build_core(store, ident, cat: pd.DataFrame, daily, generated: str) -> bytes:
     current."""
     versions = ident.observations.versions
     position = dict(zip(versions["sha256"].tolist(), versions["pos"].tolist(), strict=True))
-    days_of = {lst: day_versions(cat, lst) for lst in LISTS}
+    days_of = day_versions(cat)
     strings = Strings()
     lists, place = {}, {}
-    counted = daily.select(["date", "state", "model", "count"])  # a filter copies each column
+    # The columns used, before each filter: a filter copies every column it is given.
+    counted = daily.select(["date", "state", "model", "count"])
+    shown = cat[["list", *CATALOG_COLUMNS]]
     for lst in LISTS:
-        mine = cat[cat["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
+        mine = shown[shown["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
         place[lst] = dict(zip(mine["sha256"].tolist(), range(len(mine)), strict=True))
         lists[lst] = {
             "versions": frame(

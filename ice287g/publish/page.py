@@ -27,7 +27,7 @@ import pandas as pd
 from ice287g.arrow import dataframe, sorted_codes
 from ice287g.publish import cache
 from ice287g.query.diff import DIFF_FIELDS, comparable_fields
-from ice287g.query.versions import select_versions
+from ice287g.query.versions import LISTS, select_versions
 
 # Page record: the stable agreement id, then the listing's values.
 RECORD = (
@@ -145,10 +145,11 @@ def runs(values: list[int]) -> list[int]:
     return out
 
 
-def day_versions(cat: pd.DataFrame, lst: str) -> pd.DataFrame:
-    """The day's last non-suspect version of every day with one: the version in effect at
-    the end of that day (``select_versions`` of one list)."""
-    return select_versions(cat, lst)
+def day_versions(cat: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each list's day's last non-suspect version of every day with one: the version in
+    effect at the end of that day (``select_versions``, chosen once for both lists)."""
+    chosen = select_versions(cat)
+    return {lst: chosen[chosen["list"].to_numpy() == lst].reset_index(drop=True) for lst in LISTS}
 
 
 _FIELDS: dict[tuple | None, list[int]] = {}
