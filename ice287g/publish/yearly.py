@@ -114,16 +114,16 @@ def cached(store, name: str, table, years: dict[int, str] | None = None, schema=
     table = published(table, schema) if years is None else table
     made = parts(table) if years is None else _given(schema, table, years)
     names: set[str] = set()
-    chunks = []
+    year_files = []
     for year, first, rows, digest in made:
         stem = f"{name}-{year}-{digest[:16]}"
         files = {ext: folder / f"{stem}.{ext}" for ext in ("csv", "parquet", "json")}
         if not cache.valid(files):
-            rows_ = published(table.slice(first, rows), schema)
-            data = {"csv": csv_bytes(rows_, header=False), "parquet": parquet_bytes(rows_)}
+            part = published(table.slice(first, rows), schema)
+            data = {"csv": csv_bytes(part, header=False), "parquet": parquet_bytes(part)}
             cache.write(files, data)
         names |= {p.name for p in files.values()}
-        chunks.append(files)
+        year_files.append(files)
     key = hashlib.sha256(
         "\n".join([_code_digest(schema), *(d for *_, d in made)]).encode()
     ).hexdigest()
@@ -131,7 +131,7 @@ def cached(store, name: str, table, years: dict[int, str] | None = None, schema=
     names |= {p.name for p in whole.values()}
     cut = Yearly(table, schema, made, None, scratch)
     cut.files = cache.later(
-        (folder, name), ("parquet", "csv"), _whole, folder, name, cut, chunks, whole, names
+        (folder, name), ("parquet", "csv"), _whole, folder, name, cut, year_files, whole, names
     )
     return cut
 
