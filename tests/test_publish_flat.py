@@ -496,3 +496,20 @@ def test_a_years_digest_does_not_change_with_the_rows_after_it():
     after = {year: digest for year, _, _, digest in yearly.parts(table(grown))}
     assert after[2025] == before[2025]
     assert after[2026] != before[2026] and set(after) == {2025, 2026, 2027}
+
+
+def test_cached_files_hash_and_join_as_their_bytes_an_empty_one_too(tmp_path: Path):
+    import hashlib
+
+    from ice287g.publish import cache
+
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "part").write_bytes(b"a,b\n" * 300_000)  # mapped whole, not read in blocks
+    for name in ("empty", "part"):
+        body = (tmp_path / name).read_bytes()
+        assert cache.sha256_file(tmp_path / name) == hashlib.sha256(body).hexdigest()
+    parts = [tmp_path / "part", tmp_path / "empty", tmp_path / "part"]
+    sha = cache.joined(tmp_path / "whole", b"head\n", parts)
+    expected = b"head\n" + b"a,b\n" * 600_000
+    assert (tmp_path / "whole").read_bytes() == expected
+    assert sha == hashlib.sha256(expected).hexdigest()
