@@ -205,7 +205,9 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
     )
     # The identity's tables convert in a few hundredths of a second even at ten years:
     # caching them would cost more in writes after each new version.
-    for name, title, text, table, fields, years in (
+    # `years`: a digest of each year for a table cut by year; `schema`: its rows' schema as
+    # published, when the table keeps them otherwise (the change log's encoded text).
+    for name, title, text, table, fields, years, schema in (
         (
             "agreements",
             "Agreements and their life story",
@@ -214,6 +216,7 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             "that joined them, time on the pending list.",
             _arrow(rec.agreements, AGREEMENT_FIELDS),
             AGREEMENT_FIELDS,
+            None,
             None,
         ),
         (
@@ -224,6 +227,7 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             rec.changes,
             CHANGE_FIELDS,
             rec.event_years,
+            change_schema(rec.changes),
         ),
         (
             "daily_counts",
@@ -233,13 +237,14 @@ def published_tables(store, cat: pd.DataFrame, long, rec: Record) -> list[Table]
             rec.daily_table,
             DAILY_COUNT_FIELDS,
             rec.daily_years,
+            None,
         ),
     ):
         described = {n: d for n, _, d in fields}
         if name in yearly.YEARLY:
-            schema = change_schema(table) if name == "changes" else table.schema
             cut = yearly.cached(store, name, table, years, schema)
-            out.append(Table(name, title, text, schema.empty_table(), described, cut.files, cut))
+            empty = cut.schema.empty_table()
+            out.append(Table(name, title, text, empty, described, cut.files, cut))
         else:
             out.append(Table(name, title, text, table, described))
     return out
