@@ -142,60 +142,65 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
     view ``versions`` added. Kept under ``derived/publish/published/`` by a key of the
     cached database's state, this code and `inputs` (digests of what the other tables are
     made from), so an unchanged store publishes the same file without building it.
-    Returns ``{"db": path}``; a database just built is hashed and linked in the build's
-    background thread (``cache.later``), and reading ``["db"]`` waits for it."""
+    Returns ``{"db": path}``. The cached database is brought up to date here; a database
+    to build is copied from it, filled, hashed and linked in the build's background
+    thread (``cache.later``: tens of MB copied at ten years, while the page is built), and
+    reading ``["db"]`` waits for it."""
     import hashlib
 
     from ice287g.publish import cache
     from ice287g.publish.files import link
 
-    schema = long.schema
-    row_columns = [c for c in schema.names if c not in PER_VERSION]
-    order = versiondb.version_order(cat)
-    base, base_scratch = versiondb.base_database(
-        store,
-        order,
-        lambda versions: _sqlite_ready(long.rows_of(versions)),
-        _column_types(_sqlite_ready(schema.empty_table().select(row_columns))),
-        {t.name: t.yearly for t in tables if t.yearly is not None},
-    )
-    state = (base.parent / versiondb.STATE).read_bytes()
-    key = hashlib.sha256(cache.code_digest(__file__).encode() + state + "\n".join(inputs).encode())
     folder, scratch = cache.folder(store, "published")
-    cache.settle((folder, "db"))  # the folder as the last call left it
-    stem = f"{DATABASE_NAME}-{key.hexdigest()[:16]}"
-    files = {"db": folder / f"{stem}.db", "json": folder / f"{stem}.json"}
+    cache.settle((folder, "db"))  # the last build done with the cached database it copies
+    base_scratch = None
     try:
+        schema = long.schema
+        row_columns = [c for c in schema.names if c not in PER_VERSION]
+        order = versiondb.version_order(cat)
+        base, base_scratch = versiondb.base_database(
+            store,
+            order,
+            lambda versions: _sqlite_ready(long.rows_of(versions)),
+            _column_types(_sqlite_ready(schema.empty_table().select(row_columns))),
+            {t.name: t.yearly for t in tables if t.yearly is not None},
+        )
+        state = (base.parent / versiondb.STATE).read_bytes()
+        code = cache.code_digest(__file__).encode()
+        key = hashlib.sha256(code + state + "\n".join(inputs).encode()).hexdigest()
+        stem = f"{DATABASE_NAME}-{key[:16]}"
+        files = {"db": folder / f"{stem}.db", "json": folder / f"{stem}.json"}
         if cache.valid(files):
             link(files["db"], path)
             return {"db": path}
-        with atomic_file(files["db"]) as tmp:
-            versiondb.copy_base(base, tmp)
-            _fill(tmp, tables, order, row_columns)
+        build = (files, base, tables, order["sha256"].tolist(), row_columns, folder, path)
         if scratch is None and base_scratch is None:
-            return cache.later((folder, "db"), ("db",), _settle, files, folder, path)
-        return _settle(files, folder, path)  # before the temporary folders go
+            return cache.later((folder, "db"), ("db",), _build, *build)
+        return _build(*build)  # before the temporary folders go
     finally:
         for s in (base_scratch, scratch):
             if s is not None:
                 s.cleanup()
 
 
-def _settle(files: dict[str, Path], folder: Path, path: Path) -> dict[str, Path]:
-    """Record the database just built (its sha256), delete the ones it replaces, link it
-    at `path`."""
+def _build(files: dict[str, Path], base: Path, tables, ids: list[str], row_columns, folder, path):
+    """Copy the cached database `base`, fill it (``_fill``), record it (its sha256), delete
+    the ones it replaces and link it at `path`. `ids`: the catalog's sha256 in id order."""
     from ice287g.publish import cache
     from ice287g.publish.files import link
 
+    with atomic_file(files["db"]) as tmp:
+        versiondb.copy_base(base, tmp)
+        _fill(tmp, tables, ids, row_columns)
     cache.record(files, {"db": cache.sha256_file(files["db"])})
     cache.prune(folder, {p.name for p in files.values()}, f"{DATABASE_NAME}-*")
     link(files["db"], path)
     return {"db": path}
 
 
-def _fill(path: Path, tables: list[Table], order, row_columns: list[str]) -> None:
+def _fill(path: Path, tables: list[Table], ids: list[str], row_columns: list[str]) -> None:
     """Add to the copy of the long table's database the other tables, the view
-    ``versions`` and the search indexes; `order`: the catalog in id order
+    ``versions`` and the search indexes; `ids`: the catalog's sha256 in id order
     (``versiondb.version_order``)."""
     import pyarrow as pa
     import sqlite_utils
@@ -206,10 +211,10 @@ def _fill(path: Path, tables: list[Table], order, row_columns: list[str]) -> Non
     db.execute("pragma journal_mode = off")
     db.execute("pragma synchronous = off")
     try:
-        ids = dict(zip(order["sha256"].tolist(), range(len(order)), strict=True))
+        number = dict(zip(ids, range(len(ids)), strict=True))
         catalog = by_name["catalog"].table
         numbered = catalog.add_column(
-            0, "id", pa.array([ids[s] for s in catalog.column("sha256").to_pylist()], pa.int32())
+            0, "id", pa.array([number[s] for s in catalog.column("sha256").to_pylist()], pa.int32())
         ).sort_by("id")
         _insert(db, "catalog", numbered, "id")
         for t in tables:
