@@ -316,13 +316,13 @@ def test_a_join_with_its_memo_writes_the_same_bytes(tmp_path: Path):
     plain = joined(parts, use_memo=False)
     assert joined(parts) == plain and len(list(memo.iterdir())) == 3  # one per part
     decoded = []
-    real_footer = rowgroups.footer
+    real_decode = rowgroups.decode
 
     def counting(data):
         decoded.append(len(data))
-        return real_footer(data)
+        return real_decode(data)
 
-    rowgroups.footer = counting
+    rowgroups.decode = counting
     try:
         assert joined(parts) == plain and decoded == []  # every part from the memo
         # A memo damaged: that part decoded again, the file the same.
@@ -343,7 +343,7 @@ def test_a_join_with_its_memo_writes_the_same_bytes(tmp_path: Path):
             "p2.parquet",
         ]
     finally:
-        rowgroups.footer = real_footer
+        rowgroups.decode = real_decode
 
 
 def test_parts_of_other_schemas_are_not_joined(tmp_path: Path):
@@ -513,3 +513,84 @@ def test_cached_files_hash_and_join_as_their_bytes_an_empty_one_too(tmp_path: Pa
     expected = b"head\n" + b"a,b\n" * 600_000
     assert (tmp_path / "whole").read_bytes() == expected
     assert sha == hashlib.sha256(expected).hexdigest()
+
+
+def test_a_file_joined_again_hashes_only_the_parts_after_those_it_shares(
+    tmp_path: Path, monkeypatch
+):
+    """``concat.write``: the digest is always hashlib's of the bytes written; with a memo,
+    the parts a file begins with in common with the last one are copied, not hashed again
+    (the hash resumed from the state kept); a changed part, a damaged memo or one kept by
+    another library means hashing from there (or everything) again."""
+    import hashlib
+    import random
+
+    from ice287g.publish import concat
+
+    if concat.openssl() is None:
+        pytest.skip("libcrypto's SHA256_* functions are not available: nothing is resumed")
+    rng = random.Random(14)
+
+    def part_file(name: str, size: int) -> Path:
+        path = tmp_path / name
+        path.write_bytes(rng.randbytes(size))
+        return path
+
+    files = [part_file(f"p{k}", size) for k, size in enumerate([70_001, 0, 64, 130_000, 5])]
+    memo = concat.memo(tmp_path / "cache", "whole")
+    hashed: list[str] = []
+    real = concat._hashed
+
+    def counting(part, fd, h):
+        hashed.append(part.path.name if part.path else part.data.decode())
+        return real(part, fd, h)
+
+    monkeypatch.setattr(concat, "_hashed", counting)
+
+    def write(paths: list[Path], head=b"head", ranges=None) -> list[str]:
+        hashed.clear()
+        parts = [concat.given(head)]
+        for path in paths:
+            start, size = (ranges or {}).get(path.name, (0, None))
+            parts.append(concat.of_file(path, start, size))
+        sha = concat.write(tmp_path / "whole", parts, memo)
+        expected = b"".join(p.read() for p in parts)
+        assert (tmp_path / "whole").read_bytes() == expected
+        assert sha == hashlib.sha256(expected).hexdigest()
+        return list(hashed)
+
+    assert write(files) == ["head", "p0", "p1", "p2", "p3", "p4"]  # no memo yet
+    assert write(files) == []  # the same parts: nothing hashed, the digest resumed
+    files[4].write_bytes(b"later")  # the last part replaced
+    assert write(files) == ["p4"]
+    assert write(files + [part_file("p5", 1000)]) == ["p5"]  # a part added at the end
+    assert write(files[:3] + [files[4]]) == ["p4"]  # one dropped: hashed from there
+    assert write(files[:3] + [files[4]], ranges={"p2": (10, 20)}) == ["p2", "p4"]
+    assert write(files, head=b"other head") == ["other head", "p0", "p1", "p2", "p3", "p4"]
+    memo.write_text("not a memo")
+    assert len(write(files)) == 6
+    kept = json.loads(memo.read_text())
+    memo.write_text(json.dumps({**kept, "library": "another"}))
+    assert len(write(files)) == 6
+    # Resumed at any cut, OpenSSL's state gives hashlib's digest.
+    data = rng.randbytes(5_000)
+    for cut in (0, 1, 63, 64, 65, 4_999, 5_000):
+        first = concat.Sha256(concat.openssl())
+        first.update(data[:cut])
+        resumed = concat.Sha256(concat.openssl(), first.state())
+        resumed.update(data[cut:])
+        assert resumed.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_without_libcrypto_a_joined_file_is_hashed_whole_by_hashlib(tmp_path: Path, monkeypatch):
+    import hashlib
+
+    from ice287g.publish import cache, concat
+
+    monkeypatch.setattr(concat, "_OPENSSL", [None])
+    (tmp_path / "a").write_bytes(b"x" * 100_000)
+    memo = concat.memo(tmp_path, "whole")
+    for _ in range(2):
+        sha = cache.joined(tmp_path / "whole", b"head\n", [tmp_path / "a"] * 2, memo)
+        assert sha == hashlib.sha256(b"head\n" + b"x" * 200_000).hexdigest()
+    assert not memo.exists()

@@ -22,10 +22,11 @@ the same files, only slower.
 ``versions.csv.gz`` is the gzip member of the header followed by each piece's member: a
 multi-member gzip is one file to every gzip reader (RFC 1952; Python's ``gzip``, pandas,
 frictionless, ``zcat``). ``versions.parquet`` is the pieces' row groups one after the other
-under one footer (``rowgroups.join``: no value decoded or encoded again). Both are cached as
+under one footer (``rowgroups.layout``: no value decoded or encoded again). Both are cached as
 ``versions-<key>.*``, ``key`` hashing every piece's, and linked into the site. They are
-assembled in the build's background thread (``cache.later``: ~100 MB read, written and
-hashed at ten years) while the rest of the site is built.
+assembled in the build's background thread (``cache.later``: ~100 MB written at ten years)
+while the rest of the site is built; the pieces they begin with in common with the last
+ones are copied by the kernel and not hashed again (``concat``, its memos in ``hashes/``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ice287g.publish import cache, rowgroups
+from ice287g.publish import cache, concat, rowgroups
 from ice287g.publish.files import GZIP_LEVEL
 from ice287g.query.export import csv_bytes, versions_table
 from ice287g.store.files import atomic_write
@@ -171,14 +172,16 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
         return files
     if wanted:
         parts = [_files(folder, p)["parquet"] for p in wanted]
-        parquet_sha = rowgroups.join_to(files["parquet"], parts, folder / PLACED)
+        parquet_sha = rowgroups.join_to(
+            files["parquet"], parts, folder / PLACED, concat.memo(folder, "versions.parquet")
+        )
     else:
         empty = parquet_bytes(schema.empty_table())
         atomic_write(files["parquet"], empty, sync=False)
         parquet_sha = hashlib.sha256(empty).hexdigest()
     header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
     members = [_files(folder, p)["csv.gz"] for p in wanted]
-    csv_sha = cache.joined(files["csv.gz"], header, members)
+    csv_sha = cache.joined(files["csv.gz"], header, members, concat.memo(folder, "versions.csv.gz"))
     cache.record(files, {"parquet": parquet_sha, "csv.gz": csv_sha})
     return files
 
@@ -205,7 +208,7 @@ def long_table(store, cat: pd.DataFrame) -> LongTable:
 def _assemble(folder: Path, wanted: list[Piece], schema, keep: set[str]) -> dict[str, Path]:
     """``_whole``, then the folder's files other than `keep` and the whole's deleted."""
     whole = _whole(folder, wanted, schema)
-    cache.prune(folder, keep | {p.name for p in whole.values()} | {PLACED})
+    cache.prune(folder, keep | {p.name for p in whole.values()} | {PLACED, concat.MEMOS})
     return whole
 
 

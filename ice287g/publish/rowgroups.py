@@ -7,13 +7,13 @@ the footer (``FileMetaData``, Thrift compact protocol), its length and ``PAR1``
 as they are; their footers are read (``decode``), the offsets in them moved by where each
 part's bytes now start, and written as one footer (``encode``). pyarrow has no API for
 this; the Thrift codec below covers the whole compact protocol and is checked to give a
-footer's bytes back exactly. A join can keep each part's row groups as placed (``join``'s
-`memo`), so that joining again after a new last part decodes and encodes that part only.
+footer's bytes back exactly. A join can keep each part's row groups as placed (``layout``'s
+`memo`), so that joining again after a new last part decodes and encodes that part only;
+its bytes are written by ``concat.write``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import struct
 from dataclasses import dataclass
@@ -208,6 +208,22 @@ def footer(data: bytes) -> tuple[list, int]:
     return decode(data[start : len(data) - 8]), start
 
 
+def _footer_of(path: Path) -> tuple[list, int]:
+    """``footer`` of the Parquet file at `path`, reading its first and last bytes only."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(0)
+        if size < 12 or fh.read(4) != MAGIC:
+            raise ParquetJoinError(f"{path.name}: not a Parquet file (or an encrypted one)")
+        fh.seek(size - 8)
+        end = fh.read(8)
+        length = struct.unpack("<I", end[:4])[0]
+        if end[4:] != MAGIC or length > size - 12:
+            raise ParquetJoinError(f"{path.name}: not a Parquet file (or an encrypted one)")
+        fh.seek(size - 8 - length)
+        return decode(fh.read(length)), size - 8 - length
+
+
 def _field(fields: list, fid: int):
     return next((f for f in fields if f[0] == fid), None)
 
@@ -230,23 +246,25 @@ class _Placed:
     start: int
 
 
-def join(parts: list[Path], out, memo: Path | None = None) -> int:
-    """Write the Parquet file of `parts` (files of one schema, in order) to the binary file
-    `out`; the rows written.
+def layout(parts: list[Path], memo: Path | None = None) -> tuple[list, int]:
+    """The Parquet file of `parts` (files of one schema, in order) as what to write one
+    after the other (``concat.Part``: the magic, each part's row groups as they are in it,
+    the footer listing them all), and its rows.
 
     `memo`: a folder of this join's own, where each part's ``_Placed`` is kept, named by the
     part, its offset and its first row group's ordinal: a part that lands where it landed
-    the last time (every part before it unchanged) is copied without its footer decoded and
-    encoded again. The other files of the folder are deleted."""
+    the last time (every part before it unchanged) is copied without its footer read,
+    decoded and encoded again. The other files of the folder are deleted."""
+    from ice287g.publish import concat
+
     meta = None
     groups: list[bytes] = []
     rows = 0
     used: set[str] = set()
-    out.write(MAGIC)
+    out = [concat.given(MAGIC)]
     at = len(MAGIC)
     for path in parts:
-        data = path.read_bytes()
-        placed, name = _place(path, data, at - len(MAGIC), len(groups), memo)
+        placed, name = _place(path, at - len(MAGIC), len(groups), memo)
         used.add(name)
         if meta is None:
             meta = placed.rest
@@ -254,7 +272,7 @@ def join(parts: list[Path], out, memo: Path | None = None) -> int:
             raise ParquetJoinError(f"{path.name}: its schema or metadata differ from the first")
         groups += placed.groups
         rows += placed.rows
-        out.write(memoryview(data)[len(MAGIC) : placed.start])
+        out.append(concat.of_file(path, len(MAGIC), placed.start - len(MAGIC)))
         at += placed.start - len(MAGIC)
     if meta is None:
         raise ParquetJoinError("nothing to join")
@@ -263,17 +281,24 @@ def join(parts: list[Path], out, memo: Path | None = None) -> int:
         key=lambda f: f[0],
     )
     tail = encode(whole)
-    out.write(tail)
-    out.write(struct.pack("<I", len(tail)))
-    out.write(MAGIC)
+    out.append(concat.given(tail + struct.pack("<I", len(tail)) + MAGIC))
     if memo is not None and memo.is_dir():
         for stale in memo.iterdir():
             if stale.name not in used:
                 stale.unlink(missing_ok=True)
+    return out, rows
+
+
+def join(parts: list[Path], out, memo: Path | None = None) -> int:
+    """Write the Parquet file of `parts` (``layout``, with its `memo`) to the binary file
+    `out`; the rows written."""
+    written, rows = layout(parts, memo)
+    for part in written:
+        out.write(part.read())
     return rows
 
 
-def _place(path: Path, data: bytes, by: int, first: int, memo: Path | None) -> tuple:
+def _place(path: Path, by: int, first: int, memo: Path | None) -> tuple:
     """(``_Placed`` of the part at offset `by` with first ordinal `first`, its memo's name):
     from `memo` when it holds it for this very file (its size and modification time, as the
     cache's records check them, so that a copied store keeps its memo), else worked out (and
@@ -290,7 +315,7 @@ def _place(path: Path, data: bytes, by: int, first: int, memo: Path | None) -> t
                 return placed, name
         except Exception:  # noqa: BLE001 - missing or damaged: worked out again
             pass
-    fmd, start = footer(data)
+    fmd, start = _footer_of(path)
     found = _field(fmd, FILE_ROW_GROUPS)
     encoded = []
     for n, group in enumerate(found[2][1] if found else []):
@@ -316,23 +341,13 @@ def _place(path: Path, data: bytes, by: int, first: int, memo: Path | None) -> t
 
 
 # --- a joined file ----------------------------------------------------------------------
-class _Hashing:
-    """A binary file that hashes what is written to it (sha256)."""
+def join_to(
+    dest: Path, parts: list[Path], memo: Path | None = None, hashes: Path | None = None
+) -> str:
+    """Write the Parquet file of `parts` to `dest`, atomically (``layout``, with its
+    `memo`); its sha256, hashed as it is written (``concat.write``, with `hashes` its
+    memo: the row groups it shares with the last file joined are not hashed again)."""
+    from ice287g.publish import concat
 
-    def __init__(self, out):
-        self.out, self.sha = out, hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.sha.update(data)
-        return self.out.write(data)
-
-
-def join_to(dest: Path, parts: list[Path], memo: Path | None = None) -> str:
-    """Write the Parquet file of `parts` to `dest`, atomically (``join``, with its `memo`);
-    its sha256, hashed as it is written (the file is not read again)."""
-    from ice287g.store.files import atomic_file
-
-    with atomic_file(dest) as tmp, open(tmp, "wb") as out:
-        written = _Hashing(out)
-        join(parts, written, memo)
-    return written.sha.hexdigest()
+    written, _ = layout(parts, memo)
+    return concat.write(dest, written, hashes)

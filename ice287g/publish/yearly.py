@@ -12,14 +12,16 @@ the key of the versions each year counts), or else the rows' Arrow IPC bytes. Ca
 - ``<name>-<key>.parquet`` and ``<name>-<key>.csv`` (+ ``.json``), ``key`` hashing every
   year's digest: the whole table, the CSV being the header followed by each year's rows
   (byte for byte what one CSV writer call gives), the Parquet file the years' row groups
-  under one footer (``rowgroups.join``, each year's as placed kept in
+  under one footer (``rowgroups.layout``, each year's as placed kept in
   ``placed-<name>/``: no value decoded or encoded again).
 
 So a publish with nothing new writes neither file, and a new version writes one year's
-files (and the whole ones); the whole table's files are made in the build's background
-thread (``cache.later``). Files of another key are deleted; a file that does not match
-its record is rebuilt, never trusted (``cache``). The database keeps the same years
-(``versiondb``): a year whose digest changed is written again from that year on.
+files (and the whole ones, whose earlier years are copied by the kernel and not hashed
+again: ``concat``, its memos in ``hashes/``); the whole table's files are made in the
+build's background thread (``cache.later``). Files of another key are deleted; a file
+that does not match its record is rebuilt, never trusted (``cache``). The database keeps
+the same years (``versiondb``): a year whose digest changed is written again from that
+year on.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ice287g.arrow import year_runs
-from ice287g.publish import cache, rowgroups
+from ice287g.publish import cache, concat, rowgroups
 from ice287g.query.export import csv_bytes
 from ice287g.store.files import atomic_write, parquet_bytes, sha256_bytes
 
@@ -143,13 +145,15 @@ def _whole(folder: Path, name: str, cut: Yearly, years: list[dict], whole: dict,
     if not cache.valid(whole):
         if years:
             memo = folder / f"placed-{name}"
-            parquet_sha = rowgroups.join_to(whole["parquet"], [y["parquet"] for y in years], memo)
+            parts, hashes = [y["parquet"] for y in years], concat.memo(folder, f"{name}.parquet")
+            parquet_sha = rowgroups.join_to(whole["parquet"], parts, memo, hashes)
         else:
             parquet = parquet_bytes(cut.rows())
             atomic_write(whole["parquet"], parquet, sync=False)
             parquet_sha = sha256_bytes(parquet)
         head = csv_bytes(cut.schema.empty_table())
-        csv_sha = cache.joined(whole["csv"], head, [y["csv"] for y in years])
+        hashes = concat.memo(folder, f"{name}.csv")
+        csv_sha = cache.joined(whole["csv"], head, [y["csv"] for y in years], hashes)
         cache.record(whole, {"parquet": parquet_sha, "csv": csv_sha})
     cache.prune(folder, names, f"{name}-*")
     return {"parquet": whole["parquet"], "csv": whole["csv"]}
