@@ -197,17 +197,37 @@ class Identity:
         """What ``listed`` answers for every version at once, as runs: ``list``, ``start``,
         ``end`` (positions in ``observations.versions`` of that list, inclusive), then the
         columns of ``listed``. Grows with what changes, not with the number of versions."""
+        return pd.concat([self.listed_run_positions(), self.listed_run_values()], axis=1)
+
+    def listed_run_positions(self) -> pd.DataFrame:
+        """``listed_runs``' ``list``, ``start`` and ``end`` (no value of a row is copied)."""
+        rows = self._listings.rows
+        return pd.DataFrame(
+            {
+                "list": [LISTS[i] for i in rows["li"].tolist()],
+                "start": rows["start"].to_numpy(),
+                "end": rows["end"].to_numpy(),
+            }
+        )
+
+    def listed_run_values(self, which=None, columns: list[str] | None = None) -> pd.DataFrame:
+        """``listed_runs``' values (``agreement_id``, ``agency_id`` and the row's, or those
+        of `columns`) of the runs at positions `which` (every run when None), in that
+        order: a caller that needs a few runs' text copies only theirs."""
         from ice287g.identity.observe import ROW_COLUMNS
 
         rows = self._listings.rows
+        if which is not None:
+            rows = rows.iloc[which]
         cols = [c for c in ROW_COLUMNS if c not in ("agreement_id", "agency_id")]
+        if columns is not None:
+            cols = [c for c in cols if c in columns]
         var = self.observations.variants.loc[rows["vid"].to_numpy(), cols].reset_index(drop=True)
-        var.insert(0, "agency_id", self._listings.agency[rows["nid"].to_numpy()])
-        var.insert(0, "agreement_id", self._listings.ids[rows["gid"].to_numpy()])
-        var.insert(0, "end", rows["end"].to_numpy())
-        var.insert(0, "start", rows["start"].to_numpy())
-        var.insert(0, "list", [LISTS[i] for i in rows["li"].tolist()])
-        return var
+        if columns is None or "agency_id" in columns:
+            var.insert(0, "agency_id", self._listings.agency[rows["nid"].to_numpy()])
+        if columns is None or "agreement_id" in columns:
+            var.insert(0, "agreement_id", self._listings.ids[rows["gid"].to_numpy()])
+        return var if columns is None else var[columns]
 
     def listed_run_hashes(self) -> np.ndarray:
         """A 64-bit hash of the values of each row of ``listed_runs`` (its agreement id,

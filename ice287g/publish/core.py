@@ -88,26 +88,31 @@ def build_core(store, ident, cat: pd.DataFrame, daily, generated: str) -> bytes:
         "lists": lists,
         "strings": strings.table(),
     }
-    spans = _spans(ident.listed_runs(), days_of, position)
+    spans = _spans(ident, days_of, position)
     years = _years(store, spans, ident.listed_run_hashes(), days_of, place)
     return dumps(head)[:-1] + b',"years":[' + b",".join(years) + b"]}"
 
 
 @dataclass
 class Spans:
-    """Each run of the identity that covers a day: ``rows`` (its row in ``values``, the
-    runs' records), ``li`` (its list's index), ``first`` and ``stop`` (indexes into that
-    list's days, stop excluded). The records are not copied: a take of the text columns
-    costs more than the rest."""
+    """Each run of the identity that covers a day: ``rows`` (its run, in the identity's
+    ``listed_runs``), ``li`` (its list's index), ``first`` and ``stop`` (indexes into that
+    list's days, stop excluded). The runs' records (``records``) are taken only for a
+    year that is built: a take of every run's text costs more than the rest."""
 
-    values: pd.DataFrame
+    ident: object
     rows: np.ndarray
     li: np.ndarray
     first: np.ndarray
     stop: np.ndarray
 
+    def records(self, rows: np.ndarray) -> pd.DataFrame:
+        """The records (``RECORD_FIELDS``) of the runs `rows`, in that order."""
+        return self.ident.listed_run_values(rows, RECORD_FIELDS)
 
-def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> Spans:
+
+def _spans(ident, days_of: dict, position: dict) -> Spans:
+    runs = ident.listed_run_positions()
     of_list = runs["list"].to_numpy()
     start, end = runs["start"].to_numpy(), runs["end"].to_numpy()
     rows, li, firsts, stops = [], [], [], []
@@ -121,7 +126,7 @@ def _spans(runs: pd.DataFrame, days_of: dict, position: dict) -> Spans:
         li.append(np.full(int(keep.sum()), i))
         firsts.append(first[keep])
         stops.append(stop[keep])
-    return Spans(runs[RECORD_FIELDS], *(np.concatenate(x) for x in (rows, li, firsts, stops)))
+    return Spans(ident, *(np.concatenate(x) for x in (rows, li, firsts, stops)))
 
 
 class _Year:
@@ -186,7 +191,7 @@ def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
 
 def _years(store, spans: Spans, row_hash: np.ndarray, days_of: dict, place: dict) -> list[bytes]:
     """Each year's JSON text, from the cache up to the first year whose key is not there,
-    built from that year on. `row_hash`: a hash of each row of ``spans.values``."""
+    built from that year on. `row_hash`: a hash of each run's record (``listed_run_hashes``)."""
     folder, scratch = cache.folder(store, "core")
     try:
         code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
@@ -231,7 +236,7 @@ def _year_text(
 ) -> tuple[bytes, list[bytes]]:
     """The year's JSON text and the keys of the records it adds to `pool` (which it
     extends: record key -> number)."""
-    rows = spans.values.take(part.rows).assign(_f=part.first, _s=part.stop, _l=part.li)
+    rows = spans.records(part.rows).assign(_f=part.first, _s=part.stop, _l=part.li)
     rows = rows.sort_values(["_l", "_f", "agreement_id"], kind="stable")
     codes = np.empty(len(rows), dtype="int64")
     new: list[list] = []
