@@ -115,22 +115,36 @@ def expand(ranges: list[int]) -> list[int]:
 
 
 def decoded(core: dict) -> dict:
-    """What the page reads from a ``core`` of either layout (one pool, or the years' pools
-    one after the other, as ``app.js`` joins them): per list its versions, counts, and each
-    day's version, fields and member records."""
+    """What the page reads from a ``core`` of any layout (one pool, or the years' pools one
+    after the other, as ``app.js`` joins them; each list's versions and counts in one
+    piece, or the years' one after the other): per list its versions, counts (runs over
+    all its days), and each day's version, fields and member records."""
     if core["format"] == 1:
         pools = [(core["records"], core["strings"])]
         days = {lst: L["days"] for lst, L in core["lists"].items()}
     else:
         pools = [(y["records"], y["strings"]) for y in core["years"]]
-        days = {lst: [d for y in core["years"] for d in y["days"][lst]] for lst in core["lists"]}
+        days = {lst: [d for y in core["years"] for d in y["days"][lst]] for lst in LISTS}
     records = [r for frame, strings in pools for r in decode_frame(frame, strings)]
     texts = [json.dumps(r) for r in records]  # each record once: days share them
     out = {k: core[k] for k in ("generated", "models", "diff_fields", "resign_min_days")}
-    for lst, L in core["lists"].items():
+    for lst in LISTS:
+        if core["format"] < 3:
+            L = core["lists"][lst]
+            versions = decode_frame(L["versions"], core["strings"])
+            series = L["series"]
+        else:
+            versions = [
+                v
+                for y in core["years"]
+                for v in decode_frame(y["lists"][lst]["versions"], y["strings"])
+            ]
+            series = joined_series(
+                [(y["lists"][lst]["series"], len(y["days"][lst])) for y in core["years"]]
+            )
         out[lst] = {
-            "versions": decode_frame(L["versions"], core["strings"]),
-            "series": L["series"],
+            "versions": versions,
+            "series": series,
             "days": [
                 (
                     d["version"],
@@ -143,11 +157,46 @@ def decoded(core: dict) -> dict:
     return out
 
 
+def joined_series(years: list[tuple[dict, int]]) -> dict:
+    """The years' series (each with its number of days) as one, as ``app.js`` joins them: a
+    state and model a year does not count is zero on its days."""
+    total = sum(n for _, n in years)
+    columns: dict[tuple[str, str], list[int]] = {}
+    done = 0
+    for series, n in years:
+        for state, models in series.items():
+            for m, runs in models.items():
+                column = columns.setdefault((state, m), [0] * done)
+                column += [v for v, k in zip(runs[::2], runs[1::2]) for _ in range(k)]
+        for column in columns.values():
+            column += [0] * (done + n - len(column))
+        done += n
+    out: dict[str, dict[str, list[int]]] = {}
+    for (state, m), column in columns.items():
+        assert len(column) == total
+        out.setdefault(state, {})[m] = page.runs(column)
+    return {state: dict(sorted(models.items())) for state, models in sorted(out.items())}
+
+
+def sort_series(series: dict) -> dict:
+    return {state: dict(sorted(models.items())) for state, models in sorted(series.items())}
+
+
+def text(parts) -> bytes:
+    """A file given as ``concat`` parts, as its bytes."""
+    return b"".join(p.read() for p in parts)
+
+
 def assert_core_as_before(store) -> dict:
     cat = catalog(store)
-    daily, _ = tables.daily_table(store, cat)
-    new = json.loads(core.build_core(store, load(store), cat, daily, "t"))
-    assert decoded(new) == decoded(core_per_day(store, cat, dataframe(daily), "t"))
+    daily, daily_years = tables.daily_table(store, cat)
+    new = json.loads(text(core.build_core(store, load(store), cat, daily, daily_years, "t")))
+    before = decoded(core_per_day(store, cat, dataframe(daily), "t"))
+    before = {
+        k: v if k not in LISTS else {**v, "series": sort_series(v["series"])}
+        for k, v in before.items()
+    }
+    assert decoded(new) == before
     return new
 
 
@@ -191,7 +240,7 @@ def test_history_reads_as_the_change_log_a_year_at_a_time(tmp_path: Path):
     assert published.equals(tables._arrow(events, tables.CHANGE_FIELDS), check_metadata=True)
     assert not rec.changes.schema.equals(published.schema)  # the text is kept encoded
     years = yearly.parts(published)
-    built = json.loads(page.build_history(store, rec.agreements, rec.changes, years))
+    built = json.loads(text(page.build_history(store, rec.agreements, rec.changes, years)))
     assert [y for y, *_ in years] == [2025, 2026] and len(built["years"]) == 2
     told = [e for y in built["years"] for e in decode_frame(y["events"], y["strings"])]
     assert told == as_page(events, page.EVENT_COLUMNS)
@@ -199,9 +248,9 @@ def test_history_reads_as_the_change_log_a_year_at_a_time(tmp_path: Path):
     assert decode_frame(built["agreements"], built["strings"]) == as_page(rec.agreements, columns)
     # a year's text is kept: built again, the same bytes, read from the cache
     kept = sorted((store.root / "derived" / "publish" / "history").glob("2025-*"))
-    assert kept and page.build_history(store, rec.agreements, rec.changes, years) == page.dumps(
-        built
-    )
+    assert kept and text(
+        page.build_history(store, rec.agreements, rec.changes, years)
+    ) == page.dumps(built)
 
 
 def later_in_2026(src: Path) -> None:
@@ -233,20 +282,20 @@ def test_core_builds_again_only_from_the_first_year_that_changed(tmp_path: Path)
 
     def build() -> tuple[bytes, dict[str, str]]:
         cat = catalog(store)
-        text = core.build_core(store, load(store), cat, tables.daily_table(store, cat)[0], "t")
-        return text, {p.name.split("-")[0]: p.name for p in folder.glob("*.text")}
+        built = core.build_core(store, load(store), cat, *tables.daily_table(store, cat), "t")
+        return text(built), {p.name.split("-")[0]: p.name for p in folder.glob("*.text")}
 
     _, first = build()
     assert sorted(first) == ["2025", "2026"]
     add(store, tmp_path, later_in_2026, "in3")
-    text, second = build()
+    body, second = build()
     assert second["2025"] == first["2025"] and second["2026"] != first["2026"]
-    assert len(json.loads(text)["years"][1]["days"]["participating"]) == 2
+    assert len(json.loads(body)["years"][1]["days"]["participating"]) == 2
     add(store, tmp_path, mid_2025, "in4")
-    text, third = build()
+    body, third = build()
     assert third["2025"] != second["2025"] and third["2026"] != second["2026"]
     shutil.rmtree(store.root / "derived")
-    assert build()[0] == text
+    assert build()[0] == body
 
 
 def parquet_part(path: Path, first: int, rows: int, **options) -> None:

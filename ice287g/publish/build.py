@@ -144,7 +144,7 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         store,
         "core",
         [generated, ident_key, catalog_sha, *(d for *_, d in daily)],
-        lambda: core.build_core(store, rec.ident, cat, rec.daily_table, generated),
+        lambda: core.build_core(store, rec.ident, cat, rec.daily_table, rec.daily_years, generated),
         partial(_linked, out, "core.json"),
     )
     history_asset = page.cached(

@@ -194,19 +194,34 @@ def joined(dest: Path, head: bytes, parts: list[Path], memo: Path | None = None)
     return concat.write(dest, [concat.given(head), *map(concat.of_file, parts)], memo)
 
 
-def kept(store, where: str, name: str, key: str, make, read):
-    """`read(path)` of the file `make()` (bytes) writes, kept under
+def kept(store, where: str, name: str, key: str, make, read=None):
+    """`read(path)` of the file `make()` writes, kept under
     ``derived/publish/<where>/<name>-<key>`` (`key`: a digest of what it is made from) and
     made again when missing or not matching its record; files of `name` under another key
-    are deleted."""
+    are deleted. `make()` gives the file's bytes, or its parts (``concat.Part``, written by
+    ``concat.write`` under a memo of `name`'s: the parts it begins with in common with the
+    last file are not hashed again). Without `read`, the file as a ``concat`` part: the
+    file itself, or its bytes when the store cannot be written (the temporary folder that
+    holds it then goes when this returns)."""
+    from ice287g.publish import concat
+
     folder_path, scratch = folder(store, where)
     stem = f"{name}-{key[:16]}"
     files = {"data": folder_path / f"{stem}.data", "json": folder_path / f"{stem}.json"}
     try:
         if not valid(files):
-            write(files, {"data": make()})
+            body = make()
+            if isinstance(body, bytes):
+                write(files, {"data": body})
+            else:
+                memo = concat.memo(folder_path, name)
+                record(files, {"data": concat.write(files["data"], body, memo)})
             prune(folder_path, {p.name for p in files.values()}, f"{name}-*")
-        return read(files["data"])
+        if read is not None:
+            return read(files["data"])
+        if scratch is None:
+            return concat.of_file(files["data"])
+        return concat.given(files["data"].read_bytes())
     finally:
         if scratch is not None:
             scratch.cleanup()

@@ -1,29 +1,35 @@
 """The page's ``core.json`` (see ``page``), built a calendar year at a time so that a new
 version costs its year, not the whole history.
 
-Layout (``format`` 2)::
+Layout (``format`` 3)::
 
-    {"format", "generated", "models", "diff_fields", "resign_min_days",
-     "lists": {list: {"versions": the catalog's versions of the list (a frame),
-                      "series": rows per model and day, for all states and for each}},
-     "strings": the strings of the versions' frames,
-     "years": [{"year", "records", "days": {list: [{"version", "members", "fields"}]},
-                "strings"}, ...]}
+    {"years": [{"year",
+                "lists": {list: {"versions": the catalog's versions of the list dated in
+                                             the year (a frame),
+                                 "series": rows per model and day of the year's days,
+                                           for all states and for each}},
+                "records", "days": {list: [{"version", "members", "fields"}]},
+                "strings"}, ...],
+     "format", "generated", "models", "diff_fields", "resign_min_days"}
 
-The *pool* of agreement records (one per resolved agreement and the values it is listed
-with) is the years' ``records`` one after the other: a year adds the records first seen in
-it, in order of list, day and agreement id. A day's ``members`` are ranges of pool numbers
-(``page.ranges``), ``version`` its place in the list's ``versions``, ``fields`` the
-``diff_fields`` (by index) its header can compare.
+A list's versions are its years' ``versions`` one after the other (in date and seq order);
+its days are the years' ``days``, and its counts the years' ``series`` (a state and model
+missing from a year counts zero on that year's days). The *pool* of agreement records (one
+per resolved agreement and the values it is listed with) is the years' ``records`` one
+after the other: a year adds the records first seen in it, in order of list, day and
+agreement id. A day's ``members`` are ranges of pool numbers (``page.ranges``), ``version``
+its place in its list's versions, ``fields`` the ``diff_fields`` (by index) its header can
+compare. The years come first, so that the file a new version writes begins with the
+bytes of the last one (``concat``: copied, not hashed again).
 
 A year's text is cached under ``derived/publish/core/`` by a chained key: the key of the
-year before, this code, and a digest of what the year is made of (its days and the
-identity's runs over them). A change in a year (a new version, a re-resolved identity)
-builds that year and the ones after it again, every earlier year is reused as it is; a
-missing or altered file is built again, never trusted. Beside each year's text its
-``keys`` file holds a 16-byte digest of each record it adds to the pool, in pool order:
-building a year again numbers its records from the earlier years' keys, without reading
-their records.
+year before, this code, and a digest of what the year is made of (its versions, its days,
+the key of its daily counts and the identity's runs over its days). A change in a year (a
+new version, a re-resolved identity) builds that year and the ones after it again, every
+earlier year is reused as it is; a missing or altered file is built again, never trusted.
+Beside each year's text its ``keys`` file holds a 16-byte digest of each record it adds to
+the pool, in pool order: building a year again numbers its records from the earlier years'
+keys, without reading their records.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from ice287g.identity.story import RESIGN_MIN_DAYS
-from ice287g.publish import cache
+from ice287g.publish import cache, concat
 from ice287g.publish.page import (
     CATALOG_COLUMNS,
     MODELS,
@@ -54,43 +60,54 @@ from ice287g.publish.page import (
 from ice287g.query.diff import DIFF_FIELDS
 from ice287g.query.versions import LISTS
 
-FORMAT = 2
+FORMAT = 3
+# The daily counts' columns a series sums.
+COUNTED = ["date", "state", "model", "count"]
 KEY_BYTES = 16  # a record's digest in a year's ``keys`` file (``_record_key``)
 
 
-def build_core(store, ident, cat: pd.DataFrame, daily, generated: str) -> bytes:
-    """The ``core`` JSON bytes from the store's identity (`ident`), catalog and daily
-    counts (Arrow, ``tables.DAILY_COUNT_FIELDS``), each year from the cache where it is
-    current."""
+def build_core(store, ident, cat: pd.DataFrame, daily, daily_years: dict, generated: str):
+    """The ``core`` JSON (as ``concat`` parts, each year's text a cached file where it can
+    be) from the store's identity (`ident`), catalog and daily counts (Arrow,
+    ``tables.DAILY_COUNT_FIELDS``, and the key of each year's: ``tables.daily_table``),
+    each year from the cache where it is current."""
     versions = ident.observations.versions
     position = dict(zip(versions["sha256"].tolist(), versions["pos"].tolist(), strict=True))
     days_of = day_versions(cat)
-    strings = Strings()
-    lists, place = {}, {}
-    # The columns used, before each filter: a filter copies every column it is given.
-    counted = daily.select(["date", "state", "model", "count"])
-    shown = cat[["list", *CATALOG_COLUMNS]]
+    shown = cat[["list", *CATALOG_COLUMNS]].sort_values(["list", "date", "seq"])
+    versions_of, place = {}, {}
     for lst in LISTS:
-        mine = shown[shown["list"] == lst].sort_values(["date", "seq"]).reset_index(drop=True)
+        mine = shown[shown["list"].to_numpy() == lst].reset_index(drop=True)
+        versions_of[lst] = mine.assign(rows=mine["rows"].astype("Int64"))
         place[lst] = dict(zip(mine["sha256"].tolist(), range(len(mine)), strict=True))
-        lists[lst] = {
-            "versions": frame(
-                mine.assign(rows=mine["rows"].astype("Int64")), strings, CATALOG_COLUMNS
-            ),
-            "series": count_series(counted.filter(pc.equal(daily["list"], lst)), days_of[lst]),
-        }
     head = {
         "format": FORMAT,
         "generated": generated,
         "models": MODELS,
         "diff_fields": list(DIFF_FIELDS),
         "resign_min_days": RESIGN_MIN_DAYS,
-        "lists": lists,
-        "strings": strings.table(),
     }
     spans = _spans(ident, days_of, position)
-    years = _years(store, spans, ident.listed_run_hashes(), days_of, place)
-    return dumps(head)[:-1] + b',"years":[' + b",".join(years) + b"]}"
+    made = _Made(days_of, place, versions_of, daily, daily_years)
+    years = _years(store, spans, ident.listed_run_hashes(), made)
+    out = [concat.given(b'{"years":[')]
+    for i, year in enumerate(years):
+        out += [concat.given(b","), year] if i else [year]
+    return [*out, concat.given(b"]," + dumps(head)[1:])]
+
+
+@dataclass
+class _Made:
+    """What the years are made of besides the identity's runs: each list's days
+    (``day_versions``), each version's place in its list (sha256 -> index), each list's
+    versions (``CATALOG_COLUMNS``, in date and seq order), the daily counts (Arrow) and the
+    key of each year's."""
+
+    days_of: dict
+    place: dict
+    versions_of: dict
+    daily: object
+    daily_years: dict
 
 
 @dataclass
@@ -131,11 +148,13 @@ def _spans(ident, days_of: dict, position: dict) -> Spans:
 
 class _Year:
     """One calendar year: each list's days in it (``bounds``: [start, stop) of the list's
-    days) and the spans over them, cut to the year (``first``/``stop`` from its start)."""
+    days), its versions (``versions``: [start, stop) of the list's versions) and the spans
+    over its days, cut to the year (``first``/``stop`` from its start)."""
 
-    def __init__(self, year: int, spans: Spans, bounds: dict[int, tuple[int, int]]):
+    def __init__(self, year: int, spans: Spans, bounds: dict, versions: dict):
         self.year = year
         self.bounds = bounds
+        self.versions = versions
         li, first, stop = spans.li, spans.first, spans.stop
         mask = np.zeros(len(li), dtype=bool)
         start_of = np.zeros(len(li), dtype="int64")
@@ -149,25 +168,32 @@ class _Year:
         self.stop = np.minimum(stop[mask], end_of[mask]) - start_of[mask]
         self.li = li[mask]
 
-    def digest(self, row_hash: np.ndarray, day_lines: dict[int, list[str]]) -> str:
-        """What the year is made of: its days (``_day_lines``) and its spans (values, list,
-        days covered), the spans in a canonical order."""
-        h = hashlib.sha256(str(self.year).encode())
+    def digest(self, row_hash: np.ndarray, lines: dict, daily_key: str) -> str:
+        """What the year is made of: its versions and its days (``_lines``), the key of its
+        daily counts and its spans (values, list, days covered), the spans in a canonical
+        order."""
+        h = hashlib.sha256(f"{self.year} {daily_key}\n".encode())
+        for i, (a, b) in sorted(self.versions.items()):
+            h.update("".join(lines["versions"][i][a:b]).encode())
         for i, (a, b) in sorted(self.bounds.items()):
-            h.update("".join(day_lines[i][a:b]).encode())
+            h.update("".join(lines["days"][i][a:b]).encode())
         table = np.stack([row_hash[self.rows], self.li, self.first, self.stop]).astype("uint64")
         order = np.lexsort(table[::-1])
         h.update(np.ascontiguousarray(table[:, order]).tobytes())
         return h.hexdigest()
 
 
-def _day_lines(days_of: dict, place: dict) -> dict[int, list[str]]:
-    """list index -> a line per day of that list: list, date, version, header fields."""
-    out = {}
+def _lines(made: _Made) -> dict[str, dict[int, list[str]]]:
+    """A line per version and per day of each list (by list index): a version's catalog
+    values; a day's list, date, version and header fields."""
+    out: dict[str, dict[int, list[str]]] = {"versions": {}, "days": {}}
     for i, lst in enumerate(LISTS):
-        days = days_of[lst]
-        out[i] = [
-            f"{lst} {day} {place[lst][sha]} {header_fields(cols)}\n"
+        mine = made.versions_of[lst]
+        values = zip(*(mine[c].tolist() for c in CATALOG_COLUMNS), strict=True)
+        out["versions"][i] = [f"{lst} {v}\n" for v in values]
+        days = made.days_of[lst]
+        out["days"][i] = [
+            f"{lst} {day} {made.place[lst][sha]} {header_fields(cols)}\n"
             for day, sha, cols in zip(
                 days["date"].tolist(), days["sha256"].tolist(), days["columns"], strict=True
             )
@@ -175,11 +201,12 @@ def _day_lines(days_of: dict, place: dict) -> dict[int, list[str]]:
     return out
 
 
-def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
-    """year -> {list index: [start, stop) of that list's days in the year}."""
+def _bounds(frames: dict) -> dict[int, dict[int, tuple[int, int]]]:
+    """year -> {list index: [start, stop) of that list's rows of `frames` (list -> rows
+    with a ``date``, in date order) in the year}."""
     out: dict[int, dict[int, tuple[int, int]]] = {}
     for i, lst in enumerate(LISTS):
-        years = pd.to_datetime(days_of[lst]["date"]).dt.year.to_numpy()
+        years = pd.to_datetime(frames[lst]["date"]).dt.year.to_numpy()
         if not len(years):
             continue
         starts = np.flatnonzero(np.r_[True, years[1:] != years[:-1]])
@@ -189,26 +216,29 @@ def _bounds(days_of: dict) -> dict[int, dict[int, tuple[int, int]]]:
     return dict(sorted(out.items()))
 
 
-def _years(store, spans: Spans, row_hash: np.ndarray, days_of: dict, place: dict) -> list[bytes]:
-    """Each year's JSON text, from the cache up to the first year whose key is not there,
-    built from that year on. `row_hash`: a hash of each run's record (``listed_run_hashes``)."""
+def _years(store, spans: Spans, row_hash: np.ndarray, made: _Made) -> list:
+    """Each year's JSON text (a ``concat`` part: its cached file, or its bytes when the
+    store cannot be written), from the cache up to the first year whose key is not there,
+    built from that year on. `row_hash`: a hash of each run's record
+    (``listed_run_hashes``)."""
     folder, scratch = cache.folder(store, "core")
     try:
         code = hashlib.sha256(f"core {FORMAT} {code_digest()}".encode()).hexdigest()
         key, plan = code, []
-        day_lines = _day_lines(days_of, place)
-        for year, bounds in _bounds(days_of).items():
-            part = _Year(year, spans, bounds)
-            key = hashlib.sha256(f"{key}\n{part.digest(row_hash, day_lines)}".encode())
-            key = key.hexdigest()
+        lines = _lines(made)
+        days, versions = _bounds(made.days_of), _bounds(made.versions_of)
+        for year in sorted(set(days) | set(versions)):
+            part = _Year(year, spans, days.get(year, {}), versions.get(year, {}))
+            digest = part.digest(row_hash, lines, made.daily_years.get(year, ""))
+            key = hashlib.sha256(f"{key}\n{digest}".encode()).hexdigest()
             stem = folder / f"{year}-{key[:16]}"
             files = {ext: stem.with_suffix(f".{ext}") for ext in ("text", "keys", "json")}
             plan.append((part, files))
-        texts: list[bytes] = []
+        texts: list = []
         pool: dict[bytes, int] | None = None
         for part, files in plan:
             if pool is None and cache.valid(files):
-                texts.append(files["text"].read_bytes())
+                texts.append(_text(files["text"], scratch))
                 continue
             if pool is None:  # the records of the years before, numbered in order
                 pool = {}
@@ -216,9 +246,9 @@ def _years(store, spans: Spans, row_hash: np.ndarray, days_of: dict, place: dict
                     keys = earlier["keys"].read_bytes()
                     for at in range(0, len(keys), KEY_BYTES):
                         pool[keys[at : at + KEY_BYTES]] = len(pool)
-            text, new = _year_text(part, spans, days_of, place, pool)
+            text, new = _year_text(part, spans, made, pool)
             cache.write(files, {"text": text, "keys": b"".join(new)})
-            texts.append(text)
+            texts.append(_text(files["text"], scratch))
         cache.prune(folder, {p.name for _, files in plan for p in files.values()})
         return texts
     finally:
@@ -226,14 +256,18 @@ def _years(store, spans: Spans, row_hash: np.ndarray, days_of: dict, place: dict
             scratch.cleanup()
 
 
+def _text(path, scratch):
+    """A year's cached text as a ``concat`` part: the file, or (in a temporary folder that
+    goes when ``_years`` returns) its bytes."""
+    return concat.of_file(path) if scratch is None else concat.given(path.read_bytes())
+
+
 def _record_key(record: tuple) -> bytes:
     """A record's digest (its values as text, or None), as the pool knows it."""
     return hashlib.blake2b(repr(record).encode(), digest_size=KEY_BYTES).digest()
 
 
-def _year_text(
-    part: _Year, spans: Spans, days_of: dict, place: dict, pool: dict
-) -> tuple[bytes, list[bytes]]:
+def _year_text(part: _Year, spans: Spans, made: _Made, pool: dict) -> tuple[bytes, list[bytes]]:
     """The year's JSON text and the keys of the records it adds to `pool` (which it
     extends: record key -> number)."""
     rows = spans.records(part.rows).assign(_f=part.first, _s=part.stop, _l=part.li)
@@ -252,6 +286,21 @@ def _year_text(
             keys.append(key)
         codes[n] = number
     strings = Strings()
+    lists = {}
+    for i, lst in enumerate(LISTS):
+        a, b = part.versions.get(i, (0, 0))
+        mine = made.versions_of[lst].iloc[a:b]
+        a, b = part.bounds.get(i, (0, 0))
+        counted = made.daily.filter(
+            pc.and_(
+                pc.equal(made.daily["list"], lst),
+                pc.equal(pc.year(made.daily["date"]), part.year),
+            )
+        )
+        lists[lst] = {
+            "versions": frame(mine, strings, CATALOG_COLUMNS),
+            "series": count_series(counted.select(COUNTED), made.days_of[lst].iloc[a:b]),
+        }
     records = frame(pd.DataFrame(new, columns=RECORD_FIELDS, dtype=object), strings, RECORD_FIELDS)
     days: dict[str, list] = {}
     li, first, stop = rows["_l"].to_numpy(), rows["_f"].to_numpy(), rows["_s"].to_numpy()
@@ -262,10 +311,16 @@ def _year_text(
         a, b = part.bounds[i]
         mine = li == i
         members = day_members(b - a, codes[mine], first[mine], stop[mine], len(pool))
-        chosen = days_of[lst].iloc[a:b]
+        chosen = made.days_of[lst].iloc[a:b]
         days[lst] = [
-            {"version": place[lst][sha], "members": m, "fields": header_fields(cols)}
+            {"version": made.place[lst][sha], "members": m, "fields": header_fields(cols)}
             for sha, cols, m in zip(chosen["sha256"], chosen["columns"], members, strict=True)
         ]
-    text = {"year": part.year, "records": records, "days": days, "strings": strings.table()}
+    text = {
+        "year": part.year,
+        "lists": lists,
+        "records": records,
+        "days": days,
+        "strings": strings.table(),
+    }
     return dumps(text), keys

@@ -250,17 +250,22 @@ def _runs(values: np.ndarray) -> list[int]:
     return np.column_stack([values[start], length]).ravel().tolist()
 
 
-def build_history(store, agreements: pd.DataFrame, changes, years: list) -> bytes:
-    """The ``history`` JSON: the agreements table, then the change log by calendar year,
-    for ``?agency=ID``::
+def build_history(store, agreements: pd.DataFrame, changes, years: list) -> list:
+    """The ``history`` JSON (as ``concat`` parts: each year's text its cached file where it
+    can be), for ``?agency=ID``: the change log by calendar year, then the agreements
+    table::
 
-        {"format": 2, "agreements": frame, "strings": its strings,
-         "years": [{"events": frame, "strings": its strings}, ...]}
+        {"years": [{"events": frame, "strings": its strings}, ...],
+         "format": 2, "agreements": frame, "strings": its strings}
 
     `changes`: the change log (Arrow); `years`: its (year, first row, rows, digest),
     ``yearly.parts``. A year's text is kept under ``derived/publish/history/`` by its
-    digest and this code, so a new version writes (and reads) its year only."""
+    digest and this code, so a new version writes its year only; the years come first, so
+    that the file a new version writes begins with the bytes of the last one (``concat``:
+    copied, not hashed again)."""
     import hashlib
+
+    from ice287g.publish import concat
 
     strings = Strings()
     head = {
@@ -269,21 +274,14 @@ def build_history(store, agreements: pd.DataFrame, changes, years: list) -> byte
         "strings": strings.table(),
     }
     code = cache.code_digest(__file__)
-    texts = []
-    for year, first, rows, digest in years:
+    out = [concat.given(b'{"years":[')]
+    for i, (year, first, rows, digest) in enumerate(years):
         key = hashlib.sha256(f"{code}\n{digest}".encode()).hexdigest()
         part = changes.slice(first, rows)
-        texts.append(
-            cache.kept(
-                store,
-                "history",
-                str(year),
-                key,
-                lambda p=part: _events(dataframe(p)),
-                Path.read_bytes,
-            )
-        )
-    return dumps(head)[:-1] + b',"years":[' + b",".join(texts) + b"]}"
+        make = lambda p=part: _events(dataframe(p))  # noqa: E731 - one year's, made when missing
+        out += [concat.given(b",")] if i else []
+        out.append(cache.kept(store, "history", str(year), key, make))
+    return [*out, concat.given(b"]," + dumps(head)[1:])]
 
 
 def _events(events: pd.DataFrame) -> bytes:
@@ -292,7 +290,7 @@ def _events(events: pd.DataFrame) -> bytes:
 
 
 def cached(store, name: str, inputs: list[str], build, read=Path.read_bytes):
-    """`read(path)` of the file of the bytes `build()` returns, kept under
+    """`read(path)` of the file of the bytes (or ``concat`` parts) `build()` returns, kept under
     ``derived/publish/page/`` by a key of its `inputs` (digests of what it is built from)
     and of this code (``cache.kept``: `read` runs while the file is there, even when a
     read-only store keeps it in a temporary folder)."""

@@ -105,32 +105,45 @@
 
   function load(coreJSON) {
     core = coreJSON;
-    // The pool of records is the years' records one after the other; each year's days
-    // refer to the pool by number.
+    // Each list's versions, days and counts are its years' one after the other (a state
+    // and model a year does not count are zero on its days); the pool of records is the
+    // years' records one after the other, and each day refers to it by number.
     records = [];
-    var daysOf = {};
     core.years.forEach(function (year) {
       decodeFrame(year.records, year.strings).forEach(function (r) { records.push(r); });
-      Object.keys(year.days).forEach(function (name) {
-        daysOf[name] = (daysOf[name] || []).concat(year.days[name]);
-      });
-    });
-    Object.keys(core.lists).forEach(function (name) {
-      var L = core.lists[name];
-      var versions = decodeFrame(L.versions, core.strings);
-      var days = (daysOf[name] || []).map(function (d) {
-        var v = versions[d.version];
-        return { date: v.date, version: v, ranges: d.members, fields: d.fields, members: null };
-      });
-      var series = {};
-      Object.keys(L.series).forEach(function (state) {
-        series[state] = {};
-        Object.keys(L.series[state]).forEach(function (m) {
-          series[state][m] = expandRuns(L.series[state][m]);
+      Object.keys(year.lists).forEach(function (name) {
+        var Y = year.lists[name];
+        var L = lists[name] = lists[name] || { name: name, versions: [], days: [], series: {} };
+        var before = L.days.length;
+        decodeFrame(Y.versions, year.strings).forEach(function (v) { L.versions.push(v); });
+        (year.days[name] || []).forEach(function (d) {
+          L.days.push({ version: d.version, ranges: d.members, fields: d.fields, members: null });
+        });
+        Object.keys(Y.series).forEach(function (state) {
+          var S = L.series[state] = L.series[state] || {};
+          Object.keys(Y.series[state]).forEach(function (m) {
+            if (!S[m]) S[m] = zeros(before);
+            expandRuns(Y.series[state][m]).forEach(function (v) { S[m].push(v); });
+          });
+        });
+        Object.keys(L.series).forEach(function (state) {
+          Object.keys(L.series[state]).forEach(function (m) {
+            var column = L.series[state][m];
+            while (column.length < L.days.length) column.push(0);
+          });
         });
       });
-      lists[name] = { name: name, versions: versions, days: days, series: series };
     });
+    Object.keys(lists).forEach(function (name) {
+      var L = lists[name];
+      L.days.forEach(function (d) { d.version = L.versions[d.version]; d.date = d.version.date; });
+    });
+  }
+
+  function zeros(n) {
+    var out = [];
+    for (var i = 0; i < n; i++) out.push(0);
+    return out;
   }
 
   function members(day) {
