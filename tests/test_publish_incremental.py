@@ -251,6 +251,73 @@ def test_publishing_after_each_batch_in_any_order_equals_a_build_from_scratch(
         publish(str(tmp_path / f"www{i}"), store)
     last = tmp_path / f"www{len(cuts)}"
     assert site_files(last) == scratch_site(store, tmp_path, "scratch")
-    feed = (last / "feed.xml").read_text()
-    assert feed.count("<entry>") >= 3  # not vacuous: changes told, across both years
-    assert "2026-01-05" in feed and "2025-04-10" in feed
+    told = feed_entries(last)
+    assert len(told) >= 3  # not vacuous: changes told, across both years
+    assert {"2026-01-05", "2025-04-10"} <= {e["updated"][:10] for e in told}
+
+
+def feed_entries(site: Path) -> list[dict]:
+    """Every entry of the feed, from ``feed.xml`` back through its archives (RFC 5005:
+    ``prev-archive`` links, each archive marked and linked to the current document), each
+    entry in exactly one document: the year of the document's entries, its id, updated."""
+    import xml.etree.ElementTree as ET
+
+    atom, history = "{http://www.w3.org/2005/Atom}", "{http://purl.org/syndication/history/1.0}"
+    out, name, seen = [], "feed.xml", set()
+    while name is not None:
+        assert name not in seen
+        seen.add(name)
+        root = ET.fromstring((site / name).read_bytes())
+        links = {link.get("rel"): link.get("href") for link in root.findall(f"{atom}link")}
+        archived = root.find(f"{history}archive") is not None
+        assert archived == (name != "feed.xml")
+        if archived:
+            assert links["current"] == "feed.xml" and links["self"] == name
+        years = set()
+        for entry in root.findall(f"{atom}entry"):
+            updated = entry.find(f"{atom}updated").text
+            years.add(updated[:4])
+            out.append({"document": name, "id": entry.find(f"{atom}id").text, "updated": updated})
+        assert len(years) <= 1  # a document holds one year's entries
+        name = links.get("prev-archive")
+    assert len({e["id"] for e in out}) == len(out)
+    assert {p.name for p in site.glob("feed*.xml")} == seen  # no archive left unlinked
+    return out
+
+
+def test_the_feed_is_archived_by_year(tmp_path: Path):
+    """``feed.xml`` holds the newest year's entries and links to the archive of the year
+    before; a new version of the newest year leaves the archive as it was (not written
+    again)."""
+    workbooks(tmp_path / "all")
+    store = Store(tmp_path / "data")
+    assert all(o.status == "new" for o in ingest_paths(store, [tmp_path / "all"]))
+    publish(str(tmp_path / "www1"), store)
+    told = feed_entries(tmp_path / "www1")
+    documents: dict[str, set[str]] = {}
+    for e in told:
+        documents.setdefault(e["document"], set()).add(e["updated"][:4])
+    assert documents == {"feed.xml": {"2026"}, "feed-2025.xml": {"2025"}}
+    archive = (tmp_path / "www1" / "feed-2025.xml").read_bytes()
+    cached = {
+        p.name: p.stat().st_ino for p in (store.root / "derived/publish/feed").glob("archive-*.xml")
+    }
+    later = tmp_path / "later"
+    write(
+        later,
+        "participatingAgencies02022026pm.xlsx",
+        PARTICIPATING_HEADER,
+        [part(n) for n in ("Alpha Police Department", "Delta Police Department", "Echo PD")],
+    )
+    assert all(o.status == "new" for o in ingest_paths(store, [later]))
+    publish(str(tmp_path / "www2"), store)
+    told = feed_entries(tmp_path / "www2")
+    assert sorted(e["updated"][:10] for e in told if e["document"] == "feed.xml") == [
+        "2026-01-05",
+        "2026-02-02",
+    ]
+    assert (tmp_path / "www2" / "feed-2025.xml").read_bytes() == archive
+    again = {
+        p.name: p.stat().st_ino for p in (store.root / "derived/publish/feed").glob("archive-*.xml")
+    }
+    assert again == cached and len(cached) == 1

@@ -5,6 +5,7 @@ Layout::
 
     index.html                      the page (refers to the assets below by content hash)
     feed.xml                        Atom: one entry per new version that changed something
+    feed-YYYY.xml                   the feed's archive of each earlier year (RFC 5005)
     assets/<name>.<sha10>.<ext>     style, script, page data, county boundaries, decoder
     assets/LICENSE-*.txt            licenses of the files installed from npm
     data/...                        the tables (Parquet, CSV), ice287g.db, metadata.json,
@@ -169,7 +170,13 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         licenses[f"license_{name}"] = rel
 
     # 3. the feed
-    files.write_bytes(out / feed.FEED, feed.feed_bytes(cat, rec.changes, base_url, store, years))
+    for name, body in feed.feed_files(cat, rec.changes, base_url, store, years).items():
+        if isinstance(body, bytes):
+            files.write_bytes(out / name, body)
+        elif body.path is not None:
+            files.link(body.path, out / name)
+        else:
+            files.write_bytes(out / name, body.data)
 
     # 4. the rest of data/: the tables, their descriptions, the checksums
     db["db"]  # the database linked (it may be hashed in the background)

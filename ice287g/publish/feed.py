@@ -4,6 +4,13 @@ An entry per non-suspect version of either list (after the first of its list) wh
 log records anything: the agreements it lists, and how many were added, removed, returned,
 renamed, re-signed or otherwise changed, with the names. Its link opens the page's diff of
 that day with the day before. Written with feedgen; the same store gives the same bytes.
+
+The feed is archived by calendar year (RFC 5005, "Archived Feeds"): ``feed.xml``, the
+document readers subscribe to, holds the entries of the newest year that has any, and
+links (``prev-archive``) to ``feed-YYYY.xml``, the archive of the year before that had
+entries, which links to the one before it, and so on; each archive is marked
+``<fh:archive/>`` and links back to ``feed.xml`` (``current``). Every entry is in exactly
+one of them, and a reader polling ``feed.xml`` fetches a year of entries, not ten.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from ice287g.publish import cache
 from ice287g.publish.files import PACKAGE_TITLE
 
 FEED = "feed.xml"
+ARCHIVE = "feed-{year}.xml"  # a year's archive document
+# RFC 5005's mark of an archive document (its own namespace declared on it).
+ARCHIVED = b'  <fh:archive xmlns:fh="http://purl.org/syndication/history/1.0"/>\n'
 ENTRIES_NAMED = 25  # agencies named per kind of change in an entry
 # How an event of the change log is counted in a feed entry.
 KINDS = {
@@ -146,16 +156,16 @@ def _link(base: str, entry: dict) -> str:
     return base + query
 
 
-def _generator(base_url: str | None, updated):
+def _generator(base_url: str | None, updated, name: str = FEED):
     from feedgen.feed import FeedGenerator
 
     base = base_url or ""
     fg = FeedGenerator()
-    fg.id(base + FEED if base_url else _uuid("feed"))
+    fg.id(base + name if base_url else _uuid(name.removesuffix(".xml")))
     fg.title(f"{PACKAGE_TITLE}: new versions")
     fg.subtitle("Each new version of ICE's participating or pending list that changed something.")
     fg.author({"name": "ice287g"})
-    fg.link(href=base + FEED, rel="self")
+    fg.link(href=base + name, rel="self")
     fg.link(href=base or "./", rel="alternate")
     fg.language("en")
     fg.updated(_when(updated))
@@ -218,18 +228,36 @@ def _year_key(code: str, base_url, rows: list[Successor], digest: str) -> str:
     return h.hexdigest()
 
 
-def feed_bytes(cat: pd.DataFrame, changes, base_url: str | None, store, years: dict) -> bytes:
-    """The Atom document (links relative to the site unless `base_url` is given): feedgen's
-    head followed by the entries, newest first. The entries' text is cached a calendar year
-    at a time under ``derived/publish/feed/`` by a key of what they say (``_year_key``;
-    `changes`: the change log as Arrow, `years`: its digest of each year), so a new
-    version reads and writes its year's entries again, not the others."""
+def _document(base_url, updated, entries: bytes, year: int | None, older: int | None) -> bytes:
+    """An Atom document of `entries` (their text): ``feed.xml`` when `year` is None, else
+    the archive of that year; `older`: the year of the archive before it, if any."""
+    base = base_url or ""
+    fg = _generator(base_url, updated, FEED if year is None else ARCHIVE.format(year=year))
+    if year is not None:
+        fg.link(href=base + FEED, rel="current")
+    if older is not None:
+        fg.link(href=base + ARCHIVE.format(year=older), rel="prev-archive")
+    head = fg.atom_str(pretty=True)
+    end = head.rindex(b"</feed>")
+    return head[:end] + (ARCHIVED if year is not None else b"") + entries + head[end:]
+
+
+def feed_files(cat: pd.DataFrame, changes, base_url: str | None, store, years: dict) -> dict:
+    """``feed.xml`` (its bytes) and each year's archive (``feed-YYYY.xml``: a ``concat``
+    part, its cached file where it can be), links relative to the site unless `base_url` is
+    given; each document feedgen's head followed by its entries, newest first. The entries'
+    text is cached a calendar year at a time under ``derived/publish/feed/`` by a key of
+    what they say (``_year_key``; `changes`: the change log as Arrow, `years`: its digest
+    of each year), and each archive by a key of its entries' and the archive before it:
+    a new version writes its year's entries and ``feed.xml`` again, not the archives."""
+    from ice287g.publish import concat
+
     folder, scratch = cache.folder(store, "feed")
     try:
         code = cache.code_digest(__file__)
         successors = _successors(cat)
         by_year = _years(successors, changes)
-        texts, used = [], set()
+        texts, used = {}, set()
         for year, rows in by_year.items():
             key = _year_key(code, base_url, rows, years[year])
             files = {ext: folder / f"{year}-{key[:16]}.{ext}" for ext in ("xml", "json")}
@@ -242,13 +270,32 @@ def feed_bytes(cat: pd.DataFrame, changes, base_url: str | None, store, years: d
                     _fragment(e, base_url) for e in made if (e["list"], e["sha256"]) in mine
                 )
                 cache.write(files, {"xml": text.encode()})
-            texts.append(files["xml"].read_bytes())
+            texts[year] = files["xml"]
             used |= {p.name for p in files.values()}
+        newest = list(by_year)  # newest year first
+        out: dict = {}
+        for i, year in enumerate(newest[1:], 1):
+            older = newest[i + 1] if i + 1 < len(newest) else None
+            updated = max(row.date for row in by_year[year])
+            key = hashlib.sha256(f"{code}|{base_url}|{older}|{texts[year].name}".encode())
+            stem = f"archive-{year}-{key.hexdigest()[:16]}"
+            files = {ext: folder / f"{stem}.{ext}" for ext in ("xml", "json")}
+            if not cache.valid(files):
+                body = texts[year].read_bytes()
+                cache.write(files, {"xml": _document(base_url, updated, body, year, older)})
+            used |= {p.name for p in files.values()}
+            name = ARCHIVE.format(year=year)
+            path = files["xml"]
+            out[name] = concat.of_file(path) if scratch is None else concat.given(path.read_bytes())
+        if newest:
+            updated = max(row.date for row in by_year[newest[0]])
+            body = texts[newest[0]].read_bytes()
+        else:
+            updated, body = cat["date"].max(), b""
+        older = newest[1] if len(newest) > 1 else None
+        out = {FEED: _document(base_url, updated, body, None, older), **out}
         cache.prune(folder, used)
+        return out
     finally:
         if scratch is not None:
             scratch.cleanup()
-    newest = max(row.date for row in by_year[max(by_year)]) if by_year else cat["date"].max()
-    head = _generator(base_url, newest).atom_str(pretty=True)
-    end = head.rindex(b"</feed>")
-    return head[:end] + b"".join(texts) + head[end:]
