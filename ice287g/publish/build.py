@@ -170,13 +170,8 @@ def build_site(store, out: Path, base_url: str | None = None) -> Site:
         licenses[f"license_{name}"] = rel
 
     # 3. the feed
-    for name, body in feed.feed_files(cat, rec.changes, base_url, store, years).items():
-        if isinstance(body, bytes):
-            files.write_bytes(out / name, body)
-        elif body.path is not None:
-            files.link(body.path, out / name)
-        else:
-            files.write_bytes(out / name, body.data)
+    for name, part in feed.feed_files(cat, rec.changes, base_url, store, years).items():
+        files.place(part, out / name)
 
     # 4. the rest of data/: the tables, their descriptions, the checksums
     db["db"]  # the database linked (it may be hashed in the background)

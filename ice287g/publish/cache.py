@@ -217,11 +217,9 @@ def kept(store, where: str, name: str, key: str, make, read=None):
                 memo = concat.memo(folder_path, name)
                 record(files, {"data": concat.write(files["data"], body, memo)})
             prune(folder_path, {p.name for p in files.values()}, f"{name}-*")
-        if read is not None:
-            return read(files["data"])
-        if scratch is None:
-            return concat.of_file(files["data"])
-        return concat.given(files["data"].read_bytes())
+        if read is None:
+            return concat.of_cached(files["data"], scratch)
+        return read(files["data"])
     finally:
         if scratch is not None:
             scratch.cleanup()

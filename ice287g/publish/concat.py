@@ -34,7 +34,7 @@ import errno
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ice287g.store.files import atomic_file, atomic_write
@@ -133,10 +133,7 @@ class Part:
         return f"file {self.path.name} {self.stamp[0]} {self.stamp[1]} {self.start} {self.size}"
 
     def read(self) -> bytes:
-        if self.data is not None:
-            return self.data
-        with open(self.path, "rb") as fh:
-            return os.pread(fh.fileno(), self.size, self.start)
+        return b"".join(_blocks(self))
 
 
 def given(data: bytes) -> Part:
@@ -150,14 +147,36 @@ def of_file(path: Path, start: int = 0, size: int | None = None) -> Part:
     return Part(path=path, start=start, size=size, stamp=(st.st_size, st.st_mtime_ns))
 
 
+def of_cached(path: Path, scratch) -> Part:
+    """A cached file as a part: the file, or its bytes when it is in a temporary folder
+    (`scratch`, not None: a store that cannot be written) that goes before it is written."""
+    return of_file(path) if scratch is None else given(path.read_bytes())
+
+
 def _write_all(fd: int, data) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
+def _blocks(part: Part):
+    """The bytes of `part`, read ``BLOCK`` at a time."""
+    if part.data is not None:
+        yield part.data
+        return
+    with open(part.path, "rb") as src:
+        at, left = part.start, part.size
+        while left:
+            data = os.pread(src.fileno(), min(left, BLOCK), at)
+            if not data:
+                raise OSError(f"{part.path}: shorter than {part.start + part.size} bytes")
+            yield data
+            at, left = at + len(data), left - len(data)
+
+
 def _copied(part: Part, fd: int) -> None:
-    """Write `part` to `fd` (at its position) without reading it here when it is a file's."""
+    """Write `part` to `fd` (at its position) without reading it here when it is a file's
+    and the kernel can copy it."""
     if part.data is not None:
         _write_all(fd, part.data)
         return
@@ -169,31 +188,19 @@ def _copied(part: Part, fd: int) -> None:
             except OSError as e:  # another file system, an old kernel: through this process
                 if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
                     raise
-                n = 0
+                for data in _blocks(replace(part, start=at, size=left)):
+                    _write_all(fd, data)
+                return
             if n == 0:
-                data = os.pread(src.fileno(), min(left, BLOCK), at)
-                if not data:
-                    raise OSError(f"{part.path}: shorter than {part.start + part.size} bytes")
-                _write_all(fd, data)
-                n = len(data)
+                raise OSError(f"{part.path}: shorter than {part.start + part.size} bytes")
             at, left = at + n, left - n
 
 
 def _hashed(part: Part, fd: int, h) -> None:
     """Write `part` to `fd`, hashing it into `h`."""
-    if part.data is not None:
-        h.update(part.data)
-        _write_all(fd, part.data)
-        return
-    with open(part.path, "rb") as src:
-        at, left = part.start, part.size
-        while left:
-            data = os.pread(src.fileno(), min(left, BLOCK), at)
-            if not data:
-                raise OSError(f"{part.path}: shorter than {part.start + part.size} bytes")
-            h.update(data)
-            _write_all(fd, data)
-            at, left = at + len(data), left - len(data)
+    for data in _blocks(part):
+        h.update(data)
+        _write_all(fd, data)
 
 
 def memo(folder: Path, name: str) -> Path:

@@ -56,6 +56,7 @@ from ice287g.publish.page import (
     frame,
     header_fields,
     text_of,
+    years_first,
 )
 from ice287g.query.diff import DIFF_FIELDS
 from ice287g.query.versions import LISTS
@@ -89,11 +90,7 @@ def build_core(store, ident, cat: pd.DataFrame, daily, daily_years: dict, genera
     }
     spans = _spans(ident, days_of, position)
     made = _Made(days_of, place, versions_of, daily, daily_years)
-    years = _years(store, spans, ident.listed_run_hashes(), made)
-    out = [concat.given(b'{"years":[')]
-    for i, year in enumerate(years):
-        out += [concat.given(b","), year] if i else [year]
-    return [*out, concat.given(b"]," + dumps(head)[1:])]
+    return years_first(_years(store, spans, ident.listed_run_hashes(), made), head)
 
 
 @dataclass
@@ -238,7 +235,7 @@ def _years(store, spans: Spans, row_hash: np.ndarray, made: _Made) -> list:
         pool: dict[bytes, int] | None = None
         for part, files in plan:
             if pool is None and cache.valid(files):
-                texts.append(_text(files["text"], scratch))
+                texts.append(concat.of_cached(files["text"], scratch))
                 continue
             if pool is None:  # the records of the years before, numbered in order
                 pool = {}
@@ -248,18 +245,12 @@ def _years(store, spans: Spans, row_hash: np.ndarray, made: _Made) -> list:
                         pool[keys[at : at + KEY_BYTES]] = len(pool)
             text, new = _year_text(part, spans, made, pool)
             cache.write(files, {"text": text, "keys": b"".join(new)})
-            texts.append(_text(files["text"], scratch))
+            texts.append(concat.of_cached(files["text"], scratch))
         cache.prune(folder, {p.name for _, files in plan for p in files.values()})
         return texts
     finally:
         if scratch is not None:
             scratch.cleanup()
-
-
-def _text(path, scratch):
-    """A year's cached text as a ``concat`` part: the file, or (in a temporary folder that
-    goes when ``_years`` returns) its bytes."""
-    return concat.of_file(path) if scratch is None else concat.given(path.read_bytes())
 
 
 def _record_key(record: tuple) -> bytes:

@@ -243,8 +243,8 @@ def _document(base_url, updated, entries: bytes, year: int | None, older: int | 
 
 
 def feed_files(cat: pd.DataFrame, changes, base_url: str | None, store, years: dict) -> dict:
-    """``feed.xml`` (its bytes) and each year's archive (``feed-YYYY.xml``: a ``concat``
-    part, its cached file where it can be), links relative to the site unless `base_url` is
+    """``feed.xml`` and each year's archive (``feed-YYYY.xml``: its cached file where it can
+    be), as ``concat`` parts by file name; links relative to the site unless `base_url` is
     given; each document feedgen's head followed by its entries, newest first. The entries'
     text is cached a calendar year at a time under ``derived/publish/feed/`` by a key of
     what they say (``_year_key``; `changes`: the change log as Arrow, `years`: its digest
@@ -284,16 +284,14 @@ def feed_files(cat: pd.DataFrame, changes, base_url: str | None, store, years: d
                 body = texts[year].read_bytes()
                 cache.write(files, {"xml": _document(base_url, updated, body, year, older)})
             used |= {p.name for p in files.values()}
-            name = ARCHIVE.format(year=year)
-            path = files["xml"]
-            out[name] = concat.of_file(path) if scratch is None else concat.given(path.read_bytes())
+            out[ARCHIVE.format(year=year)] = concat.of_cached(files["xml"], scratch)
         if newest:
             updated = max(row.date for row in by_year[newest[0]])
             body = texts[newest[0]].read_bytes()
         else:
             updated, body = cat["date"].max(), b""
         older = newest[1] if len(newest) > 1 else None
-        out = {FEED: _document(base_url, updated, body, None, older), **out}
+        out = {FEED: concat.given(_document(base_url, updated, body, None, older)), **out}
         cache.prune(folder, used)
         return out
     finally:

@@ -68,6 +68,15 @@ def write_tables(tables: list[Table], folder: Path) -> list[dict]:
     return resources
 
 
+def place(part, path: Path) -> None:
+    """A ``concat.Part`` at `path`: a link to its file when it is a whole cached file, else
+    its bytes written."""
+    if part.path is not None and part.start == 0 and part.size == part.stamp[0]:
+        link(part.path, path)
+    else:
+        write_bytes(path, part.read())
+
+
 def link(cached: Path, path: Path) -> None:
     """`path` as a hard link to a cached file (a copy on another file system); the site's
     staging folder is removed after publishing, and the cache never writes a file in place."""

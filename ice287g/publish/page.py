@@ -265,8 +265,6 @@ def build_history(store, agreements: pd.DataFrame, changes, years: list) -> list
     copied, not hashed again)."""
     import hashlib
 
-    from ice287g.publish import concat
-
     strings = Strings()
     head = {
         "format": 2,
@@ -274,13 +272,24 @@ def build_history(store, agreements: pd.DataFrame, changes, years: list) -> list
         "strings": strings.table(),
     }
     code = cache.code_digest(__file__)
-    out = [concat.given(b'{"years":[')]
-    for i, (year, first, rows, digest) in enumerate(years):
+    texts = []
+    for year, first, rows, digest in years:
         key = hashlib.sha256(f"{code}\n{digest}".encode()).hexdigest()
         part = changes.slice(first, rows)
         make = lambda p=part: _events(dataframe(p))  # noqa: E731 - one year's, made when missing
-        out += [concat.given(b",")] if i else []
-        out.append(cache.kept(store, "history", str(year), key, make))
+        texts.append(cache.kept(store, "history", str(year), key, make))
+    return years_first(texts, head)
+
+
+def years_first(years: list, head: dict) -> list:
+    """A JSON object as ``concat`` parts: ``"years"`` (a list of `years`, each a part: a
+    year's JSON text), then the keys of `head` (not empty). The years come first, so that
+    the file a new version writes begins with the bytes of the last one."""
+    from ice287g.publish import concat
+
+    out = [concat.given(b'{"years":[')]
+    for i, year in enumerate(years):
+        out += [concat.given(b","), year] if i else [year]
     return [*out, concat.given(b"]," + dumps(head)[1:])]
 
 
