@@ -24,7 +24,7 @@ multi-member gzip is one file to every gzip reader (RFC 1952; Python's ``gzip``,
 frictionless, ``zcat``). ``versions.parquet`` is the pieces' row groups one after the other
 under one footer (``rowgroups.layout``: no value decoded or encoded again). Both are cached as
 ``versions-<key>.*``, ``key`` hashing every piece's, and linked into the site. They are
-assembled in the build's background thread (``cache.later``: ~100 MB written at ten years)
+assembled in a background thread of the build (``cache.later``: ~100 MB written at ten years)
 while the rest of the site is built; the pieces they begin with in common with the last
 ones are copied by the kernel and not hashed again (``concat``, its memos in ``hashes/``).
 """

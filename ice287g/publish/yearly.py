@@ -18,7 +18,7 @@ the key of the versions each year counts), or else the rows' Arrow IPC bytes. Ca
 So a publish with nothing new writes neither file, and a new version writes one year's
 files (and the whole ones, whose earlier years are copied by the kernel and not hashed
 again: ``concat``, its memos in ``hashes/``); the whole table's files are made in the
-build's background thread (``cache.later``). Files of another key are deleted; a file
+background threads of the build (``cache.later``). Files of another key are deleted; a file
 that does not match its record is rebuilt, never trusted (``cache``). The database keeps
 the same years (``versiondb``): a year whose digest changed is written again from that
 year on.
@@ -141,7 +141,7 @@ def cached(store, name: str, table, years: dict[int, str] | None = None, schema=
 def _whole(folder: Path, name: str, cut: Yearly, years: list[dict], whole: dict, names: set[str]):
     """The whole table's files (the Parquet file the `years`' row groups joined, the CSV
     the header and the years' rows), from the cache when valid; then the files of `name`
-    other than `names` deleted. Run in the build's background thread (``cache.later``)."""
+    other than `names` deleted. Run in a background thread of the build (``cache.later``)."""
     if not cache.valid(whole):
         if years:
             memo = folder / f"placed-{name}"
