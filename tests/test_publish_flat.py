@@ -332,7 +332,7 @@ def test_joined_row_groups_read_as_the_parts_one_after_the_other(tmp_path: Path,
         parts.append(tmp_path / f"p{k}.parquet")
         parquet_part(parts[-1], first, rows, **options)
         data = parts[-1].read_bytes()
-        fmd, start = rowgroups.footer(data)
+        fmd, start = rowgroups.footer(parts[-1])
         assert rowgroups.encode(fmd) == data[start:-8]  # the codec gives the bytes back
     with open(tmp_path / "whole.parquet", "wb") as out:
         assert rowgroups.join(parts, out) == 58
@@ -588,7 +588,7 @@ def test_a_file_joined_again_hashes_only_the_parts_after_those_it_shares(
         return path
 
     files = [part_file(f"p{k}", size) for k, size in enumerate([70_001, 0, 64, 130_000, 5])]
-    memo = concat.memo(tmp_path / "cache", "whole")
+    memo = concat.memo_of(tmp_path / "cache", "whole")
     hashed: list[str] = []
     real = concat._hashed
 
@@ -648,7 +648,7 @@ def test_without_libcrypto_a_joined_file_is_hashed_whole_by_hashlib(tmp_path: Pa
 
     monkeypatch.setattr(concat, "_OPENSSL", [None])
     (tmp_path / "a").write_bytes(b"x" * 100_000)
-    memo = concat.memo(tmp_path, "whole")
+    memo = concat.memo_of(tmp_path, "whole")
     for _ in range(2):
         sha = cache.joined(tmp_path / "whole", b"head\n", [tmp_path / "a"] * 2, memo)
         assert sha == hashlib.sha256(b"head\n" + b"x" * 200_000).hexdigest()

@@ -219,7 +219,7 @@ def kept(store, where: str, name: str, key: str, make, read=None):
             if isinstance(body, bytes):
                 write(files, {"data": body})
             else:
-                memo = concat.memo(folder_path, name)
+                memo = concat.memo_of(folder_path, name)
                 record(files, {"data": concat.write(files["data"], body, memo)})
             prune(folder_path, {p.name for p in files.values()}, f"{name}-*")
         if read is None:

@@ -203,7 +203,7 @@ def _hashed(part: Part, fd: int, h) -> None:
         _write_all(fd, data)
 
 
-def memo(folder: Path, name: str) -> Path:
+def memo_of(folder: Path, name: str) -> Path:
     """The memo of the files named `name` written from the cache folder `folder`."""
     return folder / MEMOS / f"{name}.json"
 

@@ -143,8 +143,8 @@ def write_database(path: Path, tables: list[Table], store, cat, long, inputs: li
     cached database's state, this code and `inputs` (digests of what the other tables are
     made from), so an unchanged store publishes the same file without building it.
     Returns ``{"db": path}``. The cached database is brought up to date here; a database
-    to build is copied from it, filled, hashed and linked in the build's background
-    thread (``cache.later``: tens of MB copied at ten years, while the page is built), and
+    to build is copied from it, filled, hashed and linked in a background thread of the
+    build (``cache.later``: tens of MB copied at ten years, while the page is built), and
     reading ``["db"]`` waits for it."""
     import hashlib
 

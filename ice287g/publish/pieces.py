@@ -173,7 +173,7 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     if wanted:
         parts = [_files(folder, p)["parquet"] for p in wanted]
         parquet_sha = rowgroups.join_to(
-            files["parquet"], parts, folder / PLACED, concat.memo(folder, "versions.parquet")
+            files["parquet"], parts, folder / PLACED, concat.memo_of(folder, "versions.parquet")
         )
     else:
         empty = parquet_bytes(schema.empty_table())
@@ -181,7 +181,8 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
         parquet_sha = hashlib.sha256(empty).hexdigest()
     header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
     members = [_files(folder, p)["csv.gz"] for p in wanted]
-    csv_sha = cache.joined(files["csv.gz"], header, members, concat.memo(folder, "versions.csv.gz"))
+    hashes = concat.memo_of(folder, "versions.csv.gz")
+    csv_sha = cache.joined(files["csv.gz"], header, members, hashes)
     cache.record(files, {"parquet": parquet_sha, "csv.gz": csv_sha})
     return files
 

@@ -199,17 +199,9 @@ def encode(fields: list) -> bytes:
 
 
 # --- Parquet ---------------------------------------------------------------------------------
-def footer(data: bytes) -> tuple[list, int]:
-    """(FileMetaData, where it starts) of a whole Parquet file's bytes."""
-    if len(data) < 12 or data[:4] != MAGIC or data[-4:] != MAGIC:
-        raise ParquetJoinError("not a Parquet file (or an encrypted one)")
-    size = struct.unpack("<I", data[-8:-4])[0]
-    start = len(data) - 8 - size
-    return decode(data[start : len(data) - 8]), start
-
-
-def _footer_of(path: Path) -> tuple[list, int]:
-    """``footer`` of the Parquet file at `path`, reading its first and last bytes only."""
+def footer(path: Path) -> tuple[list, int]:
+    """(FileMetaData, where it starts) of the Parquet file at `path`, reading its first and
+    last bytes only."""
     with open(path, "rb") as fh:
         size = fh.seek(0, 2)
         fh.seek(0)
@@ -315,7 +307,7 @@ def _place(path: Path, by: int, first: int, memo: Path | None) -> tuple:
                 return placed, name
         except Exception:  # noqa: BLE001 - missing or damaged: worked out again
             pass
-    fmd, start = _footer_of(path)
+    fmd, start = footer(path)
     found = _field(fmd, FILE_ROW_GROUPS)
     encoded = []
     for n, group in enumerate(found[2][1] if found else []):

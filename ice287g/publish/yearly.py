@@ -145,14 +145,14 @@ def _whole(folder: Path, name: str, cut: Yearly, years: list[dict], whole: dict,
     if not cache.valid(whole):
         if years:
             memo = folder / f"placed-{name}"
-            parts, hashes = [y["parquet"] for y in years], concat.memo(folder, f"{name}.parquet")
+            parts, hashes = [y["parquet"] for y in years], concat.memo_of(folder, f"{name}.parquet")
             parquet_sha = rowgroups.join_to(whole["parquet"], parts, memo, hashes)
         else:
             parquet = parquet_bytes(cut.rows())
             atomic_write(whole["parquet"], parquet, sync=False)
             parquet_sha = sha256_bytes(parquet)
         head = csv_bytes(cut.schema.empty_table())
-        hashes = concat.memo(folder, f"{name}.csv")
+        hashes = concat.memo_of(folder, f"{name}.csv")
         csv_sha = cache.joined(whole["csv"], head, [y["csv"] for y in years], hashes)
         cache.record(whole, {"parquet": parquet_sha, "csv": csv_sha})
     cache.prune(folder, names, f"{name}-*")
