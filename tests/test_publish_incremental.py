@@ -321,3 +321,22 @@ def test_the_feed_is_archived_by_year(tmp_path: Path):
         p.name: p.stat().st_ino for p in (store.root / "derived/publish/feed").glob("archive-*.xml")
     }
     assert again == cached and len(cached) == 1
+
+
+def test_a_store_that_cannot_be_written_publishes_the_same_site(tmp_path: Path, monkeypatch):
+    """Where ``derived/publish/`` cannot be written, every cached part is built in a
+    temporary folder (read back as bytes before it goes, the database built on the spot):
+    the site is the one a writable store publishes, and the store gains no derived file."""
+    from ice287g.publish import cache
+
+    workbooks(tmp_path / "all")
+    store = Store(tmp_path / "data")
+    assert all(o.status == "new" for o in ingest_paths(store, [tmp_path / "all"]))
+    expected = scratch_site(store, tmp_path, "writable")
+    shutil.rmtree(store.root / "derived" / "publish", ignore_errors=True)
+    monkeypatch.setattr(cache.os, "access", lambda path, mode: False)  # as root, chmod would not do
+    publish(str(tmp_path / "www"), store)
+    assert site_files(tmp_path / "www") == expected
+    assert {p.name for p in (tmp_path / "www").glob("feed*.xml")} == {"feed.xml", "feed-2025.xml"}
+    left = store.root / "derived" / "publish"
+    assert not left.exists() or not [p for p in left.rglob("*") if p.is_file()]
