@@ -199,6 +199,27 @@ def joined(dest: Path, head: bytes, parts: list[Path], memo: Path | None = None)
     return concat.write(dest, [concat.given(head), *map(concat.of_file, parts)], memo)
 
 
+def whole_table(files: dict[str, Path], name: str, parquet_parts, placed, empty, head, parts):
+    """Write a table's whole files from the files of its parts, then their record:
+    ``files["parquet"]`` the `parquet_parts`' row groups joined (``rowgroups.join_to``,
+    `placed` its memo), or ``empty()`` (bytes) when there are none; the other data file
+    `head` followed by `parts` (``joined``). Each is hashed as it is written, the parts it
+    shares with the last whole file not again (``concat``: memos ``<name>.<ext>``)."""
+    from ice287g.publish import concat, rowgroups
+
+    folder = files["parquet"].parent
+    ext = next(e for e in files if e not in ("parquet", "json"))
+    if parquet_parts:
+        hashes = concat.memo_of(folder, f"{name}.parquet")
+        parquet_sha = rowgroups.join_to(files["parquet"], parquet_parts, placed, hashes)
+    else:
+        data = empty()
+        atomic_write(files["parquet"], data, sync=False)
+        parquet_sha = sha256_bytes(data)
+    other = joined(files[ext], head, parts, concat.memo_of(folder, f"{name}.{ext}"))
+    record(files, {"parquet": parquet_sha, ext: other})
+
+
 def kept(store, where: str, name: str, key: str, make, read=None):
     """`read(path)` of the file `make()` writes, kept under
     ``derived/publish/<where>/<name>-<key>`` (`key`: a digest of what it is made from) and

@@ -39,10 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ice287g.publish import cache, concat, rowgroups
+from ice287g.publish import cache, concat
 from ice287g.publish.files import GZIP_LEVEL
 from ice287g.query.export import csv_bytes, versions_table
-from ice287g.store.files import atomic_write
 
 FORMAT = "publish-versions-1"
 FOLDER = cache.ROOT / "versions"
@@ -162,7 +161,7 @@ class LongTable:
 def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     """``versions.parquet`` and ``versions.csv.gz`` assembled from the pieces, cached under
     the key of all of them: the Parquet file the pieces' row groups one after the other
-    (``rowgroups.join``: nothing decoded or encoded again), the CSV the header's gzip member
+    (``rowgroups.layout``: nothing decoded or encoded again), the CSV the header's gzip member
     followed by each piece's."""
     from ice287g.store.files import parquet_bytes
 
@@ -170,20 +169,16 @@ def _whole(folder: Path, wanted: list[Piece], schema) -> dict[str, Path]:
     files = {ext: folder / f"versions-{key}.{ext}" for ext in ("parquet", "csv.gz", "json")}
     if cache.valid(files):
         return files
-    if wanted:
-        parts = [_files(folder, p)["parquet"] for p in wanted]
-        parquet_sha = rowgroups.join_to(
-            files["parquet"], parts, folder / PLACED, concat.memo_of(folder, "versions.parquet")
-        )
-    else:
-        empty = parquet_bytes(schema.empty_table())
-        atomic_write(files["parquet"], empty, sync=False)
-        parquet_sha = hashlib.sha256(empty).hexdigest()
     header = gzip.compress(csv_bytes(schema.empty_table()), GZIP_LEVEL, mtime=0)
-    members = [_files(folder, p)["csv.gz"] for p in wanted]
-    hashes = concat.memo_of(folder, "versions.csv.gz")
-    csv_sha = cache.joined(files["csv.gz"], header, members, hashes)
-    cache.record(files, {"parquet": parquet_sha, "csv.gz": csv_sha})
+    cache.whole_table(
+        files,
+        "versions",
+        [_files(folder, p)["parquet"] for p in wanted],
+        folder / PLACED,
+        lambda: parquet_bytes(schema.empty_table()),
+        header,
+        [_files(folder, p)["csv.gz"] for p in wanted],
+    )
     return files
 
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ice287g.arrow import year_runs
-from ice287g.publish import cache, concat, rowgroups
+from ice287g.publish import cache
 from ice287g.query.export import csv_bytes
-from ice287g.store.files import atomic_write, parquet_bytes, sha256_bytes
+from ice287g.store.files import parquet_bytes
 
 FORMAT = "publish-yearly-4"
 YEARLY = ("changes", "daily_counts")
@@ -143,17 +143,14 @@ def _whole(folder: Path, name: str, cut: Yearly, years: list[dict], whole: dict,
     the header and the years' rows), from the cache when valid; then the files of `name`
     other than `names` deleted. Run in a background thread of the build (``cache.later``)."""
     if not cache.valid(whole):
-        if years:
-            memo = folder / f"placed-{name}"
-            parts, hashes = [y["parquet"] for y in years], concat.memo_of(folder, f"{name}.parquet")
-            parquet_sha = rowgroups.join_to(whole["parquet"], parts, memo, hashes)
-        else:
-            parquet = parquet_bytes(cut.rows())
-            atomic_write(whole["parquet"], parquet, sync=False)
-            parquet_sha = sha256_bytes(parquet)
-        head = csv_bytes(cut.schema.empty_table())
-        hashes = concat.memo_of(folder, f"{name}.csv")
-        csv_sha = cache.joined(whole["csv"], head, [y["csv"] for y in years], hashes)
-        cache.record(whole, {"parquet": parquet_sha, "csv": csv_sha})
+        cache.whole_table(
+            whole,
+            name,
+            [y["parquet"] for y in years],
+            folder / f"placed-{name}",
+            lambda: parquet_bytes(cut.rows()),
+            csv_bytes(cut.schema.empty_table()),
+            [y["csv"] for y in years],
+        )
     cache.prune(folder, names, f"{name}-*")
     return {"parquet": whole["parquet"], "csv": whole["csv"]}

@@ -104,18 +104,26 @@ def snapshots(list: str | None = None, data_dir=None, include_suspect: bool = Tr
     return df.reset_index(drop=True)
 
 
+def _where(cat: pd.DataFrame, lists, include_suspect: bool, since=None, until=None):
+    """Positions of the catalog rows of `lists`, published `since`..`until` (each end
+    included, None: open), suspect ones left out unless asked: decided on those columns
+    only (a filter of the whole catalog copies each of its columns)."""
+    mask = cat["list"].isin(lists).to_numpy(dtype=bool)
+    if not include_suspect:
+        mask = mask & ~cat["suspect"].to_numpy(dtype=bool)
+    if since is not None:
+        mask = mask & (cat["date"] >= since).to_numpy(dtype=bool)
+    if until is not None:
+        mask = mask & (cat["date"] <= until).to_numpy(dtype=bool)
+    return np.flatnonzero(mask)
+
+
 def version_on(
     cat: pd.DataFrame, lst: str, as_of: date | None, include_suspect: bool = True
 ) -> pd.Series | None:
-    """The catalog row of the version of `lst` in effect on `as_of` (None: the newest).
-    Found from the three columns it depends on: a filter of the whole catalog copies each
-    of its columns (at ten years of history, a few ms per filter)."""
-    mask = (cat["list"] == lst).to_numpy(dtype=bool)
-    if not include_suspect:
-        mask = mask & ~cat["suspect"].to_numpy(dtype=bool)
-    if as_of is not None:
-        mask = mask & (cat["date"] <= as_of).to_numpy(dtype=bool)
-    at = np.flatnonzero(mask)
+    """The catalog row of the version of `lst` in effect on `as_of` (None: the newest),
+    found from the columns it depends on (``_where``) and taken once."""
+    at = _where(cat, [lst], include_suspect, until=as_of)
     if not len(at):
         return None
     day, seq = cat["date"].to_numpy(), cat["seq"].to_numpy()
@@ -174,14 +182,7 @@ def select_versions(
         return pd.DataFrame([c for c in chosen if c is not None])
     # The rows are chosen and ordered on the few columns that decide, then taken once: a
     # filter or a sort of the whole catalog copies each of its columns.
-    mask = cat["list"].isin(lists).to_numpy(dtype=bool)
-    if not include_suspect:
-        mask = mask & ~cat["suspect"].to_numpy(dtype=bool)
-    if since is not None:
-        mask = mask & (cat["date"] >= since).to_numpy(dtype=bool)
-    if until is not None:
-        mask = mask & (cat["date"] <= until).to_numpy(dtype=bool)
-    at = np.flatnonzero(mask)
+    at = _where(cat, lists, include_suspect, since, until)
     keys = pd.DataFrame({c: cat[c].to_numpy()[at] for c in ("list", "date", "seq")})
     order = keys.sort_values(["list", "date", "seq"]).index.to_numpy()
     if not all_versions:  # the last version of each run of one list and date
